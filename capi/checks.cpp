@@ -1,0 +1,40 @@
+#include <cstring>
+
+#include "capi/handles.h"
+#include "core/cbor_reader.h"
+
+namespace pyctx::capi {
+
+pyctx_error_t *check_text(const char *value, const char *what, bool allow_empty) {
+    if (!value) return invalid(std::string(what) + " is NULL");
+    size_t len = std::strlen(value);
+    if (!allow_empty && len == 0) return invalid(std::string(what) + " is empty");
+    size_t bad = 0;
+    if (!core::cbor::utf8_valid(reinterpret_cast<const uint8_t *>(value), len, &bad)) {
+        return invalid(std::string(what) + " is not valid UTF-8 (byte " + std::to_string(bad) + ")");
+    }
+    return nullptr;
+}
+
+pyctx_error_t *check_cbor(const uint8_t *data, size_t len, int major, const char *what) {
+    if (len == 0) return nullptr;
+    if (!data) return invalid(std::string(what) + " is NULL but its length is not 0");
+    core::Error err;
+    size_t pos = 0;
+    if (!core::cbor::skip_item(data, len, &pos, &err)) {
+        return make_error(PYCTX_ERR_DECODE, std::string(what) + ": " + err.message);
+    }
+    if (pos != len) {
+        return make_error(PYCTX_ERR_DECODE, std::string(what) + ": invalid CBOR at byte " +
+                                                std::to_string(pos) + ": " +
+                                                std::to_string(len - pos) +
+                                                " trailing byte(s) after the item");
+    }
+    if ((data[0] >> 5) != major) {
+        return make_error(PYCTX_ERR_DECODE, std::string(what) + " must be a CBOR " +
+                                                (major == 4 ? "array" : "map"));
+    }
+    return nullptr;
+}
+
+}  // namespace pyctx::capi

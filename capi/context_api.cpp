@@ -1,0 +1,157 @@
+// Contexts and envs: creation, closing, introspection.
+#include <cstring>
+
+#include "capi/handles.h"
+
+using namespace pyctx;
+using capi::guarded;
+using capi::invalid;
+
+static_assert(static_cast<int>(core::State::stopped) == PYCTX_STATE_STOPPED);
+static_assert(static_cast<int>(core::Mode::owngil) == PYCTX_MODE_OWNGIL);
+
+extern "C" {
+
+PYCTX_API pyctx_context_options_t *pyctx_context_options_new(void) {
+    return new (std::nothrow) pyctx_context_options();
+}
+
+PYCTX_API void pyctx_context_options_free(pyctx_context_options_t *options) { delete options; }
+
+PYCTX_API pyctx_error_t *pyctx_context_options_set_mode(pyctx_context_options_t *options,
+                                                        pyctx_mode mode) {
+    if (!options) return invalid("options is NULL");
+    int m = static_cast<int>(mode);
+    if (m != PYCTX_MODE_WORKER && m != PYCTX_MODE_OWNGIL)
+        return invalid("unknown context mode " + std::to_string(m) + " (expected worker or owngil)");
+    options->options.mode = static_cast<core::Mode>(m);
+    return nullptr;
+}
+
+PYCTX_API pyctx_error_t *pyctx_context_options_set_mode_name(pyctx_context_options_t *options,
+                                                             const char *mode) {
+    return guarded([&]() -> pyctx_error_t * {
+        if (!options) return invalid("options is NULL");
+        if (auto *e = capi::check_text(mode, "mode")) return e;
+        if (std::strcmp(mode, "worker") == 0) {
+            options->options.mode = core::Mode::worker;
+        } else if (std::strcmp(mode, "owngil") == 0) {
+            options->options.mode = core::Mode::owngil;
+        } else {
+            return invalid(std::string("unknown context mode '") + mode +
+                           "' (expected 'worker' or 'owngil')");
+        }
+        return nullptr;
+    });
+}
+
+PYCTX_API pyctx_error_t *pyctx_context_options_set_name(pyctx_context_options_t *options,
+                                                        const char *name) {
+    return guarded([&]() -> pyctx_error_t * {
+        if (!options) return invalid("options is NULL");
+        if (auto *e = capi::check_text(name, "name")) return e;
+        options->options.name = name;
+        return nullptr;
+    });
+}
+
+PYCTX_API pyctx_error_t *pyctx_context_options_set_preload(pyctx_context_options_t *options,
+                                                           const char *code) {
+    return guarded([&]() -> pyctx_error_t * {
+        if (!options) return invalid("options is NULL");
+        if (auto *e = capi::check_text(code, "preload code", true)) return e;
+        options->options.preload = code;
+        return nullptr;
+    });
+}
+
+PYCTX_API pyctx_error_t *pyctx_context_options_set_queue_capacity(pyctx_context_options_t *options,
+                                                                  size_t capacity) {
+    if (!options) return invalid("options is NULL");
+    options->options.queue_capacity = capacity;
+    return nullptr;
+}
+
+PYCTX_API pyctx_error_t *pyctx_context_create(const pyctx_context_options_t *options,
+                                              pyctx_context_t **out_context) {
+    return guarded([&]() -> pyctx_error_t * {
+        if (!out_context) return invalid("out_context is NULL");
+        if (!core::Runtime::get().running()) return capi::not_running();
+        std::shared_ptr<core::Context> ctx;
+        core::Error err =
+            core::Context::create(options ? options->options : core::ContextOptions{}, &ctx);
+        if (!err.ok()) return capi::make_error(std::move(err));
+        auto *handle = new (std::nothrow) pyctx_context{std::move(ctx)};
+        if (!handle) {
+            ctx->begin_close();
+            return capi::make_error(PYCTX_ERR_NO_MEMORY, "out of memory");
+        }
+        *out_context = handle;
+        return nullptr;
+    });
+}
+
+PYCTX_API pyctx_error_t *pyctx_context_close(pyctx_context_t *context, uint32_t timeout_ms) {
+    return guarded([&]() -> pyctx_error_t * {
+        if (!context) return invalid("context is NULL");
+        return capi::to_c(context->ctx->close(timeout_ms));
+    });
+}
+
+PYCTX_API void pyctx_context_free(pyctx_context_t *context) {
+    if (!context) return;
+    context->ctx->begin_close();
+    delete context;
+}
+
+PYCTX_API pyctx_mode pyctx_context_mode(const pyctx_context_t *context) {
+    return context ? static_cast<pyctx_mode>(context->ctx->mode()) : PYCTX_MODE_WORKER;
+}
+
+PYCTX_API const char *pyctx_context_name(const pyctx_context_t *context) {
+    return context ? context->ctx->name().c_str() : "";
+}
+
+PYCTX_API int pyctx_context_is_closed(const pyctx_context_t *context) {
+    return !context || context->ctx->is_closing() ? 1 : 0;
+}
+
+PYCTX_API pyctx_error_t *pyctx_context_stats(const pyctx_context_t *context,
+                                             pyctx_context_stats_t *out_stats, size_t stats_size) {
+    if (!context) return invalid("context is NULL");
+    if (!out_stats) return invalid("out_stats is NULL");
+    core::ContextStats s = context->ctx->stats();
+    pyctx_context_stats_t full = {s.completed, s.failed,      s.cancelled, s.timed_out,
+                                  s.closed,    s.queue_depth, s.thread_id};
+    std::memcpy(out_stats, &full, stats_size < sizeof full ? stats_size : sizeof full);
+    return nullptr;
+}
+
+PYCTX_API pyctx_error_t *pyctx_env_create(pyctx_context_t *context, pyctx_env_t **out_env) {
+    return guarded([&]() -> pyctx_error_t * {
+        if (!context) return invalid("context is NULL");
+        if (!out_env) return invalid("out_env is NULL");
+        if (!core::Runtime::get().running()) return capi::not_running();
+        if (context->ctx->is_closing())
+            return capi::make_error(PYCTX_ERR_CLOSED,
+                                    "context '" + context->ctx->name() + "' is closed");
+        // The namespace itself is created lazily on the context thread.
+        *out_env = new pyctx_env{context->ctx, context->ctx->new_env_id()};
+        return nullptr;
+    });
+}
+
+PYCTX_API void pyctx_env_free(pyctx_env_t *env) {
+    if (!env) return;
+    try {
+        auto *msg = new core::Request();
+        msg->kind = core::RequestKind::drop_env;
+        msg->env_id = env->id;
+        env->ctx->post_internal(core::RequestRef(msg));
+    } catch (...) {
+        // Out of memory: the namespace lives until the context closes.
+    }
+    delete env;
+}
+
+}  // extern "C"

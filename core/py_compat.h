@@ -1,0 +1,23 @@
+// Small shims over CPython API differences between 3.9 and 3.13.
+#pragma once
+
+#include <Python.h>
+
+namespace pyctx::core {
+
+// The current exception (normalized, with its traceback), or nullptr.
+inline PyObject *take_raised_exception() {
+#if PY_VERSION_HEX >= 0x030C0000
+    return PyErr_GetRaisedException();
+#else
+    PyObject *type = nullptr, *value = nullptr, *tb = nullptr;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (tb && value) PyException_SetTraceback(value, tb);
+    Py_XDECREF(type);
+    Py_XDECREF(tb);
+    return value;
+#endif
+}
+
+}  // namespace pyctx::core

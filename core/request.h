@@ -1,0 +1,121 @@
+// One unit of work for a context, shared (reference counted) between the
+// submitter, the context thread and whoever may cancel or time it out.
+//
+// Exactly-once completion is decided by one atomic exchange (`claim`): the
+// first party to claim a request writes its outcome and delivers it; every
+// later attempt is a no-op. Because a request owns copies of all its inputs,
+// it can be completed (cancelled, timed out, closed) at any moment, even
+// while Python still runs it; the context thread then discards its result.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "core/byte_buffer.h"
+#include "core/error.h"
+
+namespace pyctx::core {
+
+struct Outcome {
+    Error error;       // status ok => `value` holds CBOR
+    ByteBuffer value;
+};
+
+enum class RequestKind : uint8_t {
+    call,         // target = module, text = function, args/kwargs
+    eval,         // text = expression, args = locals map (optional)
+    exec,         // text = code
+    drop_env,     // env_id to forget (internal)
+    cancel_task,  // cancel the asyncio task of request `env_id` (internal)
+    host_reply,   // resume an awaiting coroutine (internal; see host.h)
+};
+
+enum class Phase : uint8_t { queued, running, task, finished };
+
+struct Request;
+
+// How an outcome reaches its submitter. Sync requests have no sink: their
+// waiter is woken through `done`.
+using CompletionSink = void (*)(Request *request, void *sink_data);
+
+struct Request {
+    // ---- immutable after submission ----
+    RequestKind kind = RequestKind::call;
+    uint64_t id = 0;
+    uint64_t env_id = 0;      // 0 = default namespace
+    int64_t deadline_ns = 0;  // 0 = none (steady clock)
+    std::string target;       // module name (call)
+    std::string text;         // function path, expression or code
+    ByteBuffer args;          // CBOR array (call) / locals map (eval)
+    ByteBuffer kwargs;        // CBOR map (call)
+    CompletionSink sink = nullptr;
+    void *sink_data = nullptr;
+    void (*user_fn)() = nullptr;  // the C API's completion function
+    void *internal = nullptr;  // kind-specific payload (host_reply)
+
+    // ---- shared state ----
+    std::atomic<uint32_t> refs{1};
+    std::atomic<bool> claimed{false};
+    std::atomic<Phase> phase{Phase::queued};
+    // Why someone else completed it while it was running (for the interrupt).
+    std::atomic<uint8_t> interrupt_posted{0};
+    // Sync handoff word: 0 pending, 1 done, 2 pending with a parked waiter.
+    std::atomic<uint32_t> done{0};
+
+    Outcome outcome;          // written by the claimer before delivery
+    Request *next = nullptr;  // queue link, owned by the queue
+
+    Request() = default;
+    Request(const Request &) = delete;
+    Request &operator=(const Request &) = delete;
+    // Virtual: the C API allocates requests as its pyctx_result type, which
+    // then doubles as the result handed to the completion callback.
+    virtual ~Request() = default;
+
+    bool is_sync() const { return sink == nullptr; }
+    bool is_internal() const { return kind >= RequestKind::drop_env; }
+
+    void retain() { refs.fetch_add(1, std::memory_order_relaxed); }
+    void release() {
+        if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+    }
+
+    // Claims the right to complete. True exactly once.
+    bool claim() {
+        return !claimed.load(std::memory_order_relaxed) &&
+               !claimed.exchange(true, std::memory_order_acq_rel);
+    }
+    bool is_claimed() const { return claimed.load(std::memory_order_acquire); }
+};
+
+// Smart pointer for Request references.
+class RequestRef {
+public:
+    RequestRef() = default;
+    explicit RequestRef(Request *r) : r_(r) {}  // adopts one reference
+    RequestRef(const RequestRef &o) : r_(o.r_) {
+        if (r_) r_->retain();
+    }
+    RequestRef(RequestRef &&o) noexcept : r_(o.r_) { o.r_ = nullptr; }
+    RequestRef &operator=(RequestRef o) noexcept {
+        std::swap(r_, o.r_);
+        return *this;
+    }
+    ~RequestRef() {
+        if (r_) r_->release();
+    }
+    Request *get() const { return r_; }
+    Request *operator->() const { return r_; }
+    explicit operator bool() const { return r_ != nullptr; }
+    Request *detach() {
+        Request *r = r_;
+        r_ = nullptr;
+        return r;
+    }
+
+private:
+    Request *r_ = nullptr;
+};
+
+}  // namespace pyctx::core

@@ -1,0 +1,310 @@
+#include "core/runtime.h"
+
+#include <Python.h>
+
+#include <algorithm>
+#include <cstring>
+#include <cstdio>
+#include <functional>
+
+#include "core/context.h"
+#include "core/futex.h"
+#include "core/host.h"
+#include "core/py_module.h"
+
+namespace pyctx::core {
+
+Runtime &Runtime::get() {
+    // Intentionally leaked: contexts and detached threads may outlive static
+    // destruction order.
+    static Runtime *runtime = new Runtime();
+    return *runtime;
+}
+
+bool Runtime::owngil_supported() {
+#if PY_VERSION_HEX >= 0x030C0000
+    return true;
+#else
+    return false;
+#endif
+}
+
+// ---------------------------------------------------------------------------
+// init / shutdown
+
+Error Runtime::init(const RuntimeOptions &options) {
+    State expected = State::uninit;
+    if (!state_.compare_exchange_strong(expected, State::initing, std::memory_order_acq_rel)) {
+        // Someone else initializes (or did): wait until INITING is over.
+        while (init_done_.load(std::memory_order_acquire) == 0) futex_wait(init_done_, 0);
+        return Error(Status::already_initialized,
+                     state() == State::running ? "the runtime is already initialized"
+                                               : "the runtime was already initialized and has "
+                                                 "stopped; Python cannot be initialized twice");
+    }
+
+    python_thread_ = std::thread([this, options] { python_main(options); });
+    {
+        std::unique_lock lock(py_mu_);
+        py_cv_.wait(lock, [this] { return main_interp_ != nullptr || !init_error_.ok(); });
+    }
+    Error result = init_error_;
+    if (!result.ok()) {
+        python_thread_.join();
+        state_.store(State::stopped, std::memory_order_release);
+    } else {
+        service_thread_ = std::thread([this] { service_main(); });
+        state_.store(State::running, std::memory_order_release);
+    }
+    init_done_.store(1, std::memory_order_release);
+    futex_wake_all(init_done_);
+    return result;
+}
+
+static Error status_error(const PyStatus &st, const char *what) {
+    std::string msg = what;
+    if (st.func) msg += std::string(" (") + st.func + ")";
+    if (st.err_msg) msg += std::string(": ") + st.err_msg;
+    return Error(Status::internal, msg);
+}
+
+void Runtime::python_main(RuntimeOptions options) {
+    Error err;
+    PyThreadState *saved = nullptr;
+    do {
+        if (Py_IsInitialized()) {
+            err = Error(Status::unsupported,
+                        "Python is already initialized in this process by someone else");
+            break;
+        }
+        PyPreConfig pre;
+        PyPreConfig_InitIsolatedConfig(&pre);
+        pre.utf8_mode = 1;
+        if (options.allocator == 1) pre.allocator = PYMEM_ALLOCATOR_MALLOC;
+        if (options.allocator == 2) pre.allocator = PYMEM_ALLOCATOR_PYMALLOC;
+        PyStatus st = Py_PreInitialize(&pre);
+        if (PyStatus_Exception(st)) {
+            err = status_error(st, "Python pre-initialization failed");
+            break;
+        }
+        if (PyImport_AppendInittab("pyctx", pyctx_py_module_init) != 0) {
+            err = Error(Status::internal, "could not register the pyctx module");
+            break;
+        }
+        PyConfig config;
+        PyConfig_InitIsolatedConfig(&config);
+        config.install_signal_handlers = 0;  // the host owns signals
+        config.parse_argv = 0;
+        config.site_import = 1;
+        auto set = [&](wchar_t **field, const std::string &value) {
+            return PyConfig_SetBytesString(&config, field, value.c_str());
+        };
+        if (!options.home.empty()) st = set(&config.home, options.home);
+        if (!PyStatus_Exception(st) && !options.program_name.empty())
+            st = set(&config.program_name, options.program_name);
+        if (!PyStatus_Exception(st) && !options.paths.empty()) {
+            // pythonpath_env is part of the config every subinterpreter
+            // copies, so the entries appear in every interpreter's sys.path.
+            std::string joined;
+            for (const auto &p : options.paths) {
+                if (!joined.empty()) joined += ':';  // POSIX path-list separator
+                joined += p;
+            }
+            st = set(&config.pythonpath_env, joined);
+        }
+        if (!PyStatus_Exception(st)) st = Py_InitializeFromConfig(&config);
+        PyConfig_Clear(&config);
+        if (PyStatus_Exception(st)) {
+            err = status_error(st, "Python initialization failed");
+            break;
+        }
+        std::snprintf(python_version_, sizeof python_version_, "%d.%d.%d", PY_MAJOR_VERSION,
+                      PY_MINOR_VERSION, PY_MICRO_VERSION);
+        const char *v = Py_GetVersion();  // the libpython actually loaded
+        if (v) {
+            size_t n = std::strcspn(v, " ");
+            if (n < sizeof python_version_) {
+                std::memcpy(python_version_, v, n);
+                python_version_[n] = '\0';
+            }
+        }
+        // Python runs only on context threads: this thread keeps the main
+        // thread state parked until shutdown.
+        saved = PyEval_SaveThread();
+    } while (false);
+
+    {
+        std::lock_guard lock(py_mu_);
+        if (!err.ok()) {
+            init_error_ = err;
+        } else {
+            main_interp_ = PyInterpreterState_Main();
+        }
+    }
+    py_cv_.notify_all();
+    if (!err.ok()) return;
+
+    std::unique_lock lock(py_mu_);
+    py_cv_.wait(lock, [this] { return finalize_requested_; });
+    lock.unlock();
+    PyEval_RestoreThread(saved);
+    Py_FinalizeEx();
+    lock.lock();
+    python_finalized_ = true;
+    py_cv_.notify_all();
+}
+
+Error Runtime::shutdown(uint32_t timeout_ms) {
+    State expected = State::running;
+    if (!state_.compare_exchange_strong(expected, State::shutting_down,
+                                        std::memory_order_acq_rel)) {
+        return Error(Status::not_running, "the runtime is not running");
+    }
+    std::vector<std::shared_ptr<Context>> live;
+    {
+        std::lock_guard lock(contexts_mu_);
+        for (auto &w : contexts_)
+            if (auto c = w.lock()) live.push_back(std::move(c));
+        contexts_.clear();
+    }
+    // Start closing everything at once, then wait for each: shutdown takes
+    // about one timeout, not one per context.
+    for (auto &c : live) c->begin_close();
+    size_t stuck = 0;
+    for (auto &c : live) {
+        Error e = c->close(timeout_ms);
+        if (e.status == Status::stuck) ++stuck;
+    }
+    live.clear();
+
+    // Every pending completion is delivered before Python goes away.
+    {
+        std::lock_guard lock(service_mu_);
+        service_stop_ = true;
+    }
+    service_cv_.notify_all();
+    if (service_thread_.joinable()) service_thread_.join();
+
+    host_registry().clear();
+
+    if (stuck) {
+        // A context thread is still inside Python: finalizing would crash it.
+        python_thread_.detach();
+        state_.store(State::stopped, std::memory_order_release);
+        return Error(Status::stuck, std::to_string(stuck) +
+                                        " context(s) did not return from Python in time; "
+                                        "Python was left initialized");
+    }
+    {
+        std::lock_guard lock(py_mu_);
+        finalize_requested_ = true;
+    }
+    py_cv_.notify_all();
+    python_thread_.join();
+    state_.store(State::stopped, std::memory_order_release);
+    return {};
+}
+
+// ---------------------------------------------------------------------------
+// contexts
+
+Error Runtime::add_context(const std::shared_ptr<Context> &ctx) {
+    std::lock_guard lock(contexts_mu_);
+    if (!running()) return Error(Status::not_running, "the runtime is not running");
+    // Drop entries of contexts that are gone, so churn does not grow the list.
+    std::erase_if(contexts_, [](const std::weak_ptr<Context> &w) { return w.expired(); });
+    contexts_.push_back(ctx);
+    return {};
+}
+
+void Runtime::remove_context(const Context *ctx) {
+    std::lock_guard lock(contexts_mu_);
+    std::erase_if(contexts_, [ctx](const std::weak_ptr<Context> &w) {
+        auto c = w.lock();
+        return !c || c.get() == ctx;
+    });
+}
+
+// ---------------------------------------------------------------------------
+// service thread
+
+void Runtime::post_delivery(Request *claimed) {
+    {
+        std::lock_guard lock(service_mu_);
+        if (!service_exited_) {
+            service_deliveries_.push_back(claimed);
+            claimed = nullptr;
+        }
+    }
+    if (claimed) {
+        // The service thread is gone (very late in shutdown): deliver here.
+        Context::deliver(claimed);
+        claimed->release();
+        return;
+    }
+    service_cv_.notify_one();
+}
+
+void Runtime::watch_deadline(Request *request, const std::shared_ptr<Context> &ctx) {
+    request->retain();
+    bool earliest;
+    {
+        std::lock_guard lock(service_mu_);
+        deadlines_.push_back(Deadline{request->deadline_ns, request, ctx});
+        std::push_heap(deadlines_.begin(), deadlines_.end(), std::greater<>());
+        earliest = deadlines_.front().request == request;
+    }
+    if (earliest) service_cv_.notify_one();
+}
+
+void Runtime::service_main() {
+    std::unique_lock lock(service_mu_);
+    for (;;) {
+        if (!service_deliveries_.empty()) {
+            std::vector<Request *> batch;
+            batch.swap(service_deliveries_);
+            lock.unlock();
+            for (Request *r : batch) {
+                Context::deliver(r);
+                r->release();
+            }
+            lock.lock();
+            continue;
+        }
+        int64_t now = now_ns();
+        if (!deadlines_.empty() && deadlines_.front().at_ns <= now) {
+            std::pop_heap(deadlines_.begin(), deadlines_.end(), std::greater<>());
+            Deadline d = deadlines_.back();
+            deadlines_.pop_back();
+            lock.unlock();
+            if (!d.request->is_claimed()) {
+                if (auto ctx = d.ctx.lock()) {
+                    Phase phase = d.request->phase.load(std::memory_order_acquire);
+                    if (d.request->claim()) {
+                        if (phase != Phase::queued) ctx->interrupt(d.request);
+                        ctx->finish(d.request,
+                                    Outcome{Error(Status::timeout, "the request timed out"), {}},
+                                    true);
+                    }
+                }
+            }
+            d.request->release();
+            lock.lock();
+            continue;
+        }
+        if (service_stop_) {
+            // Pending deadlines of requests that completed otherwise.
+            for (auto &d : deadlines_) d.request->release();
+            deadlines_.clear();
+            service_exited_ = true;
+            return;
+        }
+        if (deadlines_.empty()) {
+            service_cv_.wait(lock);
+        } else {
+            service_cv_.wait_for(lock, std::chrono::nanoseconds(deadlines_.front().at_ns - now));
+        }
+    }
+}
+
+}  // namespace pyctx::core

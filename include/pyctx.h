@@ -1,0 +1,612 @@
+/*
+ * pyctx.h -- the one public header of pyctx.
+ *
+ * pyctx runs Python inside any host program. The host initializes one
+ * process-wide runtime, creates *contexts* (each a Python execution lane with
+ * its own dedicated OS thread), and sends them requests: call a function,
+ * evaluate an expression, execute code. Values cross this boundary as CBOR
+ * (RFC 8949) byte strings; see "Values" below.
+ *
+ * Plain C99. Every symbol is prefixed `pyctx_` / `PYCTX_`.
+ *
+ * ---------------------------------------------------------------------------
+ * Conventions
+ * ---------------------------------------------------------------------------
+ *  - Fallible functions return `pyctx_error_t *`: NULL on success, otherwise
+ *    an error object owned by the caller, released with pyctx_error_free().
+ *  - Out-parameters are named `out_*`; they are written only on success.
+ *  - Every `*_free` function accepts NULL and does nothing with it.
+ *  - Strings passed in are NUL-terminated UTF-8; invalid UTF-8 is rejected
+ *    with PYCTX_ERR_INVALID_ARGUMENT.
+ *  - Input buffers are borrowed for the duration of the call only; the
+ *    library copies what it keeps.
+ *  - Stored user data is always paired with a finalizer the library calls
+ *    exactly once when it no longer needs the data.
+ *
+ * ---------------------------------------------------------------------------
+ * Thread safety
+ * ---------------------------------------------------------------------------
+ *  - Every function may be called from any thread, concurrently, unless its
+ *    documentation says otherwise. Python code only ever runs on library
+ *    threads (one per context), never on the caller's thread.
+ *  - A handle must not be freed while another thread is still using it; all
+ *    other operations on one handle may race freely. After
+ *    pyctx_context_close() a handle stays valid (calls report
+ *    PYCTX_ERR_CLOSED) until pyctx_context_free().
+ *  - Completion callbacks run on a library thread, never inside the call that
+ *    submitted the request, with no GIL and no library lock held. They must
+ *    not block for long: they delay other completions of the same context.
+ *    They may call any pyctx function, including submitting new requests,
+ *    but must not wait synchronously on the context that runs them.
+ *
+ * ---------------------------------------------------------------------------
+ * Completion guarantee
+ * ---------------------------------------------------------------------------
+ * Every request that a submitting function accepted (it returned NULL)
+ * completes exactly once: with a value, a Python error, or a status
+ * (cancelled, timeout, closed) -- also when it is cancelled, times out, when
+ * its context closes and when the runtime shuts down. A request that was not
+ * accepted never completes and its callback is never invoked.
+ */
+#ifndef PYCTX_H
+#define PYCTX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#  if defined(PYCTX_BUILDING)
+#    define PYCTX_API __declspec(dllexport)
+#  else
+#    define PYCTX_API
+#  endif
+#elif defined(__GNUC__)
+#  define PYCTX_API __attribute__((visibility("default")))
+#else
+#  define PYCTX_API
+#endif
+
+/* ======================================================================== */
+/* Version                                                                  */
+/* ======================================================================== */
+
+#define PYCTX_VERSION_MAJOR 0
+#define PYCTX_VERSION_MINOR 1
+#define PYCTX_VERSION_PATCH 0
+/** (major << 16) | (minor << 8) | patch, comparable with pyctx_version(). */
+#define PYCTX_VERSION \
+    ((PYCTX_VERSION_MAJOR << 16) | (PYCTX_VERSION_MINOR << 8) | PYCTX_VERSION_PATCH)
+
+/** The version of the library actually loaded, encoded like PYCTX_VERSION. */
+PYCTX_API uint32_t pyctx_version(void);
+/** The same as a static string, e.g. "0.1.0". */
+PYCTX_API const char *pyctx_version_string(void);
+
+/* ======================================================================== */
+/* Status codes and errors                                                  */
+/* ======================================================================== */
+
+/** Why something failed. Values are stable; new ones are only appended. */
+typedef enum pyctx_status {
+    PYCTX_OK = 0,
+    PYCTX_ERR_INVALID_ARGUMENT = 1, /**< NULL, out-of-range, bad UTF-8, ... */
+    PYCTX_ERR_NOT_RUNNING = 2,      /**< runtime is not in the RUNNING state */
+    PYCTX_ERR_ALREADY_INITIALIZED = 3, /**< init called again (or after shutdown) */
+    PYCTX_ERR_UNSUPPORTED = 4,      /**< e.g. owngil on Python < 3.12 */
+    PYCTX_ERR_CLOSED = 5,           /**< the context is closed or closing */
+    PYCTX_ERR_QUEUE_FULL = 6,       /**< the context's queue bound is reached */
+    PYCTX_ERR_CANCELLED = 7,        /**< the request was cancelled */
+    PYCTX_ERR_TIMEOUT = 8,          /**< a deadline passed */
+    PYCTX_ERR_PYTHON = 9,           /**< Python raised: see type/traceback */
+    PYCTX_ERR_DECODE = 10,          /**< input CBOR is invalid or unsupported */
+    PYCTX_ERR_ENCODE = 11,          /**< a Python result cannot become CBOR */
+    PYCTX_ERR_NOT_FOUND = 12,       /**< unknown request id, env, or name */
+    PYCTX_ERR_NO_MEMORY = 13,
+    PYCTX_ERR_STUCK = 14,  /**< close timed out: Python did not return; the
+                                 context thread and its memory stay pinned */
+    PYCTX_ERR_INTERNAL = 15
+} pyctx_status;
+
+/** A short stable name for a status, e.g. "timeout". Never NULL. */
+PYCTX_API const char *pyctx_status_name(pyctx_status status);
+
+/** An owned error object. */
+typedef struct pyctx_error pyctx_error_t;
+
+PYCTX_API void pyctx_error_free(pyctx_error_t *error);
+/** The status; PYCTX_ERR_INVALID_ARGUMENT when `error` is NULL. */
+PYCTX_API pyctx_status pyctx_error_status(const pyctx_error_t *error);
+/** Human-readable message (for Python errors: str(exception)). Never NULL;
+ *  valid until the error is freed. */
+PYCTX_API const char *pyctx_error_message(const pyctx_error_t *error);
+/** For PYCTX_ERR_PYTHON: the exception's qualified type name, e.g.
+ *  "ZeroDivisionError" or "mypkg.MyError". Otherwise "". Never NULL. */
+PYCTX_API const char *pyctx_error_python_type(const pyctx_error_t *error);
+/** For PYCTX_ERR_PYTHON: the formatted traceback (as printed by Python),
+ *  otherwise "". Never NULL. */
+PYCTX_API const char *pyctx_error_traceback(const pyctx_error_t *error);
+
+/* ======================================================================== */
+/* Owned byte buffers                                                       */
+/* ======================================================================== */
+
+/** A library-allocated byte buffer handed to the caller. */
+typedef struct pyctx_bytes {
+    uint8_t *data;
+    size_t len;
+} pyctx_bytes_t;
+
+/** Releases `bytes->data` and zeroes the struct. Accepts NULL. */
+PYCTX_API void pyctx_bytes_free(pyctx_bytes_t *bytes);
+
+/* ======================================================================== */
+/* Runtime                                                                  */
+/* ======================================================================== */
+
+/** The process-wide runtime state. Transitions are atomic and one-way:
+ *  UNINIT -> INITING -> RUNNING -> SHUTTING_DOWN -> STOPPED.
+ *  (A failed init goes INITING -> STOPPED.) Python cannot be re-initialized
+ *  in one process, so STOPPED is final. */
+typedef enum pyctx_state {
+    PYCTX_STATE_UNINIT = 0,
+    PYCTX_STATE_INITING = 1,
+    PYCTX_STATE_RUNNING = 2,
+    PYCTX_STATE_SHUTTING_DOWN = 3,
+    PYCTX_STATE_STOPPED = 4
+} pyctx_state;
+
+/** Which allocator Python's objects use (PyPreConfig.allocator). */
+typedef enum pyctx_allocator {
+    PYCTX_ALLOCATOR_DEFAULT = 0, /**< Python's default (pymalloc) */
+    PYCTX_ALLOCATOR_MALLOC = 1,  /**< the C library's malloc: an owngil
+                                      context then returns almost all of its
+                                      memory when it closes */
+    PYCTX_ALLOCATOR_PYMALLOC = 2
+} pyctx_allocator;
+
+/** Options for pyctx_init(). Builder; not thread-safe itself. */
+typedef struct pyctx_runtime_options pyctx_runtime_options_t;
+
+PYCTX_API pyctx_runtime_options_t *pyctx_runtime_options_new(void);
+PYCTX_API void pyctx_runtime_options_free(pyctx_runtime_options_t *options);
+/** Prepends `path` to sys.path (in every interpreter). May be repeated;
+ *  entries keep their order. */
+PYCTX_API pyctx_error_t *pyctx_runtime_options_add_path(pyctx_runtime_options_t *options,
+                                                        const char *path);
+/** PYTHONHOME-like prefix of the Python installation to use. */
+PYCTX_API pyctx_error_t *pyctx_runtime_options_set_home(pyctx_runtime_options_t *options,
+                                                        const char *home);
+/** sys.executable-like program name (affects prefix discovery). */
+PYCTX_API pyctx_error_t *pyctx_runtime_options_set_program_name(
+    pyctx_runtime_options_t *options, const char *name);
+PYCTX_API pyctx_error_t *pyctx_runtime_options_set_allocator(pyctx_runtime_options_t *options,
+                                                             pyctx_allocator allocator);
+
+/**
+ * Initializes Python on a library thread and moves the runtime to RUNNING.
+ * `options` may be NULL (defaults) and is only read during the call.
+ *
+ * Exactly one caller initializes. Concurrent or later callers wait until the
+ * runtime has left INITING and get PYCTX_ERR_ALREADY_INITIALIZED (also after
+ * shutdown: Python cannot be initialized twice in one process).
+ */
+PYCTX_API pyctx_error_t *pyctx_init(const pyctx_runtime_options_t *options);
+
+/**
+ * Closes every context (each with `timeout_ms` to finish its running
+ * request, see pyctx_context_close()), completes every pending request with
+ * PYCTX_ERR_CLOSED, waits for all completion callbacks, then finalizes Python
+ * and moves the runtime to STOPPED.
+ *
+ * Returns PYCTX_ERR_NOT_RUNNING when the runtime is not RUNNING. Returns
+ * PYCTX_ERR_STUCK when a context thread did not return from Python in time:
+ * the runtime is STOPPED all the same, but Python is then left initialized
+ * (finalizing it under a running thread would crash the process).
+ */
+PYCTX_API pyctx_error_t *pyctx_shutdown(uint32_t timeout_ms);
+
+/** The current runtime state. */
+PYCTX_API pyctx_state pyctx_runtime_state(void);
+/** The Python version the library runs, e.g. "3.13.0"; "" before init. */
+PYCTX_API const char *pyctx_python_version(void);
+/** 1 when this Python supports owngil contexts (3.12+), else 0. */
+PYCTX_API int pyctx_owngil_supported(void);
+
+/* ======================================================================== */
+/* Contexts                                                                 */
+/* ======================================================================== */
+
+typedef enum pyctx_mode {
+    /** Runs on the main interpreter, taking the shared GIL per batch of
+     *  requests. All Python versions. Worker contexts share modules and
+     *  sys state with each other, but each has its own default namespace. */
+    PYCTX_MODE_WORKER = 0,
+    /** A PEP 684 subinterpreter with its own GIL (Python 3.12+): runs in
+     *  parallel with every other context, fully isolated. Extension modules
+     *  without subinterpreter support fail to import with ImportError. */
+    PYCTX_MODE_OWNGIL = 1
+} pyctx_mode;
+
+typedef struct pyctx_context_options pyctx_context_options_t;
+typedef struct pyctx_context pyctx_context_t;
+
+PYCTX_API pyctx_context_options_t *pyctx_context_options_new(void);
+PYCTX_API void pyctx_context_options_free(pyctx_context_options_t *options);
+/** Default PYCTX_MODE_WORKER. A value outside pyctx_mode is
+ *  PYCTX_ERR_INVALID_ARGUMENT. */
+PYCTX_API pyctx_error_t *pyctx_context_options_set_mode(pyctx_context_options_t *options,
+                                                        pyctx_mode mode);
+/** The same by name: "worker" or "owngil". */
+PYCTX_API pyctx_error_t *pyctx_context_options_set_mode_name(pyctx_context_options_t *options,
+                                                             const char *mode);
+/** A name for logs and the OS thread name. Default "pyctx-<n>". */
+PYCTX_API pyctx_error_t *pyctx_context_options_set_name(pyctx_context_options_t *options,
+                                                        const char *name);
+/** Python code run once in the context's default namespace on its thread
+ *  before any request. If it raises, pyctx_context_create() fails with the
+ *  Python error. */
+PYCTX_API pyctx_error_t *pyctx_context_options_set_preload(pyctx_context_options_t *options,
+                                                           const char *code);
+/** Maximum number of queued (not yet running) requests; 0 (default) means
+ *  unbounded. A submission to a full queue fails at once with
+ *  PYCTX_ERR_QUEUE_FULL. */
+PYCTX_API pyctx_error_t *pyctx_context_options_set_queue_capacity(
+    pyctx_context_options_t *options, size_t capacity);
+
+/**
+ * Creates a context, starts its thread and waits until the thread has set up
+ * its interpreter (and run the preload). `options` may be NULL.
+ * Errors: NOT_RUNNING, INVALID_ARGUMENT, UNSUPPORTED (owngil before 3.12),
+ * PYTHON (preload raised).
+ */
+PYCTX_API pyctx_error_t *pyctx_context_create(const pyctx_context_options_t *options,
+                                              pyctx_context_t **out_context);
+
+/**
+ * Stops the context: new submissions fail with PYCTX_ERR_CLOSED, queued
+ * requests complete with PYCTX_ERR_CLOSED, a running request is interrupted
+ * (KeyboardInterrupt raised in it) and completes with PYCTX_ERR_CLOSED.
+ * Waits up to `timeout_ms` for the thread to end its interpreter and exit.
+ *
+ * Idempotent. If Python does not return in time (a blocking C call, a loop
+ * that swallows the interrupt) it returns PYCTX_ERR_STUCK: every request has
+ * completed, the handle reports closed, and the thread with the memory it
+ * uses is left alone; it exits by itself if Python ever returns.
+ */
+PYCTX_API pyctx_error_t *pyctx_context_close(pyctx_context_t *context, uint32_t timeout_ms);
+
+/** Releases the handle. An open context is closed without waiting (its
+ *  thread finishes on its own). Accepts NULL. Not concurrently with other
+ *  calls on the same handle. */
+PYCTX_API void pyctx_context_free(pyctx_context_t *context);
+
+/** The mode the context runs in. */
+PYCTX_API pyctx_mode pyctx_context_mode(const pyctx_context_t *context);
+/** The context's name; valid as long as the handle. */
+PYCTX_API const char *pyctx_context_name(const pyctx_context_t *context);
+/** 1 when the context is closed or closing, else 0 (NULL: 1). */
+PYCTX_API int pyctx_context_is_closed(const pyctx_context_t *context);
+
+/** Counters of one context. Fields are only ever appended. */
+typedef struct pyctx_context_stats {
+    uint64_t completed;    /**< requests completed with a value */
+    uint64_t failed;       /**< completed with a Python/encode/decode error */
+    uint64_t cancelled;    /**< completed as cancelled */
+    uint64_t timed_out;    /**< completed as timeout */
+    uint64_t closed;       /**< completed as closed */
+    uint64_t queue_depth;  /**< requests queued now, not yet running */
+    uint64_t thread_id;    /**< native id of the context thread
+                                (== threading.get_native_id() there) */
+} pyctx_context_stats_t;
+
+/** Fills `out_stats`. `stats_size` is sizeof(pyctx_context_stats_t) as the
+ *  caller knows it; only that many bytes are written. */
+PYCTX_API pyctx_error_t *pyctx_context_stats(const pyctx_context_t *context,
+                                             pyctx_context_stats_t *out_stats,
+                                             size_t stats_size);
+
+/* ======================================================================== */
+/* Environments                                                             */
+/* ======================================================================== */
+
+/**
+ * An env is a Python namespace (a globals dict) that lives in one context and
+ * persists across requests. eval/exec given NULL use the context's default
+ * namespace, which persists too. Using an env with another context fails
+ * with PYCTX_ERR_INVALID_ARGUMENT.
+ */
+typedef struct pyctx_env pyctx_env_t;
+
+PYCTX_API pyctx_error_t *pyctx_env_create(pyctx_context_t *context, pyctx_env_t **out_env);
+/** Drops the namespace (on the context thread, later) and the handle. */
+PYCTX_API void pyctx_env_free(pyctx_env_t *env);
+
+/* ======================================================================== */
+/* Requests                                                                 */
+/* ======================================================================== */
+
+/** Use as `timeout_ms` for no deadline. */
+#define PYCTX_NO_TIMEOUT 0u
+
+/**
+ * Calls `module.function(*args, **kwargs)` on the context thread and waits.
+ *
+ * `module` is imported once per context and cached, as is the looked-up
+ * function (the cache is cleared by every exec request). `function` may be a
+ * dotted path ("Path.home"). The module "__main__" names the context's
+ * default namespace (never cached).
+ * `args` is a CBOR array (NULL/0: no arguments); `kwargs` a CBOR map with
+ * text keys (NULL/0: none). On success `out_result` receives the CBOR of the
+ * return value; release it with pyctx_bytes_free().
+ * `timeout_ms` (PYCTX_NO_TIMEOUT: none) bounds the whole request: a
+ * queued request then never runs, a running one is interrupted; either way
+ * the call returns PYCTX_ERR_TIMEOUT at the deadline.
+ */
+PYCTX_API pyctx_error_t *pyctx_call(pyctx_context_t *context, const char *module,
+                                    const char *function, const uint8_t *args, size_t args_len,
+                                    const uint8_t *kwargs, size_t kwargs_len,
+                                    uint32_t timeout_ms, pyctx_bytes_t *out_result);
+
+/**
+ * Evaluates a Python expression. `env` may be NULL (the default namespace).
+ * `locals` is an optional CBOR map of str -> value visible to the expression
+ * as local variables. Compiled expressions are cached per context.
+ */
+PYCTX_API pyctx_error_t *pyctx_eval(pyctx_context_t *context, const char *expression,
+                                    pyctx_env_t *env, const uint8_t *locals, size_t locals_len,
+                                    uint32_t timeout_ms, pyctx_bytes_t *out_result);
+
+/** Executes Python statements in `env` (NULL: the default namespace). */
+PYCTX_API pyctx_error_t *pyctx_exec(pyctx_context_t *context, const char *code,
+                                    pyctx_env_t *env, uint32_t timeout_ms);
+
+/** The outcome of an asynchronous request, owned by whoever holds it. */
+typedef struct pyctx_result pyctx_result_t;
+
+PYCTX_API void pyctx_result_free(pyctx_result_t *result);
+/** PYCTX_OK when the request produced a value. */
+PYCTX_API pyctx_status pyctx_result_status(const pyctx_result_t *result);
+/** The CBOR value (NULL/0 when the request failed); valid until freed. */
+PYCTX_API const uint8_t *pyctx_result_value(const pyctx_result_t *result, size_t *out_len);
+/** The error (NULL on success); borrowed, valid until the result is freed. */
+PYCTX_API const pyctx_error_t *pyctx_result_error(const pyctx_result_t *result);
+/** Moves the value out into `out_value` (zero-copy); afterwards the result
+ *  holds no value. PYCTX_ERR_INVALID_ARGUMENT if it holds none. */
+PYCTX_API pyctx_error_t *pyctx_result_take_value(pyctx_result_t *result,
+                                                 pyctx_bytes_t *out_value);
+
+/**
+ * Completion callback of an asynchronous request. Called exactly once per
+ * accepted request, on a library thread, never inside the submitting call.
+ * `result` is owned by the callback: free it (now or later, on any thread).
+ * `user_data` is the pointer given at submission; this call is its last use
+ * by the library, so the callback is also its finalizer.
+ */
+typedef void (*pyctx_completion_fn)(void *user_data, uint64_t request_id,
+                                    pyctx_result_t *result);
+
+/** Asynchronous pyctx_call(): returns at once with the request id in
+ *  `out_request_id` (may be NULL); `on_complete` (required) delivers the
+ *  result. Request ids are unique per context and never 0. */
+PYCTX_API pyctx_error_t *pyctx_call_async(pyctx_context_t *context, const char *module,
+                                          const char *function, const uint8_t *args,
+                                          size_t args_len, const uint8_t *kwargs,
+                                          size_t kwargs_len, uint32_t timeout_ms,
+                                          pyctx_completion_fn on_complete, void *user_data,
+                                          uint64_t *out_request_id);
+
+PYCTX_API pyctx_error_t *pyctx_eval_async(pyctx_context_t *context, const char *expression,
+                                          pyctx_env_t *env, const uint8_t *locals,
+                                          size_t locals_len, uint32_t timeout_ms,
+                                          pyctx_completion_fn on_complete, void *user_data,
+                                          uint64_t *out_request_id);
+
+/** Asynchronous pyctx_exec(); a successful result holds CBOR null. */
+PYCTX_API pyctx_error_t *pyctx_exec_async(pyctx_context_t *context, const char *code,
+                                          pyctx_env_t *env, uint32_t timeout_ms,
+                                          pyctx_completion_fn on_complete, void *user_data,
+                                          uint64_t *out_request_id);
+
+/**
+ * Cancels an asynchronous request. A queued request completes as
+ * PYCTX_ERR_CANCELLED without running; a running one is interrupted
+ * (KeyboardInterrupt raised in it) and completes as PYCTX_ERR_CANCELLED.
+ * Returns PYCTX_ERR_NOT_FOUND when the id is unknown or already completed
+ * (the request then completes, or has completed, as it would have).
+ */
+PYCTX_API pyctx_error_t *pyctx_cancel(pyctx_context_t *context, uint64_t request_id);
+
+/* ======================================================================== */
+/* Host functions: Python calling the host                                  */
+/* ======================================================================== */
+
+/**
+ * The host registers named functions; Python calls them with
+ * `pyctx.call("name", *args)` (blocking the calling Python thread, GIL
+ * released while it waits) or `await pyctx.async_call("name", *args)` inside
+ * a coroutine (the context's event loop keeps running).
+ *
+ * The registry is process-wide (every context sees every name). The host
+ * function is invoked on a library thread (the context thread, GIL released)
+ * and receives a pending call it must answer exactly once -- right away or
+ * later, from any thread -- with pyctx_host_call_return() or
+ * pyctx_host_call_fail(). While a context waits for an answer it keeps
+ * serving its own queue, so the host may call back into the same context,
+ * synchronously, to any depth; a synchronous request made on the context's
+ * own thread (from inside a host function) runs inline, nested.
+ *
+ * Python sees an unknown name as `LookupError`, a failure as
+ * `pyctx.HostError(message)`. If the context closes while a call is pending,
+ * Python sees `pyctx.HostError("context closed")` and a later answer fails
+ * with PYCTX_ERR_CLOSED (and still releases the call).
+ */
+typedef struct pyctx_host_call pyctx_host_call_t;
+
+/** A host function. `user_data` is the pointer given at registration. */
+typedef void (*pyctx_host_fn)(void *user_data, pyctx_host_call_t *call);
+/** Finalizer of registered user data. */
+typedef void (*pyctx_free_fn)(void *user_data);
+
+/**
+ * Registers (or replaces) the host function `name`. `free_user_data` (may be
+ * NULL) runs exactly once, when the function is unregistered or replaced, or
+ * at shutdown, and not before every call already dispatched to it has been
+ * invoked. Allowed in any runtime state except STOPPED.
+ */
+PYCTX_API pyctx_error_t *pyctx_host_register(const char *name, pyctx_host_fn fn,
+                                             void *user_data, pyctx_free_fn free_user_data);
+/** Unregisters `name` (PYCTX_ERR_NOT_FOUND if unknown). Calls in flight
+ *  finish normally; new calls see LookupError. */
+PYCTX_API pyctx_error_t *pyctx_host_unregister(const char *name);
+
+/** The positional arguments as a CBOR array; borrowed from the call. */
+PYCTX_API const uint8_t *pyctx_host_call_args(const pyctx_host_call_t *call, size_t *out_len);
+/** The function's name; borrowed from the call. */
+PYCTX_API const char *pyctx_host_call_name(const pyctx_host_call_t *call);
+/** The calling context's name; borrowed from the call. */
+PYCTX_API const char *pyctx_host_call_context_name(const pyctx_host_call_t *call);
+/** Answers with a CBOR value (copied). Consumes `call` whatever it returns.
+ *  Invalid CBOR is answered to Python as a HostError and reported here as
+ *  PYCTX_ERR_DECODE; a closed context gives PYCTX_ERR_CLOSED. */
+PYCTX_API pyctx_error_t *pyctx_host_call_return(pyctx_host_call_t *call, const uint8_t *value,
+                                                size_t len);
+/** Answers with an error: Python raises pyctx.HostError(message). Consumes
+ *  `call` whatever it returns. */
+PYCTX_API pyctx_error_t *pyctx_host_call_fail(pyctx_host_call_t *call, const char *message);
+
+/* ======================================================================== */
+/* Values: CBOR                                                             */
+/* ======================================================================== */
+
+/*
+ * CBOR <-> Python, both directions:
+ *
+ *   null, undefined            <-> None (None encodes as null)
+ *   true / false               <-> bool
+ *   unsigned/negative int,     <-> int of any size (bignums beyond 64 bits)
+ *     bignum tags 2 and 3
+ *   float16 / 32 / 64          <-> float (NaN, +-inf kept; encoded as float64)
+ *   text string (valid UTF-8)  <-> str
+ *   byte string                <-> bytes (bytearray and memoryview encode too)
+ *   array                      <-> list
+ *   map                        <-> dict (any hashable keys)
+ *   tag 258 + array            <-> set (frozenset where a key must be hashable;
+ *                                  frozenset encodes with the same tag)
+ *   tag 39 + text              <-> pyctx.Symbol, a str subclass (atoms)
+ *   tag PYCTX_CBOR_TAG_TUPLE + array <-> tuple
+ *   tag PYCTX_CBOR_TAG_HOST_TERM + bytes <-> pyctx.HostTerm (opaque host data,
+ *                                  returned unchanged)
+ *
+ * Where a key must be hashable (map keys, set elements) arrays decode as
+ * tuples and sets as frozensets; a map there is a decode error. Nesting
+ * deeper than PYCTX_CBOR_MAX_DEPTH, invalid UTF-8, unknown tags, trailing
+ * bytes and truncated input are decode errors naming the problem and byte
+ * offset. Encoding any other Python type fails with PYCTX_ERR_ENCODE naming
+ * the type (there is no silent str() fallback).
+ */
+#define PYCTX_CBOR_TAG_SET 258u
+#define PYCTX_CBOR_TAG_SYMBOL 39u
+#define PYCTX_CBOR_TAG_TUPLE 28793u     /* 0x7079, "py" */
+#define PYCTX_CBOR_TAG_HOST_TERM 28794u /* 0x707A */
+#define PYCTX_CBOR_MAX_DEPTH 256
+
+/* ---- Writer: build argument buffers without another library. ---------- */
+
+typedef struct pyctx_cbor_writer pyctx_cbor_writer_t;
+
+PYCTX_API pyctx_cbor_writer_t *pyctx_cbor_writer_new(void);
+PYCTX_API void pyctx_cbor_writer_free(pyctx_cbor_writer_t *writer);
+/** Forgets everything written so far, keeping the allocation. */
+PYCTX_API void pyctx_cbor_writer_reset(pyctx_cbor_writer_t *writer);
+/* Each returns 0 on success, -1 when out of memory or `writer` is NULL. */
+PYCTX_API int pyctx_cbor_write_null(pyctx_cbor_writer_t *writer);
+PYCTX_API int pyctx_cbor_write_bool(pyctx_cbor_writer_t *writer, int value);
+PYCTX_API int pyctx_cbor_write_int(pyctx_cbor_writer_t *writer, int64_t value);
+PYCTX_API int pyctx_cbor_write_uint(pyctx_cbor_writer_t *writer, uint64_t value);
+PYCTX_API int pyctx_cbor_write_float(pyctx_cbor_writer_t *writer, double value);
+/** UTF-8 text of `len` bytes (not checked here; the decoder checks). */
+PYCTX_API int pyctx_cbor_write_text(pyctx_cbor_writer_t *writer, const char *text, size_t len);
+/** Convenience: NUL-terminated text. */
+PYCTX_API int pyctx_cbor_write_cstr(pyctx_cbor_writer_t *writer, const char *text);
+PYCTX_API int pyctx_cbor_write_bytes(pyctx_cbor_writer_t *writer, const uint8_t *data,
+                                     size_t len);
+/** Starts an array of `count` items; write the items next. */
+PYCTX_API int pyctx_cbor_write_array(pyctx_cbor_writer_t *writer, uint64_t count);
+/** Starts a map of `count` pairs; write key, value, key, value, ... next. */
+PYCTX_API int pyctx_cbor_write_map(pyctx_cbor_writer_t *writer, uint64_t count);
+/** Writes a tag; the tagged item comes next. */
+PYCTX_API int pyctx_cbor_write_tag(pyctx_cbor_writer_t *writer, uint64_t tag);
+/** Appends already-encoded CBOR verbatim. */
+PYCTX_API int pyctx_cbor_write_raw(pyctx_cbor_writer_t *writer, const uint8_t *data,
+                                   size_t len);
+/** The bytes written so far; valid until the next write, reset or free. */
+PYCTX_API const uint8_t *pyctx_cbor_writer_data(const pyctx_cbor_writer_t *writer,
+                                                size_t *out_len);
+
+/* ---- Reader: a pull parser over a borrowed buffer. ---------------------- */
+
+typedef enum pyctx_cbor_type {
+    PYCTX_CBOR_UINT = 0,    /**< `uint_value` */
+    PYCTX_CBOR_NEGINT = 1,  /**< value is -1 - `uint_value`; `int_value` when
+                                 it fits int64 (`fits_int64`) */
+    PYCTX_CBOR_BYTES = 2,   /**< `data`/`len`; indefinite: chunks follow */
+    PYCTX_CBOR_TEXT = 3,    /**< `data`/`len` (not NUL-terminated) */
+    PYCTX_CBOR_ARRAY = 4,   /**< `count` items follow (indefinite: until BREAK) */
+    PYCTX_CBOR_MAP = 5,     /**< `count` pairs follow (indefinite: until BREAK) */
+    PYCTX_CBOR_TAG = 6,     /**< `uint_value` is the tag; the item follows */
+    PYCTX_CBOR_FALSE = 7,
+    PYCTX_CBOR_TRUE = 8,
+    PYCTX_CBOR_NULL = 9,
+    PYCTX_CBOR_UNDEFINED = 10,
+    PYCTX_CBOR_FLOAT = 11,  /**< `float_value` (from half, single or double) */
+    PYCTX_CBOR_SIMPLE = 12, /**< other simple value in `uint_value` */
+    PYCTX_CBOR_BREAK = 13   /**< ends an indefinite-length item */
+} pyctx_cbor_type;
+
+typedef struct pyctx_cbor_item {
+    pyctx_cbor_type type;
+    int indefinite;       /**< 1 for indefinite-length strings/arrays/maps */
+    int fits_int64;       /**< 1 when UINT/NEGINT fits `int_value` */
+    uint64_t uint_value;
+    int64_t int_value;
+    double float_value;
+    const uint8_t *data;  /**< into the reader's buffer */
+    size_t len;
+    uint64_t count;
+} pyctx_cbor_item_t;
+
+/** Reader state; a plain struct so it can live on the stack. */
+typedef struct pyctx_cbor_reader {
+    const uint8_t *data;
+    size_t len;
+    size_t pos;
+} pyctx_cbor_reader_t;
+
+PYCTX_API void pyctx_cbor_reader_init(pyctx_cbor_reader_t *reader, const uint8_t *data,
+                                      size_t len);
+/** Reads the next item head into `out_item` and advances. At the end of the
+ *  buffer or on malformed input returns a PYCTX_ERR_DECODE error naming the
+ *  offset; the reader does not move then. */
+PYCTX_API pyctx_error_t *pyctx_cbor_read(pyctx_cbor_reader_t *reader,
+                                         pyctx_cbor_item_t *out_item);
+/** Skips one complete data item (with everything nested in it). */
+PYCTX_API pyctx_error_t *pyctx_cbor_skip(pyctx_cbor_reader_t *reader);
+/** 1 when every byte has been read. */
+PYCTX_API int pyctx_cbor_reader_at_end(const pyctx_cbor_reader_t *reader);
+
+/** Renders one complete CBOR data item in RFC 8949 diagnostic notation
+ *  (e.g. `[1, "a", h'00ff', 258([1, 2])]`) as NUL-terminated text in
+ *  `out_text` (`len` excludes the NUL). Invalid input fails with
+ *  PYCTX_ERR_DECODE. */
+PYCTX_API pyctx_error_t *pyctx_cbor_diagnose(const uint8_t *data, size_t len,
+                                             pyctx_bytes_t *out_text);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* PYCTX_H */

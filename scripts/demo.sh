@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Builds pyctx and runs the parallel demo: one CPU-bound pure-Python job run
+# sequentially, on N worker contexts and on N owngil contexts.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/deps.sh core
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DPYCTX_BUILD_TESTS=OFF >/dev/null
+cmake --build build -j"$(nproc)" --target parallel_demo
+exec ./build/examples/parallel_demo "$@"

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Builds and runs every test suite: the C/C++ suite against the newest
+# Python (>= 3.12 when present) and against an older one, the same suite
+# under ASan+UBSan, then the Rust, Go and Erlang bindings.
+#
+#   PYCTX_TEST_QUICK=1   only the main build and the bindings (no extra Pythons, no sanitizers)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+jobs=$(nproc)
+
+bash scripts/deps.sh bindings
+[[ -d "$HOME/.cargo/bin" ]] && export PATH="$HOME/.cargo/bin:$PATH"
+
+failed=()
+step() { echo; echo "==== $*"; }
+
+run_ctest() {  # build-dir label
+  if ! ctest --test-dir "$1" --output-on-failure -j2; then failed+=("$2"); fi
+}
+
+build() {  # build-dir [cmake args...]
+  local dir=$1; shift
+  cmake -S . -B "$dir" "$@" >/dev/null
+  cmake --build "$dir" -j"$jobs"
+}
+
+step "C/C++ suite, newest Python"
+build build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+grep PYCTX_PYTHON_VERSION build/python.env
+run_ctest build "ctest (default Python)"
+
+if [[ -z "${PYCTX_TEST_QUICK:-}" ]]; then
+  # An older Python: Debian's 3.11 (owngil must report unsupported there).
+  old_python=""
+  for cand in /usr/bin/python3.11 /usr/bin/python3.10 /usr/bin/python3.9; do
+    [[ -x "$cand" ]] && { old_python=$cand; break; }
+  done
+  if [[ -n "$old_python" ]]; then
+    step "C/C++ suite, $old_python"
+    build build-oldpy -DPYCTX_PYTHON="$old_python" -DPYCTX_BUILD_BENCH=OFF -DPYCTX_BUILD_EXAMPLES=OFF
+    run_ctest build-oldpy "ctest ($old_python)"
+  fi
+
+  step "C/C++ suite under ASan+UBSan"
+  build build-asan -DCMAKE_BUILD_TYPE=Debug -DPYCTX_SANITIZE=ON -DPYCTX_BUILD_BENCH=OFF -DPYCTX_BUILD_EXAMPLES=OFF
+  # CPython keeps interned objects until exit: leak reports are noise here.
+  ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    run_ctest build-asan "ctest (ASan+UBSan)"
+fi
+
+export PYCTX_BUILD_DIR="$root/build"
+for lang in rust go erlang; do
+  if [[ -f "bindings/$lang/test.sh" ]]; then
+    step "$lang binding"
+    if ! bash "bindings/$lang/test.sh"; then failed+=("$lang binding"); fi
+  fi
+done
+
+echo
+if ((${#failed[@]})); then
+  echo "FAILED: ${failed[*]}"
+  exit 1
+fi
+echo "all test suites passed"

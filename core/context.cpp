@@ -7,6 +7,7 @@
 
 #include <cstring>
 
+#include "core/host.h"
 #include "core/py_state.h"
 #include "core/runtime.h"
 
@@ -115,14 +116,9 @@ void Context::thread_main(std::shared_ptr<Context> self) {
     {
         // Nothing can enter the queue any more; drop internal leftovers.
         std::lock_guard lock(qlock_);
-        while (Request *r = head_) {
-            head_ = r->next;
-            if (r->claim()) finish(r, Outcome{closed_error(options_.name), {}}, true);
-            r->release();
-        }
-        tail_ = nullptr;
-        depth_.store(0);
+        internal_open_ = false;
     }
+    drain_closed(true);
     Runtime::get().remove_context(this);
     tls_current = nullptr;
     exited_.store(1, std::memory_order_release);
@@ -352,7 +348,7 @@ bool Context::post_internal(RequestRef request) {
     Request *r = request.get();
     {
         std::lock_guard lock(qlock_);
-        if (exited_.load(std::memory_order_acquire) || !interp_alive_) return false;
+        if (!internal_open_) return false;
         if (tail_) {
             tail_->next = r;
         } else {
@@ -575,8 +571,11 @@ void Context::drain_closed(bool on_library_thread) {
         }
     }
     for (Request *r : drained) {
-        if (!r->is_internal() && r->claim())
+        if (r->is_internal()) {
+            if (r->kind == RequestKind::host_reply) host_reply_discard(r);
+        } else if (r->claim()) {
             finish(r, Outcome{closed_error(options_.name), {}}, on_library_thread);
+        }
         r->release();
     }
 }

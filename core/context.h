@@ -130,11 +130,12 @@ private:
     std::atomic<size_t> depth_{0};
     std::vector<Request *> running_;
     std::unordered_map<uint64_t, Request *> tasks_;
+    bool internal_open_ = true;  // internal requests still accepted (under qlock_)
 
     // 0 awake, 1 parked on the futex, 2 blocked in the event loop's selector.
     std::atomic<uint32_t> parked_{0};
     int event_fd_ = -1;
-    AdaptiveSpin idle_spin_{4096};
+    AdaptiveSpin idle_spin_{2048};
     std::vector<Request *> deliveries_;  // context thread only
 
     std::atomic<bool> closing_{false};

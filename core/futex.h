@@ -40,9 +40,9 @@ inline int64_t now_ns() {
 class AdaptiveSpin {
 public:
     static constexpr uint32_t kMin = 64;
-    static constexpr uint32_t kMax = 1u << 14;
+    static constexpr uint32_t kMax = 1u << 13;
 
-    explicit AdaptiveSpin(uint32_t initial = 2048) : budget_(initial) {}
+    explicit AdaptiveSpin(uint32_t initial = 1024) : budget_(initial) {}
 
     // Spins until pred() is true or the budget is spent. Returns pred().
     template <class Pred>

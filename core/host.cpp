@@ -129,20 +129,9 @@ Error host_call_fail(pyctx_host_call *call, const char *message) {
 
 namespace {
 
-PyObject *host_error_type() {
-    PyObject *mod = PyImport_ImportModule("pyctx");
-    if (!mod) return nullptr;
-    PyObject *t = PyObject_GetAttrString(mod, "HostError");
-    Py_DECREF(mod);
-    return t;
-}
-
-void raise_host_error(const std::string &message) {
-    PyObject *t = host_error_type();
-    if (t) {
-        PyErr_SetString(t, message.c_str());
-        Py_DECREF(t);
-    }
+void raise_host_error(const PyTypes &types, const std::string &message) {
+    PyErr_SetString(types.host_error_type ? types.host_error_type : PyExc_RuntimeError,
+                    message.c_str());
 }
 
 // Builds a call from Python arguments (name, *args). Returns nullptr with a
@@ -188,12 +177,12 @@ void invoke(pyctx_host_call *call, Context *ctx) {
 
 PyObject *answer_to_python(pyctx_host_call *call, const PyTypes &types) {
     if (!call->ok) {
-        raise_host_error(call->error_message);
+        raise_host_error(types, call->error_message);
         return nullptr;
     }
     Error err;
     PyObject *v = cbor_to_python(call->value.data(), call->value.size(), types, &err);
-    if (!v) raise_host_error("host function '" + call->name + "' answered: " + err.message);
+    if (!v) raise_host_error(types, "host function '" + call->name + "' answered: " + err.message);
     return v;
 }
 
@@ -225,14 +214,13 @@ PyObject *host_py_call(PyObject *, PyObject *const *args, Py_ssize_t nargs) {
     PyObject *result;
     if (call->answered.load(std::memory_order_acquire) == 0) {
         call->abandoned.store(true, std::memory_order_release);
-        raise_host_error("context closed while waiting for host function '" + call->name + "'");
+        raise_host_error(types, "context closed while waiting for host function '" + call->name + "'");
         result = nullptr;
     } else {
         result = answer_to_python(call, types);
     }
     call->release();
-    Py_CLEAR(fallback.symbol_type);
-    Py_CLEAR(fallback.host_term_type);
+    release_py_types(&fallback);
     return result;
 }
 
@@ -288,6 +276,13 @@ void host_call_resume(Context &ctx, Request *reply) {
         call->release();  // the Python side's reference
     }
     call->release();  // the message's reference
+}
+
+void host_reply_discard(Request *reply) {
+    if (auto *call = static_cast<pyctx_host_call *>(reply->internal)) {
+        reply->internal = nullptr;
+        call->release();
+    }
 }
 
 void host_calls_abandon_all(Context &ctx) {

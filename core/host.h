@@ -63,6 +63,8 @@ PyObject *host_py_async_call(PyObject *module, PyObject *const *args, Py_ssize_t
 // request); drop every awaited call when the context closes.
 void host_call_resume(Context &ctx, Request *reply);
 void host_calls_abandon_all(Context &ctx);
+// Drops a host_reply request that will never be processed (context gone).
+void host_reply_discard(Request *reply);
 
 }  // namespace pyctx::core
 

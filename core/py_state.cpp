@@ -148,8 +148,7 @@ void PyState::clear() {
     envs_.clear();
     Py_CLEAR(default_ns_);
     Py_CLEAR(format_exception_);
-    Py_CLEAR(types_.symbol_type);
-    Py_CLEAR(types_.host_term_type);
+    release_py_types(&types_);
     PyErr_Clear();
 }
 

@@ -1,0 +1,736 @@
+#include "core/cbor_python.h"
+
+#include <climits>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "core/cbor_reader.h"
+#include "core/cbor_writer.h"
+#include "core/py_module.h"
+
+namespace pyctx::core {
+
+namespace {
+
+using cbor::Head;
+using cbor::Major;
+using cbor::Type;
+
+constexpr uint64_t kTagPosBignum = 2;
+constexpr uint64_t kTagNegBignum = 3;
+constexpr uint64_t kTagSymbol = 39;    // PYCTX_CBOR_TAG_SYMBOL
+constexpr uint64_t kTagSet = 258;      // PYCTX_CBOR_TAG_SET
+constexpr uint64_t kTagTuple = 28793;  // PYCTX_CBOR_TAG_TUPLE
+constexpr uint64_t kTagHostTerm = 28794;  // PYCTX_CBOR_TAG_HOST_TERM
+
+// An owned reference, so that early returns (and a std::bad_alloc thrown
+// while building an error message) never leak Python objects.
+class Ref {
+public:
+    Ref() = default;
+    explicit Ref(PyObject *o) : o_(o) {}
+    Ref(const Ref &) = delete;
+    Ref &operator=(const Ref &) = delete;
+    ~Ref() { Py_XDECREF(o_); }
+    PyObject *get() const { return o_; }
+    PyObject *release() {
+        PyObject *o = o_;
+        o_ = nullptr;
+        return o;
+    }
+    void reset(PyObject *o) {
+        Py_XDECREF(o_);
+        o_ = o;
+    }
+    explicit operator bool() const { return o_ != nullptr; }
+
+private:
+    PyObject *o_ = nullptr;
+};
+
+PyObject *new_ref(PyObject *o) {
+    Py_INCREF(o);
+    return o;
+}
+
+// "TypeError: message" of the current Python exception, which is cleared.
+std::string take_python_error() {
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    Ref t(type), v(value), b(tb);
+    std::string text = type ? reinterpret_cast<PyTypeObject *>(type)->tp_name : "error";
+    if (value) {
+        Ref s(PyObject_Str(value));
+        const char *u = s ? PyUnicode_AsUTF8(s.get()) : nullptr;
+        if (u && *u) text += std::string(": ") + u;
+    }
+    PyErr_Clear();
+    return text;
+}
+
+/* ======================================================================== */
+/* Integers beyond 64 bits                                                  */
+/* ======================================================================== */
+
+// A non-negative int from big-endian magnitude bytes.
+PyObject *long_from_be_bytes(const uint8_t *p, size_t n) {
+#if PY_VERSION_HEX >= 0x030D0000
+    return PyLong_FromUnsignedNativeBytes(p, n, Py_ASNATIVEBYTES_BIG_ENDIAN);
+#else
+    return _PyLong_FromByteArray(p, n, /*little_endian=*/0, /*is_signed=*/0);
+#endif
+}
+
+// Big-endian magnitude bytes of a non-negative int (n bytes exactly fit it).
+bool long_to_be_bytes(PyObject *v, uint8_t *p, size_t n) {
+#if PY_VERSION_HEX >= 0x030D0000
+    const Py_ssize_t r = PyLong_AsNativeBytes(
+        v, p, static_cast<Py_ssize_t>(n), Py_ASNATIVEBYTES_BIG_ENDIAN | Py_ASNATIVEBYTES_UNSIGNED_BUFFER);
+    return r >= 0 && static_cast<size_t>(r) <= n;
+#else
+    return _PyLong_AsByteArray(reinterpret_cast<PyLongObject *>(v), p, n, /*little_endian=*/0,
+                               /*is_signed=*/0) == 0;
+#endif
+}
+
+// ~v, i.e. -1 - v, using int's own implementation so that int subclasses
+// overriding __invert__ (IntFlag) cannot change the result.
+PyObject *long_invert(PyObject *v) { return PyLong_Type.tp_as_number->nb_invert(v); }
+
+/* ======================================================================== */
+/* Decoding                                                                 */
+/* ======================================================================== */
+
+class Decoder {
+public:
+    Decoder(const uint8_t *data, size_t len, const PyTypes &types, Error *err)
+        : data_(data), len_(len), types_(types), err_(err) {}
+
+    size_t pos() const { return pos_; }
+
+    // One item at pos_. `hashable`: the item is a map key or set element, so
+    // arrays become tuples, sets frozensets, and maps are an error.
+    PyObject *item(int depth, bool hashable) {
+        const size_t start = pos_;
+        Head h;
+        if (!cbor::read_head(data_, len_, &pos_, &h, err_)) return nullptr;
+        switch (h.type) {
+            case Type::uint:
+                return check(h.arg <= static_cast<uint64_t>(LLONG_MAX)
+                                 ? PyLong_FromLongLong(static_cast<long long>(h.arg))
+                                 : PyLong_FromUnsignedLongLong(h.arg),
+                             start);
+            case Type::negint:
+                if (h.arg <= static_cast<uint64_t>(LLONG_MAX))
+                    return check(PyLong_FromLongLong(static_cast<long long>(~h.arg)), start);
+                return negint_big(h.arg, start);
+            case Type::bytes:
+                return bytes(h, start);
+            case Type::text:
+                return text(h, start);
+            case Type::array:
+                return array(h, start, depth, hashable, hashable);
+            case Type::map:
+                if (hashable)
+                    return fail(start,
+                                "unhashable map key (a map cannot be a dict key or set element)");
+                return map(h, start, depth);
+            case Type::tag:
+                return tag(h, start, depth, hashable);
+            case Type::false_:
+                return new_ref(Py_False);
+            case Type::true_:
+                return new_ref(Py_True);
+            case Type::null:
+            case Type::undefined:
+                return new_ref(Py_None);
+            case Type::float_:
+                return check(PyFloat_FromDouble(h.float_value), start);
+            case Type::simple:
+                return fail(start, "unsupported simple value " + std::to_string(h.arg));
+            case Type::break_:
+                return fail(start, "unexpected break (0xff) outside an indefinite-length item");
+        }
+        return fail(start, "unsupported item");
+    }
+
+    PyObject *fail(size_t offset, std::string_view what) {
+        cbor::fail(err_, offset, what);
+        return nullptr;
+    }
+
+private:
+    // Turns a failed Python call (nullptr with an exception set) into our
+    // error; passes successes through.
+    PyObject *check(PyObject *o, size_t offset) {
+        if (o) return o;
+        if (PyErr_ExceptionMatches(PyExc_MemoryError)) {
+            PyErr_Clear();
+            *err_ = Error(Status::no_memory, "out of memory while decoding CBOR");
+            return nullptr;
+        }
+        return fail(offset, "Python cannot hold the value (" + take_python_error() + ")");
+    }
+
+    PyObject *negint_big(uint64_t n, size_t start) {
+        Ref u(check(PyLong_FromUnsignedLongLong(n), start));
+        if (!u) return nullptr;
+        return check(long_invert(u.get()), start);
+    }
+
+    // The bytes of a byte string as a bytes object (chunks joined).
+    PyObject *bytes(const Head &h, size_t start) {
+        if (!h.indefinite)
+            return check(PyBytes_FromStringAndSize(reinterpret_cast<const char *>(h.data),
+                                                   static_cast<Py_ssize_t>(h.arg)),
+                         start);
+        return joined_chunks(h, start);
+    }
+
+    // Indefinite byte/text string -> bytes object holding the joined chunks.
+    PyObject *joined_chunks(const Head &h, size_t start) {
+        const size_t first_chunk = pos_;
+        size_t total;
+        if (!cbor::scan_chunks(data_, len_, &pos_, h.type, true, &total, err_)) return nullptr;
+        PyObject *b = check(PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(total)), start);
+        if (!b) return nullptr;
+        cbor::copy_chunks(data_, len_, first_chunk,
+                          reinterpret_cast<uint8_t *>(PyBytes_AS_STRING(b)));
+        return b;
+    }
+
+    PyObject *text(const Head &h, size_t start) {
+        if (!h.indefinite) return utf8(h.data, static_cast<size_t>(h.arg), start);
+        // scan_chunks validates each chunk (a character may not span chunks).
+        Ref joined(joined_chunks(h, start));
+        if (!joined) return nullptr;
+        return utf8(reinterpret_cast<const uint8_t *>(PyBytes_AS_STRING(joined.get())),
+                    static_cast<size_t>(PyBytes_GET_SIZE(joined.get())), start);
+    }
+
+    // PyUnicode_DecodeUTF8 validates (strict) and has an ASCII fast path.
+    PyObject *utf8(const uint8_t *p, size_t n, size_t start) {
+        PyObject *s = PyUnicode_DecodeUTF8(reinterpret_cast<const char *>(p),
+                                           static_cast<Py_ssize_t>(n), nullptr);
+        if (s) return s;
+        if (!PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) return check(nullptr, start);
+        PyErr_Clear();
+        size_t bad = 0;
+        cbor::utf8_valid(p, n, &bad);
+        // p points into data_ except for joined indefinite chunks.
+        const bool inside = p >= data_ && p < data_ + len_;
+        return fail(start, "text string is not valid UTF-8" +
+                               (inside ? " (bad byte at " +
+                                             std::to_string(static_cast<size_t>(p - data_) + bad) +
+                                             ")"
+                                       : std::string()));
+    }
+
+    bool enter(size_t start, int depth) {
+        if (depth < cbor::kMaxDepth) return true;
+        fail(start, "nesting deeper than " + std::to_string(cbor::kMaxDepth) + " levels");
+        return false;
+    }
+
+    // The end of an indefinite container: consumes the break and returns
+    // true, or returns false with pos_ at the next item. Fails at the end of
+    // input (with *failed set).
+    bool at_break(Type type, bool *failed) {
+        if (pos_ >= len_) {
+            *failed = true;
+            fail(pos_, std::string("unterminated indefinite-length ") + cbor::type_name(type) +
+                           " (missing break)");
+            return false;
+        }
+        if (data_[pos_] != cbor::kBreak) return false;
+        ++pos_;
+        return true;
+    }
+
+    // An array as a list, or as a tuple when `as_tuple`; `elems_hashable`
+    // says whether its elements are in a hashable position.
+    PyObject *array(const Head &h, size_t start, int depth, bool as_tuple, bool elems_hashable) {
+        if (!enter(start, depth)) return nullptr;
+        if (!h.indefinite) {
+            const auto n = static_cast<Py_ssize_t>(h.arg);  // <= remaining bytes
+            Ref seq(check(as_tuple ? PyTuple_New(n) : PyList_New(n), start));
+            if (!seq) return nullptr;
+            for (Py_ssize_t i = 0; i < n; ++i) {
+                PyObject *v = item(depth + 1, elems_hashable);
+                if (!v) return nullptr;  // unfilled slots are NULL: dealloc copes
+                if (as_tuple)
+                    PyTuple_SET_ITEM(seq.get(), i, v);
+                else
+                    PyList_SET_ITEM(seq.get(), i, v);
+            }
+            return seq.release();
+        }
+        Ref list(check(PyList_New(0), start));
+        if (!list) return nullptr;
+        bool failed = false;
+        while (!at_break(Type::array, &failed)) {
+            if (failed) return nullptr;
+            Ref v(item(depth + 1, elems_hashable));
+            if (!v) return nullptr;
+            if (PyList_Append(list.get(), v.get()) < 0) return check(nullptr, start);
+        }
+        if (failed) return nullptr;
+        if (!as_tuple) return list.release();
+        return check(PyList_AsTuple(list.get()), start);
+    }
+
+    PyObject *map(const Head &h, size_t start, int depth) {
+        if (!enter(start, depth)) return nullptr;
+        Ref dict(check(PyDict_New(), start));
+        if (!dict) return nullptr;
+        bool failed = false;
+        for (uint64_t i = 0;; ++i) {
+            if (h.indefinite) {
+                if (at_break(Type::map, &failed)) break;
+                if (failed) return nullptr;
+            } else if (i == h.arg) {
+                break;
+            }
+            const size_t key_at = pos_;
+            Ref key(item(depth + 1, true));
+            if (!key) return nullptr;
+            Ref value(item(depth + 1, false));
+            if (!value) return nullptr;
+            const Py_ssize_t before = PyDict_GET_SIZE(dict.get());
+            if (PyDict_SetItem(dict.get(), key.get(), value.get()) < 0)
+                return check(nullptr, key_at);
+            // Cheap duplicate detection: the dict did not grow. Also catches
+            // keys distinct in CBOR but equal in Python (1 and 1.0).
+            if (PyDict_GET_SIZE(dict.get()) == before) return fail(key_at, "duplicate map key");
+        }
+        if (failed) return nullptr;
+        return dict.release();
+    }
+
+    // The head of the item a tag encloses, which must be of `want` (or, when
+    // want2 is not Type::break_, of want2).
+    bool enclosed(uint64_t tag, const char *tag_desc, size_t tag_at, Head *h, Type want,
+                  Type want2 = Type::break_) {
+        if (!cbor::read_head(data_, len_, &pos_, h, err_)) return false;
+        if (h->type == want || h->type == want2) return true;
+        std::string msg = "tag " + std::to_string(tag) + " (" + tag_desc + ") must enclose a " +
+                          cbor::type_name(want);
+        if (want2 != Type::break_) msg += std::string(" or ") + cbor::type_name(want2);
+        msg += std::string(", not ") + (h->indefinite ? "an indefinite-length " : "a ") +
+               cbor::type_name(h->type);
+        fail(tag_at, msg);
+        return false;
+    }
+
+    PyObject *tag(const Head &t, size_t start, int depth, bool hashable) {
+        Head h;
+        const size_t inner = pos_;
+        switch (t.arg) {
+            case kTagPosBignum:
+            case kTagNegBignum: {
+                if (!enclosed(t.arg, t.arg == 2 ? "positive bignum" : "negative bignum", start, &h,
+                              Type::bytes))
+                    return nullptr;
+                Ref joined;
+                const uint8_t *p = h.data;
+                size_t n = static_cast<size_t>(h.arg);
+                if (h.indefinite) {
+                    joined.reset(joined_chunks(h, inner));
+                    if (!joined) return nullptr;
+                    p = reinterpret_cast<const uint8_t *>(PyBytes_AS_STRING(joined.get()));
+                    n = static_cast<size_t>(PyBytes_GET_SIZE(joined.get()));
+                }
+                Ref magnitude(check(long_from_be_bytes(p, n), start));
+                if (!magnitude || t.arg == kTagPosBignum) return magnitude.release();
+                return check(long_invert(magnitude.get()), start);  // -1 - n
+            }
+            case kTagSymbol: {
+                if (!enclosed(t.arg, "symbol", start, &h, Type::text)) return nullptr;
+                if (!types_.symbol_type) {
+                    *err_ = Error(Status::internal, "pyctx.Symbol is not loaded");
+                    return nullptr;
+                }
+                Ref s(text(h, inner));
+                if (!s) return nullptr;
+                return check(PyObject_CallOneArg(types_.symbol_type, s.get()), start);
+            }
+            case kTagSet: {
+                if (!enclosed(t.arg, "set", start, &h, Type::array)) return nullptr;
+                return set(h, inner, depth, hashable);
+            }
+            case kTagTuple: {
+                if (!enclosed(t.arg, "tuple", start, &h, Type::array)) return nullptr;
+                return array(h, inner, depth, true, hashable);
+            }
+            case kTagHostTerm: {
+                if (!enclosed(t.arg, "host term", start, &h, Type::bytes)) return nullptr;
+                if (!types_.host_term_type) {
+                    *err_ = Error(Status::internal, "pyctx.HostTerm is not loaded");
+                    return nullptr;
+                }
+                Ref b(bytes(h, inner));
+                if (!b) return nullptr;
+                return check(host_term_new(types_.host_term_type, b.get()), start);
+            }
+            default:
+                return fail(start, "unknown tag " + std::to_string(t.arg));
+        }
+    }
+
+    PyObject *set(const Head &h, size_t start, int depth, bool frozen) {
+        if (!enter(start, depth)) return nullptr;
+        Ref s(check(frozen ? PyFrozenSet_New(nullptr) : PySet_New(nullptr), start));
+        if (!s) return nullptr;
+        bool failed = false;
+        for (uint64_t i = 0;; ++i) {
+            if (h.indefinite) {
+                if (at_break(Type::array, &failed)) break;
+                if (failed) return nullptr;
+            } else if (i == h.arg) {
+                break;
+            }
+            const size_t elem_at = pos_;
+            Ref v(item(depth + 1, true));
+            if (!v) return nullptr;
+            const Py_ssize_t before = PySet_GET_SIZE(s.get());
+            // PySet_Add also fills a brand-new frozenset.
+            if (PySet_Add(s.get(), v.get()) < 0) return check(nullptr, elem_at);
+            if (PySet_GET_SIZE(s.get()) == before) return fail(elem_at, "duplicate set element");
+        }
+        if (failed) return nullptr;
+        return s.release();
+    }
+
+    const uint8_t *data_;
+    size_t len_;
+    size_t pos_ = 0;
+    const PyTypes &types_;
+    Error *err_;
+};
+
+/* ======================================================================== */
+/* Encoding                                                                 */
+/* ======================================================================== */
+
+class Encoder {
+public:
+    Encoder(const PyTypes &types, ByteBuffer &out, Error *err)
+        : types_(types), out_(out), err_(err) {}
+
+    bool encode(PyObject *obj, int depth) {
+        // Exact types first, in rough order of frequency.
+        PyTypeObject *tp = Py_TYPE(obj);
+        if (tp == &PyUnicode_Type) return str(obj);
+        if (tp == &PyLong_Type) return integer(obj);
+        if (obj == Py_None) return ok(cbor::write_null(out_));
+        if (tp == &PyBool_Type) return ok(cbor::write_bool(out_, obj == Py_True));
+        if (tp == &PyFloat_Type) return ok(cbor::write_double(out_, PyFloat_AS_DOUBLE(obj)));
+        if (tp == &PyList_Type) return list(obj, depth);
+        if (tp == &PyDict_Type) return dict(obj, depth);
+        if (tp == &PyTuple_Type) return tuple(obj, depth);
+        if (tp == &PyBytes_Type)
+            return ok(cbor::write_bytes(out_, PyBytes_AS_STRING(obj),
+                                        static_cast<size_t>(PyBytes_GET_SIZE(obj))));
+        if (reinterpret_cast<PyObject *>(tp) == types_.symbol_type)
+            return ok(cbor::write_head(out_, Major::tag, kTagSymbol)) && str(obj);
+        if (reinterpret_cast<PyObject *>(tp) == types_.host_term_type) {
+            PyObject *b = host_term_data(obj);
+            return ok(cbor::write_head(out_, Major::tag, kTagHostTerm)) &&
+                   ok(cbor::write_bytes(out_, PyBytes_AS_STRING(b),
+                                        static_cast<size_t>(PyBytes_GET_SIZE(b))));
+        }
+        // Subclasses encode as their base (bool cannot be subclassed).
+        if (PyLong_Check(obj)) return integer(obj);
+        if (PyFloat_Check(obj)) return ok(cbor::write_double(out_, PyFloat_AS_DOUBLE(obj)));
+        if (PyUnicode_Check(obj)) return str(obj);
+        if (PyList_Check(obj)) return list(obj, depth);
+        if (PyDict_Check(obj)) return dict(obj, depth);
+        if (PyTuple_Check(obj)) return tuple(obj, depth);
+        if (PyAnySet_Check(obj)) return set(obj, depth);
+        if (PyBytes_Check(obj))
+            return ok(cbor::write_bytes(out_, PyBytes_AS_STRING(obj),
+                                        static_cast<size_t>(PyBytes_GET_SIZE(obj))));
+        if (PyByteArray_Check(obj))
+            return ok(cbor::write_bytes(out_, PyByteArray_AS_STRING(obj),
+                                        static_cast<size_t>(PyByteArray_GET_SIZE(obj))));
+        if (PyMemoryView_Check(obj)) return memoryview(obj);
+        return leaf_error(obj, "");
+    }
+
+    // Completes *err_ with the path collected while unwinding.
+    void finish() {
+        if (!failed_ || err_->status != Status::encode) return;
+        std::string msg = std::move(leaf_message_);
+        if (!path_.empty()) {
+            msg += " (at ";
+            // Segments were pushed innermost first. Very deep paths (a
+            // self-referencing list) keep their outer and inner ends.
+            const size_t n = path_.size();
+            for (size_t k = 0; k < n; ++k) {
+                if (n > 16 && k == 8) {
+                    msg += "...";
+                    k = n - 8;
+                }
+                msg += path_[n - 1 - k];
+            }
+            msg += ")";
+        }
+        err_->message = std::move(msg);
+    }
+
+private:
+    bool ok(bool written) {
+        if (written) return true;
+        failed_ = true;
+        *err_ = Error(Status::no_memory, "out of memory while encoding CBOR");
+        return false;
+    }
+
+    // An encode error about obj; `detail` follows the type name.
+    bool leaf_error(PyObject *obj, const std::string &detail) {
+        failed_ = true;
+        leaf_message_ = std::string("cannot encode Python object of type '") +
+                        Py_TYPE(obj)->tp_name + "'" + detail;
+        *err_ = Error(Status::encode, leaf_message_);
+        return false;
+    }
+
+    // A Python call failed: record why, clearing the exception.
+    bool python_failure(PyObject *obj) {
+        if (PyErr_ExceptionMatches(PyExc_MemoryError)) {
+            PyErr_Clear();
+            return ok(false);
+        }
+        return leaf_error(obj, ": " + take_python_error());
+    }
+
+    bool str(PyObject *obj) {
+        Py_ssize_t n;
+        const char *p = PyUnicode_AsUTF8AndSize(obj, &n);
+        if (!p) {
+            if (PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) {
+                PyErr_Clear();
+                return leaf_error(obj, ": it contains a lone surrogate, which is not valid UTF-8");
+            }
+            return python_failure(obj);
+        }
+        return ok(cbor::write_text(out_, p, static_cast<size_t>(n)));
+    }
+
+    bool integer(PyObject *obj) {
+        int overflow = 0;
+        const long long v = PyLong_AsLongLongAndOverflow(obj, &overflow);
+        if (!overflow) {
+            if (v == -1 && PyErr_Occurred()) return python_failure(obj);
+            return ok(cbor::write_int(out_, v));
+        }
+        if (overflow > 0) {
+            const unsigned long long u = PyLong_AsUnsignedLongLong(obj);
+            if (!(u == static_cast<unsigned long long>(-1) && PyErr_Occurred()))
+                return ok(cbor::write_uint(out_, u));
+            PyErr_Clear();  // OverflowError: needs a bignum
+            return bignum(obj, obj, kTagPosBignum);
+        }
+        // Negative: CBOR stores n = -1 - v, as major type 1 when it fits.
+        Ref n(long_invert(obj));
+        if (!n) return python_failure(obj);
+        const unsigned long long u = PyLong_AsUnsignedLongLong(n.get());
+        if (!(u == static_cast<unsigned long long>(-1) && PyErr_Occurred()))
+            return ok(cbor::write_head(out_, Major::negint, u));
+        PyErr_Clear();
+        return bignum(obj, n.get(), kTagNegBignum);
+    }
+
+    // Tag 2/3 + the big-endian bytes of the non-negative int `magnitude`.
+    bool bignum(PyObject *obj, PyObject *magnitude, uint64_t tag) {
+        const size_t bits = _PyLong_NumBits(magnitude);
+        if (bits == static_cast<size_t>(-1) && PyErr_Occurred()) return python_failure(obj);
+        const size_t n = (bits + 7) / 8;
+        std::vector<uint8_t> tmp(n);
+        if (!long_to_be_bytes(magnitude, tmp.data(), n)) return python_failure(obj);
+        return ok(cbor::write_head(out_, Major::tag, tag)) &&
+               ok(cbor::write_bytes(out_, tmp.data(), n));
+    }
+
+    bool memoryview(PyObject *obj) {
+        Py_buffer view;
+        if (PyObject_GetBuffer(obj, &view, PyBUF_SIMPLE) == 0) {
+            const bool w = cbor::write_bytes(out_, view.buf, static_cast<size_t>(view.len));
+            PyBuffer_Release(&view);
+            return ok(w);
+        }
+        // Not C-contiguous: let Python make a contiguous copy.
+        PyErr_Clear();
+        Ref b(PyBytes_FromObject(obj));
+        if (!b) return python_failure(obj);
+        return ok(cbor::write_bytes(out_, PyBytes_AS_STRING(b.get()),
+                                    static_cast<size_t>(PyBytes_GET_SIZE(b.get()))));
+    }
+
+    bool enter(PyObject *obj, int depth) {
+        if (depth < cbor::kMaxDepth) return true;
+        failed_ = true;
+        leaf_message_ = std::string("cannot encode Python object of type '") +
+                        Py_TYPE(obj)->tp_name + "': nesting deeper than " +
+                        std::to_string(cbor::kMaxDepth) +
+                        " levels (is a container inside itself?)";
+        *err_ = Error(Status::encode, leaf_message_);
+        return false;
+    }
+
+    bool fail_at_index(Py_ssize_t i) {
+        path_.push_back("[" + std::to_string(i) + "]");
+        return false;
+    }
+
+    // Items are held by a strong reference while encoded: on free-threaded
+    // builds another thread may shrink the container meanwhile.
+    bool sequence_items(PyObject *obj, int depth, bool is_list) {
+        const Py_ssize_t n = is_list ? PyList_GET_SIZE(obj) : PyTuple_GET_SIZE(obj);
+        if (!ok(cbor::write_head(out_, Major::array, static_cast<uint64_t>(n)))) return false;
+        for (Py_ssize_t i = 0; i < n; ++i) {
+            PyObject *borrowed;
+            if (is_list) {
+                if (i >= PyList_GET_SIZE(obj)) return leaf_error(obj, ": it changed size while encoded");
+                borrowed = PyList_GET_ITEM(obj, i);
+            } else {
+                borrowed = PyTuple_GET_ITEM(obj, i);
+            }
+            Ref v(new_ref(borrowed));
+            if (!encode(v.get(), depth + 1)) return fail_at_index(i);
+        }
+        return true;
+    }
+
+    bool list(PyObject *obj, int depth) {
+        if (!enter(obj, depth)) return false;
+        bool r;
+#ifdef Py_GIL_DISABLED
+        Py_BEGIN_CRITICAL_SECTION(obj);
+        r = sequence_items(obj, depth, true);
+        Py_END_CRITICAL_SECTION();
+#else
+        r = sequence_items(obj, depth, true);
+#endif
+        return r;
+    }
+
+    bool tuple(PyObject *obj, int depth) {
+        if (!enter(obj, depth)) return false;
+        return ok(cbor::write_head(out_, Major::tag, kTagTuple)) &&
+               sequence_items(obj, depth, false);
+    }
+
+    // A short repr of a dict key for error paths.
+    static std::string key_repr(PyObject *key) {
+        Ref r(PyObject_Repr(key));
+        const char *u = r ? PyUnicode_AsUTF8(r.get()) : nullptr;
+        if (!u) {
+            PyErr_Clear();
+            return std::string("<") + Py_TYPE(key)->tp_name + ">";
+        }
+        std::string s(u);
+        if (s.size() > 40) s = s.substr(0, 37) + "...";
+        return s;
+    }
+
+    bool dict_items(PyObject *obj, int depth) {
+        const Py_ssize_t n = PyDict_GET_SIZE(obj);
+        if (!ok(cbor::write_head(out_, Major::map, static_cast<uint64_t>(n)))) return false;
+        Py_ssize_t pos = 0, count = 0;
+        PyObject *k, *v;
+        while (PyDict_Next(obj, &pos, &k, &v)) {
+            if (++count > n) return leaf_error(obj, ": it changed size while encoded");
+            Ref key(new_ref(k)), value(new_ref(v));
+            if (!encode(key.get(), depth + 1)) {
+                path_.push_back("{key}");
+                path_.push_back("[" + key_repr(key.get()) + "]");
+                return false;
+            }
+            if (!encode(value.get(), depth + 1)) {
+                path_.push_back("[" + key_repr(key.get()) + "]");
+                return false;
+            }
+        }
+        if (count != n) return leaf_error(obj, ": it changed size while encoded");
+        return true;
+    }
+
+    bool dict(PyObject *obj, int depth) {
+        if (!enter(obj, depth)) return false;
+        bool r;
+#ifdef Py_GIL_DISABLED
+        Py_BEGIN_CRITICAL_SECTION(obj);
+        r = dict_items(obj, depth);
+        Py_END_CRITICAL_SECTION();
+#else
+        r = dict_items(obj, depth);
+#endif
+        return r;
+    }
+
+    // set and frozenset (and subclasses): tag 258 + array. Iterated with
+    // set's own iterator so a subclass's __iter__ cannot run Python code.
+    bool set(PyObject *obj, int depth) {
+        if (!enter(obj, depth)) return false;
+        const Py_ssize_t n = PySet_GET_SIZE(obj);
+        if (!ok(cbor::write_head(out_, Major::tag, kTagSet)) ||
+            !ok(cbor::write_head(out_, Major::array, static_cast<uint64_t>(n))))
+            return false;
+        Ref it(PySet_Type.tp_iter(obj));
+        if (!it) return python_failure(obj);
+        Py_ssize_t count = 0;
+        while (PyObject *raw = PyIter_Next(it.get())) {
+            Ref v(raw);
+            if (++count > n) return leaf_error(obj, ": it changed size while encoded");
+            if (!encode(v.get(), depth + 1)) {
+                path_.push_back("{item}");
+                return false;
+            }
+        }
+        if (PyErr_Occurred()) return python_failure(obj);
+        if (count != n) return leaf_error(obj, ": it changed size while encoded");
+        return true;
+    }
+
+    const PyTypes &types_;
+    ByteBuffer &out_;
+    Error *err_;
+    bool failed_ = false;
+    std::string leaf_message_;
+    std::vector<std::string> path_;  // innermost first
+};
+
+}  // namespace
+
+PyObject *cbor_to_python(const uint8_t *data, size_t len, const PyTypes &types, Error *err) {
+    try {
+        Decoder d(data, len, types, err);
+        Ref r(d.item(0, false));
+        if (!r) return nullptr;
+        if (d.pos() != len)
+            return d.fail(d.pos(), std::to_string(len - d.pos()) +
+                                       " trailing byte(s) after the data item");
+        return r.release();
+    } catch (const std::bad_alloc &) {
+        PyErr_Clear();
+        *err = Error(Status::no_memory, "out of memory");
+        return nullptr;
+    }
+}
+
+bool python_to_cbor(PyObject *obj, const PyTypes &types, ByteBuffer &out, Error *err) {
+    try {
+        Encoder e(types, out, err);
+        if (e.encode(obj, 0)) return true;
+        e.finish();
+        return false;
+    } catch (const std::bad_alloc &) {
+        PyErr_Clear();
+        *err = Error(Status::no_memory, "out of memory");
+        return false;
+    }
+}
+
+}  // namespace pyctx::core

@@ -317,8 +317,7 @@ private:
         std::string msg = "tag " + std::to_string(tag) + " (" + tag_desc + ") must enclose a " +
                           cbor::type_name(want);
         if (want2 != Type::break_) msg += std::string(" or ") + cbor::type_name(want2);
-        msg += std::string(", not ") + (h->indefinite ? "an indefinite-length " : "a ") +
-               cbor::type_name(h->type);
+        msg += ", not " + cbor::describe(h->type, h->indefinite);
         fail(tag_at, msg);
         return false;
     }

@@ -34,6 +34,13 @@ const char *type_name(Type type) {
     return "unknown item";
 }
 
+std::string describe(Type type, bool indefinite) {
+    if (indefinite) return std::string("an indefinite-length ") + type_name(type);
+    const char *name = type_name(type);
+    const bool vowel = std::strchr("aeiou", name[0]) != nullptr;
+    return std::string(vowel ? "an " : "a ") + name;
+}
+
 namespace {
 
 const char *major_name(uint8_t initial) {
@@ -177,14 +184,6 @@ bool utf8_valid(const uint8_t *s, size_t n, size_t *bad_offset) {
 
 namespace {
 
-// "a " or "an " before type_name(type).
-const char *article(Type type) {
-    switch (type_name(type)[0]) {
-        case 'a': case 'e': case 'i': case 'o': case 'u': return "an ";
-        default: return "a ";
-    }
-}
-
 bool fail_utf8(Error *err, size_t head_offset, size_t bad_byte) {
     return fail(err, head_offset,
                 "text string is not valid UTF-8 (bad byte at " + std::to_string(bad_byte) + ")");
@@ -212,8 +211,7 @@ bool scan_chunks(const uint8_t *data, size_t len, size_t *pos, Type type, bool c
             return fail(err, chunk_at,
                         std::string("chunk of an indefinite-length ") + type_name(type) +
                             " must be a definite-length " + type_name(type) + ", not " +
-                            (h.indefinite ? "an indefinite-length " : article(h.type)) +
-                            type_name(h.type));
+                            describe(h.type, h.indefinite));
         }
         size_t bad;
         if (check_utf8 && type == Type::text && !utf8_valid(h.data, h.arg, &bad))

@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "core/error.h"
@@ -55,6 +56,10 @@ struct Head {
 
 // Human-readable name of a head type for messages ("text string", ...).
 const char *type_name(Type type);
+
+// The same with an article, e.g. "an unsigned integer", "a text string",
+// "an indefinite-length array".
+std::string describe(Type type, bool indefinite);
 
 // IEEE 754 binary16 -> double (RFC 8949 Appendix D), NaN/inf preserved.
 double half_to_double(uint16_t half);

@@ -1,5 +1,7 @@
 #include "core/py_module.h"
 
+#include "core/host.h"
+
 #include <string>
 
 namespace {
@@ -183,6 +185,19 @@ PyType_Spec host_term_spec = {
 // C globals (see Py_mod_multiple_interpreters).
 // =========================================================================
 PyMethodDef module_methods[] = {
+    {"call", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(pyctx::core::host_py_call)),
+     METH_FASTCALL,
+     "call(name, *args)\n--\n\n"
+     "Calls the host function `name` and returns its answer. Blocks this\n"
+     "Python thread (the GIL is released) while the context keeps serving\n"
+     "its queue. Raises LookupError for an unknown name and HostError when\n"
+     "the host answers with an error."},
+    {"async_call",
+     reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(pyctx::core::host_py_async_call)),
+     METH_FASTCALL,
+     "async_call(name, *args)\n--\n\n"
+     "Like call(), but returns an awaitable future on the context's event\n"
+     "loop, so a coroutine can wait for the host without blocking the loop."},
     {nullptr, nullptr, 0, nullptr},
 };
 

@@ -314,8 +314,8 @@ private:
                   Type want2 = Type::break_) {
         if (!cbor::read_head(data_, len_, &pos_, h, err_)) return false;
         if (h->type == want || h->type == want2) return true;
-        std::string msg = "tag " + std::to_string(tag) + " (" + tag_desc + ") must enclose a " +
-                          cbor::type_name(want);
+        std::string msg = "tag " + std::to_string(tag) + " (" + tag_desc + ") must enclose " +
+                          cbor::describe(want, false);
         if (want2 != Type::break_) msg += std::string(" or ") + cbor::type_name(want2);
         msg += ", not " + cbor::describe(h->type, h->indefinite);
         fail(tag_at, msg);
@@ -643,8 +643,7 @@ private:
             if (++count > n) return leaf_error(obj, ": it changed size while encoded");
             Ref key(new_ref(k)), value(new_ref(v));
             if (!encode(key.get(), depth + 1)) {
-                path_.push_back("{key}");
-                path_.push_back("[" + key_repr(key.get()) + "]");
+                path_.push_back("{key}");  // the key itself (or something in it) failed
                 return false;
             }
             if (!encode(value.get(), depth + 1)) {

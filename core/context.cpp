@@ -385,11 +385,8 @@ Outcome Context::run_sync(RequestRef request) {
         return std::move(r->outcome);
     }
 
-    r->retain();  // one for the queue, one kept here
-    if (Error e = submit(RequestRef(r)); !e.ok()) {
-        r->release();
-        return Outcome{std::move(e), {}};
-    }
+    r->retain();  // one for the queue (dropped by submit on failure), one kept here
+    if (Error e = submit(RequestRef(r)); !e.ok()) return Outcome{std::move(e), {}};
     static thread_local AdaptiveSpin caller_spin(2048);
     auto is_done = [r] { return r->done.load(std::memory_order_acquire) == 1; };
     if (!caller_spin.spin(is_done)) {

@@ -205,8 +205,11 @@ PyMethodDef module_methods[] = {
 
 int module_exec(PyObject *module) {
     ModuleState *st = state_of(module);
-    st->symbol_type = PyType_FromModuleAndSpec(module, &symbol_spec,
-                                               reinterpret_cast<PyObject *>(&PyUnicode_Type));
+    // A tuple of bases: 3.9 accepts nothing else.
+    PyObject *bases = PyTuple_Pack(1, reinterpret_cast<PyObject *>(&PyUnicode_Type));
+    if (!bases) return -1;
+    st->symbol_type = PyType_FromModuleAndSpec(module, &symbol_spec, bases);
+    Py_DECREF(bases);
     if (!st->symbol_type || add_ref(module, "Symbol", st->symbol_type) < 0) return -1;
 
     st->host_term_type = PyType_FromModuleAndSpec(module, &host_term_spec, nullptr);
@@ -304,16 +307,21 @@ std::string take_python_error() {
 bool load_py_types(PyTypes *out, Error *err) {
     PyObject *module = PyImport_ImportModule("pyctx");
     if (!module) {
-        *err = Error(Status::internal, "cannot import the pyctx module: " + take_python_error());
+        if (err)
+            *err = Error(Status::internal, "cannot import the pyctx module: " + take_python_error());
         return false;
     }
     if (!PyModule_Check(module) || PyModule_GetDef(module) != &module_def || !state_of(module) ||
         !state_of(module)->symbol_type) {
+        static const char msg[] =
+            "the imported pyctx module is not pyctx's built-in module (was "
+            "pyctx_py_module_init registered with PyImport_AppendInittab?)";
         PyErr_Clear();
         Py_DECREF(module);
-        *err = Error(Status::internal,
-                     "the imported pyctx module is not pyctx's built-in module (was "
-                     "pyctx_py_module_init registered with PyImport_AppendInittab?)");
+        if (err)
+            *err = Error(Status::internal, msg);
+        else
+            PyErr_SetString(PyExc_ImportError, msg);
         return false;
     }
     ModuleState *st = state_of(module);

@@ -18,8 +18,10 @@ namespace pyctx::core {
 
 // Imports `pyctx` in the current interpreter and stores strong references to
 // its types in *out (whose previous contents are not released). With the GIL
-// held. On failure returns false with *err = Status::internal naming the
-// Python error, leaving no exception set and *out untouched.
+// held. On failure returns false with *out untouched and either
+// *err = Status::internal naming the Python error (no exception left set)
+// or, when err is nullptr (callers inside a Python function), the Python
+// exception set.
 bool load_py_types(PyTypes *out, Error *err);
 
 // Drops the references held by *types and nulls them. With the GIL held, in

@@ -502,11 +502,15 @@ PYCTX_API pyctx_error_t *pyctx_host_call_fail(pyctx_host_call_t *call, const cha
  *                                  returned unchanged)
  *
  * Where a key must be hashable (map keys, set elements) arrays decode as
- * tuples and sets as frozensets; a map there is a decode error. Nesting
- * deeper than PYCTX_CBOR_MAX_DEPTH, invalid UTF-8, unknown tags, trailing
- * bytes and truncated input are decode errors naming the problem and byte
- * offset. Encoding any other Python type fails with PYCTX_ERR_ENCODE naming
- * the type (there is no silent str() fallback).
+ * tuples and sets as frozensets; a map there is a decode error. Duplicate map
+ * keys or set elements (also keys equal only in Python, like 1 and 1.0) are
+ * decode errors. Nesting of arrays and maps (tags do not count) deeper than
+ * PYCTX_CBOR_MAX_DEPTH, invalid UTF-8, unknown tags, trailing bytes and
+ * truncated input are decode errors naming the problem and byte offset.
+ * Encoding any other Python type fails with PYCTX_ERR_ENCODE naming the type
+ * and where it was, e.g. "(at [2]['k'])" (there is no silent str()
+ * fallback). Arguments are checked for well-formed CBOR when a request is
+ * submitted, so malformed input is rejected by the submitting call itself.
  */
 #define PYCTX_CBOR_TAG_SET 258u
 #define PYCTX_CBOR_TAG_SYMBOL 39u
@@ -527,6 +531,7 @@ PYCTX_API int pyctx_cbor_write_null(pyctx_cbor_writer_t *writer);
 PYCTX_API int pyctx_cbor_write_bool(pyctx_cbor_writer_t *writer, int value);
 PYCTX_API int pyctx_cbor_write_int(pyctx_cbor_writer_t *writer, int64_t value);
 PYCTX_API int pyctx_cbor_write_uint(pyctx_cbor_writer_t *writer, uint64_t value);
+/** Always written as float64, so equal values give equal bytes. */
 PYCTX_API int pyctx_cbor_write_float(pyctx_cbor_writer_t *writer, double value);
 /** UTF-8 text of `len` bytes (not checked here; the decoder checks). */
 PYCTX_API int pyctx_cbor_write_text(pyctx_cbor_writer_t *writer, const char *text, size_t len);
@@ -590,7 +595,10 @@ PYCTX_API void pyctx_cbor_reader_init(pyctx_cbor_reader_t *reader, const uint8_t
                                       size_t len);
 /** Reads the next item head into `out_item` and advances. At the end of the
  *  buffer or on malformed input returns a PYCTX_ERR_DECODE error naming the
- *  offset; the reader does not move then. */
+ *  offset; the reader does not move then. TEXT items are valid UTF-8 (the
+ *  chunks of an indefinite-length string are checked when its head is read).
+ *  The reader keeps no nesting state, so it cannot tell a misplaced BREAK
+ *  inside a buffer: validate a whole item with pyctx_cbor_skip(). */
 PYCTX_API pyctx_error_t *pyctx_cbor_read(pyctx_cbor_reader_t *reader,
                                          pyctx_cbor_item_t *out_item);
 /** Skips one complete data item (with everything nested in it). */

@@ -215,7 +215,11 @@ void Context::teardown_interpreter() {
 void Context::serve(const std::atomic<uint32_t> *until) {
     auto done = [&] { return until && until->load(std::memory_order_acquire) != 0; };
     for (;;) {
-        while (Request *r = pop()) {
+        // Once closing, queued requests are not run: drain_closed() completes
+        // them as closed.
+        while (!closing_.load(std::memory_order_acquire)) {
+            Request *r = pop();
+            if (!r) break;
             process(r);
             if (deliveries_.size() >= 64) {
                 PyThreadState *ts = PyEval_SaveThread();
@@ -399,8 +403,7 @@ Outcome Context::run_sync(RequestRef request) {
                 remaining = deadline - now_ns();
                 if (remaining <= 0) {
                     if (r->claim()) {
-                        if (r->phase.load(std::memory_order_seq_cst) == Phase::running)
-                            interrupt(r);
+                        stop_claimed(r);
                         count(Error(Status::timeout, ""));
                         return Outcome{Error(Status::timeout, "the request timed out"), {}};
                     }
@@ -505,16 +508,24 @@ Error Context::cancel(uint64_t id) {
     RequestRef hold(found);
     if (!found->claim())
         return Error(Status::not_found, "request " + std::to_string(id) + " already completed");
-    Phase phase = found->phase.load(std::memory_order_seq_cst);
-    if (phase == Phase::running) interrupt(found);
+    stop_claimed(found);
     finish(found, Outcome{Error(Status::cancelled, "the request was cancelled"), {}}, false);
-    if (phase == Phase::task) {
-        auto *msg = new Request();
-        msg->kind = RequestKind::cancel_task;
-        msg->env_id = id;
-        post_internal(RequestRef(msg));
-    }
     return {};
+}
+
+void Context::stop_claimed(Request *r) {
+    switch (r->phase.load(std::memory_order_seq_cst)) {
+        case Phase::running: interrupt(r); break;
+        case Phase::task: {
+            // The task lives on the event loop: cancel it on the context thread.
+            auto *msg = new Request();
+            msg->kind = RequestKind::cancel_task;
+            msg->env_id = r->id;
+            post_internal(RequestRef(msg));
+            break;
+        }
+        default: break;  // queued: the thread skips it; finished: nothing to stop
+    }
 }
 
 void run_interrupt(std::shared_ptr<Context> ctx, uint64_t request_id) {

@@ -101,6 +101,9 @@ public:
 
     // Interruption of the running request (any thread).
     void interrupt(Request *request);
+    // After someone else claimed `request`: stops its Python work, whatever
+    // phase it is in (interrupt a running call, cancel a task).
+    void stop_claimed(Request *request);
     // Registry of coroutine requests running as asyncio tasks.
     void add_task(Request *request);
     Request *take_task(uint64_t id);  // nullptr if unknown

@@ -24,9 +24,15 @@ void HostRegistry::add(std::shared_ptr<HostFunction> fn) {
     std::shared_ptr<HostFunction> replaced;
     {
         std::lock_guard lock(mu_);
-        auto &slot = map_[fn->name];
-        replaced = std::move(slot);
-        slot = std::move(fn);
+        try {
+            auto &slot = map_[fn->name];
+            replaced = std::move(slot);
+            slot = std::move(fn);
+        } catch (...) {
+            // Registration failed: the caller keeps ownership of user_data.
+            fn->free_user_data = nullptr;
+            throw;
+        }
     }
     // `replaced` is released here, outside the lock: its finalizer is user code.
 }

@@ -5,6 +5,7 @@
 #include "core/context.h"
 #include "core/host.h"
 #include "core/py_module.h"
+#include "core/runtime.h"
 
 namespace pyctx::core {
 
@@ -61,6 +62,28 @@ PyObject *new_namespace() {
     return ns;
 }
 
+// Puts the runtime's extra paths at the front of this interpreter's
+// sys.path (worker contexts share one sys.path: entries already there are
+// left alone).
+bool add_search_paths(const std::vector<std::string> &paths) {
+    if (paths.empty()) return true;
+    PyObject *sys_path = PySys_GetObject("path");  // borrowed
+    if (!sys_path || !PyList_Check(sys_path)) {
+        PyErr_SetString(PyExc_RuntimeError, "sys.path is not a list");
+        return false;
+    }
+    Py_ssize_t at = 0;
+    for (const auto &p : paths) {
+        PyObject *entry = PyUnicode_DecodeFSDefaultAndSize(p.data(), static_cast<Py_ssize_t>(p.size()));
+        if (!entry) return false;
+        int present = PySequence_Contains(sys_path, entry);
+        int rc = present == 0 ? PyList_Insert(sys_path, at++, entry) : present;
+        Py_DECREF(entry);
+        if (rc < 0) return false;
+    }
+    return true;
+}
+
 Error decode_error(std::string msg) { return Error(Status::decode, std::move(msg)); }
 
 void clear_map(StringMap<PyObject *> &m) {
@@ -94,6 +117,10 @@ const char kLoopHelper[] =
 
 bool PyState::init(const std::string &preload, Error *err) {
     if (!load_py_types(&types_, err)) return false;
+    if (!add_search_paths(Runtime::get().search_paths())) {
+        *err = fetch_error();
+        return false;
+    }
     default_ns_ = new_namespace();
     if (!default_ns_) {
         *err = fetch_error();
@@ -105,7 +132,6 @@ bool PyState::init(const std::string &preload, Error *err) {
         Py_XDECREF(code);
         if (!res) {
             *err = fetch_error();
-            err->message = "preload failed: " + err->message;
             return false;
         }
         Py_DECREF(res);

@@ -43,6 +43,9 @@ Error Runtime::init(const RuntimeOptions &options) {
                                                  "stopped; Python cannot be initialized twice");
     }
 
+    // Added to every interpreter's sys.path as its context starts (an
+    // isolated config ignores PYTHONPATH-style settings).
+    search_paths_ = options.paths;
     python_thread_ = std::thread([this, options] { python_main(options); });
     {
         std::unique_lock lock(py_mu_);
@@ -102,16 +105,6 @@ void Runtime::python_main(RuntimeOptions options) {
         if (!options.home.empty()) st = set(&config.home, options.home);
         if (!PyStatus_Exception(st) && !options.program_name.empty())
             st = set(&config.program_name, options.program_name);
-        if (!PyStatus_Exception(st) && !options.paths.empty()) {
-            // pythonpath_env is part of the config every subinterpreter
-            // copies, so the entries appear in every interpreter's sys.path.
-            std::string joined;
-            for (const auto &p : options.paths) {
-                if (!joined.empty()) joined += ':';  // POSIX path-list separator
-                joined += p;
-            }
-            st = set(&config.pythonpath_env, joined);
-        }
         if (!PyStatus_Exception(st)) st = Py_InitializeFromConfig(&config);
         PyConfig_Clear(&config);
         if (PyStatus_Exception(st)) {
@@ -279,9 +272,8 @@ void Runtime::service_main() {
             lock.unlock();
             if (!d.request->is_claimed()) {
                 if (auto ctx = d.ctx.lock()) {
-                    Phase phase = d.request->phase.load(std::memory_order_acquire);
                     if (d.request->claim()) {
-                        if (phase != Phase::queued) ctx->interrupt(d.request);
+                        ctx->stop_claimed(d.request);
                         ctx->finish(d.request,
                                     Outcome{Error(Status::timeout, "the request timed out"), {}},
                                     true);

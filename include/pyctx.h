@@ -248,7 +248,7 @@ PYCTX_API pyctx_error_t *pyctx_context_options_set_name(pyctx_context_options_t 
                                                         const char *name);
 /** Python code run once in the context's default namespace on its thread
  *  before any request. If it raises, pyctx_context_create() fails with the
- *  Python error. */
+ *  Python error (PYCTX_ERR_PYTHON, message str(exception)). */
 PYCTX_API pyctx_error_t *pyctx_context_options_set_preload(pyctx_context_options_t *options,
                                                            const char *code);
 /** Maximum number of queued (not yet running) requests; 0 (default) means
@@ -455,7 +455,8 @@ typedef void (*pyctx_free_fn)(void *user_data);
  * Registers (or replaces) the host function `name`. `free_user_data` (may be
  * NULL) runs exactly once, when the function is unregistered or replaced, or
  * at shutdown, and not before every call already dispatched to it has been
- * invoked. Allowed in any runtime state except STOPPED.
+ * invoked. When registration fails it is not called: the caller still owns
+ * `user_data`. Allowed in any runtime state except STOPPED.
  */
 PYCTX_API pyctx_error_t *pyctx_host_register(const char *name, pyctx_host_fn fn,
                                              void *user_data, pyctx_free_fn free_user_data);

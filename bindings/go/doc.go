@@ -1,0 +1,33 @@
+// Package pyctx runs Python inside a Go program through libpyctx's C API.
+//
+// Python is initialized once per process with Init. A Context is a Python
+// execution lane with its own OS thread, in ModeWorker (the main
+// interpreter, sharing its GIL) or ModeOwnGIL (a subinterpreter with its own
+// GIL, running in parallel with other contexts):
+//
+//	rt, err := pyctx.Init(nil)
+//	...
+//	defer rt.Close()
+//	c, err := rt.NewContext(&pyctx.ContextOptions{Mode: pyctx.ModeOwnGIL})
+//	...
+//	defer c.Close()
+//	v, err := c.Call(ctx, "math", "gcd", 12, 18) // v == int64(6)
+//
+// Call, Eval and Exec block until Python answers; their context.Context's
+// cancellation or deadline cancels the Python request. CallAsync, EvalAsync
+// and ExecAsync return a Future at once. Env is a persistent namespace.
+//
+// Values cross as CBOR; Marshal and Unmarshal are the package's codec and
+// values.go documents the Go type of each Python type.
+//
+// Errors: a Python exception is a *PythonError (errors.As); every other
+// failure matches one of the Err* sentinels with errors.Is, and a request
+// ended by its context.Context also matches context.Canceled or
+// context.DeadlineExceeded.
+//
+// Go functions registered with Register or RegisterAsync can be called from
+// Python as pyctx.call(name, *args) or await pyctx.async_call(name, *args).
+//
+// C never holds a Go pointer: callbacks reach Go through runtime/cgo.Handle
+// values and exported trampolines (shims.c).
+package pyctx

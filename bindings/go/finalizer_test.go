@@ -1,0 +1,50 @@
+package pyctx_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"testing"
+	"time"
+
+	"pyctx.dev/pyctx"
+)
+
+// A Context dropped without Close is freed by its finalizer, which ends the
+// context's OS thread (and an Env's finalizer runs first without harm).
+func TestUnreachableContextIsFreed(t *testing.T) {
+	tid := func() uint64 {
+		c, err := pyctx.Default().NewContext(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		env, err := c.NewEnv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := env.Exec(context.Background(), "x = 1"); err != nil {
+			t.Fatal(err)
+		}
+		st, err := c.Stats()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.ThreadID
+	}()
+	task := fmt.Sprintf("/proc/self/task/%d", tid)
+	if _, err := os.Stat(task); err != nil {
+		t.Skipf("cannot observe threads: %v", err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		runtime.GC()
+		if _, err := os.Stat(task); os.IsNotExist(err) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("context thread %d still exists after its Context became unreachable", tid)
+		}
+		time.Sleep(10 * time.Millisecond) // polling the OS: there is nothing to wait on
+	}
+}

@@ -1,0 +1,3 @@
+module pyctx.dev/pyctx
+
+go 1.19

@@ -1,0 +1,203 @@
+#include <stdlib.h>
+#include <string.h>
+
+#include "shims.h"
+#include "_cgo_export.h"
+
+pyctxgo_error_fields pyctxgo_error_read(const pyctx_error_t *error) {
+    pyctxgo_error_fields fields;
+    fields.status = (int)pyctx_error_status(error);
+    fields.message = pyctx_error_message(error);
+    fields.python_type = pyctx_error_python_type(error);
+    fields.traceback = pyctx_error_traceback(error);
+    return fields;
+}
+
+void pyctxgo_bytes_release(uint8_t *data, size_t len) {
+    pyctx_bytes_t bytes;
+    bytes.data = data;
+    bytes.len = len;
+    pyctx_bytes_free(&bytes);
+}
+
+/* Copies a successful value into the caller's buffer when it fits, so the
+ * Go side needs no second cgo call to release it. */
+static void settle(pyctxgo_sync_result *result, uint8_t *dst, size_t dst_cap) {
+    if (result->error == NULL && result->value.len <= dst_cap) {
+        if (result->value.len > 0) {
+            memcpy(dst, result->value.data, result->value.len);
+        }
+        result->copied_len = result->value.len;
+        result->copied = 1;
+        pyctx_bytes_free(&result->value);
+    }
+}
+
+pyctxgo_sync_result pyctxgo_call(pyctx_context_t *context, const char *module,
+                                 const char *function, const uint8_t *args, size_t args_len,
+                                 const uint8_t *kwargs, size_t kwargs_len, uint32_t timeout_ms,
+                                 uint8_t *dst, size_t dst_cap) {
+    pyctxgo_sync_result result;
+    memset(&result, 0, sizeof result);
+    result.error = pyctx_call(context, module, function, args, args_len, kwargs, kwargs_len,
+                              timeout_ms, &result.value);
+    settle(&result, dst, dst_cap);
+    return result;
+}
+
+pyctxgo_sync_result pyctxgo_eval(pyctx_context_t *context, const char *expression,
+                                 pyctx_env_t *env, const uint8_t *locals, size_t locals_len,
+                                 uint32_t timeout_ms, uint8_t *dst, size_t dst_cap) {
+    pyctxgo_sync_result result;
+    memset(&result, 0, sizeof result);
+    result.error = pyctx_eval(context, expression, env, locals, locals_len, timeout_ms,
+                              &result.value);
+    settle(&result, dst, dst_cap);
+    return result;
+}
+
+/* Runs on a library thread once per accepted request. */
+static void complete_trampoline(void *user_data, uint64_t request_id, pyctx_result_t *result) {
+    (void)request_id;
+    size_t len = 0;
+    const uint8_t *value = pyctx_result_value(result, &len);
+    const pyctx_error_t *error = pyctx_result_error(result);
+    goPyctxComplete((uintptr_t)user_data, (int)pyctx_result_status(result), (uint8_t *)value,
+                    len, error ? (char *)pyctx_error_message(error) : NULL,
+                    error ? (char *)pyctx_error_python_type(error) : NULL,
+                    error ? (char *)pyctx_error_traceback(error) : NULL);
+    pyctx_result_free(result);
+}
+
+pyctxgo_submit_result pyctxgo_call_async(pyctx_context_t *context, const char *module,
+                                         const char *function, const uint8_t *args,
+                                         size_t args_len, const uint8_t *kwargs,
+                                         size_t kwargs_len, uint32_t timeout_ms,
+                                         uintptr_t handle) {
+    pyctxgo_submit_result result = {NULL, 0};
+    result.error = pyctx_call_async(context, module, function, args, args_len, kwargs,
+                                    kwargs_len, timeout_ms, complete_trampoline,
+                                    (void *)handle, &result.request_id);
+    return result;
+}
+
+pyctxgo_submit_result pyctxgo_eval_async(pyctx_context_t *context, const char *expression,
+                                         pyctx_env_t *env, const uint8_t *locals,
+                                         size_t locals_len, uint32_t timeout_ms,
+                                         uintptr_t handle) {
+    pyctxgo_submit_result result = {NULL, 0};
+    result.error = pyctx_eval_async(context, expression, env, locals, locals_len, timeout_ms,
+                                    complete_trampoline, (void *)handle, &result.request_id);
+    return result;
+}
+
+pyctxgo_submit_result pyctxgo_exec_async(pyctx_context_t *context, const char *code,
+                                         pyctx_env_t *env, uint32_t timeout_ms,
+                                         uintptr_t handle) {
+    pyctxgo_submit_result result = {NULL, 0};
+    result.error = pyctx_exec_async(context, code, env, timeout_ms, complete_trampoline,
+                                    (void *)handle, &result.request_id);
+    return result;
+}
+
+static void host_trampoline(void *user_data, pyctx_host_call_t *call) {
+    size_t len = 0;
+    const uint8_t *args = pyctx_host_call_args(call, &len);
+    goPyctxHostCall((uintptr_t)user_data, call, (uint8_t *)args, len,
+                    (char *)pyctx_host_call_name(call),
+                    (char *)pyctx_host_call_context_name(call));
+}
+
+static void host_free_trampoline(void *user_data) {
+    goPyctxHostFree((uintptr_t)user_data);
+}
+
+pyctx_error_t *pyctxgo_host_register(const char *name, uintptr_t handle) {
+    return pyctx_host_register(name, host_trampoline, (void *)handle, host_free_trampoline);
+}
+
+/* ---- Spin-then-park completion (see shims.h). --------------------------- */
+
+pyctxgo_waiter *pyctxgo_waiter_new(void) {
+    return (pyctxgo_waiter *)calloc(1, sizeof(pyctxgo_waiter));
+}
+
+void pyctxgo_waiter_free(pyctxgo_waiter *waiter) { free(waiter); }
+
+static void waiter_trampoline(void *user_data, uint64_t request_id, pyctx_result_t *result) {
+    (void)request_id;
+    pyctxgo_waiter *w = (pyctxgo_waiter *)user_data;
+    w->result = result;
+    int32_t prev = __atomic_exchange_n(&w->state, PYCTXGO_WAITER_DONE, __ATOMIC_SEQ_CST);
+    if (prev == PYCTXGO_WAITER_PARKED) {
+        /* The caller wrote `handle` before its CAS to PARKED, which this
+         * exchange synchronizes with. */
+        goPyctxWake(w->handle); /* the caller may free `w` from here on */
+    } else if (prev == PYCTXGO_WAITER_ABANDONED) {
+        pyctx_result_free(result);
+        free(w);
+    }
+    /* PENDING: the caller is spinning and takes the result itself. */
+}
+
+pyctxgo_taken pyctxgo_waiter_take(pyctxgo_waiter *waiter, uint8_t *dst, size_t dst_cap) {
+    pyctxgo_taken taken;
+    memset(&taken, 0, sizeof taken);
+    pyctx_result_t *result = waiter->result;
+    free(waiter);
+    taken.status = (int)pyctx_result_status(result);
+    if (taken.status != PYCTX_OK) {
+        const pyctx_error_t *error = pyctx_result_error(result);
+        taken.failed = result;
+        taken.message = pyctx_error_message(error);
+        taken.python_type = pyctx_error_python_type(error);
+        taken.traceback = pyctx_error_traceback(error);
+        return taken;
+    }
+    size_t len = 0;
+    const uint8_t *value = pyctx_result_value(result, &len);
+    if (len <= dst_cap) {
+        if (len > 0) memcpy(dst, value, len);
+        taken.copied = 1;
+        taken.copied_len = len;
+    } else {
+        pyctx_error_t *error = pyctx_result_take_value(result, &taken.value);
+        if (error != NULL) { /* cannot happen: the result holds a value */
+            pyctx_error_free(error);
+            taken.status = PYCTX_ERR_INTERNAL;
+        }
+    }
+    pyctx_result_free(result);
+    return taken;
+}
+
+pyctxgo_submit_result pyctxgo_call_waited(pyctx_context_t *context, const char *module,
+                                          const char *function, const uint8_t *args,
+                                          size_t args_len, const uint8_t *kwargs,
+                                          size_t kwargs_len, uint32_t timeout_ms,
+                                          pyctxgo_waiter *waiter) {
+    pyctxgo_submit_result result = {NULL, 0};
+    result.error = pyctx_call_async(context, module, function, args, args_len, kwargs,
+                                    kwargs_len, timeout_ms, waiter_trampoline, waiter,
+                                    &result.request_id);
+    return result;
+}
+
+pyctxgo_submit_result pyctxgo_eval_waited(pyctx_context_t *context, const char *expression,
+                                          pyctx_env_t *env, const uint8_t *locals,
+                                          size_t locals_len, uint32_t timeout_ms,
+                                          pyctxgo_waiter *waiter) {
+    pyctxgo_submit_result result = {NULL, 0};
+    result.error = pyctx_eval_async(context, expression, env, locals, locals_len, timeout_ms,
+                                    waiter_trampoline, waiter, &result.request_id);
+    return result;
+}
+
+pyctxgo_submit_result pyctxgo_exec_waited(pyctx_context_t *context, const char *code,
+                                          pyctx_env_t *env, uint32_t timeout_ms,
+                                          pyctxgo_waiter *waiter) {
+    pyctxgo_submit_result result = {NULL, 0};
+    result.error = pyctx_exec_async(context, code, env, timeout_ms, waiter_trampoline, waiter,
+                                    &result.request_id);
+    return result;
+}

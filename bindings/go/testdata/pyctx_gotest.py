@@ -1,0 +1,79 @@
+"""Python side of the Go binding's tests (put on sys.path by TestMain)."""
+import asyncio
+import threading
+
+import pyctx
+
+
+def identity(x):
+    return x
+
+
+def type_name(x):
+    t = type(x)
+    return t.__module__ + "." + t.__qualname__
+
+
+def add(a, b):
+    return a + b
+
+
+def echo(*args, **kwargs):
+    return {"args": list(args), "kwargs": kwargs}
+
+
+def dict_with_tuple_keys():
+    return {(1, 2): "pair", b"raw": "bytes", 10**30: "big", "s": "str"}
+
+
+def nested_set():
+    return {"s": {1, 2, 3}, "fs": frozenset({(1, 2)})}
+
+
+class CustomError(Exception):
+    pass
+
+
+def fail_custom(message):
+    raise CustomError(message)
+
+
+def divide(a, b):
+    return a / b
+
+
+def unencodable():
+    return object()
+
+
+def loop_after_signal(host_function):
+    """Tells the host it is running (through a host function), then loops
+    until interrupted, so a test can cancel a request that is surely running."""
+    pyctx.call(host_function)
+    while True:
+        pass
+
+
+def call_host(name, *args):
+    return pyctx.call(name, *args)
+
+
+async def coro_add(a, b):
+    await asyncio.sleep(0)
+    return a + b
+
+
+async def coro_call_host(name, *args):
+    return await pyctx.async_call(name, *args)
+
+
+def native_thread_id():
+    return threading.get_native_id()
+
+
+def burn(n):
+    """Pure-Python CPU work for the parallelism test."""
+    total = 0
+    for i in range(n):
+        total += i * i
+    return total

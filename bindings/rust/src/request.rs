@@ -1,0 +1,331 @@
+//! Request builders: `Call`, `Eval`, `Exec`, each run synchronously
+//! (`run`) or asynchronously (`run_async`).
+
+use std::ptr;
+use std::time::Duration;
+
+use crate::cbor;
+use crate::context::Context;
+use crate::cstr::with_cstr;
+use crate::env::Env;
+use crate::error::{Error, Result};
+use crate::ffi;
+use crate::pending::{OwnedBytes, PendingRequest};
+use crate::timeout;
+use crate::value::Value;
+
+use crate::args::IntoArgs;
+
+/// Encodes str-keyed pairs as a CBOR map; `None` when there are none (the
+/// C API takes NULL for "no kwargs/locals").
+fn encode_named(pairs: &[(String, Value)]) -> Option<Vec<u8>> {
+    if pairs.is_empty() {
+        return None;
+    }
+    let mut out = Vec::new();
+    cbor::encode_map_str_keys(&mut out, pairs);
+    Some(out)
+}
+
+fn slice_parts(buf: &Option<Vec<u8>>) -> (*const u8, usize) {
+    match buf {
+        Some(b) => (b.as_ptr(), b.len()),
+        None => (ptr::null(), 0),
+    }
+}
+
+fn env_ptr(env: Option<&Env>) -> *mut ffi::pyctx_env_t {
+    env.map_or(ptr::null_mut(), Env::as_raw)
+}
+
+/// The synchronous call every path ends in: `args` is an encoded CBOR
+/// array, `kwargs` an encoded map or `None`.
+pub(crate) fn call_sync(
+    ctx: &Context,
+    module: &str,
+    function: &str,
+    args: &[u8],
+    kwargs: Option<&[u8]>,
+    timeout_ms: u32,
+) -> Result<Value> {
+    let (kw_ptr, kw_len) = kwargs.map_or((ptr::null(), 0), |k| (k.as_ptr(), k.len()));
+    with_cstr("module", module, |module| {
+        with_cstr("function", function, |function| {
+            let mut out = OwnedBytes::empty();
+            // SAFETY: live context; every buffer outlives the call.
+            unsafe {
+                Error::check(ffi::pyctx_call(
+                    ctx.as_raw(),
+                    module,
+                    function,
+                    args.as_ptr(),
+                    args.len(),
+                    kw_ptr,
+                    kw_len,
+                    timeout_ms,
+                    out.as_out(),
+                ))?
+            };
+            cbor::decode(out.as_slice())
+        })
+    })
+}
+
+/// A call of `module.function(*args, **kwargs)`, from
+/// [`Context::call_with`].
+///
+/// ```
+/// # let rt = pyctx::Runtime::get_or_init(&Default::default()).unwrap();
+/// # let ctx = rt.context(&pyctx::ContextOptions::new()).unwrap();
+/// use std::time::Duration;
+/// let v = ctx
+///     .call_with("builtins", "sorted")
+///     .arg(vec![3, 1, 2])
+///     .kwarg("reverse", true)
+///     .timeout(Duration::from_secs(5))
+///     .run()
+///     .unwrap();
+/// assert_eq!(Vec::<i32>::try_from(v).unwrap(), [3, 2, 1]);
+/// ```
+#[must_use = "a request does nothing until run() or run_async()"]
+pub struct Call<'a> {
+    ctx: &'a Context,
+    module: &'a str,
+    function: &'a str,
+    args: Vec<Value>,
+    kwargs: Vec<(String, Value)>,
+    timeout: Option<Duration>,
+}
+
+impl<'a> Call<'a> {
+    pub(crate) fn new(ctx: &'a Context, module: &'a str, function: &'a str) -> Call<'a> {
+        Call { ctx, module, function, args: Vec::new(), kwargs: Vec::new(), timeout: None }
+    }
+
+    /// Appends one positional argument.
+    pub fn arg(mut self, value: impl Into<Value>) -> Call<'a> {
+        self.args.push(value.into());
+        self
+    }
+
+    /// Appends positional arguments.
+    pub fn args(mut self, args: impl IntoArgs) -> Call<'a> {
+        let more = args.into_args();
+        if self.args.is_empty() {
+            self.args = more
+        } else {
+            self.args.extend(more)
+        }
+        self
+    }
+
+    /// Adds a keyword argument.
+    pub fn kwarg(mut self, name: impl Into<String>, value: impl Into<Value>) -> Call<'a> {
+        self.kwargs.push((name.into(), value.into()));
+        self
+    }
+
+    /// A deadline for the whole request (queued and running): at the
+    /// deadline it fails with [`ErrorKind::Timeout`](crate::ErrorKind::Timeout)
+    /// and a running call is interrupted.
+    pub fn timeout(mut self, timeout: Duration) -> Call<'a> {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    fn encoded_args(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(16);
+        cbor::encode_array(&mut out, &self.args);
+        out
+    }
+
+    /// Runs the call and waits for its result.
+    pub fn run(self) -> Result<Value> {
+        let args = self.encoded_args();
+        let kwargs = encode_named(&self.kwargs);
+        call_sync(
+            self.ctx,
+            self.module,
+            self.function,
+            &args,
+            kwargs.as_deref(),
+            timeout::to_ms(self.timeout),
+        )
+    }
+
+    /// Submits the call; the future yields its result.
+    pub fn run_async(self) -> PendingRequest {
+        let args = self.encoded_args();
+        let kwargs = encode_named(&self.kwargs);
+        let (kw_ptr, kw_len) = slice_parts(&kwargs);
+        let ms = timeout::to_ms(self.timeout);
+        PendingRequest::submit(self.ctx, None, |on_complete, user_data, out_id| {
+            with_cstr("module", self.module, |module| {
+                with_cstr("function", self.function, |function| {
+                    // SAFETY: live context; buffers are copied by the library.
+                    unsafe {
+                        Error::check(ffi::pyctx_call_async(
+                            self.ctx.as_raw(),
+                            module,
+                            function,
+                            args.as_ptr(),
+                            args.len(),
+                            kw_ptr,
+                            kw_len,
+                            ms,
+                            on_complete,
+                            user_data,
+                            out_id,
+                        ))
+                    }
+                })
+            })
+        })
+    }
+}
+
+/// An eval of an expression, from [`Context::eval_with`] or
+/// [`Env::eval_with`].
+///
+/// ```
+/// # let rt = pyctx::Runtime::get_or_init(&Default::default()).unwrap();
+/// # let ctx = rt.context(&pyctx::ContextOptions::new()).unwrap();
+/// let v = ctx.eval_with("x * y + 1").local("x", 3).local("y", 4).run().unwrap();
+/// assert_eq!(v, pyctx::Value::Int(13));
+/// ```
+#[must_use = "a request does nothing until run() or run_async()"]
+pub struct Eval<'a> {
+    ctx: &'a Context,
+    expression: &'a str,
+    env: Option<&'a Env>,
+    locals: Vec<(String, Value)>,
+    timeout: Option<Duration>,
+}
+
+impl<'a> Eval<'a> {
+    pub(crate) fn new(ctx: &'a Context, expression: &'a str) -> Eval<'a> {
+        Eval { ctx, expression, env: None, locals: Vec::new(), timeout: None }
+    }
+
+    /// Evaluates in `env` instead of the default namespace. The env must
+    /// belong to the same context.
+    pub fn env(mut self, env: &'a Env) -> Eval<'a> {
+        self.env = Some(env);
+        self
+    }
+
+    /// A local variable visible to the expression.
+    pub fn local(mut self, name: impl Into<String>, value: impl Into<Value>) -> Eval<'a> {
+        self.locals.push((name.into(), value.into()));
+        self
+    }
+
+    /// A deadline for the whole request.
+    pub fn timeout(mut self, timeout: Duration) -> Eval<'a> {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    pub fn run(self) -> Result<Value> {
+        let locals = encode_named(&self.locals);
+        let (l_ptr, l_len) = slice_parts(&locals);
+        let ms = timeout::to_ms(self.timeout);
+        with_cstr("expression", self.expression, |expression| {
+            let mut out = OwnedBytes::empty();
+            // SAFETY: live context and env; buffers outlive the call.
+            unsafe {
+                Error::check(ffi::pyctx_eval(
+                    self.ctx.as_raw(),
+                    expression,
+                    env_ptr(self.env),
+                    l_ptr,
+                    l_len,
+                    ms,
+                    out.as_out(),
+                ))?
+            };
+            cbor::decode(out.as_slice())
+        })
+    }
+
+    pub fn run_async(self) -> PendingRequest {
+        let locals = encode_named(&self.locals);
+        let (l_ptr, l_len) = slice_parts(&locals);
+        let ms = timeout::to_ms(self.timeout);
+        PendingRequest::submit(self.ctx, self.env, |on_complete, user_data, out_id| {
+            with_cstr("expression", self.expression, |expression| {
+                // SAFETY: live context; the pending request keeps the env alive.
+                unsafe {
+                    Error::check(ffi::pyctx_eval_async(
+                        self.ctx.as_raw(),
+                        expression,
+                        env_ptr(self.env),
+                        l_ptr,
+                        l_len,
+                        ms,
+                        on_complete,
+                        user_data,
+                        out_id,
+                    ))
+                }
+            })
+        })
+    }
+}
+
+/// An exec of statements, from [`Context::exec_with`] or
+/// [`Env::exec_with`]. Its value is always `Value::None`.
+#[must_use = "a request does nothing until run() or run_async()"]
+pub struct Exec<'a> {
+    ctx: &'a Context,
+    code: &'a str,
+    env: Option<&'a Env>,
+    timeout: Option<Duration>,
+}
+
+impl<'a> Exec<'a> {
+    pub(crate) fn new(ctx: &'a Context, code: &'a str) -> Exec<'a> {
+        Exec { ctx, code, env: None, timeout: None }
+    }
+
+    /// Executes in `env` instead of the default namespace.
+    pub fn env(mut self, env: &'a Env) -> Exec<'a> {
+        self.env = Some(env);
+        self
+    }
+
+    /// A deadline for the whole request.
+    pub fn timeout(mut self, timeout: Duration) -> Exec<'a> {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    pub fn run(self) -> Result<Value> {
+        let ms = timeout::to_ms(self.timeout);
+        with_cstr("code", self.code, |code| {
+            // SAFETY: live context and env.
+            unsafe { Error::check(ffi::pyctx_exec(self.ctx.as_raw(), code, env_ptr(self.env), ms)) }
+        })
+        .map(|()| Value::None)
+    }
+
+    pub fn run_async(self) -> PendingRequest {
+        let ms = timeout::to_ms(self.timeout);
+        PendingRequest::submit(self.ctx, self.env, |on_complete, user_data, out_id| {
+            with_cstr("code", self.code, |code| {
+                // SAFETY: live context; the pending request keeps the env alive.
+                unsafe {
+                    Error::check(ffi::pyctx_exec_async(
+                        self.ctx.as_raw(),
+                        code,
+                        env_ptr(self.env),
+                        ms,
+                        on_complete,
+                        user_data,
+                        out_id,
+                    ))
+                }
+            })
+        })
+    }
+}

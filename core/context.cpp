@@ -212,8 +212,11 @@ void Context::teardown_interpreter() {
 // ---------------------------------------------------------------------------
 // the serving loop
 
-void Context::serve(const std::atomic<uint32_t> *until) {
-    auto done = [&] { return until && until->load(std::memory_order_acquire) != 0; };
+void Context::serve(const std::atomic<uint32_t> *until, const Request *abort) {
+    auto done = [&] {
+        return (until && until->load(std::memory_order_acquire) != 0) ||
+               (abort && abort->is_claimed());
+    };
     for (;;) {
         // Once closing, queued requests are not run: drain_closed() completes
         // them as closed.
@@ -310,12 +313,7 @@ void Context::process(Request *r) {
         running_.pop_back();
         current_id_.store(running_.empty() ? 0 : running_.back()->id, std::memory_order_relaxed);
     }
-    if (r->interrupt_posted.load(std::memory_order_acquire)) {
-        // An interrupt aimed at this request may not have fired yet: make
-        // sure it cannot hit the next one.
-        PyThreadState_SetAsyncExc(py_thread_ident_, nullptr);
-        PyErr_Clear();
-    }
+    clear_pending_interrupt(r);
     if (r->phase.load(std::memory_order_relaxed) == Phase::running)
         r->phase.store(Phase::finished, std::memory_order_release);
     r->release();
@@ -421,6 +419,15 @@ Outcome Context::run_sync(RequestRef request) {
 // ---------------------------------------------------------------------------
 // completion
 
+void Context::clear_pending_interrupt(Request *r) {
+    if (r->interrupt_posted.exchange(0, std::memory_order_acq_rel)) {
+        // An interrupt aimed at this request may not have fired yet: make
+        // sure it cannot hit another one.
+        PyThreadState_SetAsyncExc(py_thread_ident_, nullptr);
+        PyErr_Clear();
+    }
+}
+
 void Context::count(const Error &e) {
     switch (e.status) {
         case Status::ok: n_completed_.fetch_add(1, std::memory_order_relaxed); break;
@@ -515,7 +522,10 @@ Error Context::cancel(uint64_t id) {
 
 void Context::stop_claimed(Request *r) {
     switch (r->phase.load(std::memory_order_seq_cst)) {
-        case Phase::running: interrupt(r); break;
+        case Phase::running:
+            interrupt(r);
+            wake();  // in case it waits for a host answer: that wait ends now
+            break;
         case Phase::task: {
             // The task lives on the event loop: cancel it on the context thread.
             auto *msg = new Request();
@@ -538,7 +548,8 @@ void run_interrupt(std::shared_ptr<Context> ctx, uint64_t request_id) {
         Request *target = nullptr;
         {
             std::lock_guard q(ctx->qlock_);
-            if (!ctx->running_.empty() && ctx->running_.back()->id == request_id)
+            if (!ctx->running_.empty() && ctx->running_.back()->id == request_id &&
+                !ctx->running_.back()->host_waiting.load(std::memory_order_acquire))
                 target = ctx->running_.back();
             if (target) target->interrupt_posted.store(1, std::memory_order_release);
         }

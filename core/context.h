@@ -92,7 +92,12 @@ public:
     // Serves the queue (GIL held on entry and exit) until `*until` becomes
     // non-zero or the context closes (until == nullptr: only the latter). The
     // main loop and nested waits for host answers both use it.
-    void serve(const std::atomic<uint32_t> *until);
+    // `abort` (may be null) also ends the wait once someone else claims it.
+    void serve(const std::atomic<uint32_t> *until, const Request *abort = nullptr);
+    // The innermost request this thread is executing (context thread only).
+    Request *current_request() const { return running_.empty() ? nullptr : running_.back(); }
+    // Clears an interrupt posted for `r` that has not fired yet (GIL held).
+    void clear_pending_interrupt(Request *r);
     void wake();  // wakes the thread if it is parked
     int event_fd() const { return event_fd_; }
     void defer_delivery(Request *request);  // GIL held: deliver when idle

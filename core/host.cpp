@@ -205,20 +205,47 @@ PyObject *host_py_call(PyObject *, PyObject *const *args, Py_ssize_t nargs) {
         call->context = ctx->shared_from_this();
         call->context_name = ctx->name();
     }
+    Request *waiting = ctx ? ctx->current_request() : nullptr;
+    if (waiting) {
+        waiting->host_waiting.store(true, std::memory_order_release);
+        if (waiting->interrupt_posted.load(std::memory_order_acquire)) {
+            // Interrupted just before this call: raise here, not in a request
+            // served while waiting.
+            waiting->host_waiting.store(false, std::memory_order_release);
+            ctx->clear_pending_interrupt(waiting);
+            call->release();  // the host's reference: the host never sees it
+            call->release();
+            PyErr_SetString(PyExc_KeyboardInterrupt, "the request was interrupted");
+            return nullptr;
+        }
+    }
     invoke(call, ctx);
     if (call->answered.load(std::memory_order_acquire) == 0) {
         if (ctx) {
             // Keep serving this context's queue while the host works: it may
-            // call back into us from another thread.
-            ctx->serve(&call->answered);
+            // call back into us from another thread. A cancel, timeout or
+            // close of the waiting request ends the wait.
+            ctx->serve(&call->answered, waiting);
         } else {
             Py_BEGIN_ALLOW_THREADS
             while (call->answered.load(std::memory_order_acquire) == 0) futex_wait(call->answered, 0);
             Py_END_ALLOW_THREADS
         }
     }
+    if (waiting) {
+        waiting->host_waiting.store(false, std::memory_order_release);
+        ctx->clear_pending_interrupt(waiting);
+    }
     PyObject *result;
-    if (call->answered.load(std::memory_order_acquire) == 0) {
+    if (waiting && waiting->is_claimed() && !ctx->is_closing()) {
+        // Cancelled or timed out while waiting (answered or not): unwind the
+        // request like an interrupt, which was held back during the wait.
+        if (call->answered.load(std::memory_order_acquire) == 0)
+            call->abandoned.store(true, std::memory_order_release);
+        PyErr_SetString(PyExc_KeyboardInterrupt,
+                        "the request was stopped while waiting for a host function");
+        result = nullptr;
+    } else if (call->answered.load(std::memory_order_acquire) == 0) {
         call->abandoned.store(true, std::memory_order_release);
         raise_host_error(types, "context closed while waiting for host function '" + call->name + "'");
         result = nullptr;

@@ -84,6 +84,16 @@ bool add_search_paths(const std::vector<std::string> &paths) {
     return true;
 }
 
+// Keyword arguments and locals must be dicts keyed by str.
+bool is_str_keyed_dict(PyObject *obj) {
+    if (!PyDict_CheckExact(obj)) return false;
+    Py_ssize_t pos = 0;
+    PyObject *k, *v;
+    while (PyDict_Next(obj, &pos, &k, &v))
+        if (!PyUnicode_Check(k)) return false;
+    return true;
+}
+
 Error decode_error(std::string msg) { return Error(Status::decode, std::move(msg)); }
 
 void clear_map(StringMap<PyObject *> &m) {
@@ -347,11 +357,7 @@ void PyState::run_call(Request *r) {
     if (err.ok() && !r->kwargs.empty()) {
         kwargs = cbor_to_python(r->kwargs.data(), r->kwargs.size(), types_, &err);
         if (kwargs) {
-            bool ok = PyDict_CheckExact(kwargs);
-            Py_ssize_t pos = 0;
-            PyObject *k, *v;
-            while (ok && PyDict_Next(kwargs, &pos, &k, &v)) ok = PyUnicode_Check(k);
-            if (!ok) {
+            if (!is_str_keyed_dict(kwargs)) {
                 Py_CLEAR(kwargs);
                 err = decode_error("call keyword arguments must be a CBOR map with text keys");
             }
@@ -386,9 +392,9 @@ void PyState::run_eval(Request *r) {
     PyObject *locals = nullptr;
     if (code && !r->args.empty()) {
         locals = cbor_to_python(r->args.data(), r->args.size(), types_, &err);
-        if (locals && !PyDict_CheckExact(locals)) {
+        if (locals && !is_str_keyed_dict(locals)) {
             Py_CLEAR(locals);
-            err = decode_error("eval locals must be a CBOR map");
+            err = decode_error("eval locals must be a CBOR map with text keys");
         }
     }
     if (!err.ok()) {

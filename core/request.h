@@ -60,6 +60,10 @@ struct Request {
     std::atomic<Phase> phase{Phase::queued};
     // Why someone else completed it while it was running (for the interrupt).
     std::atomic<uint8_t> interrupt_posted{0};
+    // Set (GIL held) while the request waits for a host function's answer:
+    // an interrupt must then wake the wait instead of raising in whatever
+    // nested request the thread serves meanwhile.
+    std::atomic<bool> host_waiting{false};
     // Sync handoff word: 0 pending, 1 done, 2 pending with a parked waiter.
     std::atomic<uint32_t> done{0};
 

@@ -284,9 +284,9 @@ PYCTX_API pyctx_error_t *pyctx_context_close(pyctx_context_t *context, uint32_t 
  *  calls on the same handle. */
 PYCTX_API void pyctx_context_free(pyctx_context_t *context);
 
-/** The mode the context runs in. */
+/** The mode the context runs in (NULL: PYCTX_MODE_WORKER). */
 PYCTX_API pyctx_mode pyctx_context_mode(const pyctx_context_t *context);
-/** The context's name; valid as long as the handle. */
+/** The context's name; valid as long as the handle (NULL: ""). */
 PYCTX_API const char *pyctx_context_name(const pyctx_context_t *context);
 /** 1 when the context is closed or closing, else 0 (NULL: 1). */
 PYCTX_API int pyctx_context_is_closed(const pyctx_context_t *context);
@@ -415,8 +415,12 @@ PYCTX_API pyctx_error_t *pyctx_exec_async(pyctx_context_t *context, const char *
  * Cancels an asynchronous request. A queued request completes as
  * PYCTX_ERR_CANCELLED without running; a running one is interrupted
  * (KeyboardInterrupt raised in it) and completes as PYCTX_ERR_CANCELLED.
+ * A coroutine request (its function returned an awaitable) runs as an
+ * asyncio task: cancelling it cancels the task (a coroutine cancelled before
+ * its first step never runs at all, as in asyncio).
  * Returns PYCTX_ERR_NOT_FOUND when the id is unknown or already completed
- * (the request then completes, or has completed, as it would have).
+ * (the request then completes, or has completed, as it would have), and
+ * PYCTX_ERR_INVALID_ARGUMENT for id 0.
  */
 PYCTX_API pyctx_error_t *pyctx_cancel(pyctx_context_t *context, uint64_t request_id);
 
@@ -466,9 +470,10 @@ PYCTX_API pyctx_error_t *pyctx_host_unregister(const char *name);
 
 /** The positional arguments as a CBOR array; borrowed from the call. */
 PYCTX_API const uint8_t *pyctx_host_call_args(const pyctx_host_call_t *call, size_t *out_len);
-/** The function's name; borrowed from the call. */
+/** The function's name; borrowed from the call (NULL: ""). */
 PYCTX_API const char *pyctx_host_call_name(const pyctx_host_call_t *call);
-/** The calling context's name; borrowed from the call. */
+/** The calling context's name; borrowed from the call ("" when the caller
+ *  is a Python thread of its own, or for NULL). */
 PYCTX_API const char *pyctx_host_call_context_name(const pyctx_host_call_t *call);
 /** Answers with a CBOR value (copied). Consumes `call` whatever it returns.
  *  Invalid CBOR is answered to Python as a HostError and reported here as
@@ -604,7 +609,7 @@ PYCTX_API pyctx_error_t *pyctx_cbor_read(pyctx_cbor_reader_t *reader,
                                          pyctx_cbor_item_t *out_item);
 /** Skips one complete data item (with everything nested in it). */
 PYCTX_API pyctx_error_t *pyctx_cbor_skip(pyctx_cbor_reader_t *reader);
-/** 1 when every byte has been read. */
+/** 1 when every byte has been read (NULL: 1). */
 PYCTX_API int pyctx_cbor_reader_at_end(const pyctx_cbor_reader_t *reader);
 
 /** Renders one complete CBOR data item in RFC 8949 diagnostic notation

@@ -91,9 +91,7 @@ void Context::thread_main(std::shared_ptr<Context> self) {
     (void)self;
     tls_current = this;
     native_tid_.store(native_thread_id(), std::memory_order_relaxed);
-#if defined(__linux__)
-    pthread_setname_np(pthread_self(), options_.name.substr(0, 15).c_str());
-#endif
+    name_this_thread(options_.name.substr(0, 15).c_str());
     Error err;
     if (!setup_interpreter(&err)) {
         start_error_ = std::move(err);
@@ -332,6 +330,9 @@ Error Context::submit(RequestRef request) {
             return Error(Status::queue_full, "context '" + options_.name + "' queue is full (" +
                                                  std::to_string(options_.queue_capacity) + ")");
         }
+        // The deadline watcher's reference must exist before the request is
+        // visible to the thread, which may complete and release it at once.
+        if (r->deadline_ns && !r->is_sync()) r->retain();
         if (tail_) {
             tail_->next = r;
         } else {
@@ -539,6 +540,7 @@ void Context::stop_claimed(Request *r) {
 }
 
 void run_interrupt(std::shared_ptr<Context> ctx, uint64_t request_id) {
+    name_this_thread("pyctx-interrupt");
     std::lock_guard lock(ctx->interp_mu_);
     if (!ctx->interp_alive_) return;
     PyThreadState *ts = PyThreadState_New(static_cast<PyInterpreterState *>(ctx->interp_));

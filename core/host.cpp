@@ -237,13 +237,13 @@ PyObject *host_py_call(PyObject *, PyObject *const *args, Py_ssize_t nargs) {
         ctx->clear_pending_interrupt(waiting);
     }
     PyObject *result;
-    if (waiting && waiting->is_claimed() && !ctx->is_closing()) {
-        // Cancelled or timed out while waiting (answered or not): unwind the
-        // request like an interrupt, which was held back during the wait.
-        if (call->answered.load(std::memory_order_acquire) == 0)
-            call->abandoned.store(true, std::memory_order_release);
+    bool answered = call->answered.load(std::memory_order_acquire) != 0;
+    if (waiting && waiting->is_claimed() && (answered || !ctx->is_closing())) {
+        // Cancelled, timed out or closed during the call (answered or not):
+        // unwind the request like the interrupt that was held back meanwhile.
+        if (!answered) call->abandoned.store(true, std::memory_order_release);
         PyErr_SetString(PyExc_KeyboardInterrupt,
-                        "the request was stopped while waiting for a host function");
+                        "the request was stopped while it called a host function");
         result = nullptr;
     } else if (call->answered.load(std::memory_order_acquire) == 0) {
         call->abandoned.store(true, std::memory_order_release);

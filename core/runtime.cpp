@@ -1,6 +1,8 @@
 #include "core/runtime.h"
 
 #include <Python.h>
+#include <dlfcn.h>
+#include <pthread.h>
 
 #include <algorithm>
 #include <cstring>
@@ -46,7 +48,10 @@ Error Runtime::init(const RuntimeOptions &options) {
     // Added to every interpreter's sys.path as its context starts (an
     // isolated config ignores PYTHONPATH-style settings).
     search_paths_ = options.paths;
-    python_thread_ = std::thread([this, options] { python_main(options); });
+    python_thread_ = std::thread([this, options] {
+        name_this_thread("pyctx-python");
+        python_main(options);
+    });
     {
         std::unique_lock lock(py_mu_);
         py_cv_.wait(lock, [this] { return main_interp_ != nullptr || !init_error_.ok(); });
@@ -56,12 +61,34 @@ Error Runtime::init(const RuntimeOptions &options) {
         python_thread_.join();
         state_.store(State::stopped, std::memory_order_release);
     } else {
-        service_thread_ = std::thread([this] { service_main(); });
+        service_thread_ = std::thread([this] {
+            name_this_thread("pyctx-service");
+            service_main();
+        });
         state_.store(State::running, std::memory_order_release);
     }
     init_done_.store(1, std::memory_order_release);
     futex_wake_all(init_done_);
     return result;
+}
+
+void name_this_thread(const char *name) {
+#if defined(__linux__)
+    pthread_setname_np(pthread_self(), name);
+#else
+    (void)name;
+#endif
+}
+
+// Extension modules (.so files imported by Python) resolve the C API from
+// the global symbol scope. A host that dlopen()s pyctx with RTLD_LOCAL (an
+// Erlang NIF, a plugin) leaves libpython out of it, so promote it.
+static void make_libpython_global() {
+    Dl_info info;
+    if (dladdr(reinterpret_cast<void *>(&Py_InitializeFromConfig), &info) && info.dli_fname) {
+        void *h = dlopen(info.dli_fname, RTLD_NOW | RTLD_GLOBAL | RTLD_NOLOAD);
+        (void)h;  // kept open for the life of the process on purpose
+    }
 }
 
 static Error status_error(const PyStatus &st, const char *what) {
@@ -80,6 +107,7 @@ void Runtime::python_main(RuntimeOptions options) {
                         "Python is already initialized in this process by someone else");
             break;
         }
+        make_libpython_global();
         PyPreConfig pre;
         PyPreConfig_InitIsolatedConfig(&pre);
         pre.utf8_mode = 1;
@@ -239,7 +267,6 @@ void Runtime::post_delivery(Request *claimed) {
 }
 
 void Runtime::watch_deadline(Request *request, const std::shared_ptr<Context> &ctx) {
-    request->retain();
     bool earliest;
     {
         std::lock_guard lock(service_mu_);

@@ -21,6 +21,9 @@ namespace pyctx::core {
 
 class Context;
 
+// Names the calling OS thread (visible in top, gdb, /proc) where supported.
+void name_this_thread(const char *name);
+
 enum class State : int { uninit = 0, initing = 1, running = 2, shutting_down = 3, stopped = 4 };
 
 struct RuntimeOptions {
@@ -53,6 +56,8 @@ public:
     // Service thread: delivers claimed async requests off the host's thread,
     // and completes async requests whose deadline passes.
     void post_delivery(Request *claimed);  // takes one reference
+    // Takes one reference, which the caller added before the request became
+    // visible to anyone else.
     void watch_deadline(Request *request, const std::shared_ptr<Context> &ctx);
 
     // Serializes creating and ending subinterpreters (taken before any GIL).

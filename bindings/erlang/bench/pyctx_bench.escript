@@ -1,0 +1,87 @@
+#!/usr/bin/env escript
+%%! -noshell +sbwt very_long +swt very_low
+%% Sync call latency and throughput of the Erlang binding, from one process
+%% and from 50 concurrent processes, in the shape of erlang_python's
+%% published figures (sync call: µs per call and calls/s; 50 processes:
+%% calls/s). Every call is pyctx_bench_funcs.identity(1) from the repo's
+%% bench/ directory, the same function the other pyctx benchmarks use.
+%%
+%%   escript bench/pyctx_bench.escript [--calls N] [--procs P] [--rounds R]
+%%
+%% Needs the binding built (./test.sh or rebar3 compile) first.
+-mode(compile).
+
+main(Args) ->
+    Opts = parse(Args, #{calls => 200000, procs => 50, rounds => 5}),
+    Here = filename:dirname(filename:absname(escript:script_name())),
+    Root = filename:dirname(Here),
+    true = code:add_patha(filename:join([Root, "_build", "default", "lib", "pyctx", "ebin"])),
+    BenchDir = filename:join([filename:dirname(filename:dirname(Root)), "bench"]),
+    Preload = iolist_to_binary(["import sys\nsys.path.insert(0, ", io_lib:format("~p", [BenchDir]),
+                                ")\nimport pyctx_bench_funcs\n"]),
+    ok = pyctx:ensure_runtime(),
+    #{python := Py, pyctx := Lib} = pyctx:versions(),
+    io:format("pyctx ~s, Python ~s, OTP ~s, ~b schedulers, ~b cores~n",
+              [Lib, Py, erlang:system_info(otp_release), erlang:system_info(schedulers_online),
+               erlang:system_info(logical_processors_available)]),
+    #{calls := Calls, procs := Procs, rounds := Rounds} = Opts,
+    [begin
+         {ok, Ctx} = pyctx:start_context(#{mode => Mode, preload => Preload}),
+         one_process(Mode, Ctx, Calls, Rounds),
+         many_processes(Mode, [Ctx], Procs, Calls, Rounds),
+         ok = pyctx:stop_context(Ctx)
+     end || Mode <- [worker, owngil]],
+    %% one owngil context per core: the pool shape for parallel work
+    Cores = erlang:system_info(logical_processors_available),
+    Ctxs = [element(2, {ok, _} = pyctx:start_context(#{mode => owngil, preload => Preload}))
+            || _ <- lists:seq(1, Cores)],
+    many_processes(list_to_atom("owngil x" ++ integer_to_list(Cores)), Ctxs, Procs, Calls, Rounds),
+    halt(0).
+
+parse([], Acc) -> Acc;
+parse(["--calls", N | T], Acc) -> parse(T, Acc#{calls => list_to_integer(N)});
+parse(["--procs", N | T], Acc) -> parse(T, Acc#{procs => list_to_integer(N)});
+parse(["--rounds", N | T], Acc) -> parse(T, Acc#{rounds => list_to_integer(N)});
+parse(Other, _) ->
+    io:format(standard_error, "unknown arguments: ~p~n", [Other]),
+    halt(2).
+
+call_loop(_Ctx, 0) -> ok;
+call_loop(Ctx, N) ->
+    {ok, 1} = pyctx:call(Ctx, pyctx_bench_funcs, identity, [1]),
+    call_loop(Ctx, N - 1).
+
+%% Sequential sync calls from one process.
+one_process(Mode, Ctx, Calls, Rounds) ->
+    call_loop(Ctx, Calls div 10),
+    Times = [element(1, timer:tc(fun() -> call_loop(Ctx, Calls) end)) || _ <- lists:seq(1, Rounds)],
+    Best = lists:min(Times) / Calls,
+    Median = median(Times) / Calls,
+    io:format("~-12s 1 process:    sync call ~.2f us (median ~.2f us), ~s calls/s~n",
+              [Mode, Best, Median, rate(Median)]).
+
+%% Procs processes calling at once, spread over Ctxs; total calls/s.
+many_processes(Label, Ctxs, Procs, Calls, Rounds) ->
+    PerProc = max(1, Calls div Procs),
+    Run = fun() ->
+                  Parent = self(),
+                  Pids = [spawn_link(fun() ->
+                                             Ctx = lists:nth(1 + I rem length(Ctxs), Ctxs),
+                                             call_loop(Ctx, PerProc),
+                                             Parent ! {done, self()}
+                                     end) || I <- lists:seq(1, Procs)],
+                  [receive {done, P} -> ok end || P <- Pids]
+          end,
+    Run(),
+    Times = [element(1, timer:tc(Run)) || _ <- lists:seq(1, Rounds)],
+    Median = median(Times) / (PerProc * Procs),
+    io:format("~-12s ~b processes: ~s calls/s (~.2f us per call overall)~n",
+              [Label, Procs, rate(Median), Median]).
+
+median(Xs) -> lists:nth((length(Xs) + 1) div 2, lists:sort(Xs)).
+
+rate(UsPerCall) ->
+    PerSec = 1.0e6 / UsPerCall,
+    if PerSec >= 1000 -> io_lib:format("~.1fK", [PerSec / 1000]);
+       true -> io_lib:format("~.0f", [PerSec])
+    end.

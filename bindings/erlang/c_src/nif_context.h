@@ -1,0 +1,23 @@
+/* NIFs for contexts and env handles. */
+#ifndef PYCTX_ERL_NIF_CONTEXT_H
+#define PYCTX_ERL_NIF_CONTEXT_H
+
+#include <erl_nif.h>
+
+#include "nif_common.h"
+
+/* context_start(Mode, Name, Preload, QueueCapacity, Owner) -- dirty IO:
+ * creating a context waits for its thread (and the preload). */
+ERL_NIF_TERM nif_context_start(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]);
+/* context_stop(Ctx, TimeoutMs) -- dirty IO: waits for the thread to end. */
+ERL_NIF_TERM nif_context_stop(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]);
+/* context_info(Ctx) -> map */
+ERL_NIF_TERM nif_context_info(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]);
+/* env_new(Ctx) -- dirty IO: the namespace is made on the context thread. */
+ERL_NIF_TERM nif_env_new(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]);
+
+/* The context (and env, when the term is an env handle) a request targets.
+ * Returns 0 when `term` is neither handle. */
+int get_target(ErlNifEnv *env, ERL_NIF_TERM term, ctx_res **out_ctx, env_res **out_env);
+
+#endif

@@ -1,0 +1,400 @@
+#include "nif_request.h"
+
+#include <string.h>
+
+#include "atoms.h"
+#include "nif_common.h"
+#include "nif_context.h"
+#include "term_decode.h"
+#include "term_encode.h"
+
+ErlNifResourceType *REQ_TYPE;
+ErlNifResourceType *OWNER_TYPE;
+
+static void req_destructor(ErlNifEnv *env, void *obj) {
+    (void)env;
+    req_res *req = obj;
+    if (req->ctx != NULL) enif_release_resource(req->ctx);
+    if (req->owner != NULL) enif_release_resource(req->owner);
+}
+
+static void owner_destructor(ErlNifEnv *env, void *obj) {
+    (void)env;
+    owner_res *owner = obj;
+    if (owner->lock != NULL) enif_mutex_destroy(owner->lock);
+}
+
+/* The owner process died: nobody can receive the replies of its pending
+ * requests, so cancel them instead of letting them occupy their contexts. */
+static void owner_down(ErlNifEnv *env, void *obj, ErlNifPid *pid, ErlNifMonitor *mon) {
+    (void)env;
+    (void)pid;
+    (void)mon;
+    owner_res *owner = obj;
+    enif_mutex_lock(owner->lock);
+    owner->dead = 1;
+    size_t n = 0;
+    for (req_res *r = owner->pending; r != NULL; r = r->next) n++;
+    req_res **abandoned = n > 0 ? enif_alloc(n * sizeof *abandoned) : NULL;
+    size_t k = 0;
+    for (req_res *r = owner->pending; r != NULL && abandoned != NULL; r = r->next) {
+        int expected = REQ_PENDING;
+        if (atomic_compare_exchange_strong(&r->state, &expected, REQ_ABANDONED)) {
+            enif_keep_resource(r); /* alive until cancelled, below */
+            abandoned[k++] = r;
+        }
+    }
+    enif_mutex_unlock(owner->lock);
+    /* outside the lock: a cancelled request's completion unlinks itself */
+    for (size_t i = 0; i < k; i++) {
+        pyctx_error_free(pyctx_cancel(abandoned[i]->ctx->ctx, abandoned[i]->id));
+        enif_release_resource(abandoned[i]);
+    }
+    if (abandoned != NULL) enif_free(abandoned);
+}
+
+int request_resources_open(ErlNifEnv *env) {
+    REQ_TYPE = enif_open_resource_type(env, NULL, "pyctx_request", req_destructor,
+                                       ERL_NIF_RT_CREATE, NULL);
+    ErlNifResourceTypeInit init = {0};
+    init.dtor = owner_destructor;
+    init.down = owner_down;
+    init.members = 3;
+    OWNER_TYPE = enif_open_resource_type_x(env, "pyctx_owner", &init, ERL_NIF_RT_CREATE, NULL);
+    return REQ_TYPE != NULL && OWNER_TYPE != NULL;
+}
+
+ERL_NIF_TERM nif_owner_new(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]) {
+    (void)argc;
+    (void)argv;
+    owner_res *owner = enif_alloc_resource(OWNER_TYPE, sizeof(owner_res));
+    memset(owner, 0, sizeof *owner);
+    owner->lock = enif_mutex_create("pyctx_owner");
+    if (owner->lock == NULL || enif_self(env, &owner->pid) == NULL ||
+        enif_monitor_process(env, owner, &owner->pid, &owner->monitor) != 0) {
+        enif_release_resource(owner);
+        return enif_make_badarg(env);
+    }
+    ERL_NIF_TERM term = enif_make_resource(env, owner);
+    enif_release_resource(owner);
+    return term;
+}
+
+/* The calling process's owner handle; 0 when `term` is not it. */
+static int get_owner(ErlNifEnv *env, ERL_NIF_TERM term, owner_res **out) {
+    ErlNifPid self;
+    return enif_get_resource(env, term, OWNER_TYPE, (void **)out) &&
+           enif_self(env, &self) != NULL && enif_compare_pids(&self, &(*out)->pid) == 0;
+}
+
+static void owner_link(owner_res *owner, req_res *req) {
+    enif_mutex_lock(owner->lock);
+    req->prev = NULL;
+    req->next = owner->pending;
+    if (owner->pending != NULL) owner->pending->prev = req;
+    owner->pending = req;
+    enif_mutex_unlock(owner->lock);
+}
+
+static void owner_unlink(owner_res *owner, req_res *req) {
+    enif_mutex_lock(owner->lock);
+    if (req->prev != NULL) req->prev->next = req->next;
+    else owner->pending = req->next;
+    if (req->next != NULL) req->next->prev = req->prev;
+    req->prev = req->next = NULL;
+    enif_mutex_unlock(owner->lock);
+}
+
+/* ---- completion -------------------------------------------------------- */
+
+/* {ok, Value} | ok | {error, Reason} for a finished request. */
+static ERL_NIF_TERM reply_term(ErlNifEnv *env, int kind, pyctx_result_t *result) {
+    if (pyctx_result_status(result) != PYCTX_OK)
+        return enif_make_tuple2(env, ATOM_error, error_reason(env, pyctx_result_error(result)));
+    if (kind == REQ_KIND_EXEC) return ATOM_ok;
+    size_t len = 0;
+    const uint8_t *value = pyctx_result_value(result, &len);
+    ERL_NIF_TERM term;
+    char error[256];
+    if (!decode_cbor(env, value, len, &term, error, sizeof error))
+        return error_message_tuple(env, ATOM_decode, error);
+    return enif_make_tuple2(env, ATOM_ok, term);
+}
+
+/* Runs on a library thread, exactly once per accepted request. */
+static void on_complete(void *user_data, uint64_t request_id, pyctx_result_t *result) {
+    (void)request_id;
+    req_res *req = user_data;
+    int expected = REQ_PENDING;
+    if (atomic_compare_exchange_strong(&req->state, &expected, REQ_SENDING)) {
+        ErlNifEnv *env = thread_message_env();
+        ERL_NIF_TERM msg = enif_make_tuple3(env, ATOM_pyctx, enif_make_resource(env, req),
+                                            reply_term(env, req->kind, result));
+        /* fails harmlessly when the owner has died meanwhile */
+        enif_send(NULL, &req->owner->pid, env, msg);
+        atomic_store(&req->state, REQ_SENT);
+        enif_clear_env(env);
+    }
+    pyctx_result_free(result);
+    owner_unlink(req->owner, req);
+    if (req->env != NULL) {
+        enif_release_resource(req->env);
+        req->env = NULL;
+    }
+    enif_release_resource(req); /* the library's reference */
+}
+
+/* ---- submission -------------------------------------------------------- */
+
+/* A request owned by the calling process, holding one reference for the
+ * caller and one for the library. */
+static req_res *request_new(ctx_res *ctx, env_res *penv, owner_res *owner, int kind) {
+    req_res *req = enif_alloc_resource(REQ_TYPE, sizeof(req_res));
+    req->ctx = ctx;
+    enif_keep_resource(ctx);
+    req->env = penv;
+    if (penv != NULL) enif_keep_resource(penv);
+    req->owner = owner;
+    enif_keep_resource(owner);
+    req->prev = req->next = NULL;
+    req->id = 0;
+    req->kind = kind;
+    atomic_init(&req->state, REQ_PENDING);
+    enif_keep_resource(req);
+    return req;
+}
+
+/* The NIF's return value once the library has answered the submission.
+ * (The request was linked into its owner's list before submitting, so that
+ * its completion always finds it there.) */
+static ERL_NIF_TERM request_submitted(ErlNifEnv *env, req_res *req, pyctx_error_t *err) {
+    if (err != NULL) {
+        /* not accepted: no completion will come, drop the library's share */
+        owner_unlink(req->owner, req);
+        if (req->env != NULL) {
+            enif_release_resource(req->env);
+            req->env = NULL;
+        }
+        enif_release_resource(req);
+        enif_release_resource(req);
+        return error_tuple_consume(env, err);
+    }
+    ERL_NIF_TERM ref = enif_make_resource(env, req);
+    enif_release_resource(req);
+    return ref;
+}
+
+static ERL_NIF_TERM encode_error(ErlNifEnv *env, const term_encoder *e) {
+    return error_message_tuple(env, ATOM_encode, e->error);
+}
+
+typedef ERL_NIF_TERM (*nif_fn)(ErlNifEnv *, int, const ERL_NIF_TERM[]);
+
+/* The arguments were too big to encode on a normal scheduler within its
+ * time slice: run the whole NIF again on a dirty CPU scheduler. */
+static ERL_NIF_TERM go_dirty(ErlNifEnv *env, const char *name, nif_fn fn, int argc,
+                             const ERL_NIF_TERM argv[]) {
+    return enif_schedule_nif(env, name, ERL_NIF_DIRTY_JOB_CPU_BOUND, fn, argc, argv);
+}
+
+static ERL_NIF_TERM call_impl(ErlNifEnv *env, const ERL_NIF_TERM argv[], long budget,
+                              int *over_budget) {
+    ctx_res *ctx;
+    owner_res *owner;
+    unsigned timeout_ms;
+    if (!enif_get_resource(env, argv[0], CTX_TYPE, (void **)&ctx) || !enif_is_list(env, argv[3]) ||
+        !enif_get_uint(env, argv[5], &timeout_ms) || !get_owner(env, argv[6], &owner))
+        return enif_make_badarg(env);
+    cstr_arg module, function;
+    if (!cstr_from_term(env, argv[1], &module)) return enif_make_badarg(env);
+    if (!cstr_from_term(env, argv[2], &function)) {
+        cstr_release(&module);
+        return enif_make_badarg(env);
+    }
+    ERL_NIF_TERM ret;
+    pyctx_cbor_writer_t *w = thread_writer();
+    term_encoder e;
+    encoder_init(&e, env, w, budget);
+    encode_status st = w == NULL ? ENCODE_ERROR : encode_term(&e, argv[3]);
+    size_t args_len = 0, total_len = 0;
+    if (st == ENCODE_OK) pyctx_cbor_writer_data(w, &args_len);
+    int has_kwargs = !is_empty_keywords(env, argv[4]);
+    if (st == ENCODE_OK && has_kwargs) st = encode_keyword_map(&e, argv[4]);
+    if (st == ENCODE_OVER_BUDGET) {
+        *over_budget = 1;
+        ret = ATOM_undefined;
+    } else if (st != ENCODE_OK) {
+        ret = w == NULL ? error_message_tuple(env, ATOM_no_memory, "out of memory")
+                        : encode_error(env, &e);
+    } else {
+        const uint8_t *data = pyctx_cbor_writer_data(w, &total_len);
+        req_res *req = request_new(ctx, NULL, owner, REQ_KIND_VALUE);
+        owner_link(owner, req);
+        pyctx_error_t *err = pyctx_call_async(
+            ctx->ctx, module.ptr, function.ptr, data, args_len,
+            has_kwargs ? data + args_len : NULL, total_len - args_len, timeout_ms, on_complete,
+            req, &req->id);
+        ret = request_submitted(env, req, err);
+    }
+    cstr_release(&module);
+    cstr_release(&function);
+    return ret;
+}
+
+static ERL_NIF_TERM call_dirty(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]) {
+    (void)argc;
+    int over = 0;
+    return call_impl(env, argv, -1, &over);
+}
+
+ERL_NIF_TERM nif_call(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]) {
+    int over = 0;
+    ERL_NIF_TERM ret = call_impl(env, argv, ENCODE_NORMAL_BUDGET, &over);
+    return over ? go_dirty(env, "call", call_dirty, argc, argv) : ret;
+}
+
+static ERL_NIF_TERM eval_impl(ErlNifEnv *env, const ERL_NIF_TERM argv[], long budget,
+                              int *over_budget) {
+    ctx_res *ctx;
+    env_res *penv;
+    owner_res *owner;
+    unsigned timeout_ms;
+    if (!get_target(env, argv[0], &ctx, &penv) || !enif_get_uint(env, argv[3], &timeout_ms) ||
+        !get_owner(env, argv[4], &owner))
+        return enif_make_badarg(env);
+    cstr_arg expr;
+    if (!cstr_from_term(env, argv[1], &expr)) return enif_make_badarg(env);
+    ERL_NIF_TERM ret;
+    const uint8_t *locals = NULL;
+    size_t locals_len = 0;
+    encode_status st = ENCODE_OK;
+    term_encoder e;
+    if (!is_empty_keywords(env, argv[2])) {
+        pyctx_cbor_writer_t *w = thread_writer();
+        encoder_init(&e, env, w, budget);
+        if (w == NULL) {
+            cstr_release(&expr);
+            return error_message_tuple(env, ATOM_no_memory, "out of memory");
+        }
+        st = encode_keyword_map(&e, argv[2]);
+        locals = pyctx_cbor_writer_data(w, &locals_len);
+    }
+    if (st == ENCODE_OVER_BUDGET) {
+        *over_budget = 1;
+        ret = ATOM_undefined;
+    } else if (st != ENCODE_OK) {
+        ret = encode_error(env, &e);
+    } else {
+        req_res *req = request_new(ctx, penv, owner, REQ_KIND_VALUE);
+        owner_link(owner, req);
+        pyctx_error_t *err =
+            pyctx_eval_async(ctx->ctx, expr.ptr, penv != NULL ? penv->env : NULL, locals,
+                             locals_len, timeout_ms, on_complete, req, &req->id);
+        ret = request_submitted(env, req, err);
+    }
+    cstr_release(&expr);
+    return ret;
+}
+
+static ERL_NIF_TERM eval_dirty(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]) {
+    (void)argc;
+    int over = 0;
+    return eval_impl(env, argv, -1, &over);
+}
+
+ERL_NIF_TERM nif_eval(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]) {
+    int over = 0;
+    ERL_NIF_TERM ret = eval_impl(env, argv, ENCODE_NORMAL_BUDGET, &over);
+    return over ? go_dirty(env, "eval", eval_dirty, argc, argv) : ret;
+}
+
+ERL_NIF_TERM nif_exec(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]) {
+    (void)argc;
+    ctx_res *ctx;
+    env_res *penv;
+    owner_res *owner;
+    unsigned timeout_ms;
+    if (!get_target(env, argv[0], &ctx, &penv) || !enif_get_uint(env, argv[2], &timeout_ms) ||
+        !get_owner(env, argv[3], &owner))
+        return enif_make_badarg(env);
+    cstr_arg code;
+    if (!cstr_from_term(env, argv[1], &code)) return enif_make_badarg(env);
+    req_res *req = request_new(ctx, penv, owner, REQ_KIND_EXEC);
+    owner_link(owner, req);
+    pyctx_error_t *err = pyctx_exec_async(ctx->ctx, code.ptr, penv != NULL ? penv->env : NULL,
+                                          timeout_ms, on_complete, req, &req->id);
+    cstr_release(&code);
+    return request_submitted(env, req, err);
+}
+
+/* ---- after submission -------------------------------------------------- */
+
+static ERL_NIF_TERM state_atom(int state) {
+    switch (state) {
+    case REQ_PENDING: return ATOM_pending;
+    case REQ_SENDING: return ATOM_sending;
+    case REQ_SENT: return ATOM_sent;
+    default: return ATOM_abandoned;
+    }
+}
+
+ERL_NIF_TERM nif_abandon(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]) {
+    (void)argc;
+    req_res *req;
+    if (!enif_get_resource(env, argv[0], REQ_TYPE, (void **)&req)) return enif_make_badarg(env);
+    ErlNifPid self;
+    if (enif_self(env, &self) == NULL || enif_compare_pids(&self, &req->owner->pid) != 0) {
+        pyctx_error_free(pyctx_cancel(req->ctx->ctx, req->id));
+        return ATOM_not_owner;
+    }
+    int expected = REQ_PENDING;
+    if (atomic_compare_exchange_strong(&req->state, &expected, REQ_ABANDONED)) {
+        /* Nobody will read the result: stop the work too. NOT_FOUND just
+         * means it finished meanwhile; its reply is suppressed either way. */
+        pyctx_error_free(pyctx_cancel(req->ctx->ctx, req->id));
+        return ATOM_abandoned;
+    }
+    return state_atom(expected);
+}
+
+ERL_NIF_TERM nif_cancel(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]) {
+    (void)argc;
+    req_res *req;
+    if (!enif_get_resource(env, argv[0], REQ_TYPE, (void **)&req)) return enif_make_badarg(env);
+    pyctx_error_t *err = pyctx_cancel(req->ctx->ctx, req->id);
+    return err == NULL ? ATOM_ok : error_tuple_consume(env, err);
+}
+
+ERL_NIF_TERM nif_request_state(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]) {
+    (void)argc;
+    req_res *req;
+    if (!enif_get_resource(env, argv[0], REQ_TYPE, (void **)&req)) return enif_make_badarg(env);
+    return state_atom(atomic_load(&req->state));
+}
+
+/* ---- codec diagnostics (dirty CPU: sizes are unbounded) ---------------- */
+
+ERL_NIF_TERM nif_to_cbor(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]) {
+    (void)argc;
+    pyctx_cbor_writer_t *w = thread_writer();
+    if (w == NULL) return error_message_tuple(env, ATOM_no_memory, "out of memory");
+    term_encoder e;
+    encoder_init(&e, env, w, -1);
+    if (encode_term(&e, argv[0]) != ENCODE_OK) return encode_error(env, &e);
+    size_t len;
+    const uint8_t *data = pyctx_cbor_writer_data(w, &len);
+    ERL_NIF_TERM bin;
+    memcpy(enif_make_new_binary(env, len, &bin), data, len);
+    return enif_make_tuple2(env, ATOM_ok, bin);
+}
+
+ERL_NIF_TERM nif_from_cbor(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]) {
+    (void)argc;
+    ErlNifBinary bin;
+    if (!enif_inspect_binary(env, argv[0], &bin)) return enif_make_badarg(env);
+    ERL_NIF_TERM term;
+    char error[256];
+    if (!decode_cbor(env, bin.data, bin.size, &term, error, sizeof error))
+        return error_message_tuple(env, ATOM_decode, error);
+    return enif_make_tuple2(env, ATOM_ok, term);
+}

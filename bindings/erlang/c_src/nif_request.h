@@ -1,0 +1,41 @@
+/* NIFs that submit requests and the completion callback that answers them.
+ *
+ * Every submit NIF only encodes the arguments and hands the request to the
+ * library (pyctx_*_async); it never waits. It returns the request reference
+ * (a resource term, is_reference/1 is true) or {error, Reason}. The library's
+ * completion thread then sends the submitting process exactly one message
+ *     {pyctx, Ref, {ok, Value} | ok | {error, Reason}}
+ * unless the owner abandoned the request first (abandon/1), in which case no
+ * message is ever sent. */
+#ifndef PYCTX_ERL_NIF_REQUEST_H
+#define PYCTX_ERL_NIF_REQUEST_H
+
+#include <erl_nif.h>
+
+/* owner_new() -> Owner: the calling process's owner handle (see
+ * owner_res); the Erlang side keeps one per process. */
+ERL_NIF_TERM nif_owner_new(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]);
+/* call(Ctx, Module, Function, Args, Kwargs, TimeoutMs, Owner) */
+ERL_NIF_TERM nif_call(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]);
+/* eval(CtxOrEnv, Expression, Locals, TimeoutMs, Owner) */
+ERL_NIF_TERM nif_eval(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]);
+/* exec(CtxOrEnv, Code, TimeoutMs, Owner) */
+ERL_NIF_TERM nif_exec(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]);
+/* abandon(Ref) -> abandoned | sending | sent | not_owner. Cancels the
+ * request in the library too. `abandoned`: no reply will ever arrive.
+ * `sending`: the reply is about to arrive. `sent`: the reply is in the
+ * mailbox or was already received. `not_owner`: only the library cancel was
+ * done (the owner still gets its reply). */
+ERL_NIF_TERM nif_abandon(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]);
+/* cancel(Ref) -> ok | {error, Reason}: the library's cancel only; the owner
+ * still gets its reply ({error, cancelled} when the cancel took effect). */
+ERL_NIF_TERM nif_cancel(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]);
+/* request_state(Ref) -> pending | sending | sent | abandoned */
+ERL_NIF_TERM nif_request_state(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]);
+
+/* to_cbor(Term) -> {ok, Binary} | {error, {encode, Msg}} (diagnostics) */
+ERL_NIF_TERM nif_to_cbor(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]);
+/* from_cbor(Binary) -> {ok, Term} | {error, {decode, Msg}} (diagnostics) */
+ERL_NIF_TERM nif_from_cbor(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]);
+
+#endif

@@ -1,0 +1,360 @@
+%% @doc Run Python inside the Erlang VM.
+%%
+%% A context is a Python execution lane with its own OS thread, in `worker'
+%% mode (the main interpreter, shared GIL) or `owngil' mode (a subinterpreter
+%% with its own GIL: contexts run in parallel). No function here blocks a
+%% scheduler: every request is submitted asynchronously by the NIF and the
+%% library's completion thread answers the calling process with a message
+%%
+%%     {pyctx, Ref, Reply}     Reply = {ok, Value} | ok | {error, Reason}
+%%
+%% (`ok' for exec requests). The synchronous functions submit and then
+%% `receive' that message with a timeout; on timeout they cancel the request
+%% and guarantee that no late reply ever reaches the mailbox.
+%%
+%% Values are mapped as described in the README ("Term mapping").
+-module(pyctx).
+
+-export([start_context/0, start_context/1, stop_context/1, stop_context/2,
+         context_info/1, new_env/1,
+         call/3, call/4, call/5,
+         eval/2, eval/3, eval/4,
+         exec/2, exec/3,
+         call_async/4, call_async/5,
+         eval_async/2, eval_async/3, eval_async/4,
+         exec_async/2, exec_async/3,
+         await/1, await/2, cancel/1,
+         register_function/2, unregister_function/1,
+         default_context/0, ensure_runtime/0, runtime_state/0, versions/0]).
+
+-export_type([context/0, env/0, target/0, request/0, value/0, reason/0,
+              context_opts/0, call_opts/0, eval_opts/0, name/0]).
+
+%% A context handle (a NIF resource): freed, and its context closed, when no
+%% reference to it remains.
+-opaque context() :: reference().
+%% A Python namespace living in one context; usable wherever a context is
+%% accepted by eval and exec.
+-opaque env() :: reference().
+-type target() :: context() | env().
+%% A pending asynchronous request; the reply message carries it.
+-opaque request() :: reference().
+-type value() :: term().
+-type name() :: atom() | binary() | string().
+-type reason() :: timeout | cancelled | closed | not_running | queue_full
+                | {python, Type :: binary(), Message :: binary(), Traceback :: binary()}
+                | {encode | decode | invalid_argument | unsupported | not_found
+                   | no_memory | stuck | internal | already_initialized, binary()}
+                | no_reply.
+-type timeout_ms() :: non_neg_integer() | infinity.
+-type context_opts() :: #{mode => worker | owngil,
+                          name => name(),
+                          preload => iodata(),
+                          queue_capacity => non_neg_integer(),
+                          owner => pid()}.
+-type call_opts() :: #{kwargs => #{atom() | binary() => value()} | [{atom() | binary(), value()}],
+                       timeout => timeout_ms()}.
+-type eval_opts() :: #{timeout => timeout_ms()}.
+
+%% The timeout of the synchronous calls, as gen_server:call/2 has.
+-define(DEFAULT_TIMEOUT, 5000).
+-define(STOP_TIMEOUT, 5000).
+-define(MAX_LIBRARY_TIMEOUT, 16#FFFFFFFF).
+%% Synchronous requests carry no library deadline: the caller's receive
+%% timeout, followed by abandon (which cancels), enforces it, and the
+%% library's deadline bookkeeping would only add cost per request.
+-define(NO_DEADLINE, 0).
+
+%%% ---------------------------------------------------------------------
+%%% Contexts
+%%% ---------------------------------------------------------------------
+
+%% @equiv start_context(#{})
+-spec start_context() -> {ok, context()} | {error, reason()}.
+start_context() ->
+    start_context(#{}).
+
+%% @doc Starts a context. Options: `mode' (`worker' default, or `owngil'),
+%% `name' (thread and log name), `preload' (Python code run first in the
+%% context's default namespace), `queue_capacity' (0: unbounded), `owner'
+%% (a pid: the context is closed when that process dies). Starts the Python
+%% runtime first if needed.
+-spec start_context(context_opts()) -> {ok, context()} | {error, reason()}.
+start_context(Opts) when is_map(Opts) ->
+    check_options(Opts, [mode, name, preload, queue_capacity, owner]),
+    case ensure_runtime() of
+        ok ->
+            pyctx_nif:context_start(maps:get(mode, Opts, worker),
+                                    maps:get(name, Opts, undefined),
+                                    maps:get(preload, Opts, undefined),
+                                    maps:get(queue_capacity, Opts, 0),
+                                    maps:get(owner, Opts, undefined));
+        Error ->
+            Error
+    end.
+
+%% @equiv stop_context(Ctx, 5000)
+-spec stop_context(context()) -> ok | {error, reason()}.
+stop_context(Ctx) ->
+    stop_context(Ctx, ?STOP_TIMEOUT).
+
+%% @doc Closes a context: pending requests are answered `{error, closed}',
+%% a running one is interrupted. Waits up to `TimeoutMs' for Python to
+%% return (`{error, {stuck, _}}' if it does not). Idempotent.
+-spec stop_context(context(), non_neg_integer()) -> ok | {error, reason()}.
+stop_context(Ctx, TimeoutMs) ->
+    pyctx_nif:context_stop(Ctx, TimeoutMs).
+
+%% @doc Name, mode, whether it is closed, and request counters.
+-spec context_info(context()) -> map() | {error, reason()}.
+context_info(Ctx) ->
+    pyctx_nif:context_info(Ctx).
+
+%% @doc A fresh Python namespace in `Ctx', persisting across requests. Pass
+%% it instead of the context to eval and exec.
+-spec new_env(context()) -> {ok, env()} | {error, reason()}.
+new_env(Ctx) ->
+    pyctx_nif:env_new(Ctx).
+
+%% @doc A context of the application's default pool (round robin).
+-spec default_context() -> {ok, context()} | {error, not_running}.
+default_context() ->
+    pyctx_pool:pick().
+
+%%% ---------------------------------------------------------------------
+%%% Synchronous requests
+%%% ---------------------------------------------------------------------
+
+%% @doc `Module.Function(*Args)' on a context of the default pool.
+-spec call(name(), name(), [value()]) -> {ok, value()} | {error, reason()}.
+call(Module, Function, Args) ->
+    case pyctx_pool:pick() of
+        {ok, Ctx} -> call(Ctx, Module, Function, Args);
+        Error -> Error
+    end.
+
+%% @doc `Module.Function(*Args)' with the default timeout (5000 ms).
+%% `Function' may be a dotted path such as `<<"Path.home">>'.
+-spec call(context(), name(), name(), [value()]) -> {ok, value()} | {error, reason()}.
+call(Ctx, Module, Function, Args) ->
+    wait(pyctx_nif:call(Ctx, Module, Function, Args, [], ?NO_DEADLINE, owner()), ?DEFAULT_TIMEOUT).
+
+%% @doc `Module.Function(*Args, **Kwargs)'. Options: `kwargs', `timeout'.
+-spec call(context(), name(), name(), [value()], call_opts()) ->
+          {ok, value()} | {error, reason()}.
+call(Ctx, Module, Function, Args, Opts) when is_map(Opts) ->
+    check_options(Opts, [kwargs, timeout]),
+    Timeout = check_timeout(maps:get(timeout, Opts, ?DEFAULT_TIMEOUT)),
+    wait(pyctx_nif:call(Ctx, Module, Function, Args, maps:get(kwargs, Opts, []), ?NO_DEADLINE,
+                        owner()),
+         Timeout).
+
+%% @doc Evaluates a Python expression.
+-spec eval(target(), iodata()) -> {ok, value()} | {error, reason()}.
+eval(Target, Expression) ->
+    eval(Target, Expression, #{}, #{}).
+
+%% @doc Evaluates an expression with `Bindings' (names to values) visible
+%% as local variables.
+-spec eval(target(), iodata(), #{atom() | binary() => value()}) ->
+          {ok, value()} | {error, reason()}.
+eval(Target, Expression, Bindings) ->
+    eval(Target, Expression, Bindings, #{}).
+
+%% @doc eval/3 with options: `timeout'.
+-spec eval(target(), iodata(), #{atom() | binary() => value()}, eval_opts()) ->
+          {ok, value()} | {error, reason()}.
+eval(Target, Expression, Bindings, Opts) when is_map(Opts) ->
+    check_options(Opts, [timeout]),
+    Timeout = check_timeout(maps:get(timeout, Opts, ?DEFAULT_TIMEOUT)),
+    wait(pyctx_nif:eval(Target, Expression, Bindings, ?NO_DEADLINE, owner()), Timeout).
+
+%% @doc Executes Python statements (in the context's default namespace, or
+%% in an env).
+-spec exec(target(), iodata()) -> ok | {error, reason()}.
+exec(Target, Code) ->
+    exec(Target, Code, #{}).
+
+%% @doc exec/2 with options: `timeout'.
+-spec exec(target(), iodata(), eval_opts()) -> ok | {error, reason()}.
+exec(Target, Code, Opts) when is_map(Opts) ->
+    check_options(Opts, [timeout]),
+    Timeout = check_timeout(maps:get(timeout, Opts, ?DEFAULT_TIMEOUT)),
+    wait(pyctx_nif:exec(Target, Code, ?NO_DEADLINE, owner()), Timeout).
+
+%%% ---------------------------------------------------------------------
+%%% Asynchronous requests
+%%% ---------------------------------------------------------------------
+
+%% @doc Submits a call and returns at once. The reply arrives as
+%% `{pyctx, Ref, {ok, Value} | {error, Reason}}'; see await/1,2.
+-spec call_async(context(), name(), name(), [value()]) -> {ok, request()} | {error, reason()}.
+call_async(Ctx, Module, Function, Args) ->
+    submitted(pyctx_nif:call(Ctx, Module, Function, Args, [], 0, owner())).
+
+%% @doc call_async/4 with options: `kwargs', `timeout' (a deadline for the
+%% request itself; none by default).
+-spec call_async(context(), name(), name(), [value()], call_opts()) ->
+          {ok, request()} | {error, reason()}.
+call_async(Ctx, Module, Function, Args, Opts) when is_map(Opts) ->
+    check_options(Opts, [kwargs, timeout]),
+    submitted(pyctx_nif:call(Ctx, Module, Function, Args, maps:get(kwargs, Opts, []),
+                             library_timeout(maps:get(timeout, Opts, infinity)), owner())).
+
+-spec eval_async(target(), iodata()) -> {ok, request()} | {error, reason()}.
+eval_async(Target, Expression) ->
+    eval_async(Target, Expression, #{}, #{}).
+
+-spec eval_async(target(), iodata(), map()) -> {ok, request()} | {error, reason()}.
+eval_async(Target, Expression, Bindings) ->
+    eval_async(Target, Expression, Bindings, #{}).
+
+-spec eval_async(target(), iodata(), map(), eval_opts()) -> {ok, request()} | {error, reason()}.
+eval_async(Target, Expression, Bindings, Opts) when is_map(Opts) ->
+    check_options(Opts, [timeout]),
+    submitted(pyctx_nif:eval(Target, Expression, Bindings,
+                             library_timeout(maps:get(timeout, Opts, infinity)), owner())).
+
+%% @doc Submits statements; the reply is `{pyctx, Ref, ok | {error, Reason}}'.
+-spec exec_async(target(), iodata()) -> {ok, request()} | {error, reason()}.
+exec_async(Target, Code) ->
+    exec_async(Target, Code, #{}).
+
+-spec exec_async(target(), iodata(), eval_opts()) -> {ok, request()} | {error, reason()}.
+exec_async(Target, Code, Opts) when is_map(Opts) ->
+    check_options(Opts, [timeout]),
+    submitted(pyctx_nif:exec(Target, Code, library_timeout(maps:get(timeout, Opts, infinity)),
+                             owner())).
+
+%% @equiv await(Ref, infinity)
+-spec await(request()) -> {ok, value()} | ok | {error, reason()}.
+await(Ref) ->
+    await(Ref, infinity).
+
+%% @doc Waits for the reply of an asynchronous request made by this
+%% process. A timeout returns `{error, timeout}' and leaves the request
+%% running (await again, or cancel/1 it). `{error, cancelled}' after
+%% cancel/1; `{error, no_reply}' when the reply was already received.
+-spec await(request(), timeout_ms()) -> {ok, value()} | ok | {error, reason()}.
+await(Ref, Timeout) ->
+    receive
+        {pyctx, Ref, Reply} -> Reply
+    after 0 ->
+        case pyctx_nif:request_state(Ref) of
+            abandoned ->
+                {error, cancelled};
+            sent ->
+                %% sent before the state was read: in the mailbox by now,
+                %% unless it was already received
+                receive {pyctx, Ref, Reply} -> Reply after 0 -> {error, no_reply} end;
+            _PendingOrSending ->
+                receive {pyctx, Ref, Reply} -> Reply after Timeout -> {error, timeout} end
+        end
+    end.
+
+%% @doc Cancels a request. Called by the process that made it, it also
+%% guarantees that no reply for `Ref' is (or will be) in its mailbox; any
+%% other process only triggers the cancel, and the owner receives
+%% `{error, cancelled}' (or the result, if the request already finished).
+-spec cancel(request()) -> ok.
+cancel(Ref) ->
+    case pyctx_nif:abandon(Ref) of
+        sending -> receive {pyctx, Ref, _} -> ok end;
+        sent -> receive {pyctx, Ref, _} -> ok after 0 -> ok end;
+        _AbandonedOrNotOwner -> ok
+    end.
+
+%%% ---------------------------------------------------------------------
+%%% Host functions: Python calling Erlang
+%%% ---------------------------------------------------------------------
+
+%% @doc Makes `Fun' (a fun, or `{Module, Function}') callable from Python as
+%% `pyctx.call(Name, *args)'. Each call runs in a new Erlang process; an
+%% exception becomes `pyctx.HostError' in Python. Needs the application.
+-spec register_function(name(), fun() | {module(), atom()}) -> ok | {error, reason()}.
+register_function(Name, Fun) ->
+    pyctx_host:register(Name, Fun).
+
+-spec unregister_function(name()) -> ok | {error, reason()}.
+unregister_function(Name) ->
+    pyctx_host:unregister(Name).
+
+%%% ---------------------------------------------------------------------
+%%% Runtime
+%%% ---------------------------------------------------------------------
+
+%% @doc Starts Python once per VM (with the application's `python_path').
+%% Python cannot be restarted in the same OS process, so the runtime stays
+%% up when the application stops.
+-spec ensure_runtime() -> ok | {error, reason()}.
+ensure_runtime() ->
+    case pyctx_nif:runtime_state() of
+        running -> ok;
+        State when State =:= uninit; State =:= initing ->
+            pyctx_nif:runtime_init(application:get_env(pyctx, python_path, []));
+        _ShuttingDownOrStopped -> {error, not_running}
+    end.
+
+-spec runtime_state() -> uninit | initing | running | shutting_down | stopped.
+runtime_state() ->
+    pyctx_nif:runtime_state().
+
+%% @doc Versions of the pyctx library and of Python, and whether this Python
+%% supports owngil contexts.
+-spec versions() -> #{pyctx := binary(), python := binary(), owngil := boolean()}.
+versions() ->
+    {Lib, Python, Owngil} = pyctx_nif:versions(),
+    #{pyctx => Lib, python => Python, owngil => Owngil}.
+
+%%% ---------------------------------------------------------------------
+%%% Internal
+%%% ---------------------------------------------------------------------
+
+%% Waits for the reply of a request this process just submitted. On timeout
+%% the request is abandoned (cancelled, its reply suppressed); a reply that
+%% was already on its way is received and dropped here, so none is left in
+%% the mailbox.
+wait(Ref, Timeout) when is_reference(Ref) ->
+    receive
+        {pyctx, Ref, Reply} -> Reply
+    after Timeout ->
+        case pyctx_nif:abandon(Ref) of
+            abandoned -> ok;
+            _SendingOrSent -> receive {pyctx, Ref, _} -> ok end
+        end,
+        {error, timeout}
+    end;
+wait(Error, _Timeout) ->
+    Error.
+
+%% This process's owner handle: monitors the process once, so that its
+%% pending requests are cancelled if it dies.
+owner() ->
+    case get('$pyctx_owner') of
+        undefined ->
+            Owner = pyctx_nif:owner_new(),
+            put('$pyctx_owner', Owner),
+            Owner;
+        Owner ->
+            Owner
+    end.
+
+submitted(Ref) when is_reference(Ref) -> {ok, Ref};
+submitted(Error) -> Error.
+
+check_timeout(infinity) -> infinity;
+check_timeout(T) when is_integer(T), T >= 0, T =< ?MAX_LIBRARY_TIMEOUT -> T;
+check_timeout(T) -> error({bad_option, {timeout, T}}).
+
+%% The library's deadline for an asynchronous request (0 means none).
+library_timeout(infinity) -> 0;
+library_timeout(0) -> 1;
+library_timeout(T) when is_integer(T), T > 0, T =< ?MAX_LIBRARY_TIMEOUT -> T;
+library_timeout(T) when is_integer(T), T > 0 -> 0;
+library_timeout(T) -> error({bad_option, {timeout, T}}).
+
+check_options(Opts, Allowed) ->
+    case maps:keys(maps:without(Allowed, Opts)) of
+        [] -> ok;
+        [Key | _] -> error({bad_option, Key})
+    end.

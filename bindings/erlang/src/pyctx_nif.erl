@@ -1,0 +1,49 @@
+%% @private
+%% The NIF library (c_src/). Every function here returns at once: requests
+%% are submitted asynchronously and answered by message (see pyctx.erl);
+%% the few calls that wait (runtime start, context start/stop, env creation)
+%% run on dirty I/O schedulers.
+-module(pyctx_nif).
+
+-export([runtime_init/1, runtime_state/0, versions/0,
+         context_start/5, context_stop/2, context_info/1, env_new/1,
+         owner_new/0, call/7, eval/5, exec/4, abandon/1, cancel/1, request_state/1,
+         host_register/2, host_unregister/1, host_reply/2,
+         to_cbor/1, from_cbor/1, cbor_diagnose/1]).
+
+-on_load(load/0).
+
+load() ->
+    erlang:load_nif(filename:join(priv_dir(), "pyctx_nif"), 0).
+
+priv_dir() ->
+    case code:priv_dir(pyctx) of
+        {error, bad_name} ->
+            %% not loaded as an application: priv/ beside ebin/
+            filename:join(filename:dirname(filename:dirname(code:which(?MODULE))), "priv");
+        Dir ->
+            Dir
+    end.
+
+-define(NOT_LOADED, erlang:nif_error({not_loaded, ?MODULE})).
+
+runtime_init(_Paths) -> ?NOT_LOADED.
+runtime_state() -> ?NOT_LOADED.
+versions() -> ?NOT_LOADED.
+context_start(_Mode, _Name, _Preload, _QueueCapacity, _Owner) -> ?NOT_LOADED.
+context_stop(_Ctx, _TimeoutMs) -> ?NOT_LOADED.
+context_info(_Ctx) -> ?NOT_LOADED.
+env_new(_Ctx) -> ?NOT_LOADED.
+owner_new() -> ?NOT_LOADED.
+call(_Ctx, _Module, _Function, _Args, _Kwargs, _TimeoutMs, _Owner) -> ?NOT_LOADED.
+eval(_Target, _Expression, _Locals, _TimeoutMs, _Owner) -> ?NOT_LOADED.
+exec(_Target, _Code, _TimeoutMs, _Owner) -> ?NOT_LOADED.
+abandon(_Ref) -> ?NOT_LOADED.
+cancel(_Ref) -> ?NOT_LOADED.
+request_state(_Ref) -> ?NOT_LOADED.
+host_register(_Name, _Dispatcher) -> ?NOT_LOADED.
+host_unregister(_Name) -> ?NOT_LOADED.
+host_reply(_Call, _Reply) -> ?NOT_LOADED.
+to_cbor(_Term) -> ?NOT_LOADED.
+from_cbor(_Binary) -> ?NOT_LOADED.
+cbor_diagnose(_Binary) -> ?NOT_LOADED.

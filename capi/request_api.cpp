@@ -87,6 +87,25 @@ pyctx_error_t *submit_async(pyctx_context_t *context, pyctx_result *r,
     return nullptr;
 }
 
+// The shared body of every *_async entry point: checks, allocation, the
+// kind-specific `fill_request`, submission.
+template <class Fill>
+pyctx_error_t *submit_new(pyctx_context_t *context, pyctx_env_t *env,
+                          pyctx_completion_fn on_complete, void *user_data,
+                          uint64_t *out_request_id, Fill &&fill_request) {
+    return guarded([&]() -> pyctx_error_t * {
+        if (auto *e = check_context(context)) return e;
+        if (!on_complete) return invalid("on_complete is NULL");
+        if (auto *e = check_env(context, env)) return e;
+        auto *r = new pyctx_result();
+        if (auto *e = fill_request(r)) {
+            r->release();
+            return e;
+        }
+        return submit_async(context, r, on_complete, user_data, out_request_id);
+    });
+}
+
 }  // namespace
 
 extern "C" {
@@ -140,16 +159,9 @@ PYCTX_API pyctx_error_t *pyctx_call_async(pyctx_context_t *context, const char *
                                           size_t kwargs_len, uint32_t timeout_ms,
                                           pyctx_completion_fn on_complete, void *user_data,
                                           uint64_t *out_request_id) {
-    return guarded([&]() -> pyctx_error_t * {
-        if (auto *e = check_context(context)) return e;
-        if (!on_complete) return invalid("on_complete is NULL");
-        auto *r = new pyctx_result();
-        if (auto *e = fill(r, core::RequestKind::call, module, function, nullptr, args, args_len,
-                           kwargs, kwargs_len, 0, timeout_ms)) {
-            r->release();
-            return e;
-        }
-        return submit_async(context, r, on_complete, user_data, out_request_id);
+    return submit_new(context, nullptr, on_complete, user_data, out_request_id, [&](pyctx_result *r) {
+        return fill(r, core::RequestKind::call, module, function, nullptr, args, args_len, kwargs,
+                    kwargs_len, 0, timeout_ms);
     });
 }
 
@@ -158,17 +170,9 @@ PYCTX_API pyctx_error_t *pyctx_eval_async(pyctx_context_t *context, const char *
                                           size_t locals_len, uint32_t timeout_ms,
                                           pyctx_completion_fn on_complete, void *user_data,
                                           uint64_t *out_request_id) {
-    return guarded([&]() -> pyctx_error_t * {
-        if (auto *e = check_context(context)) return e;
-        if (!on_complete) return invalid("on_complete is NULL");
-        if (auto *e = check_env(context, env)) return e;
-        auto *r = new pyctx_result();
-        if (auto *e = fill(r, core::RequestKind::eval, nullptr, expression, "expression", locals,
-                           locals_len, nullptr, 0, env ? env->id : 0, timeout_ms)) {
-            r->release();
-            return e;
-        }
-        return submit_async(context, r, on_complete, user_data, out_request_id);
+    return submit_new(context, env, on_complete, user_data, out_request_id, [&](pyctx_result *r) {
+        return fill(r, core::RequestKind::eval, nullptr, expression, "expression", locals,
+                    locals_len, nullptr, 0, env ? env->id : 0, timeout_ms);
     });
 }
 
@@ -176,17 +180,9 @@ PYCTX_API pyctx_error_t *pyctx_exec_async(pyctx_context_t *context, const char *
                                           pyctx_env_t *env, uint32_t timeout_ms,
                                           pyctx_completion_fn on_complete, void *user_data,
                                           uint64_t *out_request_id) {
-    return guarded([&]() -> pyctx_error_t * {
-        if (auto *e = check_context(context)) return e;
-        if (!on_complete) return invalid("on_complete is NULL");
-        if (auto *e = check_env(context, env)) return e;
-        auto *r = new pyctx_result();
-        if (auto *e = fill(r, core::RequestKind::exec, nullptr, code, "code", nullptr, 0, nullptr,
-                           0, env ? env->id : 0, timeout_ms)) {
-            r->release();
-            return e;
-        }
-        return submit_async(context, r, on_complete, user_data, out_request_id);
+    return submit_new(context, env, on_complete, user_data, out_request_id, [&](pyctx_result *r) {
+        return fill(r, core::RequestKind::exec, nullptr, code, "code", nullptr, 0, nullptr, 0,
+                    env ? env->id : 0, timeout_ms);
     });
 }
 

@@ -21,14 +21,12 @@ static auto *const g_runtime = install_runtime([](pyctx_runtime_options_t *optio
 #endif
 });
 
-namespace {
-void skip_without_owngil() {
-    if (!pyctx_owngil_supported()) GTEST_SKIP() << "owngil contexts need Python 3.12+";
-}
-} // namespace
+// A macro, not a function: GTEST_SKIP() returns from the enclosing function.
+#define SKIP_WITHOUT_OWNGIL()                                                                       \
+    if (!pyctx_owngil_supported()) GTEST_SKIP() << "owngil contexts need Python 3.12+"
 
 TEST(OwngilIsolation, GlobalsOfOneContextAreInvisibleInAnother) {
-    skip_without_owngil();
+    SKIP_WITHOUT_OWNGIL();
     Context a, b;
     ASSERT_TRUE(IsOk(create_context(a, PYCTX_MODE_OWNGIL)));
     ASSERT_TRUE(IsOk(create_context(b, PYCTX_MODE_OWNGIL)));
@@ -39,7 +37,7 @@ TEST(OwngilIsolation, GlobalsOfOneContextAreInvisibleInAnother) {
 }
 
 TEST(OwngilIsolation, SysAndModulesAreSeparateInterpreters) {
-    skip_without_owngil();
+    SKIP_WITHOUT_OWNGIL();
     Context a, b, worker;
     ASSERT_TRUE(IsOk(create_context(a, PYCTX_MODE_OWNGIL)));
     ASSERT_TRUE(IsOk(create_context(b, PYCTX_MODE_OWNGIL)));
@@ -80,7 +78,7 @@ TEST(SinglePhaseExtension, RaisesImportErrorInAnOwngilContext) {
 #ifndef PYCTX_TEST_EXT_DIR
     GTEST_SKIP() << "test extension module not built";
 #endif
-    skip_without_owngil();
+    SKIP_WITHOUT_OWNGIL();
     Context owngil;
     ASSERT_TRUE(IsOk(create_context(owngil, PYCTX_MODE_OWNGIL)));
     Outcome r = eval(owngil.get(), "__import__('pyctx_legacy_ext').answer()");

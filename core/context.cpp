@@ -322,6 +322,9 @@ void Context::process(Request *r) {
 
 Error Context::submit(RequestRef request) {
     Request *r = request.get();
+    // Read before the request becomes visible: the thread may complete and
+    // free it the moment it is queued.
+    const bool watch_deadline = r->deadline_ns && !r->is_sync();
     if (closing_.load(std::memory_order_acquire)) return closed_error(options_.name);
     {
         std::lock_guard lock(qlock_);
@@ -332,7 +335,7 @@ Error Context::submit(RequestRef request) {
         }
         // The deadline watcher's reference must exist before the request is
         // visible to the thread, which may complete and release it at once.
-        if (r->deadline_ns && !r->is_sync()) r->retain();
+        if (watch_deadline) r->retain();
         if (tail_) {
             tail_->next = r;
         } else {
@@ -342,7 +345,7 @@ Error Context::submit(RequestRef request) {
         depth_.fetch_add(1, std::memory_order_seq_cst);
     }
     request.detach();  // the queue's reference now
-    if (r->deadline_ns && !r->is_sync()) Runtime::get().watch_deadline(r, shared_from_this());
+    if (watch_deadline) Runtime::get().watch_deadline(r, shared_from_this());
     wake();
     return {};
 }

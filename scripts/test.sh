@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds and runs every test suite: the C/C++ suite against the newest
 # Python (>= 3.12 when present) and against an older one, the same suite
-# under ASan+UBSan, then the Rust, Go and Erlang bindings.
+# under ThreadSanitizer and under ASan+UBSan, then the examples and
+# benchmark smoke checks and the Rust, Go and Erlang bindings.
 #
 #   PYCTX_TEST_QUICK=1   only the main build and the bindings (no extra Pythons, no sanitizers)
 set -euo pipefail
@@ -41,6 +42,10 @@ if [[ -z "${PYCTX_TEST_QUICK:-}" ]]; then
     build build-oldpy -DPYCTX_PYTHON="$old_python" -DPYCTX_BUILD_TESTS=ON -DPYCTX_BUILD_BENCH=OFF -DPYCTX_BUILD_EXAMPLES=OFF
     run_ctest build-oldpy "ctest ($old_python)"
   fi
+
+  step "C/C++ suite under ThreadSanitizer"
+  build build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPYCTX_TSAN=ON -DPYCTX_BUILD_TESTS=ON -DPYCTX_BUILD_BENCH=OFF -DPYCTX_BUILD_EXAMPLES=OFF
+  TSAN_OPTIONS=halt_on_error=1 run_ctest build-tsan "ctest (TSan)"
 
   step "C/C++ suite under ASan+UBSan"
   build build-asan -DCMAKE_BUILD_TYPE=Debug -DPYCTX_SANITIZE=ON -DPYCTX_BUILD_TESTS=ON -DPYCTX_BUILD_BENCH=OFF -DPYCTX_BUILD_EXAMPLES=OFF

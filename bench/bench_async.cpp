@@ -1,0 +1,223 @@
+// Benchmarks 3 and 7: asynchronous requests on one context.
+//
+//   3. pipelined: one caller keeps `--window` (1,000) identity calls in flight
+//      and refills as completions arrive: completions per second.
+//   7. asyncio: `--sleepers` (10,000) concurrent calls of
+//      `async def f(): await asyncio.sleep(0.1)` on one context: wall time
+//      until the last completes; then the sync round trip p50 of that
+//      context, its event loop now idle, against a control context where no
+//      coroutine ever ran (interleaved, so both see the same machine load).
+//      Reported "unavailable" (with the engine's error) if coroutines are not
+//      supported.
+//
+// usage: bench_async [--mode worker|owngil|both] [--part pipelined|asyncio|both]
+//                    [--requests N] [--window N] [--sleepers N] [--sync-calls N]
+#include "bench_common.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+namespace {
+
+using bench::Cbor;
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+// Completion bookkeeping shared with the callbacks (library threads).
+struct Completions {
+    std::atomic<uint64_t> done{0};
+    std::atomic<uint64_t> failed{0};
+    std::mutex first_error_mu;
+    std::string first_error;  // describe() of the first failed result
+
+    void record(pyctx_result_t *result) {
+        if (pyctx_result_status(result) != PYCTX_OK) {
+            if (failed.fetch_add(1) == 0) {
+                std::lock_guard<std::mutex> lock(first_error_mu);
+                first_error = bench::describe(pyctx_result_error(result));
+            }
+        }
+        pyctx_result_free(result);
+        done.fetch_add(1, std::memory_order_release);
+    }
+
+    // Polls until at least `target` requests have completed. The waiter
+    // polls instead of sleeping so that completions never pay for waking it
+    // (a futex wake per completion would cost more than the request).
+    void wait_for(uint64_t target) const {
+        for (unsigned spins = 0; done.load(std::memory_order_acquire) < target; ++spins) {
+            if (spins % 256 == 255)
+                std::this_thread::yield();  // let others run on a busy machine
+            else
+                cpu_relax();
+        }
+    }
+};
+
+// A callback may still be running after the waiter saw the last completion,
+// so Completions live until exit (after pyctx_shutdown(), which waits for
+// every callback) rather than on the stack.
+Completions &new_completions() {
+    static std::deque<Completions> all;
+    return all.emplace_back();
+}
+
+void on_complete(void *user_data, uint64_t, pyctx_result_t *result) {
+    static_cast<Completions *>(user_data)->record(result);
+}
+
+const Cbor &identity_args() {
+    static const Cbor args = bench::make_cbor([](pyctx_cbor_writer_t *w) {
+        return pyctx_cbor_write_array(w, 1) || pyctx_cbor_write_float(w, 2.0);
+    });
+    return args;
+}
+
+// Benchmark 3.
+void bench_pipelined(pyctx_context_t *ctx, const char *mode, uint64_t total, uint64_t window) {
+    const Cbor &args = identity_args();
+    Completions &c = new_completions();
+    uint64_t submitted = 0;
+    int64_t t0 = bench::now_ns();
+    while (submitted < total) {
+        // Refill the window, then sleep until at least one more completes.
+        const uint64_t done = c.done.load(std::memory_order_acquire);
+        while (submitted < total && submitted - done < window) {
+            bench::die_on(pyctx_call_async(ctx, "pyctx_bench_funcs", "identity", args.data(),
+                                           args.size(), nullptr, 0, PYCTX_NO_TIMEOUT,
+                                           on_complete, &c, nullptr),
+                          "pyctx_call_async");
+            ++submitted;
+        }
+        if (submitted < total) c.wait_for(done + 1);
+    }
+    c.wait_for(total);
+    double secs = static_cast<double>(bench::now_ns() - t0) / 1e9;
+    if (c.failed.load() != 0) bench::die("pipelined call failed: " + c.first_error);
+    bench::emit("pipelined", "call identity, " + std::to_string(window) + " in flight", mode,
+                "per_s", static_cast<double>(total) / secs, "1/s");
+}
+
+// One sync identity round trip; returns its latency in ns.
+double one_sync_call_ns(pyctx_context_t *ctx) {
+    const Cbor &args = identity_args();
+    int64_t t0 = bench::now_ns();
+    pyctx_bytes_t out{};
+    bench::die_on(pyctx_call(ctx, "pyctx_bench_funcs", "identity", args.data(), args.size(),
+                             nullptr, 0, PYCTX_NO_TIMEOUT, &out),
+                  "identity");
+    pyctx_bytes_free(&out);
+    return static_cast<double>(bench::now_ns() - t0);
+}
+
+// p50 of `calls` sync identity round trips on each of `a` and `b`, taken in
+// alternating chunks so that both see the same machine load (this machine
+// is shared and noisy). Each context gets a warm-up first.
+std::pair<double, double> interleaved_p50_ns(pyctx_context_t *a, pyctx_context_t *b,
+                                             long calls) {
+    const long chunk = 1000;
+    std::vector<double> lat_a, lat_b;
+    for (long i = 0; i < calls / 10 + 100; ++i) {
+        one_sync_call_ns(a);
+        one_sync_call_ns(b);
+    }
+    for (long done = 0; done < calls; done += chunk) {
+        const long n = std::min(chunk, calls - done);
+        for (long i = 0; i < n; ++i) lat_a.push_back(one_sync_call_ns(a));
+        for (long i = 0; i < n; ++i) lat_b.push_back(one_sync_call_ns(b));
+    }
+    return {bench::percentile(lat_a, 50), bench::percentile(lat_b, 50)};
+}
+
+// Benchmark 7 on a fresh context `ctx`; `control` is another fresh context
+// of the same mode on which no coroutine ever runs.
+void bench_sleepers(pyctx_context_t *ctx, pyctx_context_t *control, const char *mode,
+                    uint64_t sleepers, long sync_calls) {
+    const std::string case_name = std::to_string(sleepers) + " x asyncio.sleep(0.1)";
+
+    // Probe with one coroutine first: an engine without asyncio support
+    // fails it, and we report that once instead of 10,000 times.
+    pyctx_bytes_t probe{};
+    pyctx_error_t *err = pyctx_call(ctx, "pyctx_bench_funcs", "sleep_100ms", nullptr, 0, nullptr,
+                                    0, 30000, &probe);
+    if (err != nullptr) {
+        bench::emit_unavailable("asyncio", case_name, mode, bench::describe(err));
+        pyctx_error_free(err);
+        return;
+    }
+    pyctx_bytes_free(&probe);
+
+    Completions &c = new_completions();
+    int64_t t0 = bench::now_ns();
+    for (uint64_t i = 0; i < sleepers; ++i) {
+        err = pyctx_call_async(ctx, "pyctx_bench_funcs", "sleep_100ms", nullptr, 0, nullptr, 0,
+                               30000, on_complete, &c, nullptr);
+        if (err != nullptr) {
+            bench::emit_unavailable("asyncio", case_name, mode,
+                                    "submission failed: " + bench::describe(err));
+            pyctx_error_free(err);
+            c.wait_for(i);  // the accepted ones still complete
+            return;
+        }
+    }
+    c.wait_for(sleepers);
+    double wall_s = static_cast<double>(bench::now_ns() - t0) / 1e9;
+    if (c.failed.load() != 0) {
+        bench::emit_unavailable("asyncio", case_name, mode,
+                                std::to_string(c.failed.load()) + " failed, first: " +
+                                    c.first_error);
+        return;
+    }
+    bench::emit("asyncio", case_name, mode, "wall_s", wall_s, "s");
+    // The loop of `ctx` is idle now: its sync round trip against the control
+    // context's, measured in the same time window.
+    const auto [idle_ns, control_ns] = interleaved_p50_ns(ctx, control, sync_calls);
+    const char *sync_case = "sync call identity, loop idle";
+    bench::emit("asyncio", sync_case, mode, "p50_control_ns", control_ns, "ns");
+    bench::emit("asyncio", sync_case, mode, "p50_idle_ns", idle_ns, "ns");
+    bench::emit("asyncio", sync_case, mode, "idle_ratio", idle_ns / control_ns, "x");
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+    bench::Args args(argc, argv);
+    const std::string modes_arg = args.get_str("--mode", "both");
+    const std::string part = args.get_str("--part", "both");
+    const long requests = args.get_int("--requests", 1000000);
+    const long window = args.get_int("--window", 1000);
+    const long sleepers = args.get_int("--sleepers", 10000);
+    const long sync_calls = args.get_int("--sync-calls", 50000);
+    args.finish();
+    if (requests < 1 || window < 1 || sleepers < 1 || sync_calls < 1)
+        bench::die("counts must be >= 1");
+    if (part != "pipelined" && part != "asyncio" && part != "both")
+        bench::die("--part must be pipelined, asyncio or both");
+
+    bench::init_runtime();
+    for (pyctx_mode mode : bench::parse_modes(modes_arg)) {
+        const char *m = bench::mode_name(mode);
+        if (part != "asyncio") {
+            pyctx_context_t *ctx = bench::make_bench_context(mode);
+            bench_pipelined(ctx, m, static_cast<uint64_t>(requests),
+                            static_cast<uint64_t>(window));
+            bench::close_context(ctx);
+        }
+        if (part != "pipelined") {
+            pyctx_context_t *ctx = bench::make_bench_context(mode);  // no event loop ran yet
+            pyctx_context_t *control = bench::make_bench_context(mode);
+            bench_sleepers(ctx, control, m, static_cast<uint64_t>(sleepers), sync_calls);
+            bench::close_context(control);
+            bench::close_context(ctx);
+        }
+    }
+    bench::shutdown_runtime();
+    return 0;
+}

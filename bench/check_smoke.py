@@ -1,0 +1,75 @@
+"""Checks a results.json written by `run.py --smoke`: every benchmark ran
+without failure and produced every figure it should, each a positive
+finite number; the asyncio benchmark either produced figures or says why
+it is unavailable. Exit status 0 only when all checks pass.
+
+usage: python check_smoke.py RESULTS_JSON N_CONTEXTS OWNGIL(0|1)
+"""
+
+import json
+import math
+import sys
+
+
+def main():
+    path, n, owngil = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
+    with open(path) as f:
+        doc = json.load(f)
+    problems = ["benchmark process failed: %s" % fail["error"] for fail in doc["failures"]]
+    have = {(x["bench"], x["case"], x["mode"], x["metric"]): x["median"] for x in doc["figures"]}
+    modes = ["worker", "owngil"] if owngil else ["worker"]
+
+    def expect(bench, case, mode, metric):
+        value = have.get((bench, case, mode, metric))
+        if value is None:
+            problems.append("missing figure: %s / %s / %s / %s" % (bench, case, mode, metric))
+        elif not (math.isfinite(value) and value > 0):
+            problems.append("bad value %r for %s / %s / %s / %s" % (value, bench, case, mode,
+                                                                   metric))
+
+    for mode in modes:
+        for case in ("call identity", "call math.sqrt"):
+            for metric in ("p50_ns", "p99_ns", "per_s", "limit_ns", "limit_per_s"):
+                expect("roundtrip", case, mode, metric)
+        for metric in ("p50_ns", "p99_ns", "per_s", "limit_ns"):
+            expect("eval", "eval x*y+1 with locals", mode, metric)
+        expect("pipelined", "call identity, 1000 in flight", mode, "per_s")
+        for metric in ("per_s", "p50_ns", "p99_ns"):
+            expect("concurrent", "50 threads over 2 contexts", mode, metric)
+        asyncio_figures = [k for k in have if k[0] == "asyncio" and k[2] == mode]
+        asyncio_unavailable = [u for u in doc["unavailable"]
+                               if u["bench"] == "asyncio" and u["mode"] == mode]
+        if not asyncio_figures and not asyncio_unavailable:
+            problems.append("asyncio %s: neither figures nor a reason" % mode)
+        for u in asyncio_unavailable:
+            if not u["reason"].strip():
+                problems.append("asyncio %s: unavailable without a reason" % mode)
+
+    scaling_case = [k[1] for k in have if k[0] == "scaling"]
+    case = scaling_case[0] if scaling_case else "?"
+    if not case.endswith("N=%d" % n):
+        problems.append("scaling case %r is not for N=%d" % (case, n))
+    scaling_modes = ["sequential", "worker", "python threads", "python multiprocessing"]
+    scaling_modes += ["owngil"] if owngil else []
+    for mode in scaling_modes:
+        expect("scaling", case, mode, "wall_s")
+        expect("scaling", case, mode, "speedup")
+
+    if owngil:
+        for who in ("pyctx context", "bare CPython subinterpreter"):
+            for alloc in ("default", "malloc"):
+                c = "%s, allocator=%s" % (who, alloc)
+                expect("context_cost", c, "owngil", "create_close_ms")
+                if ("context_cost", c, "owngil", "rss_growth_per_cycle_mib") not in have:
+                    problems.append("missing RSS growth for %s" % c)  # may be <= 0: no expect()
+
+    if not doc["table"] or not doc["targets"]:
+        problems.append("no table or no targets in the results")
+    for p in problems:
+        print("check_smoke: " + p)
+    print("check_smoke: %d figures, %d problem(s)" % (len(have), len(problems)))
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""Python side of the pyctx benchmarks.
+
+Every benchmark imports this one module, inside pyctx contexts and in the
+plain-Python baselines alike, so that all modes run exactly the same code.
+"""
+
+import asyncio
+import math
+import timeit
+
+
+def identity(x):
+    """The trivial call of benchmark 1: returns its argument."""
+    return x
+
+
+def direct_call_ns(target, number):
+    """The no-handoff limit: ns per call of `target(2.0)` made directly on
+    this thread (timeit, best of 5 repeats), where target is "identity" or
+    "sqrt". This is the floor any cross-thread call has to add to."""
+    fn = {"identity": identity, "sqrt": math.sqrt}[target]
+    timer = timeit.Timer("f(x)", globals={"f": fn, "x": 2.0})
+    return min(timer.repeat(repeat=5, number=number)) / number * 1e9
+
+
+def factorial(n):
+    """Pure-Python factorial: CPU-bound bytecode holding the GIL."""
+    result = 1
+    for i in range(2, n + 1):
+        result *= i
+    return result
+
+
+def factorial_job(n, repeat):
+    """One unit of the scaling benchmark: `repeat` factorials of `n`.
+    Returns a small checkable value instead of the huge integer."""
+    bits = 0
+    for _ in range(repeat):
+        bits = factorial(n).bit_length()
+    return bits
+
+
+async def sleep_100ms():
+    """The coroutine of benchmark 7: awaits 0.1 s on the context's loop."""
+    await asyncio.sleep(0.1)
+
+
+def direct_eval_ns(expression, number):
+    """The no-handoff limit of benchmark 2: ns per `eval()` of the compiled
+    expression with the same locals, made directly on this thread."""
+    code = compile(expression, "<bench>", "eval")
+    timer = timeit.Timer("ev(c, g, {'x': 3, 'y': 4})",
+                         globals={"ev": eval, "c": code, "g": {}})
+    return min(timer.repeat(repeat=5, number=number)) / number * 1e9

@@ -1,0 +1,476 @@
+"""Runs every pyctx benchmark R times, takes medians, prints a table and
+writes bench/results.json. Standard library only; bench/run.sh builds the
+binaries and starts this with the Python pyctx embeds.
+
+Runs are interleaved (every benchmark once, then again) so that the noise
+of a shared machine spreads over all figures alike, and in full runs each
+benchmark process first waits (up to --quiet-wait seconds) for other load
+to drop. Every comparison is a ratio of figures measured in the same run.
+
+usage: run.py --build-dir DIR [--runs R | --quick | --smoke] [--only NAMES]
+              [--n N] [--json PATH] [--quiet-wait SECONDS]
+"""
+
+import argparse
+import datetime
+import json
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+# Sizes per profile: full (default), quick (under ~1 minute) and smoke
+# (seconds; used by the test script to check that every benchmark works).
+PROFILES = {
+    "full": {"runs": 5, "calls": 200000, "limit": 200000, "requests": 1000000,
+             "sleepers": 10000, "sync_calls": 50000, "conc_calls": 4000,
+             "fact_n": 20000, "repeat": 3, "rounds": 3, "cycles": 200},
+    "quick": {"runs": 2, "calls": 20000, "limit": 50000, "requests": 200000,
+              "sleepers": 10000, "sync_calls": 10000, "conc_calls": 500,
+              "fact_n": 20000, "repeat": 2, "rounds": 1, "cycles": 100},
+    "smoke": {"runs": 1, "calls": 500, "limit": 1000, "requests": 5000,
+              "sleepers": 200, "sync_calls": 500, "conc_calls": 20,
+              "fact_n": 2000, "repeat": 1, "rounds": 1, "cycles": 5},
+}
+
+# Published figures of erlang_python, the closest existing system (their
+# machine, faster than ours): reference only, never a same-run ratio.
+ERLANG_PYTHON = {"worker": (2.5e3, 400e3), "owngil": (10.2e3, 98e3)}  # p50 ns, calls/s
+# "Run interpreters in parallel" (2021 Language Summit), 4 CPUs, speedups.
+SUMMIT_2021 = {"python threads": 1 / 1.5, "python multiprocessing": 3.6, "owngil": 3.4}
+
+
+def plan(p, build, n):
+    """The benchmark processes of one run: (name, argv, extra env)."""
+    exe = lambda name: os.path.join(build, "bench", name)  # noqa: E731
+    py = sys.executable
+    items = [
+        ("roundtrip", [exe("bench_roundtrip"), "--calls", p["calls"],
+                       "--limit-number", p["limit"]], {}),
+        ("async", [exe("bench_async"), "--requests", p["requests"],
+                   "--sleepers", p["sleepers"], "--sync-calls", p["sync_calls"]], {}),
+        ("concurrent", [exe("bench_concurrent"), "--calls", p["conc_calls"]], {}),
+        ("scaling", [exe("bench_scaling"), "--n", n, "--fact-n", p["fact_n"],
+                     "--repeat", p["repeat"], "--rounds", p["rounds"]], {}),
+        ("scaling", [py, os.path.join(HERE, "scaling_baselines.py"), "--n", n,
+                     "--fact-n", p["fact_n"], "--repeat", p["repeat"],
+                     "--rounds", p["rounds"]], {}),
+    ]
+    for alloc in ("default", "malloc"):
+        items.append(("context_cost", [exe("bench_context_cost"), "--allocator", alloc,
+                                       "--cycles", p["cycles"]], {}))
+        env = {"PYTHONMALLOC": "malloc"} if alloc == "malloc" else {}
+        items.append(("context_cost", [py, os.path.join(HERE, "bare_subinterpreter.py"),
+                                       "--allocator", alloc, "--cycles", p["cycles"]], env))
+    return [(name, [str(a) for a in argv], env) for name, argv, env in items]
+
+
+def run_one(argv, env, timeout):
+    """Runs one benchmark process; returns (records, error or None)."""
+    full_env = dict(os.environ)
+    full_env.pop("PYTHONMALLOC", None)
+    full_env.update(env)
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, env=full_env,
+                              timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return [], "timed out after %d s" % timeout
+    except OSError as e:
+        return [], str(e)
+    records = []
+    for line in proc.stdout.splitlines():
+        if line.startswith("{"):
+            records.append(json.loads(line))
+    if proc.returncode != 0:
+        tail = " | ".join(proc.stderr.strip().splitlines()[-3:])
+        return records, "exit code %d: %s" % (proc.returncode, tail)
+    return records, None
+
+
+def busy_cpus(interval=0.5):
+    """How many CPUs other processes kept busy over `interval` seconds
+    (from /proc/stat), or None where that cannot be read."""
+    def sample():
+        with open("/proc/stat") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+        return sum(fields[:8]), idle
+    try:
+        total0, idle0 = sample()
+        time.sleep(interval)
+        total1, idle1 = sample()
+    except (OSError, ValueError, IndexError):
+        return None
+    if total1 == total0:
+        return 0.0
+    return (1 - (idle1 - idle0) / (total1 - total0)) * (os.cpu_count() or 1)
+
+
+def wait_for_quiet(max_wait, threshold=0.5):
+    """On a shared machine, waits (up to `max_wait` s) until other processes
+    use less than `threshold` CPUs; returns the last busy figure seen."""
+    deadline = time.monotonic() + max_wait
+    while True:
+        busy = busy_cpus()
+        if busy is None or busy < threshold or time.monotonic() >= deadline:
+            return busy
+
+
+def machine():
+    info = {"nproc": os.cpu_count(), "kernel": platform.release(),
+            "loadavg_start": os.getloadavg()}
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    info["cpu"] = line.split(":", 1)[1].strip()
+                    break
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    info["mem_gib"] = round(int(line.split()[1]) / 1024 / 1024, 1)
+    except OSError:
+        pass
+    return info
+
+
+class Figures:
+    """Values of every (bench, case, mode, metric) across runs."""
+
+    def __init__(self):
+        self.values = {}
+        self.units = {}
+        self.unavailable = {}
+        self.python = set()
+
+    def add(self, rec):
+        self.python.add(rec.get("python", "?"))
+        key3 = (rec["bench"], rec["case"], rec["mode"])
+        if "unavailable" in rec:
+            self.unavailable[key3] = rec["unavailable"]
+            return
+        key = key3 + (rec["metric"],)
+        self.values.setdefault(key, []).append(float(rec["value"]))
+        self.units[key] = rec["unit"]
+
+    def median(self, bench, case, mode, metric):
+        v = self.values.get((bench, case, mode, metric))
+        return statistics.median(v) if v else None
+
+    def best(self, bench, case, mode, metric, higher_is_better):
+        """The best single run: on a shared machine it shows what the code
+        does when left alone (the median stays the figure of record)."""
+        v = self.values.get((bench, case, mode, metric))
+        return (max(v) if higher_is_better else min(v)) if v else None
+
+    def runs(self, bench, case, mode, metric):
+        return len(self.values.get((bench, case, mode, metric), []))
+
+    def cases(self, bench):
+        seen = []
+        for b, c, _, _ in self.values:
+            if b == bench and c not in seen:
+                seen.append(c)
+        for b, c, _ in self.unavailable:
+            if b == bench and c not in seen:
+                seen.append(c)
+        return seen
+
+    def modes(self, bench, case):
+        seen = []
+        for b, c, m, _ in self.values:
+            if b == bench and c == case and m not in seen:
+                seen.append(m)
+        return seen
+
+
+# ---- formatting ------------------------------------------------------------
+
+def fmt_ns(ns):
+    if ns is None:
+        return "-"
+    return "%.2f µs" % (ns / 1e3) if ns >= 1000 else "%.0f ns" % ns
+
+
+def fmt_rate(r):
+    if r is None:
+        return "-"
+    return "%.2fM/s" % (r / 1e6) if r >= 1e6 else "%.0fK/s" % (r / 1e3)
+
+
+def fmt(v, spec="%.2f"):
+    return "-" if v is None else spec % v
+
+
+def table(title, header, rows):
+    out = ["", "## " + title, ""]
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)] if rows else []
+    line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
+    if rows:
+        out.append(line(header))
+        out.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+        out.extend(line(r) for r in rows)
+    else:
+        out.append("(no figures)")
+    return out
+
+
+class Report:
+    """Builds the table text and the target verdicts from the figures."""
+
+    def __init__(self, figs, n):
+        self.f = figs
+        self.n = n
+        self.lines = []
+        self.targets = []
+
+    def target(self, name, value, op, limit, label):
+        if value is None:
+            met = None
+        else:
+            met = value <= limit if op == "<=" else value >= limit
+        self.targets.append({"target": name, "value": value, "op": op, "limit": limit,
+                             "met": met})
+        return label + (" ✓" if met else " ✗" if met is False else " ?")
+
+    def unavailable_rows(self, bench, width):
+        rows = []
+        for (b, c, m), why in self.f.unavailable.items():
+            if b == bench:
+                rows.append([c, m, "unavailable: " + why] + [""] * (width - 3))
+        return rows
+
+    def sync(self, bench, title, unit_word, rate_target):
+        f = self.f
+        rows = []
+        for case in f.cases(bench):
+            for mode in f.modes(bench, case):
+                g = lambda m: f.median(bench, case, mode, m)  # noqa: E731
+                p50, rate, lim = g("p50_ns"), g("per_s"), g("limit_ns")
+                ratio = "%.1f×" % (p50 / lim) if p50 and lim else "-"
+                tgt = []
+                if bench == "roundtrip":
+                    tgt.append(self.target("1. %s %s p50 <= 1 µs" % (case, mode), p50, "<=",
+                                           1000, "p50≤1µs"))
+                tgt.append(self.target("%s %s %s >= %s" % (bench, case, mode, fmt_rate(rate_target)),
+                                       rate, ">=", rate_target, "≥" + fmt_rate(rate_target)))
+                ref = ""
+                if bench == "roundtrip" and mode in ERLANG_PYTHON:
+                    ep50, erate = ERLANG_PYTHON[mode]
+                    ref = "%s, %s" % (fmt_ns(ep50), fmt_rate(erate))
+                best = "%s, %s" % (fmt_ns(f.best(bench, case, mode, "p50_ns", False)),
+                                   fmt_rate(f.best(bench, case, mode, "per_s", True)))
+                rows.append([case, mode, fmt_ns(p50), fmt_ns(g("p99_ns")), fmt_rate(rate),
+                             fmt_ns(lim), ratio, f.runs(bench, case, mode, "p50_ns"),
+                             " ".join(tgt), best, ref])
+        rows += self.unavailable_rows(bench, 11)
+        self.lines += table(title, ["case", "mode", "p50", "p99", unit_word, "limit/call",
+                                    "p50÷limit", "runs", "target (on medians)", "best run",
+                                    "erlang_python (published)"], rows)
+
+    def pipelined(self):
+        f, rows = self.f, []
+        for case in f.cases("pipelined"):
+            for mode in f.modes("pipelined", case):
+                rate = f.median("pipelined", case, mode, "per_s")
+                rows.append([case, mode, fmt_rate(rate), f.runs("pipelined", case, mode, "per_s"),
+                             self.target("3. pipelined %s >= 2M/s" % mode, rate, ">=", 2e6,
+                                         "≥2M/s"),
+                             fmt_rate(f.best("pipelined", case, mode, "per_s", True))])
+        self.lines += table("3. Async pipelined, one caller", ["case", "mode", "completions/s",
+                                                               "runs", "target", "best run"],
+                            rows)
+
+    def concurrent(self):
+        f, rows = self.f, []
+        for case in f.cases("concurrent"):
+            for mode in f.modes("concurrent", case):
+                g = lambda m: f.median("concurrent", case, mode, m)  # noqa: E731
+                rows.append([case, mode, fmt_rate(g("per_s")), fmt_ns(g("p50_ns")),
+                             fmt_ns(g("p99_ns")), f.runs("concurrent", case, mode, "per_s")])
+        self.lines += table("4. Concurrent callers (sync identity calls)",
+                            ["case", "mode", "total calls/s", "p50", "p99", "runs"], rows)
+
+    def scaling(self):
+        f, rows = self.f, []
+        for case in f.cases("scaling"):
+            modes = f.modes("scaling", case)
+            order = ["sequential", "python sequential", "python threads",
+                     "python multiprocessing", "worker", "owngil"]
+            for mode in sorted(modes, key=lambda m: order.index(m) if m in order else 99):
+                wall = f.median("scaling", case, mode, "wall_s")
+                sp = f.median("scaling", case, mode, "speedup")
+                tgt = ""
+                if mode == "owngil":
+                    tgt = self.target("5. owngil speedup >= %.1f× (0.9 × N)" % (0.9 * self.n),
+                                      sp, ">=", 0.9 * self.n, "≥%.1f×" % (0.9 * self.n))
+                    mp = f.median("scaling", case, "python multiprocessing", "wall_s")
+                    mp_sp = f.median("scaling", case, "python multiprocessing", "speedup")
+                    if mp and wall:
+                        tgt += " " + self.target("5. owngil at least as fast as multiprocessing"
+                                                 " (mp wall ÷ owngil wall >= 1)", mp / wall,
+                                                 ">=", 1.0, "mp÷owngil wall %.2f" % (mp / wall))
+                    if mp_sp and sp:
+                        tgt += "; owngil÷mp speedup %.2f" % (sp / mp_sp)
+                ref = SUMMIT_2021.get(mode)
+                base = "own sequential" if mode.startswith("python") else "pyctx sequential"
+                best = f.best("scaling", case, mode, "speedup", True)
+                rows.append([case, mode, fmt(wall, "%.3f s"),
+                             fmt(sp, "%.2f×") + ("" if mode.endswith("sequential") else
+                                                 " (vs %s)" % base),
+                             f.runs("scaling", case, mode, "wall_s"), tgt,
+                             "" if mode.endswith("sequential") else fmt(best, "%.2f×"),
+                             "%.1f×" % ref if ref else ""])
+        self.lines += table("5. Parallel scaling (speedup over sequential, same run)",
+                            ["case", "mode", "wall", "speedup", "runs", "target",
+                             "best run", "2021 summit, 4 CPUs"], rows)
+
+    def context_cost(self):
+        f, rows = self.f, []
+        for case in f.cases("context_cost"):
+            for mode in f.modes("context_cost", case):
+                ms = f.median("context_cost", case, mode, "create_close_ms")
+                mib = f.median("context_cost", case, mode, "rss_growth_per_cycle_mib")
+                tgt = ""
+                if case.startswith("pyctx"):
+                    tgt = self.target("6. %s RSS growth <= 0.25 MiB/cycle" % case, mib, "<=",
+                                      0.25, "≤0.25MiB")
+                rows.append([case, mode, fmt(ms, "%.2f ms"), fmt(mib, "%.3f MiB"),
+                             f.runs("context_cost", case, mode, "create_close_ms"), tgt])
+        rows += self.unavailable_rows("context_cost", 6)
+        self.lines += table("6. Context cost (create+close, RSS growth per cycle)",
+                            ["case", "mode", "create+close p50", "RSS growth/cycle", "runs",
+                             "target"], rows)
+
+    def asyncio(self):
+        f, rows = self.f, []
+        for case in f.cases("asyncio"):
+            for mode in f.modes("asyncio", case):
+                g = lambda m: f.median("asyncio", case, mode, m)  # noqa: E731
+                runs = f.runs("asyncio", case, mode, "wall_s") or f.runs(
+                    "asyncio", case, mode, "idle_ratio")
+                if g("wall_s") is not None:
+                    rows.append([case, mode, fmt(g("wall_s"), "%.3f s"), runs,
+                                 self.target("7. %s %s < 0.5 s" % (case, mode), g("wall_s"),
+                                             "<=", 0.5, "<0.5s")])
+                if g("idle_ratio") is not None:
+                    rows.append([case, mode, "p50 %s (loop idle) vs %s (no loop): %.2f×" % (
+                        fmt_ns(g("p50_idle_ns")), fmt_ns(g("p50_control_ns")), g("idle_ratio")),
+                        runs, self.target("7. sync p50 with idle loop %s <= 1.10× no-loop "
+                                          "context" % mode, g("idle_ratio"), "<=", 1.10,
+                                          "≤1.10×")])
+        rows += self.unavailable_rows("asyncio", 5)
+        self.lines += table("7. asyncio on one context", ["case", "mode", "figure", "runs",
+                                                          "target"], rows)
+
+    def build(self):
+        self.sync("roundtrip", "1. Sync round trip, one calling thread", "calls/s", 1e6)
+        self.sync("eval", "2. Eval with locals, one calling thread", "evals/s", 500e3)
+        self.pipelined()
+        self.concurrent()
+        self.scaling()
+        self.context_cost()
+        self.asyncio()
+        return self.lines
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--build-dir", required=True)
+    ap.add_argument("--runs", type=int, help="runs per benchmark (default 5; quick 2)")
+    ap.add_argument("--quick", action="store_true", help="smaller sizes, 2 runs (< ~1 min)")
+    ap.add_argument("--smoke", action="store_true", help="tiny sizes, 1 run: checks only")
+    ap.add_argument("--only", help="comma-separated: roundtrip,async,concurrent,scaling,"
+                                   "context_cost")
+    ap.add_argument("--n", type=int, default=os.cpu_count(), help="contexts for scaling")
+    ap.add_argument("--json", default=os.path.join(HERE, "results.json"))
+    ap.add_argument("--timeout", type=int, default=600, help="seconds per benchmark process")
+    ap.add_argument("--quiet-wait", type=float,
+                    help="before each benchmark process wait up to this many seconds for "
+                         "other load to drop below 0.5 CPU (default 30 for full runs, else 0)")
+    args = ap.parse_args()
+    profile = "smoke" if args.smoke else "quick" if args.quick else "full"
+    p = PROFILES[profile]
+    runs = args.runs or p["runs"]
+    if runs < 1 or args.n < 1:
+        ap.error("--runs and --n must be >= 1")
+    items = plan(p, os.path.abspath(args.build_dir), args.n)
+    if args.only:
+        wanted = set(args.only.split(","))
+        unknown = wanted - {name for name, _, _ in items}
+        if unknown:
+            ap.error("unknown benchmark(s): " + ", ".join(sorted(unknown)))
+        items = [it for it in items if it[0] in wanted]
+
+    quiet_wait = args.quiet_wait if args.quiet_wait is not None else (
+        30.0 if profile == "full" else 0.0)
+    info = machine()
+    figs = Figures()
+    failures = []
+    busy_seen = []
+    for r in range(runs):
+        for name, argv, env in items:
+            prog = argv[1] if argv[0] == sys.executable else argv[0]
+            busy = wait_for_quiet(quiet_wait) if quiet_wait > 0 else None
+            if busy is not None:
+                busy_seen.append(busy)
+            print("run %d/%d: %s (%s)%s" % (r + 1, runs, name, os.path.basename(prog),
+                                            "" if busy is None else
+                                            ", other load %.2f CPUs" % busy),
+                  file=sys.stderr, flush=True)
+            records, err = run_one(argv, env, args.timeout)
+            for rec in records:
+                figs.add(rec)
+            if err:
+                failures.append({"run": r + 1, "argv": argv, "error": err})
+                print("  FAILED: " + err, file=sys.stderr, flush=True)
+    info["loadavg_end"] = os.getloadavg()
+    if busy_seen:
+        info["other_load_cpus_before_each"] = {"min": min(busy_seen), "max": max(busy_seen),
+                                               "median": statistics.median(busy_seen)}
+
+    report = Report(figs, args.n)
+    lines = report.build()
+    pythons = ", ".join(sorted(figs.python)) or "?"
+    print("# pyctx benchmarks: Python %s, profile %s, medians of %d run(s) per figure" %
+          (pythons, profile, runs))
+    print("# machine: %s, %s CPUs, %s GiB, load %.2f -> %.2f" % (
+        info.get("cpu", "?"), info["nproc"], info.get("mem_gib", "?"),
+        info["loadavg_start"][0], info["loadavg_end"][0]))
+    if busy_seen:
+        print("# other processes' load before each benchmark (CPUs): median %.2f, max %.2f" % (
+            statistics.median(busy_seen), max(busy_seen)))
+    print("# 'limit' = the same Python work called directly on one thread (timeit, no "
+          "handoff), measured inside the context in the same run")
+    print("\n".join(lines))
+    met = [t for t in report.targets if t["met"]]
+    print("\ntargets met: %d of %d" % (len(met), len(report.targets)))
+    for fail in failures:
+        print("FAILED (run %d): %s: %s" % (fail["run"], " ".join(fail["argv"]), fail["error"]))
+
+    figures = []
+    for (b, c, m, metric), values in sorted(figs.values.items()):
+        figures.append({"bench": b, "case": c, "mode": m, "metric": metric,
+                        "unit": figs.units[(b, c, m, metric)],
+                        "median": statistics.median(values), "min": min(values),
+                        "max": max(values), "runs": len(values), "values": values})
+    doc = {"date": datetime.date.today().isoformat(), "python": sorted(figs.python),
+           "profile": profile, "runs": runs, "machine": info, "figures": figures,
+           "unavailable": [{"bench": b, "case": c, "mode": m, "reason": why}
+                           for (b, c, m), why in figs.unavailable.items()],
+           "targets": report.targets, "failures": failures,
+           "table": lines}
+    with open(args.json, "w") as f:
+        json.dump(doc, f, indent=1, default=lambda x: None if isinstance(x, float) and
+                  math.isnan(x) else x)
+    print("wrote " + args.json)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -110,6 +110,29 @@ public:
 
     size_t pos() const { return pos_; }
 
+    // A definite-length top-level array of at most `cap` items, decoded
+    // into items[0..*n) as new references. Returns 0 on success, -1 on a
+    // decode error (nothing left allocated), 1 when the input is some other
+    // shape (nothing consumed).
+    int array_into(PyObject **items, size_t cap, size_t *n) {
+        Head h;
+        size_t p = 0;
+        Error ignored;
+        if (!cbor::read_head(data_, len_, &p, &h, &ignored) || h.type != Type::array ||
+            h.indefinite || h.arg > cap)
+            return 1;
+        pos_ = p;
+        for (size_t i = 0; i < h.arg; ++i) {
+            items[i] = item(1, false);
+            if (!items[i]) {
+                for (size_t j = 0; j < i; ++j) Py_DECREF(items[j]);
+                return -1;
+            }
+        }
+        *n = static_cast<size_t>(h.arg);
+        return 0;
+    }
+
     // One item at pos_. `hashable`: the item is a map key or set element, so
     // arrays become tuples, sets frozensets, and maps are an error.
     PyObject *item(int depth, bool hashable) {
@@ -777,6 +800,25 @@ PyObject *cbor_to_python(const uint8_t *data, size_t len, const PyTypes &types, 
         PyErr_Clear();
         *err = Error(Status::no_memory, "out of memory");
         return nullptr;
+    }
+}
+
+int cbor_array_into(const uint8_t *data, size_t len, const PyTypes &types, PyObject **items,
+                    size_t cap, size_t *out_n, Error *err) {
+    try {
+        Decoder d(data, len, types, err);
+        int rc = d.array_into(items, cap, out_n);
+        if (rc != 0) return rc;
+        if (d.pos() != len) {
+            for (size_t i = 0; i < *out_n; ++i) Py_DECREF(items[i]);
+            d.fail(d.pos(), std::to_string(len - d.pos()) + " trailing byte(s) after the data item");
+            return -1;
+        }
+        return 0;
+    } catch (const std::bad_alloc &) {
+        PyErr_Clear();
+        *err = Error(Status::no_memory, "out of memory");
+        return -1;
     }
 }
 

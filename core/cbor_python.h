@@ -33,6 +33,14 @@ struct PyTypes {
 // left set.
 PyObject *cbor_to_python(const uint8_t *data, size_t len, const PyTypes &types, Error *err);
 
+// Fast path for call arguments: decodes a definite-length CBOR array of at
+// most `cap` items filling [data, data+len) straight into items[] (new
+// references; *out_n set), with no list in between. Returns 0 on success,
+// -1 on a decode error (*err set, nothing left allocated), and 1 when the
+// input is not such an array (then use cbor_to_python).
+int cbor_array_into(const uint8_t *data, size_t len, const PyTypes &types, PyObject **items,
+                    size_t cap, size_t *out_n, Error *err);
+
 // Appends the CBOR encoding of obj to out. On failure returns false with
 // *err = Status::encode and a message naming the Python type and where it
 // was, e.g. "cannot encode Python object of type 'object' (at [2]['k'])";

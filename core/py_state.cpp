@@ -176,7 +176,7 @@ void PyState::clear() {
     Py_CLEAR(call_soon_);
     Py_CLEAR(create_task_);
     Py_CLEAR(ensure_future_);
-    clear_map(functions_);
+    forget_functions();
     clear_map(modules_);
     clear_map(eval_code_);
     clear_map(exec_code_);
@@ -269,10 +269,17 @@ PyObject *PyState::resolve_function(const Request &r, Error *err) {
         if (!fn) *err = fetch_error();
         return fn;
     }
+    // A request stream usually repeats one function: compare with the last
+    // one before building and hashing a cache key.
+    if (last_fn_ && r.target == last_target_ && r.text == last_text_) {
+        Py_INCREF(last_fn_);
+        return last_fn_;
+    }
     key_.assign(r.target);
     key_.push_back('\0');
     key_.append(r.text);
     if (auto it = functions_.find(std::string_view(key_)); it != functions_.end()) {
+        remember_last(r, it->second);
         Py_INCREF(it->second);
         return it->second;
     }
@@ -294,7 +301,19 @@ PyObject *PyState::resolve_function(const Request &r, Error *err) {
     }
     Py_INCREF(fn);
     functions_.emplace(key_, fn);
+    remember_last(r, fn);
     return fn;
+}
+
+void PyState::remember_last(const Request &r, PyObject *fn) {
+    last_target_ = r.target;
+    last_text_ = r.text;
+    last_fn_ = fn;  // borrowed from functions_
+}
+
+void PyState::forget_functions() {
+    last_fn_ = nullptr;
+    clear_map(functions_);
 }
 
 PyObject *PyState::compiled(const std::string &source, int start, Error *err) {
@@ -344,6 +363,28 @@ void PyState::run_call(Request *r) {
     if (!fn) {
         if (r->claim()) ctx_.finish(r, Outcome{std::move(err), {}}, false);
         return;
+    }
+    // Common case: a few positional arguments and no kwargs go straight
+    // from CBOR into a stack array for vectorcall, with no list.
+    if (r->kwargs.empty()) {
+        constexpr size_t kInline = 8;
+        PyObject *items[kInline];
+        size_t n = 0;
+        int rc = r->args.empty() ? 0
+                                 : cbor_array_into(r->args.data(), r->args.size(), types_, items,
+                                                   kInline, &n, &err);
+        if (rc == 0) {
+            PyObject *result = PyObject_Vectorcall(fn, items, n, nullptr);
+            for (size_t i = 0; i < n; ++i) Py_DECREF(items[i]);
+            Py_DECREF(fn);
+            complete_with(r, result);
+            return;
+        }
+        if (rc < 0) {
+            Py_DECREF(fn);
+            if (r->claim()) ctx_.finish(r, Outcome{std::move(err), {}}, false);
+            return;
+        }
     }
     PyObject *args = nullptr;
     PyObject *kwargs = nullptr;
@@ -419,7 +460,7 @@ void PyState::run_exec(Request *r) {
     PyObject *result = PyEval_EvalCode(code, ns, ns);
     Py_DECREF(code);
     // Code may rebind module attributes: looked-up functions are stale now.
-    clear_map(functions_);
+    forget_functions();
     complete_with(r, result);
 }
 

@@ -83,6 +83,11 @@ private:
     StringMap<PyObject *> eval_code_;
     StringMap<PyObject *> exec_code_;
     std::string key_;  // scratch for function keys
+    // One-entry cache in front of functions_ (last_fn_ is borrowed from it).
+    std::string last_target_, last_text_;
+    PyObject *last_fn_ = nullptr;
+    void remember_last(const Request &r, PyObject *fn);
+    void forget_functions();
     PyObject *format_exception_ = nullptr;
 
     // asyncio

@@ -55,6 +55,9 @@ if [[ -z "${PYCTX_TEST_QUICK:-}" ]]; then
 fi
 
 export PYCTX_BUILD_DIR="$root/build"
+step "examples and benchmark smoke checks"
+if ! sh examples/run_tests.sh; then failed+=("examples/bench"); fi
+
 for lang in rust go erlang; do
   if [[ -f "bindings/$lang/test.sh" ]]; then
     step "$lang binding"

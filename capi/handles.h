@@ -10,6 +10,7 @@
 #include "capi/c_error.h"
 #include "core/context.h"
 #include "core/request.h"
+#include "core/request_pool.h"
 #include "core/runtime.h"
 #include "pyctx.h"
 
@@ -34,8 +35,17 @@ struct pyctx_env {
 
 // An async request is allocated as a pyctx_result, so the request itself is
 // the result object handed to the completion callback: no second allocation.
-struct pyctx_result : pyctx::core::Request {
+struct pyctx_result final : pyctx::core::Request {
     pyctx_error error_object;  // filled at delivery when the request failed
+
+    static pyctx_result *make() { return pyctx::core::RequestPool<pyctx_result>::acquire(); }
+
+protected:
+    void destroy() override {
+        reset_for_reuse();
+        if (!error_object.error.ok()) error_object.error = pyctx::core::Error();
+        pyctx::core::RequestPool<pyctx_result>::recycle(this);
+    }
 };
 
 namespace pyctx::capi {

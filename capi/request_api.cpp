@@ -97,7 +97,7 @@ pyctx_error_t *submit_new(pyctx_context_t *context, pyctx_env_t *env,
         if (auto *e = check_context(context)) return e;
         if (!on_complete) return invalid("on_complete is NULL");
         if (auto *e = check_env(context, env)) return e;
-        auto *r = new pyctx_result();
+        auto *r = pyctx_result::make();
         if (auto *e = fill_request(r)) {
             r->release();
             return e;
@@ -117,7 +117,7 @@ PYCTX_API pyctx_error_t *pyctx_call(pyctx_context_t *context, const char *module
     return guarded([&]() -> pyctx_error_t * {
         if (auto *e = check_context(context)) return e;
         if (!out_result) return invalid("out_result is NULL");
-        core::RequestRef r(new core::Request());
+        core::RequestRef r(core::PooledRequest::make());
         if (auto *e = fill(r.get(), core::RequestKind::call, module, function, nullptr, args,
                            args_len, kwargs, kwargs_len, 0, timeout_ms))
             return e;
@@ -132,7 +132,7 @@ PYCTX_API pyctx_error_t *pyctx_eval(pyctx_context_t *context, const char *expres
         if (auto *e = check_context(context)) return e;
         if (!out_result) return invalid("out_result is NULL");
         if (auto *e = check_env(context, env)) return e;
-        core::RequestRef r(new core::Request());
+        core::RequestRef r(core::PooledRequest::make());
         if (auto *e = fill(r.get(), core::RequestKind::eval, nullptr, expression, "expression",
                            locals, locals_len, nullptr, 0, env ? env->id : 0, timeout_ms))
             return e;
@@ -145,7 +145,7 @@ PYCTX_API pyctx_error_t *pyctx_exec(pyctx_context_t *context, const char *code, 
     return guarded([&]() -> pyctx_error_t * {
         if (auto *e = check_context(context)) return e;
         if (auto *e = check_env(context, env)) return e;
-        core::RequestRef r(new core::Request());
+        core::RequestRef r(core::PooledRequest::make());
         if (auto *e = fill(r.get(), core::RequestKind::exec, nullptr, code, "code", nullptr, 0,
                            nullptr, 0, env ? env->id : 0, timeout_ms))
             return e;

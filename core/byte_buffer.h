@@ -35,6 +35,16 @@ public:
     [[nodiscard]] size_t size() const { return len_; }
     [[nodiscard]] bool empty() const { return len_ == 0; }
     void clear() { len_ = 0; }
+    // Empties the buffer, keeping its storage only up to `max_keep` bytes
+    // (for objects that are recycled: a one-off huge payload is not kept).
+    void clear_keeping(size_t max_keep) {
+        len_ = 0;
+        if (cap_ > max_keep) {
+            std::free(data_);
+            data_ = nullptr;
+            cap_ = 0;
+        }
+    }
 
     // Returns false when memory is exhausted (the buffer is left unchanged).
     [[nodiscard]] bool reserve(size_t extra) {

@@ -82,7 +82,7 @@ struct Request {
 
     void retain() { refs.fetch_add(1, std::memory_order_relaxed); }
     void release() {
-        if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+        if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) destroy();
     }
 
     // Claims the right to complete. True exactly once.
@@ -91,6 +91,39 @@ struct Request {
                !claimed.exchange(true, std::memory_order_acq_rel);
     }
     bool is_claimed() const { return claimed.load(std::memory_order_acquire); }
+
+protected:
+    // Called when the last reference goes. Pooled request types recycle
+    // themselves instead of freeing.
+    virtual void destroy() { delete this; }
+
+    // Back to the just-constructed state, keeping string and buffer storage
+    // (small ones) so the next request allocates nothing.
+    void reset_for_reuse() {
+        kind = RequestKind::call;
+        id = env_id = 0;
+        deadline_ns = 0;
+        target.clear();
+        text.clear();
+        args.clear_keeping(kKeepBytes);
+        kwargs.clear_keeping(kKeepBytes);
+        sink = nullptr;
+        sink_data = nullptr;
+        user_fn = nullptr;
+        internal = nullptr;
+        refs.store(1, std::memory_order_relaxed);
+        claimed.store(false, std::memory_order_relaxed);
+        phase.store(Phase::queued, std::memory_order_relaxed);
+        interrupt_posted.store(0, std::memory_order_relaxed);
+        host_waiting.store(false, std::memory_order_relaxed);
+        done.store(0, std::memory_order_relaxed);
+        if (!outcome.error.ok()) outcome.error = Error();
+        outcome.value.clear_keeping(kKeepBytes);
+        next = nullptr;
+    }
+
+private:
+    static constexpr size_t kKeepBytes = 4096;
 };
 
 // Smart pointer for Request references.

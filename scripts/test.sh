@@ -14,7 +14,8 @@ bash scripts/deps.sh bindings
 [[ -d "$HOME/.cargo/bin" ]] && export PATH="$HOME/.cargo/bin:$PATH"
 
 failed=()
-step() { echo; echo "==== $*"; }
+suites=0
+step() { echo; echo "==== $*"; suites=$((suites + 1)); }
 
 run_ctest() {  # build-dir label
   if ! ctest --test-dir "$1" --output-on-failure --no-tests=error -j2; then failed+=("$2"); fi
@@ -68,6 +69,7 @@ done
 echo
 if ((${#failed[@]})); then
   echo "FAILED: ${failed[*]}"
+  echo "suites: $((suites - ${#failed[@]})) passed, ${#failed[@]} failed"
   exit 1
 fi
-echo "all test suites passed"
+echo "suites: $suites passed, 0 failed"

@@ -4,6 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh core
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DPYCTX_BUILD_TESTS=OFF >/dev/null
-cmake --build build -j"$(nproc)" --target parallel_demo
-exec ./build/examples/parallel_demo "$@"
+cmake -S . -B build-demo -DCMAKE_BUILD_TYPE=Release -DPYCTX_BUILD_TESTS=OFF -DPYCTX_BUILD_BENCH=OFF >/dev/null
+cmake --build build-demo -j"$(nproc)" --target parallel_demo
+exec ./build-demo/examples/parallel_demo "$@"

@@ -133,16 +133,9 @@ func (c *Context) submit(ctx context.Context, r *request) (*Future, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !c.guard.acquire() {
-		return nil, errClosed()
-	}
-	var env *C.pyctx_env_t
-	if r.env != nil {
-		if !r.env.st.guard.acquire() {
-			c.guard.release()
-			return nil, &Error{Status: StatusClosed, Message: "env is closed"}
-		}
-		env = r.env.st.ptr
+	env, err := c.hold(r)
+	if err != nil {
+		return nil, err
 	}
 	f := &Future{owner: c, reqCtx: ctx, done: make(chan struct{})}
 	h := cgo.NewHandle(f)
@@ -160,12 +153,7 @@ func (c *Context) submit(ctx context.Context, r *request) (*Future, error) {
 	case kindExec:
 		res = C.pyctxgo_exec_async(c.ptr, enc.cstr(0), env, timeout, C.uintptr_t(h))
 	}
-	if r.env != nil {
-		r.env.st.guard.release()
-	}
-	c.guard.release()
-	runtime.KeepAlive(c)
-	runtime.KeepAlive(r.env)
+	c.unhold(r)
 	if res.error != nil {
 		h.Delete() // not accepted: the callback never runs
 		return nil, takeError(res.error)

@@ -5,7 +5,6 @@ import "C"
 
 import (
 	"context"
-	"runtime"
 	"sync"
 	"time"
 	"unsafe"
@@ -207,16 +206,9 @@ func (c *Context) runSync(r *request, timeout C.uint32_t) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !c.guard.acquire() {
-		return nil, errClosed()
-	}
-	var env *C.pyctx_env_t
-	if r.env != nil {
-		if !r.env.st.guard.acquire() {
-			c.guard.release()
-			return nil, &Error{Status: StatusClosed, Message: "env is closed"}
-		}
-		env = r.env.st.ptr
+	env, err := c.hold(r)
+	if err != nil {
+		return nil, err
 	}
 	dst := enc.buf[:cap(enc.buf)]
 	dstPtr, dstCap := (*C.uint8_t)(unsafe.Pointer(&dst[0])), C.size_t(len(dst))
@@ -234,12 +226,7 @@ func (c *Context) runSync(r *request, timeout C.uint32_t) (any, error) {
 		res.error = C.pyctx_exec(c.ptr, enc.cstr(0), env, timeout)
 		res.copied = 1
 	}
-	if r.env != nil {
-		r.env.st.guard.release()
-	}
-	c.guard.release()
-	runtime.KeepAlive(c)
-	runtime.KeepAlive(r.env)
+	c.unhold(r)
 	if res.error != nil {
 		return nil, takeError(res.error)
 	}

@@ -80,18 +80,11 @@ func (c *Context) runWaited(ctx context.Context, r *request) (any, error) {
 
 func (c *Context) submitWaited(r *request, enc *encoded, timeout C.uint32_t,
 	w *C.pyctxgo_waiter) (uint64, error) {
-	if !c.guard.acquire() {
-		return 0, errClosed()
+	env, err := c.hold(r)
+	if err != nil {
+		return 0, err
 	}
-	defer c.guard.release()
-	var env *C.pyctx_env_t
-	if r.env != nil {
-		if !r.env.st.guard.acquire() {
-			return 0, &Error{Status: StatusClosed, Message: "env is closed"}
-		}
-		defer r.env.st.guard.release()
-		env = r.env.st.ptr
-	}
+	defer c.unhold(r)
 	var res C.pyctxgo_submit_result
 	switch r.kind {
 	case kindCall:
@@ -105,8 +98,6 @@ func (c *Context) submitWaited(r *request, enc *encoded, timeout C.uint32_t,
 	case kindExec:
 		res = C.pyctxgo_exec_waited(c.ptr, enc.cstr(0), env, timeout, w)
 	}
-	runtime.KeepAlive(c)
-	runtime.KeepAlive(r.env)
 	if res.error != nil {
 		return 0, takeError(res.error)
 	}

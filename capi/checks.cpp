@@ -20,16 +20,8 @@ pyctx_error_t *check_cbor(const uint8_t *data, size_t len, int major, const char
     if (len == 0) return nullptr;
     if (!data) return invalid(std::string(what) + " is NULL but its length is not 0");
     core::Error err;
-    size_t pos = 0;
-    if (!core::cbor::skip_item(data, len, &pos, &err)) {
+    if (!core::cbor::check_single_item(data, len, &err))
         return make_error(PYCTX_ERR_DECODE, std::string(what) + ": " + err.message);
-    }
-    if (pos != len) {
-        return make_error(PYCTX_ERR_DECODE, std::string(what) + ": invalid CBOR at byte " +
-                                                std::to_string(pos) + ": " +
-                                                std::to_string(len - pos) +
-                                                " trailing byte(s) after the item");
-    }
     if ((data[0] >> 5) != major) {
         return make_error(PYCTX_ERR_DECODE, std::string(what) + " must be a CBOR " +
                                                 (major == 4 ? "array" : "map"));

@@ -302,4 +302,12 @@ bool skip_item(const uint8_t *data, size_t len, size_t *pos, Error *err, bool ch
     return true;
 }
 
+bool check_single_item(const uint8_t *data, size_t len, Error *err) {
+    size_t pos = 0;
+    if (!skip_item(data, len, &pos, err)) return false;
+    if (pos != len)
+        return fail(err, pos, std::to_string(len - pos) + " trailing byte(s) after the data item");
+    return true;
+}
+
 }  // namespace pyctx::core::cbor

@@ -196,4 +196,8 @@ void copy_chunks(const uint8_t *data, size_t len, size_t pos, uint8_t *dst);
 // failure *pos is unchanged.
 bool skip_item(const uint8_t *data, size_t len, size_t *pos, Error *err, bool check_utf8 = true);
 
+// True when [data, data+len) is exactly one well-formed item (skip_item plus
+// the "trailing bytes" check every whole-buffer consumer needs).
+bool check_single_item(const uint8_t *data, size_t len, Error *err);
+
 }  // namespace pyctx::core::cbor

@@ -161,7 +161,6 @@ private:
     void *main_thread_state_ = nullptr; // owngil: main-interpreter tstate of this thread
     unsigned long py_thread_ident_ = 0; // PyThread_get_thread_ident()
     std::atomic<uint64_t> current_id_{0};  // top running request, under its GIL
-    std::atomic<bool> interrupt_in_flight_{false};
     std::atomic<uint64_t> native_tid_{0};
 
     std::unique_ptr<PyState> py_;

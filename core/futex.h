@@ -47,8 +47,7 @@ public:
     // Spins until pred() is true or the budget is spent. Returns pred().
     template <class Pred>
     bool spin(Pred &&pred) {
-        uint32_t budget = budget_.load(std::memory_order_relaxed);
-        for (uint32_t i = 0; i < budget; ++i) {
+        for (uint32_t i = 0; i < budget_; ++i) {
             if (pred()) {
                 grow();
                 return true;
@@ -62,14 +61,14 @@ public:
 
 private:
     void grow() {
-        uint32_t b = budget_.load(std::memory_order_relaxed);
-        if (b < kMax) budget_.store(b + (b >> 3) + 1, std::memory_order_relaxed);
+        if (budget_ < kMax) budget_ += (budget_ >> 3) + 1;
     }
     void shrink() {
-        uint32_t b = budget_.load(std::memory_order_relaxed);
-        if (b > kMin) budget_.store(b >> 1, std::memory_order_relaxed);
+        if (budget_ > kMin) budget_ >>= 1;
     }
-    std::atomic<uint32_t> budget_;
+    // Not atomic: every spinner is owned by one thread (a context thread's
+    // idle spin, a caller's thread_local spin).
+    uint32_t budget_;
 };
 
 }  // namespace pyctx::core

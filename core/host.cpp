@@ -102,12 +102,10 @@ bool claim_answer(pyctx_host_call *call) {
 Error host_call_return(pyctx_host_call *call, const uint8_t *value, size_t len) {
     if (!claim_answer(call)) return Error(Status::invalid_argument, "host call already answered");
     Error err;
-    size_t pos = 0;
     if (!value || len == 0) {
         err = Error(Status::decode, "host answer is empty: expected one CBOR item");
-    } else if (cbor::skip_item(value, len, &pos, &err) && pos != len) {
-        err = Error(Status::decode, "invalid CBOR at byte " + std::to_string(pos) +
-                                        ": trailing bytes after the answer");
+    } else {
+        cbor::check_single_item(value, len, &err);
     }
     if (!err.ok()) {
         call->ok = false;

@@ -353,7 +353,7 @@ void PyState::execute(Request *r) {
             break;
         }
         case RequestKind::cancel_task: cancel_task(r->env_id); break;
-        case RequestKind::host_reply: host_reply(r); break;
+        case RequestKind::host_reply: host_call_resume(ctx_, r); break;
     }
 }
 
@@ -361,7 +361,7 @@ void PyState::run_call(Request *r) {
     Error err;
     PyObject *fn = resolve_function(*r, &err);
     if (!fn) {
-        if (r->claim()) ctx_.finish(r, Outcome{std::move(err), {}}, false);
+        finish_unless_claimed(r, Outcome{std::move(err), {}});
         return;
     }
     // Common case: a few positional arguments and no kwargs go straight
@@ -382,7 +382,7 @@ void PyState::run_call(Request *r) {
         }
         if (rc < 0) {
             Py_DECREF(fn);
-            if (r->claim()) ctx_.finish(r, Outcome{std::move(err), {}}, false);
+            finish_unless_claimed(r, Outcome{std::move(err), {}});
             return;
         }
     }
@@ -407,7 +407,7 @@ void PyState::run_call(Request *r) {
     if (!err.ok()) {
         Py_DECREF(fn);
         Py_XDECREF(args);
-        if (r->claim()) ctx_.finish(r, Outcome{std::move(err), {}}, false);
+        finish_unless_claimed(r, Outcome{std::move(err), {}});
         return;
     }
     PyObject *result;
@@ -440,7 +440,7 @@ void PyState::run_eval(Request *r) {
     }
     if (!err.ok()) {
         Py_XDECREF(code);
-        if (r->claim()) ctx_.finish(r, Outcome{std::move(err), {}}, false);
+        finish_unless_claimed(r, Outcome{std::move(err), {}});
         return;
     }
     PyObject *result = PyEval_EvalCode(code, ns, locals ? locals : ns);
@@ -454,7 +454,7 @@ void PyState::run_exec(Request *r) {
     PyObject *ns = namespace_for(r->env_id, &err);
     PyObject *code = ns ? compiled(r->text, Py_file_input, &err) : nullptr;
     if (!code) {
-        if (r->claim()) ctx_.finish(r, Outcome{std::move(err), {}}, false);
+        finish_unless_claimed(r, Outcome{std::move(err), {}});
         return;
     }
     PyObject *result = PyEval_EvalCode(code, ns, ns);
@@ -462,6 +462,10 @@ void PyState::run_exec(Request *r) {
     // Code may rebind module attributes: looked-up functions are stale now.
     forget_functions();
     complete_with(r, result);
+}
+
+void PyState::finish_unless_claimed(Request *r, Outcome out) {
+    if (r->claim()) ctx_.finish(r, std::move(out), false);
 }
 
 void PyState::complete_with(Request *r, PyObject *result) {
@@ -481,7 +485,7 @@ void PyState::complete_with(Request *r, PyObject *result) {
         if (!python_to_cbor(result, types_, out.value, &out.error)) out.value.clear();
         Py_DECREF(result);
     }
-    if (r->claim()) ctx_.finish(r, std::move(out), false);
+    finish_unless_claimed(r, std::move(out));
 }
 
 // ---------------------------------------------------------------------------
@@ -636,7 +640,7 @@ void PyState::task_done(uint64_t request_id, PyObject *task) {
     }
     PyErr_Clear();
     r->phase.store(Phase::finished, std::memory_order_release);
-    if (r->claim()) ctx_.finish(r, std::move(out), false);
+    finish_unless_claimed(r, std::move(out));
     r->release();
 }
 
@@ -648,6 +652,5 @@ void PyState::cancel_task(uint64_t request_id) {
     PyErr_Clear();
 }
 
-void PyState::host_reply(Request *r) { host_call_resume(ctx_, r); }
 
 }  // namespace pyctx::core

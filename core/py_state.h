@@ -69,10 +69,11 @@ private:
     void run_eval(Request *r);
     void run_exec(Request *r);
     void complete_with(Request *r, PyObject *result);  // steals result
+    // Completes `r` from this thread unless someone else already has.
+    void finish_unless_claimed(Request *r, Outcome out);
     bool start_task(Request *r, PyObject *awaitable);  // steals awaitable
     bool ensure_loop(Error *err);
     void cancel_task(uint64_t request_id);
-    void host_reply(Request *r);
 
     Context &ctx_;
     PyTypes types_;

@@ -139,16 +139,11 @@ void Runtime::python_main(RuntimeOptions options) {
             err = status_error(st, "Python initialization failed");
             break;
         }
-        std::snprintf(python_version_, sizeof python_version_, "%d.%d.%d", PY_MAJOR_VERSION,
-                      PY_MINOR_VERSION, PY_MICRO_VERSION);
-        const char *v = Py_GetVersion();  // the libpython actually loaded
-        if (v) {
-            size_t n = std::strcspn(v, " ");
-            if (n < sizeof python_version_) {
-                std::memcpy(python_version_, v, n);
-                python_version_[n] = '\0';
-            }
-        }
+        // The libpython actually loaded ("3.13.0 (main, ...)"), not the headers.
+        const char *v = Py_GetVersion();
+        size_t n = std::min(std::strcspn(v, " "), sizeof python_version_ - 1);
+        std::memcpy(python_version_, v, n);
+        python_version_[n] = '\0';
         // Python runs only on context threads: this thread keeps the main
         // thread state parked until shutdown.
         saved = PyEval_SaveThread();

@@ -23,15 +23,8 @@ using namespace pyctx_test;
 
 static auto *const g_runtime = install_runtime();
 
-class AsyncTest : public ModeTest {
+class AsyncTest : public ContextTest {
 protected:
-    void SetUp() override {
-        ModeTest::SetUp();
-        if (IsSkipped()) return;
-        ASSERT_TRUE(IsOk(create_context(ctx_, mode())));
-    }
-    pyctx_context_t *ctx() { return ctx_.get(); }
-    Context ctx_;
     Watchdog guard_;
 };
 

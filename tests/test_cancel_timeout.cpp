@@ -24,19 +24,17 @@ namespace {
 constexpr auto kReturnBound = std::chrono::seconds(10);
 } // namespace
 
-class CancelTimeoutTest : public ModeTest {
+class CancelTimeoutTest : public ContextTest {
 protected:
     void SetUp() override {
-        ModeTest::SetUp();
-        if (IsSkipped()) return;
-        ASSERT_TRUE(IsOk(create_context(ctx_, mode())));
+        ContextTest::SetUp();
+        if (IsSkipped() || HasFatalFailure()) return;
         // Requests that run append to `ran`; those that never run leave no trace.
         ASSERT_TRUE(exec(ctx(), "ran = []").ok());
     }
     void TearDown() override {
         gate_.open_all(); // a request blocked on the gate cannot be interrupted
     }
-    pyctx_context_t *ctx() { return ctx_.get(); }
 
     /** Occupies the context with a request blocked on the gate. */
     void occupy() {
@@ -51,7 +49,6 @@ protected:
         EXPECT_EQ(blocker_.all()[0].status, PYCTX_OK);
     }
 
-    Context ctx_;
     Gate gate_;
     Collector blocker_;
     Watchdog guard_;

@@ -23,16 +23,7 @@ bool contains(const std::string &haystack, const std::string &needle) {
 }
 } // namespace
 
-class RequestTest : public ModeTest {
-protected:
-    void SetUp() override {
-        ModeTest::SetUp();
-        if (IsSkipped()) return;
-        ASSERT_TRUE(IsOk(create_context(ctx_, mode())));
-    }
-    pyctx_context_t *ctx() { return ctx_.get(); }
-    Context ctx_;
-};
+class RequestTest : public ContextTest {};
 
 TEST_P(RequestTest, CallWithArgsAndKwargs) {
     Outcome r = call(ctx(), "builtins", "sorted", cbor_array(RawCbor{cbor_array(3, 1, 2)}),

@@ -141,6 +141,18 @@ protected:
     pyctx_mode mode() const { return GetParam(); }
 };
 
+/** A ModeTest with one fresh context of the test's mode, created in SetUp. */
+class ContextTest : public ModeTest {
+protected:
+    void SetUp() override {
+        ModeTest::SetUp();
+        if (IsSkipped()) return;
+        ASSERT_TRUE(IsOk(create_context(ctx_, mode())));
+    }
+    pyctx_context_t *ctx() { return ctx_.get(); }
+    Context ctx_;
+};
+
 inline std::string mode_param_name(const ::testing::TestParamInfo<pyctx_mode> &info) {
     return mode_name(info.param);
 }

@@ -82,10 +82,8 @@ import (
 // pyctxgo_bench_stub_call instead of the engine: the binding's own cost per
 // call, free of the engine's thread handoff. One argument only.
 func benchStubCall(module, function string, arg any) (any, error) {
-	bp := getBuf()
+	bp, enc, err := encodePooled(newCall(module, function, []any{arg}))
 	defer putBuf(bp)
-	enc, err := newCall(module, function, []any{arg}).encode(*bp)
-	*bp = enc.buf
 	if err != nil {
 		return nil, err
 	}

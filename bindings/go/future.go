@@ -126,10 +126,8 @@ func (c *Context) submit(ctx context.Context, r *request) (*Future, error) {
 	if expired {
 		return nil, ctxError(ctx)
 	}
-	bp := getBuf()
+	bp, enc, err := encodePooled(r)
 	defer putBuf(bp)
-	enc, err := r.encode(*bp)
-	*bp = enc.buf
 	if err != nil {
 		return nil, err
 	}

@@ -45,6 +45,15 @@ const maxPooledBuf = 1 << 20
 
 func getBuf() *[]byte { return bufPool.Get().(*[]byte) }
 
+// encodePooled encodes r into a buffer from the pool. The caller returns the
+// buffer with putBuf once it no longer uses the encoding, also on error.
+func encodePooled(r *request) (*[]byte, encoded, error) {
+	bp := getBuf()
+	enc, err := r.encode(*bp)
+	*bp = enc.buf
+	return bp, enc, err
+}
+
 func putBuf(b *[]byte) {
 	if cap(*b) <= maxPooledBuf {
 		*b = (*b)[:0]
@@ -199,10 +208,8 @@ func (c *Context) run(ctx context.Context, r *request) (any, error) {
 // runSync is the blocking path: one cgo call, the result copied into the
 // request's own pooled buffer when it fits.
 func (c *Context) runSync(r *request, timeout C.uint32_t) (any, error) {
-	bp := getBuf()
+	bp, enc, err := encodePooled(r)
 	defer putBuf(bp)
-	enc, err := r.encode(*bp)
-	*bp = enc.buf
 	if err != nil {
 		return nil, err
 	}

@@ -26,10 +26,8 @@ func (c *Context) runWaited(ctx context.Context, r *request) (any, error) {
 	if expired {
 		return nil, ctxError(ctx)
 	}
-	bp := getBuf()
+	bp, enc, err := encodePooled(r)
 	defer putBuf(bp)
-	enc, err := r.encode(*bp)
-	*bp = enc.buf
 	if err != nil {
 		return nil, err
 	}

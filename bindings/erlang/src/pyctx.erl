@@ -259,10 +259,23 @@ await(Ref, Timeout) ->
 -spec cancel(request()) -> ok.
 cancel(Ref) ->
     case pyctx_nif:abandon(Ref) of
-        sending -> receive {pyctx, Ref, _} -> ok end;
-        sent -> receive {pyctx, Ref, _} -> ok after 0 -> ok end;
+        sending -> wait_sent(Ref), flush_reply(Ref);
+        sent -> flush_reply(Ref);
         _AbandonedOrNotOwner -> ok
     end.
+
+%% The completion thread marks a reply `sent' just after enif_send, so the
+%% owner may already have received it (an await that returned) while the
+%% state still reads `sending'. Wait out that short window instead of
+%% waiting for a message that may be gone.
+wait_sent(Ref) ->
+    case pyctx_nif:request_state(Ref) of
+        sending -> erlang:yield(), wait_sent(Ref);
+        _ -> ok
+    end.
+
+flush_reply(Ref) ->
+    receive {pyctx, Ref, _} -> ok after 0 -> ok end.
 
 %%% ---------------------------------------------------------------------
 %%% Host functions: Python calling Erlang

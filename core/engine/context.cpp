@@ -11,7 +11,8 @@ std::atomic<uint64_t> g_context_counter{0};
 }  // namespace
 
 Context::Context(ContextOptions options)
-    : options_(std::move(options)), lane_(*this, options_.queue_capacity) {}
+    : options_(std::move(options)),
+      lane_(options_.name, options_.queue_capacity, Runtime::get().service()) {}
 
 Context::~Context() = default;
 
@@ -27,7 +28,7 @@ Error Context::create(ContextOptions options, std::shared_ptr<Context> *out) {
 
     std::shared_ptr<Context> ctx(new Context(std::move(options)));
     ctx->executor_ = std::make_unique<InprocExecutor>(*ctx);
-    ctx->lane_.attach(ctx->executor_.get());
+    ctx->lane_.attach(ctx->executor_.get(), ctx);
     if (Error e = rt.add_context(ctx); !e.ok()) return e;
     if (Error e = ctx->executor_->start(); !e.ok()) {
         rt.remove_context(ctx.get());

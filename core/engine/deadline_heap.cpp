@@ -2,9 +2,9 @@
 
 namespace pyctx::core {
 
-void DeadlineHeap::push(Request *r, std::weak_ptr<void> owner) {
+void DeadlineHeap::push(Request *r, Lane *lane, std::weak_ptr<void> owner) {
     heap_.emplace_back();
-    place(heap_.size() - 1, Entry{r, std::move(owner)});
+    place(heap_.size() - 1, Entry{r, lane, std::move(owner)});
     sift_up(heap_.size() - 1);
 }
 

@@ -16,10 +16,13 @@
 
 namespace pyctx::core {
 
+class Lane;
+
 class DeadlineHeap {
 public:
     struct Entry {
         Request *request = nullptr;  // holds one reference
+        Lane *lane = nullptr;        // valid while `owner` is alive
         std::weak_ptr<void> owner;
     };
 
@@ -28,7 +31,7 @@ public:
     int64_t earliest() const { return heap_.front().request->deadline_ns; }
 
     // Takes the caller's reference. `r` must not be in the heap.
-    void push(Request *r, std::weak_ptr<void> owner);
+    void push(Request *r, Lane *lane, std::weak_ptr<void> owner);
     // Removes `r` if it is in the heap and returns true; the heap's
     // reference then belongs to the caller.
     bool remove(Request *r);

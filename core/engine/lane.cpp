@@ -1,9 +1,8 @@
 #include "core/engine/lane.h"
 
 #include "core/base/futex.h"
-#include "core/engine/context.h"
 #include "core/engine/executor.h"
-#include "core/engine/runtime.h"
+#include "core/engine/service.h"
 
 namespace pyctx::core {
 
@@ -11,9 +10,8 @@ namespace {
 Error timeout_error() { return Error(Status::timeout, "the request timed out"); }
 }  // namespace
 
-Lane::Lane(Context &ctx, size_t queue_capacity) : ctx_(ctx), queue_(queue_capacity) {}
-
-const std::string &Lane::name() const { return ctx_.name(); }
+Lane::Lane(std::string name, size_t queue_capacity, Service &service)
+    : name_(std::move(name)), service_(service), queue_(queue_capacity) {}
 
 Error Lane::closed_error() const {
     return Error(Status::closed, "context '" + name() + "' is closed");
@@ -42,7 +40,7 @@ Error Lane::submit(RequestRef request, bool watch_deadline) {
             return Error(Status::queue_full, "context '" + name() + "' queue is full");
     }
     request.detach();  // the queue's reference now
-    if (watch_deadline) Runtime::get().service().watch(r, ctx_.shared_from_this());
+    if (watch_deadline) service_.watch(r, this, owner_);
     executor_->wake();
     return {};
 }
@@ -71,7 +69,7 @@ void Lane::wait(Request *r, int64_t deadline_ns) {
     if (me && me != executor_) {
         if (deadline_ns && !r->deadline_watched.exchange(true, std::memory_order_acq_rel)) {
             r->retain();
-            Runtime::get().service().watch(r, ctx_.shared_from_this());
+            service_.watch(r, this, owner_);
         }
         if (me->serve_until_done(r)) return;
     }
@@ -115,7 +113,7 @@ void Lane::finish(Request *r, Outcome outcome, Origin origin) {
     count(outcome.error);
     r->outcome = std::move(outcome);
     // Completed before its deadline: the watch lets go of it now.
-    if (r->deadline_watched.load(std::memory_order_acquire)) Runtime::get().service().unwatch(r);
+    if (r->deadline_watched.load(std::memory_order_acquire)) service_.unwatch(r);
     if (r->is_sync()) {
         deliver(r);
     } else if (origin == Origin::executor) {
@@ -124,7 +122,7 @@ void Lane::finish(Request *r, Outcome outcome, Origin origin) {
         deliver(r);
     } else {
         r->retain();
-        Runtime::get().service().post_delivery(r);
+        service_.post_delivery(r);
     }
 }
 

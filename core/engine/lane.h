@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "core/base/error.h"
@@ -16,8 +17,8 @@
 
 namespace pyctx::core {
 
-class Context;
 class Executor;
+class Service;
 
 struct LaneStats {
     uint64_t completed = 0, failed = 0, cancelled = 0, timed_out = 0, closed = 0;
@@ -33,13 +34,19 @@ enum class Origin {
 
 class Lane {
 public:
-    Lane(Context &ctx, size_t queue_capacity);
+    // `service` fires deadlines and delivers host-thread completions;
+    // `owner` is whatever keeps this lane alive (its context), so a deadline
+    // never fires into a lane that is gone.
+    Lane(std::string name, size_t queue_capacity, Service &service);
     Lane(const Lane &) = delete;
     Lane &operator=(const Lane &) = delete;
 
-    void attach(Executor *executor) { executor_ = executor; }
+    void attach(Executor *executor, std::weak_ptr<void> owner) {
+        executor_ = executor;
+        owner_ = std::move(owner);
+    }
     RequestQueue &queue() { return queue_; }
-    const std::string &name() const;
+    const std::string &name() const { return name_; }
 
     uint64_t next_request_id() { return next_id_.fetch_add(1, std::memory_order_relaxed); }
 
@@ -85,8 +92,10 @@ private:
     void count(const Error &e);
     Error closed_error() const;
 
-    Context &ctx_;
+    const std::string name_;
+    Service &service_;
     Executor *executor_ = nullptr;
+    std::weak_ptr<void> owner_;
     RequestQueue queue_;
     std::atomic<uint64_t> next_id_{1};
     std::atomic<bool> closing_{false};

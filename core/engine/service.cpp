@@ -1,7 +1,7 @@
 #include "core/engine/service.h"
 
 #include "core/base/futex.h"
-#include "core/engine/context.h"
+#include "core/engine/lane.h"
 #include "core/engine/thread_name.h"
 
 namespace pyctx::core {
@@ -39,7 +39,7 @@ void Service::post_delivery(Request *claimed) {
     cv_.notify_one();
 }
 
-void Service::watch(Request *r, const std::shared_ptr<Context> &ctx) {
+void Service::watch(Request *r, Lane *lane, std::weak_ptr<void> owner) {
     bool earliest;
     {
         std::lock_guard lock(mu_);
@@ -47,7 +47,7 @@ void Service::watch(Request *r, const std::shared_ptr<Context> &ctx) {
             r->release();
             return;
         }
-        deadlines_.push(r, ctx);
+        deadlines_.push(r, lane, std::move(owner));
         earliest = r->deadline_slot == 0;
     }
     if (earliest) cv_.notify_one();
@@ -88,7 +88,7 @@ void Service::main() {
             DeadlineHeap::Entry e = deadlines_.pop();
             lock.unlock();
             if (!e.request->is_claimed()) {
-                if (auto owner = e.owner.lock()) static_cast<Context *>(owner.get())->lane().expire(e.request);
+                if (auto owner = e.owner.lock()) e.lane->expire(e.request);
             }
             e.request->release();
             lock.lock();

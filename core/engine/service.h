@@ -14,7 +14,7 @@
 
 namespace pyctx::core {
 
-class Context;
+class Lane;
 
 class Service {
 public:
@@ -28,7 +28,7 @@ public:
     // Completes `r` as timed out at its deadline unless it completes first.
     // Takes one reference, which the caller added before the request became
     // visible to anyone else.
-    void watch(Request *r, const std::shared_ptr<Context> &ctx);
+    void watch(Request *r, Lane *lane, std::weak_ptr<void> owner);
     // At completion: drops the watch (and its reference) if still held.
     void unwatch(Request *r);
     // Requests whose deadline is watched now.

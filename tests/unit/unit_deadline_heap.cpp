@@ -49,7 +49,7 @@ void check_consistent(const DeadlineHeap &heap, const Model &model,
 TEST(DeadlineHeap, RandomOperationsMatchAMultisetModel) {
     std::mt19937_64 rng(20261201);
     constexpr int kRequests = 300;
-    for (int round = 0; round < 20; ++round) {
+    for (int round = 0; round < 10; ++round) {
         std::vector<std::unique_ptr<Request>> all;
         for (int i = 0; i < kRequests; ++i) {
             all.push_back(std::make_unique<Request>());
@@ -59,7 +59,7 @@ TEST(DeadlineHeap, RandomOperationsMatchAMultisetModel) {
         }
         DeadlineHeap heap;
         Model model;
-        for (int step = 0; step < 3000; ++step) {
+        for (int step = 0; step < 2000; ++step) {
             Request *r = all[rng() % all.size()].get();
             const bool member = r->deadline_slot >= 0;
             switch (rng() % 4) {

@@ -14,10 +14,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 source_dir=$(cd "$here/.." && pwd)
 build_dir=${PYCTX_BUILD_DIR:-/work/main/build}
 
-# The suite's targets: every tests/test_*.cpp binary plus the extras of
-# tests/extra.cmake.
+# The suite's targets: every tests/test_*.cpp binary, every
+# tests/unit/unit_*.cpp binary, plus the extras of tests/extra.cmake.
 targets="pyctx pyctx_static pyctx_legacy_ext c_static_call c_dlopen_call"
-for src in "$here"/test_*.cpp; do
+for src in "$here"/test_*.cpp "$here"/unit/unit_*.cpp; do
   targets="$targets $(basename "$src" .cpp)"
 done
 

@@ -472,6 +472,63 @@ TEST_F(LaneTest, RefusalsWhenTheQueueIsFullNeverComplete) {
     EXPECT_EQ(t.destroyed.load(), t.created.load());
 }
 
+TEST_F(LaneTest, SubmitBatchAcceptsWhatFitsAndTheRefusedNeverComplete) {
+    constexpr size_t kCapacity = 6;
+    Tracker &t = tracker(64);
+    start(kCapacity);
+    fake_->pause();
+    std::vector<TrackedRequest *> batch;
+    for (int i = 0; i < 10; ++i)
+        batch.push_back(make(t, i % 2 ? "fail" : "", i % 3 ? now_ns() + kHour : 0));
+    std::vector<uint64_t> ids;
+    for (auto *r : batch) ids.push_back(r->id);
+    size_t accepted = 99;
+    std::vector<Request *> as_requests(batch.begin(), batch.end());
+    const Error e = lane_->submit_batch(as_requests.data(), as_requests.size(), &accepted);
+    // The fake may have taken one before its pause took effect.
+    ASSERT_GE(accepted, kCapacity);
+    ASSERT_LE(accepted, kCapacity + 1);
+    EXPECT_EQ(e.status, Status::queue_full);
+    size_t watched = 0;
+    for (size_t i = 0; i < accepted; ++i) watched += batch[i]->deadline_ns != 0;
+    EXPECT_EQ(service_->watched(), watched) << "only accepted requests are watched";
+    // Refused requests are still the caller's, and hold nothing of the lane.
+    for (size_t i = accepted; i < batch.size(); ++i) {
+        EXPECT_EQ(batch[i]->refs.load(), 1u);
+        EXPECT_FALSE(batch[i]->deadline_watched.load());
+        batch[i]->release();
+    }
+    EXPECT_EQ(t.destroyed.load(), batch.size() - accepted);
+    fake_->resume();
+    t.wait_delivered(static_cast<uint32_t>(accepted));
+    close();
+    for (size_t i = 0; i < ids.size(); ++i)
+        EXPECT_EQ(t.deliveries[ids[i]].load(), i < accepted ? 1u : 0u) << ids[i];
+    EXPECT_EQ(t.bad_values.load(), 0u);
+    EXPECT_EQ(service_->watched(), 0u);
+    EXPECT_EQ(t.destroyed.load(), t.created.load());
+    size_t none = 99;
+    EXPECT_EQ(lane_->submit_batch(nullptr, 0, &none).status, Status::closed);
+    EXPECT_EQ(none, 0u);
+}
+
+TEST_F(LaneTest, WaitDoneGivesUpAtTheDeadlineWithoutCompleting) {
+    Tracker &t = tracker(4);
+    start();
+    TrackedRequest *r = make(t, "hold", 0, false);
+    r->retain();  // ours, beside the queue's
+    const uint64_t id = r->id;
+    ASSERT_TRUE(lane_->submit(RequestRef(r), false).ok());
+    EXPECT_FALSE(lane_->wait_done(r, now_ns() + 2 * kMs));
+    EXPECT_FALSE(r->is_claimed()) << "wait_done never completes the request";
+    EXPECT_EQ(fake_->stops(id), 0);
+    EXPECT_TRUE(lane_->cancel(id).ok());
+    EXPECT_TRUE(lane_->wait_done(r, now_ns() + kHour));
+    EXPECT_EQ(r->outcome.error.status, Status::cancelled);
+    EXPECT_EQ(fake_->stops(id), 1);
+    r->release();
+}
+
 TEST_F(LaneTest, AfterCloseRequestsAreRefusedAndQueuedOnesCompleteAsClosed) {
     Tracker &t = tracker(32);
     start();

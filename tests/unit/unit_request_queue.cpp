@@ -73,12 +73,39 @@ TEST(RequestQueue, CapacityBoundsUserRequestsButNotControlMessages) {
     EXPECT_EQ(q.push(p.make(8)), Push::ok);
 }
 
+TEST(RequestQueue, PushBatchStopsAtTheFirstRequestThatDoesNotFit) {
+    RequestQueue q(5);
+    Pile p;
+    ASSERT_EQ(q.push(p.make(1)), Push::ok);
+    ASSERT_TRUE(q.push_control(p.make(0, RequestKind::control)));
+    Request *batch[6];
+    for (uint64_t i = 0; i < 6; ++i) batch[i] = p.make(10 + i);
+    size_t pushed = 99;
+    EXPECT_EQ(q.push_batch(batch, 6, &pushed), Push::full);
+    EXPECT_EQ(pushed, 4u) << "room for four beside the one queued (control is exempt)";
+    EXPECT_EQ(q.depth(), 6u);
+    std::vector<uint64_t> order;
+    while (Request *r = q.pop_to_running()) {
+        order.push_back(r->is_control() ? 0 : r->id);
+        if (!r->is_control()) q.end_running(r);
+    }
+    EXPECT_EQ(order, (std::vector<uint64_t>{1, 0, 10, 11, 12, 13}));
+    EXPECT_EQ(q.push_batch(batch + 4, 2, &pushed), Push::ok);
+    EXPECT_EQ(pushed, 2u);
+    EXPECT_EQ(q.push_batch(batch, 0, &pushed), Push::ok);
+    EXPECT_EQ(pushed, 0u);
+    q.close();
+    EXPECT_EQ(q.push_batch(batch, 2, &pushed), Push::closed);
+    EXPECT_EQ(pushed, 0u);
+}
+
 TEST(RequestQueue, CloseRefusesUserRequestsAndCloseControlRefusesControl) {
     RequestQueue q(0);
     Pile p;
     ASSERT_EQ(q.push(p.make(1)), Push::ok);
     EXPECT_FALSE(q.is_closed());
-    q.close();
+    EXPECT_TRUE(q.close());
+    EXPECT_FALSE(q.close()) << "only the first close() reports closing";
     EXPECT_TRUE(q.is_closed());
     EXPECT_EQ(q.push(p.make(2)), Push::closed);
     EXPECT_TRUE(q.push_control(p.make(0, RequestKind::control))) << "control outlives close()";

@@ -279,6 +279,10 @@ unsafe extern "C" {
         options: *mut pyctx_context_options_t,
         capacity: usize,
     ) -> *mut pyctx_error_t;
+    pub fn pyctx_context_options_set_create_timeout(
+        options: *mut pyctx_context_options_t,
+        timeout_ms: u32,
+    ) -> *mut pyctx_error_t;
     pub fn pyctx_context_create(
         options: *const pyctx_context_options_t,
         out_context: *mut *mut pyctx_context_t,

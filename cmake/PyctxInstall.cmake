@@ -35,7 +35,7 @@ install(TARGETS pyctx pyctx_static EXPORT pyctxTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(FILES include/pyctx.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-install(FILES LICENSE CHANGELOG.md DESTINATION ${CMAKE_INSTALL_DOCDIR} OPTIONAL)
+install(FILES LICENSE CHANGELOG.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
 
 # Helper executables (the child of process contexts) go to libexec/pyctx,
 # where the library looks for them. Deferred to the end of the top-level

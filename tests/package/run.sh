@@ -93,8 +93,11 @@ else
 fi
 
 # ---- 4: the documented static link line (docs/install.md, keep them equal) ---------
+PY=$(pkg-config --variable=python_libdir pyctx)
+V=$(pkg-config --variable=python_version pyctx)
+[[ $PY == "$pylibdir" ]] || fail "pyctx.pc python_libdir '$PY' is not the build's $pylibdir"
 if cc -std=c99 -o "$work/app_static_line" "$here/app.c" -I"$prefix/include" "$prefix/lib/libpyctx.a" \
-     -L"$pylibdir" -lpython"$pyminor" -Wl,-rpath,"$pylibdir" -lstdc++ -lpthread -ldl -lm 2>"$work/static.log"; then
+     -L"$PY" -lpython"$V" -Wl,-rpath,"$PY" -lstdc++ -lpthread -ldl -lm 2>"$work/static.log"; then
   pass "static link line"
   run static-line "$work/app_static_line"
   no_shared_lib static-line "$work/app_static_line"

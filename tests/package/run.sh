@@ -6,7 +6,8 @@
 #   2. CMake find_package, pyctx::pyctx_static
 #   3. pkg-config (shared)
 #   4. the documented static link line (docs/install.md)
-# plus the package's version compatibility (0.2.x only for 0.2).
+# plus the package's version compatibility (0.2.x only for 0.2) and, when
+# the build has one, the process helper under libexec/pyctx.
 #
 #   PYCTX_BUILD_DIR       build tree to install from (default <repo>/build)
 #   PYCTX_PACKAGE_PREFIX  install there and keep it afterwards (default: a
@@ -103,6 +104,15 @@ if cc -std=c99 -o "$work/app_static_line" "$here/app.c" -I"$prefix/include" "$pr
   no_shared_lib static-line "$work/app_static_line"
 else
   fail "static link line"; cat "$work/static.log"
+fi
+
+# ---- helper executables of other modes ------------------------------------------------
+if cmake --build "$build" --target help | grep -qw pyctx-process-helper; then
+  if [[ -x "$prefix/libexec/pyctx/pyctx-process-helper" ]]; then
+    pass "process helper installed in libexec/pyctx"
+  else
+    fail "the build has pyctx-process-helper but $prefix/libexec/pyctx lacks it"
+  fi
 fi
 
 # ---- version compatibility of the CMake package ---------------------------------------

@@ -122,7 +122,7 @@ compatible() {
     -P "$here/version_compatible.cmake" 2>&1
 }
 installed=$(pkg-config --modversion pyctx)
-IFS=. read -r major minor patch <<<"$installed"
+IFS=. read -r major minor _ <<<"$installed"
 same_minor=$(compatible "$major.$minor")
 other_minor=$(compatible "$major.$((minor + 1))")
 older_minor=$(compatible "$major.$((minor > 0 ? minor - 1 : 0)).99")

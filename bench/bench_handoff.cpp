@@ -75,10 +75,11 @@ bool wait_for(Word &w, uint32_t want, How how, int64_t spin_ns) {
     if (how == How::spin) {
         for (uint32_t i = 1; w.seq.load(std::memory_order_acquire) != want; ++i) {
             cpu_relax();
-            // Only when the peer is not running (both threads on one CPU of
-            // an overloaded machine): let it run rather than spin a whole
-            // time slice. With the peer on another CPU this never triggers.
-            if ((i & 0xFFFF) == 0) sched_yield();
+            // After ~1024 pauses (tens of µs; with the peer on another CPU
+            // the answer comes long before) the peer is not running: both
+            // threads share one CPU of an overloaded machine. Let it run
+            // rather than spin out the time slice.
+            if ((i & 1023) == 0) sched_yield();
         }
         return false;
     }

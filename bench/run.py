@@ -573,15 +573,22 @@ class Report:
         self.lines += table("7. asyncio on one context", ["case", "mode", "figure", "runs",
                                                           "target"], rows)
 
-    def build(self):
-        self.calibration()
-        self.sync("roundtrip", "1. Sync round trip, one calling thread", "calls/s", 1e6)
-        self.embed()
-        self.sync("eval", "2. Eval with locals, one calling thread", "evals/s", 500e3)
-        for part in (self.pipelined, self.concurrent, self.scaling, self.context_cost,
-                     self.asyncio):
-            part()
-            self.note_calibration()
+    def build(self, ran):
+        """The tables of the benchmarks in `ran` (names as in plan())."""
+        if "handoff" in ran or "roundtrip" in ran:
+            self.calibration()
+        if "roundtrip" in ran:
+            self.sync("roundtrip", "1. Sync round trip, one calling thread", "calls/s", 1e6)
+        if "embed" in ran:
+            self.embed()
+        if "roundtrip" in ran:
+            self.sync("eval", "2. Eval with locals, one calling thread", "evals/s", 500e3)
+        for name, part in (("async", self.pipelined), ("concurrent", self.concurrent),
+                           ("scaling", self.scaling), ("context_cost", self.context_cost),
+                           ("async", self.asyncio)):
+            if name in ran:
+                part()
+                self.note_calibration()
         return self.lines
 
 
@@ -658,7 +665,7 @@ def main():
         info["other_load_cpus_during_each"] = load
 
     report = Report(figs, args.n, load)
-    lines = report.build()
+    lines = report.build({name for name, _, _ in items})
     pythons = ", ".join(sorted(figs.python)) or "?"
     print("# pyctx benchmarks: Python %s, profile %s, medians of %d run(s) per figure" %
           (pythons, profile, runs))

@@ -75,7 +75,7 @@ extern "C" {
 /* ======================================================================== */
 
 #define PYCTX_VERSION_MAJOR 0
-#define PYCTX_VERSION_MINOR 1
+#define PYCTX_VERSION_MINOR 2
 #define PYCTX_VERSION_PATCH 0
 /** (major << 16) | (minor << 8) | patch, comparable with pyctx_version(). */
 #define PYCTX_VERSION \
@@ -83,7 +83,7 @@ extern "C" {
 
 /** The version of the library actually loaded, encoded like PYCTX_VERSION. */
 PYCTX_API uint32_t pyctx_version(void);
-/** The same as a static string, e.g. "0.1.0". */
+/** The same as a static string, e.g. "0.2.0". */
 PYCTX_API const char *pyctx_version_string(void);
 
 /* ======================================================================== */
@@ -206,9 +206,19 @@ PYCTX_API pyctx_error_t *pyctx_init(const pyctx_runtime_options_t *options);
  * PYCTX_ERR_CLOSED, waits for all completion callbacks, then finalizes Python
  * and moves the runtime to STOPPED.
  *
- * Returns PYCTX_ERR_NOT_RUNNING when the runtime is not RUNNING. Returns
- * PYCTX_ERR_STUCK when a context thread did not return from Python in time:
- * the runtime is STOPPED all the same, but Python is then left initialized
+ * `timeout_ms` is one deadline for the whole shutdown, however many
+ * contexts there are. It bounds the wait for Python to return; delivering
+ * the completions of requests that were still queued does not count against
+ * it (that needs no Python and always progresses).
+ *
+ * Returns PYCTX_ERR_NOT_RUNNING when the runtime is not RUNNING, and
+ * PYCTX_ERR_INVALID_ARGUMENT (the runtime keeps running) when called on a
+ * library thread: from a completion callback or a host function. Returns
+ * PYCTX_ERR_STUCK, naming what still runs, when a context thread did not
+ * return from Python in time, when non-daemon Python threads (which
+ * finalization would wait for without bound) were still running at the
+ * deadline, or when finalization itself (atexit callbacks) did not finish:
+ * the runtime is STOPPED all the same, and Python is left initialized
  * (finalizing it under a running thread would crash the process).
  */
 PYCTX_API pyctx_error_t *pyctx_shutdown(uint32_t timeout_ms);
@@ -260,6 +270,12 @@ PYCTX_API pyctx_error_t *pyctx_context_options_set_preload(pyctx_context_options
  *  PYCTX_ERR_QUEUE_FULL. */
 PYCTX_API pyctx_error_t *pyctx_context_options_set_queue_capacity(
     pyctx_context_options_t *options, size_t capacity);
+/** Bounds pyctx_context_create(): if the context is not ready (its
+ *  preload still runs) after `timeout_ms`, the preload is interrupted and
+ *  create fails with PYCTX_ERR_TIMEOUT; the half-made context ends by itself.
+ *  0 (default): wait as long as the preload runs. */
+PYCTX_API pyctx_error_t *pyctx_context_options_set_create_timeout(
+    pyctx_context_options_t *options, uint32_t timeout_ms);
 
 /**
  * Creates a context, starts its thread and waits until the thread has set up
@@ -277,9 +293,13 @@ PYCTX_API pyctx_error_t *pyctx_context_create(const pyctx_context_options_t *opt
  * Waits up to `timeout_ms` for the thread to end its interpreter and exit.
  *
  * Idempotent. If Python does not return in time (a blocking C call, a loop
- * that swallows the interrupt) it returns PYCTX_ERR_STUCK: every request has
- * completed, the handle reports closed, and the thread with the memory it
- * uses is left alone; it exits by itself if Python ever returns.
+ * that swallows the interrupt, non-daemon threads an owngil context's Python
+ * started) it returns PYCTX_ERR_STUCK: every request has completed, the
+ * handle reports closed, and the thread with the memory it uses is left
+ * alone; it exits by itself if Python ever returns. A stuck context never
+ * keeps other contexts from being created. The timeout bounds the wait for
+ * Python only: completing a long backlog of queued requests as closed is not
+ * "stuck" and is waited for.
  */
 PYCTX_API pyctx_error_t *pyctx_context_close(pyctx_context_t *context, uint32_t timeout_ms);
 

@@ -17,7 +17,7 @@ use std::marker::{PhantomData, PhantomPinned};
 // ---- Version ---------------------------------------------------------------
 
 pub const PYCTX_VERSION_MAJOR: u32 = 0;
-pub const PYCTX_VERSION_MINOR: u32 = 1;
+pub const PYCTX_VERSION_MINOR: u32 = 2;
 pub const PYCTX_VERSION_PATCH: u32 = 0;
 pub const PYCTX_VERSION: u32 = (PYCTX_VERSION_MAJOR << 16) | (PYCTX_VERSION_MINOR << 8) | PYCTX_VERSION_PATCH;
 
@@ -278,6 +278,10 @@ unsafe extern "C" {
     pub fn pyctx_context_options_set_queue_capacity(
         options: *mut pyctx_context_options_t,
         capacity: usize,
+    ) -> *mut pyctx_error_t;
+    pub fn pyctx_context_options_set_create_timeout(
+        options: *mut pyctx_context_options_t,
+        timeout_ms: u32,
     ) -> *mut pyctx_error_t;
     pub fn pyctx_context_create(
         options: *const pyctx_context_options_t,

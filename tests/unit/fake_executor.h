@@ -95,12 +95,10 @@ public:
     bool serve_until_done(core::Request *) override { return false; }
     void release_env(uint64_t) override {}
     void begin_close() override { wake(); }
+    // The fake runs no Python: it has left "Python" once its loop is over.
+    bool wait_left_python(int64_t deadline_ns) override { return wait_loop_over(deadline_ns); }
     bool wait_exited(int64_t deadline_ns) override {
-        while (exited_.load(std::memory_order_acquire) == 0) {
-            const int64_t remaining = deadline_ns - core::now_ns();
-            if (remaining <= 0) return false;
-            core::futex_wait(exited_, 0, remaining);
-        }
+        if (!wait_loop_over(deadline_ns)) return false;
         if (thread_.joinable()) thread_.join();
         return true;
     }
@@ -118,6 +116,15 @@ private:
         if (!core::cbor::write_uint(out.value, r->id))
             out.error = core::Error(core::Status::no_memory, "out of memory");
         return out;
+    }
+
+    bool wait_loop_over(int64_t deadline_ns) {
+        while (exited_.load(std::memory_order_acquire) == 0) {
+            const int64_t remaining = deadline_ns - core::now_ns();
+            if (remaining <= 0) return false;
+            core::futex_wait(exited_, 0, remaining);
+        }
+        return true;
     }
 
     void let_go(core::Request *r) {

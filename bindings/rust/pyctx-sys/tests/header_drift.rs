@@ -1,6 +1,6 @@
 //! Fails when `src/ffi.rs` drifts from `include/pyctx.h`: a function, a
 //! parameter or return type, a callback type, a struct field, a constant or
-//! an enum value. The header is `../../include/pyctx.h` from this crate, or
+//! an enum value. The header is `../../../include/pyctx.h` from this crate, or
 //! `$PYCTX_INCLUDE_DIR/pyctx.h`.
 
 #[path = "support/drift/mod.rs"]
@@ -13,7 +13,7 @@ use drift::{c_header, compare, rust_ffi};
 fn header_path() -> PathBuf {
     match std::env::var_os("PYCTX_INCLUDE_DIR") {
         Some(dir) => PathBuf::from(dir).join("pyctx.h"),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../include/pyctx.h"),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../include/pyctx.h"),
     }
 }
 

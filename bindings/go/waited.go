@@ -120,9 +120,9 @@ func (c *Context) takeWaited(ctx context.Context, w *C.pyctxgo_waiter, buf []byt
 		if t.copied_len == 0 {
 			return nil, nil
 		}
-		return Unmarshal(dst[:t.copied_len])
+		return Decode(dst[:t.copied_len])
 	}
-	v, err := Unmarshal(unsafe.Slice((*byte)(unsafe.Pointer(t.value.data)), int(t.value.len)))
+	v, err := Decode(unsafe.Slice((*byte)(unsafe.Pointer(t.value.data)), int(t.value.len)))
 	C.pyctxgo_bytes_release(t.value.data, t.value.len)
 	return v, err
 }

@@ -75,7 +75,7 @@ extern "C" {
 /* ======================================================================== */
 
 #define PYCTX_VERSION_MAJOR 0
-#define PYCTX_VERSION_MINOR 1
+#define PYCTX_VERSION_MINOR 2
 #define PYCTX_VERSION_PATCH 0
 /** (major << 16) | (minor << 8) | patch, comparable with pyctx_version(). */
 #define PYCTX_VERSION \
@@ -83,7 +83,7 @@ extern "C" {
 
 /** The version of the library actually loaded, encoded like PYCTX_VERSION. */
 PYCTX_API uint32_t pyctx_version(void);
-/** The same as a static string, e.g. "0.1.0". */
+/** The same as a static string, e.g. "0.2.0". */
 PYCTX_API const char *pyctx_version_string(void);
 
 /* ======================================================================== */

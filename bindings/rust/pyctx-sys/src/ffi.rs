@@ -17,7 +17,7 @@ use std::marker::{PhantomData, PhantomPinned};
 // ---- Version ---------------------------------------------------------------
 
 pub const PYCTX_VERSION_MAJOR: u32 = 0;
-pub const PYCTX_VERSION_MINOR: u32 = 1;
+pub const PYCTX_VERSION_MINOR: u32 = 2;
 pub const PYCTX_VERSION_PATCH: u32 = 0;
 pub const PYCTX_VERSION: u32 = (PYCTX_VERSION_MAJOR << 16) | (PYCTX_VERSION_MINOR << 8) | PYCTX_VERSION_PATCH;
 

@@ -22,6 +22,6 @@ for tool in erl rebar3 make cc; do
     command -v "$tool" >/dev/null || { echo "erlang binding: '$tool' is not installed" >&2; exit 1; }
 done
 
-cd "$here"
+cd "$here/pyctx"
 timeout 60 rebar3 compile
 timeout 240 rebar3 eunit

@@ -40,7 +40,7 @@ while IFS= read -r toml; do
   [[ "$got" == "$licence" ]] && echo "ok:   $toml licence: $got" || fail "$toml licence '$got', want $licence"
 done < <(find bindings/rust -name Cargo.toml -not -path '*/target/*' | sort)
 
-app=bindings/erlang/src/pyctx.app.src
+app=bindings/erlang/pyctx/src/pyctx.app.src
 agree "$app" "$(sed -n 's/.*{vsn, *"\([^"]*\)"}.*/\1/p' "$app")"
 grep -q "{licenses, *\[\"$licence\"\]}" "$app" && echo "ok:   $app licence: $licence" || fail "$app licenses is not [\"$licence\"]"
 

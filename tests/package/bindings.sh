@@ -90,6 +90,26 @@ if (cd "$work/rust-app" &&
   exe=$root/bindings/rust/target/outside/debug/pyctx-outside
   run rust "$exe"
   loads_prefix rust "$exe"
+  # PYCTX_LIB_DIR overrides pkg-config: pointing nowhere is an error naming
+  # it (never a silent fallback), pointing at the build tree links that.
+  rust_build() {
+    (cd "$work/rust-app" && CARGO_TARGET_DIR="$root/bindings/rust/target/outside" \
+      "$cargo" --config "$root/bindings/rust/ci/debian-registry.toml" build --jobs 2 --quiet)
+  }
+  if PYCTX_LIB_DIR=$work/nowhere rust_build >"$work/rust-nowhere.log" 2>&1; then
+    fail "Rust crate built with PYCTX_LIB_DIR pointing nowhere"
+  elif grep -q "PYCTX_LIB_DIR=$work/nowhere: no libpyctx.so" "$work/rust-nowhere.log"; then
+    pass "PYCTX_LIB_DIR pointing nowhere stops the build, naming it"
+  else
+    fail "PYCTX_LIB_DIR pointing nowhere: unclear error"; tail -20 "$work/rust-nowhere.log"
+  fi
+  built=$(cd "$build" && pwd)
+  if PYCTX_LIB_DIR=$built rust_build >"$work/rust-override.log" 2>&1 &&
+     [[ $(realpath "$(ldd "$exe" | awk '/libpyctx/ {print $3}')") == "$built"/* ]]; then
+    pass "PYCTX_LIB_DIR wins over pkg-config"
+  else
+    fail "PYCTX_LIB_DIR did not override pkg-config"; tail -20 "$work/rust-override.log"; ldd "$exe" | grep pyctx
+  fi
 else
   fail "Rust crate build"; tail -30 "$work/rust-build.log"
 fi

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/big"
 	"reflect"
+	"time"
 	"unicode/utf8"
 )
 
@@ -263,10 +264,17 @@ func appendReflect(b []byte, rv reflect.Value, depth int) ([]byte, error) {
 		}
 		return appendValue(b, rv.Elem().Interface(), depth+1)
 	case reflect.Struct:
+		if rv.Type() == timeType {
+			// Its fields are unexported: it would encode as an empty dict.
+			return b, newError(StatusInvalidArgument,
+				"cbor: cannot encode time.Time (pyctx has no time type: send t.Unix() or t.Format(...))")
+		}
 		return appendStruct(b, rv, depth)
 	}
 	return b, newError(StatusInvalidArgument, "cbor: cannot encode Go value of type %s", rv.Type())
 }
+
+var timeType = reflect.TypeOf(time.Time{})
 
 // appendStruct encodes a struct as a dict with str keys, under the field
 // rules Unmarshal reads back (cbor_fields.go): `cbor:"name"`, `cbor:"-"`,

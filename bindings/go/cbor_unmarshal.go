@@ -153,6 +153,11 @@ func assign(dst reflect.Value, src any, path string) error {
 	case reflect.Map:
 		return assignMap(dst, src, path)
 	case reflect.Struct:
+		// A Key (a dict key Go cannot hash) fills a Key as it is.
+		if sv := reflect.ValueOf(src); sv.Type() == t {
+			dst.Set(sv)
+			return nil
+		}
 		return assignStruct(dst, src, path)
 	default:
 		return mismatch(src, t, path)

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pyctx/pyctx/bindings/go"
 )
@@ -183,6 +184,26 @@ func TestUnmarshalMismatchesNameTypesAndPath(t *testing.T) {
 	}
 	if err := pyctx.Unmarshal([]byte{0x18}, &n); !errors.Is(err, pyctx.ErrDecode) {
 		t.Errorf("truncated CBOR: %v", err)
+	}
+}
+
+func TestUnmarshalKeysAndTimeRejected(t *testing.T) {
+	// A dict keyed by tuples decodes with pyctx.Key keys; they fill Key.
+	k, err := pyctx.KeyOf(pyctx.Tuple{int64(1), int64(2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := pyctx.Marshal(map[any]any{k: "pair"}) // a Key encodes as its tuple
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[pyctx.Key]string
+	if err := pyctx.Unmarshal(data, &m); err != nil || m[k] != "pair" {
+		t.Errorf("Key map: %v, %v", m, err)
+	}
+	if _, err := pyctx.Marshal(struct{ At time.Time }{time.Now()}); !errors.Is(err, pyctx.ErrInvalidArgument) ||
+		!strings.Contains(err.Error(), "time.Time") {
+		t.Errorf("time.Time: %v", err)
 	}
 }
 

@@ -6,7 +6,8 @@
 #   2. CMake find_package, pyctx::pyctx_static
 #   3. pkg-config (shared)
 #   4. the documented static link line (docs/install.md)
-# plus the package's version compatibility (0.2.x only for 0.2).
+# plus the package's version compatibility (0.2.x only for 0.2) and, when
+# the build has one, the process helper under libexec/pyctx.
 #
 #   PYCTX_BUILD_DIR       build tree to install from (default <repo>/build)
 #   PYCTX_PACKAGE_PREFIX  install there and keep it afterwards (default: a
@@ -93,13 +94,25 @@ else
 fi
 
 # ---- 4: the documented static link line (docs/install.md, keep them equal) ---------
+PY=$(pkg-config --variable=python_libdir pyctx)
+V=$(pkg-config --variable=python_version pyctx)
+[[ $PY == "$pylibdir" ]] || fail "pyctx.pc python_libdir '$PY' is not the build's $pylibdir"
 if cc -std=c99 -o "$work/app_static_line" "$here/app.c" -I"$prefix/include" "$prefix/lib/libpyctx.a" \
-     -L"$pylibdir" -lpython"$pyminor" -Wl,-rpath,"$pylibdir" -lstdc++ -lpthread -ldl -lm 2>"$work/static.log"; then
+     -L"$PY" -lpython"$V" -Wl,-rpath,"$PY" -lstdc++ -lpthread -ldl -lm 2>"$work/static.log"; then
   pass "static link line"
   run static-line "$work/app_static_line"
   no_shared_lib static-line "$work/app_static_line"
 else
   fail "static link line"; cat "$work/static.log"
+fi
+
+# ---- helper executables of other modes ------------------------------------------------
+if cmake --build "$build" --target help | grep -qw pyctx-process-helper; then
+  if [[ -x "$prefix/libexec/pyctx/pyctx-process-helper" ]]; then
+    pass "process helper installed in libexec/pyctx"
+  else
+    fail "the build has pyctx-process-helper but $prefix/libexec/pyctx lacks it"
+  fi
 fi
 
 # ---- version compatibility of the CMake package ---------------------------------------
@@ -109,7 +122,7 @@ compatible() {
     -P "$here/version_compatible.cmake" 2>&1
 }
 installed=$(pkg-config --modversion pyctx)
-IFS=. read -r major minor patch <<<"$installed"
+IFS=. read -r major minor _ <<<"$installed"
 same_minor=$(compatible "$major.$minor")
 other_minor=$(compatible "$major.$((minor + 1))")
 older_minor=$(compatible "$major.$((minor > 0 ? minor - 1 : 0)).99")

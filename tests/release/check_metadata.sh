@@ -11,6 +11,12 @@ root=${1:-$(cd "$(dirname "$0")/../.." && pwd)}
 cd "$root" || exit 2
 failures=0
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+# holds WHAT_OK WHAT_FAILED COMMAND...: reports whether COMMAND succeeds.
+holds() {
+  local ok=$1 bad=$2
+  shift 2
+  if "$@"; then echo "ok:   $ok"; else fail "$bad"; fi
+}
 
 want=$(sed -n 's/^project(pyctx VERSION \([0-9][0-9.]*\).*/\1/p' CMakeLists.txt)
 [[ -n "$want" ]] || { echo "FAIL: no project(pyctx VERSION x.y.z) in CMakeLists.txt"; exit 1; }
@@ -37,12 +43,13 @@ while IFS= read -r toml; do
   agree "$toml" "$(field "$toml" version)"
   grep -q '^license.workspace *= *true' "$toml" && continue
   got=$(field "$toml" license)
-  [[ "$got" == "$licence" ]] && echo "ok:   $toml licence: $got" || fail "$toml licence '$got', want $licence"
+  holds "$toml licence: $got" "$toml licence '$got', want $licence" test "$got" = "$licence"
 done < <(find bindings/rust -name Cargo.toml -not -path '*/target/*' | sort)
 
 app=bindings/erlang/pyctx/src/pyctx.app.src
 agree "$app" "$(sed -n 's/.*{vsn, *"\([^"]*\)"}.*/\1/p' "$app")"
-grep -q "{licenses, *\[\"$licence\"\]}" "$app" && echo "ok:   $app licence: $licence" || fail "$app licenses is not [\"$licence\"]"
+holds "$app licence: $licence" "$app licenses is not [\"$licence\"]" \
+  grep -q "{licenses, *\[\"$licence\"\]}" "$app"
 
 agree "bindings/go/README.md" "$(sed -n 's/^Version \([0-9][0-9.]*[0-9]\),.*/\1/p' bindings/go/README.md | head -1)"
 # A version constant in the Go package, once it has one, must agree too.
@@ -50,9 +57,9 @@ while IFS= read -r line; do
   agree "bindings/go ${line%%:*}" "$(sed -n 's/.*Version *= *"v\{0,1\}\([0-9.]*\)".*/\1/p' <<<"${line#*:}")"
 done < <(grep -H -E '^\s*(const\s+)?[A-Za-z]*Version\s*=\s*"v?[0-9]+\.[0-9]+\.[0-9]+"' bindings/go/*.go 2>/dev/null)
 
-grep -q "^## \[$want\]" CHANGELOG.md && echo "ok:   CHANGELOG.md has [$want]" || fail "CHANGELOG.md has no '## [$want]' entry"
-head -3 LICENSE | grep -q "Apache License" && grep -q "Version 2.0" LICENSE && echo "ok:   LICENSE is $licence" ||
-  fail "LICENSE is not the Apache License 2.0"
+holds "CHANGELOG.md has [$want]" "CHANGELOG.md has no '## [$want]' entry" grep -q "^## \[$want\]" CHANGELOG.md
+holds "LICENSE is $licence" "LICENSE is not the Apache License 2.0" \
+  grep -q "^ *Version 2.0, January 2004" LICENSE
 
 echo "release metadata: $failures mismatch(es)"
 [[ $failures == 0 ]]

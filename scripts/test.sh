@@ -2,8 +2,10 @@
 # Builds and runs every test suite: the C/C++ suite against the newest
 # Python (>= 3.12 when present) and against an older one, the same suite
 # under ThreadSanitizer and under ASan+UBSan, then the examples and
-# benchmark smoke checks, the installed package (tests/package/run.sh) and
-# the Rust, Go and Erlang bindings. Each suite's wall time is printed.
+# benchmark smoke checks, the installed package (tests/package/run.sh), the
+# Rust, Go and Erlang bindings, and the bindings used from outside projects
+# against an installed prefix (tests/package/bindings.sh). Each suite's
+# wall time is printed.
 #
 #   PYCTX_TEST_QUICK=1   only the main build and the bindings (no extra Pythons, no sanitizers)
 set -euo pipefail
@@ -78,6 +80,9 @@ for lang in rust go erlang; do
     if ! bash "bindings/$lang/test.sh"; then failed+=("$lang binding"); fi
   fi
 done
+
+step "bindings from outside projects (Rust crate, Go module, rebar3 project)"
+if ! bash tests/package/bindings.sh; then failed+=("bindings from outside"); fi
 
 end_step
 echo

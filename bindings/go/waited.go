@@ -105,9 +105,9 @@ func takeRequest(ctx context.Context, req *C.pyctx_request_t, buf []byte) (any, 
 		if t.copied_len == 0 {
 			return nil, nil
 		}
-		return Unmarshal(dst[:t.copied_len])
+		return Decode(dst[:t.copied_len])
 	}
-	v, err := Unmarshal(unsafe.Slice((*byte)(unsafe.Pointer(t.value.data)), int(t.value.len)))
+	v, err := Decode(unsafe.Slice((*byte)(unsafe.Pointer(t.value.data)), int(t.value.len)))
 	C.pyctxgo_bytes_release(t.value.data, t.value.len)
 	return v, err
 }

@@ -46,7 +46,7 @@ while IFS= read -r toml; do
   holds "$toml licence: $got" "$toml licence '$got', want $licence" test "$got" = "$licence"
 done < <(find bindings/rust -name Cargo.toml -not -path '*/target/*' | sort)
 
-app=bindings/erlang/src/pyctx.app.src
+app=bindings/erlang/pyctx/src/pyctx.app.src
 agree "$app" "$(sed -n 's/.*{vsn, *"\([^"]*\)"}.*/\1/p' "$app")"
 holds "$app licence: $licence" "$app licenses is not [\"$licence\"]" \
   grep -q "{licenses, *\[\"$licence\"\]}" "$app"

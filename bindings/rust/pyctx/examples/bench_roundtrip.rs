@@ -154,7 +154,7 @@ fn main() {
         eprintln!("bench_roundtrip: {e}");
         std::process::exit(2);
     });
-    let bench_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../bench");
+    let bench_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../bench");
     let bench_dir = bench_dir.canonicalize().unwrap_or(bench_dir).to_string_lossy().into_owned();
     let rt = Runtime::init(&RuntimeOptions::new().add_path(&bench_dir)).expect("initialize pyctx");
     // Import up front so no measured call pays for it. The sys.path line

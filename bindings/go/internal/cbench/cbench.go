@@ -1,10 +1,12 @@
-package pyctx
-
-// C loops over the C API, used by the benchmarks to measure the C API's own
-// round trips beside the Go API's in the same process and run. They live
-// here because cgo is not available in _test.go files.
+// Package cbench holds C loops over the C API that the binding's benchmarks
+// (bench_test.go of package pyctx) run to measure the C API's own round
+// trips beside the Go API's, in the same process and run. cgo is not
+// available in _test.go files, so they live in this internal package, which
+// only tests import: nothing here is compiled into the pyctx package.
+package cbench
 
 /*
+#cgo pkg-config: pyctx
 #include <sched.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -72,56 +74,28 @@ static size_t pyctxgo_bench_stub_call(const char *module, const char *function,
 */
 import "C"
 
-import (
-	"runtime"
-	"unsafe"
-)
+import "unsafe"
 
-// benchStubCall runs the Go side of a synchronous Call (encoding into the
-// pooled buffer, one cgo call, decoding the answer) against
-// pyctxgo_bench_stub_call instead of the engine: the binding's own cost per
-// call, free of the engine's thread handoff. One argument only.
-func benchStubCall(module, function string, arg any) (any, error) {
-	bp, enc, err := encodePooled(newCall(module, function, []any{arg}))
-	defer putBuf(bp)
-	if err != nil {
-		return nil, err
+// CallLoop calls module.function(*args) n times from C on the context
+// (a *pyctx_context_t), synchronously or, with async, through
+// pyctx_call_async and a spin-then-yield wait. module and function are
+// NUL-terminated C strings; args is one CBOR array. It reports success.
+func CallLoop(context, module, function, args unsafe.Pointer, argsLen uintptr, n int, async bool) bool {
+	ctx := (*C.pyctx_context_t)(context)
+	mod, fn := (*C.char)(module), (*C.char)(function)
+	a := (*C.uint8_t)(args)
+	if async {
+		return C.pyctxgo_bench_call_async_loop(ctx, mod, fn, a, C.size_t(argsLen), C.longlong(n)) == 0
 	}
-	dst := enc.buf[:cap(enc.buf)]
-	args, argsLen := enc.bytes(enc.argsOff, enc.argsLen)
-	n := C.pyctxgo_bench_stub_call(enc.cstr(0), enc.cstr(enc.funcOff), args, argsLen,
-		(*C.uint8_t)(unsafe.Pointer(&dst[0])), C.size_t(len(dst)))
-	if n == 0 {
-		return nil, newError(StatusInternal, "stub call failed")
-	}
-	return Unmarshal(dst[:n])
+	return C.pyctxgo_bench_call_loop(ctx, mod, fn, a, C.size_t(argsLen), C.longlong(n)) == 0
 }
 
-// benchCallLoopC calls module.function(*args) n times from C, synchronously
-// (async false) or through pyctx_call_async (async true), with the arguments
-// encoded once beforehand.
-func benchCallLoopC(c *Context, module, function string, args []any, n int, async bool) error {
-	enc, err := newCall(module, function, args).encode(nil)
-	if err != nil {
-		return err
+// StubCall answers a call without Python: it copies the first argument of
+// the CBOR argument array into dst and returns its length (0 on failure).
+func StubCall(module, function, args unsafe.Pointer, argsLen uintptr, dst []byte) int {
+	if len(dst) == 0 {
+		return 0
 	}
-	if !c.guard.acquire() {
-		return errClosed()
-	}
-	defer c.guard.release()
-	argsPtr, argsLen := enc.bytes(enc.argsOff, enc.argsLen)
-	var rc C.int
-	if async {
-		rc = C.pyctxgo_bench_call_async_loop(c.ptr, enc.cstr(0), enc.cstr(enc.funcOff), argsPtr,
-			argsLen, C.longlong(n))
-	} else {
-		rc = C.pyctxgo_bench_call_loop(c.ptr, enc.cstr(0), enc.cstr(enc.funcOff), argsPtr, argsLen,
-			C.longlong(n))
-	}
-	runtime.KeepAlive(c)
-	runtime.KeepAlive(enc.buf)
-	if rc != 0 {
-		return newError(StatusInternal, "benchmark call of %s.%s failed", module, function)
-	}
-	return nil
+	return int(C.pyctxgo_bench_stub_call((*C.char)(module), (*C.char)(function), (*C.uint8_t)(args),
+		C.size_t(argsLen), (*C.uint8_t)(unsafe.Pointer(&dst[0])), C.size_t(len(dst))))
 }

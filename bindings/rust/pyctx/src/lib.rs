@@ -32,11 +32,13 @@ mod context;
 mod cstr;
 mod env;
 mod error;
-pub mod ffi;
+pub use pyctx_sys as ffi;
 pub mod host;
 mod pending;
 mod request;
 mod runtime;
+#[cfg(feature = "serde")]
+mod serde_value;
 mod timeout;
 mod value;
 
@@ -49,3 +51,5 @@ pub use pending::{PendingRequest, live_async_requests};
 pub use request::{Call, Eval, Exec};
 pub use runtime::{Allocator, Runtime, RuntimeOptions, State, library_version, library_version_string};
 pub use value::{BigInt, ListElement, Value};
+#[cfg(feature = "serde")]
+pub use serde_value::{from_value, to_value};

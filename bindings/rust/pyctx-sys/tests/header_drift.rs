@@ -1,6 +1,6 @@
 //! Fails when `src/ffi.rs` drifts from `include/pyctx.h`: a function, a
 //! parameter or return type, a callback type, a struct field, a constant or
-//! an enum value. The header is `../../include/pyctx.h` from this crate, or
+//! an enum value. The header is `../../../include/pyctx.h` from this crate, or
 //! `$PYCTX_INCLUDE_DIR/pyctx.h`.
 
 #[path = "support/drift/mod.rs"]
@@ -13,7 +13,7 @@ use drift::{c_header, compare, rust_ffi};
 fn header_path() -> PathBuf {
     match std::env::var_os("PYCTX_INCLUDE_DIR") {
         Some(dir) => PathBuf::from(dir).join("pyctx.h"),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../include/pyctx.h"),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../include/pyctx.h"),
     }
 }
 
@@ -137,7 +137,13 @@ fn every_kind_of_drift_is_detected() {
             "#define PYCTX_CBOR_TAG_TUPLE 28795u",
             "constant PYCTX_CBOR_TAG_TUPLE",
         ),
-        ("#define PYCTX_VERSION_MINOR 2", "#define PYCTX_VERSION_MINOR 3", "constant PYCTX_VERSION"),
+        // a version macro, whatever the release: the old define is renamed
+        // away and one with a version no release has takes its place
+        (
+            "#define PYCTX_VERSION_MINOR",
+            "#define PYCTX_VERSION_MINOR 99\n#define PYCTX_VERSION_MINOR_WAS",
+            "constant PYCTX_VERSION_MINOR: header has 99",
+        ),
         // a struct field type
         (
             "    uint64_t count;\n} pyctx_cbor_item_t;",

@@ -233,6 +233,11 @@ void InprocExecutor::process(Request *r) {
     running_top_ = r;
     current_id_.store(r->id, std::memory_order_relaxed);
     r->phase.store(Phase::running, std::memory_order_seq_cst);
+    // Taken just after close began (its snapshot of running requests missed
+    // it): never run it, complete it as closed.
+    if (lane_.is_closing() && r->claim())
+        lane_.finish(r, Outcome{Error(Status::closed, "context '" + ctx_.name() + "' is closed"), {}},
+                     Origin::executor);
     if (!r->is_claimed()) py_->execute(r);  // else: cancelled/timed out/closed while queued
     current_id_.store(lane_.queue().end_running(r), std::memory_order_relaxed);
     running_top_ = outer;

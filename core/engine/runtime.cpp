@@ -220,7 +220,11 @@ Error Runtime::shutdown(uint32_t timeout_ms) {
     }
     std::unique_lock lock(py_mu_);
     finalize_requested_ = true;
-    finalize_deadline_ns_ = deadline;
+    // The Python thread stops joining threads a little before the deadline,
+    // so its report (which threads still run) arrives within it.
+    const int64_t remaining = deadline - now_ns();
+    finalize_deadline_ns_ =
+        deadline - std::min<int64_t>(100'000'000, remaining > 0 ? remaining / 5 : 0);
     py_cv_.notify_all();
     // Finalizing runs atexit callbacks too: bounded by the same deadline.
     bool finished = py_cv_.wait_until(lock, Clock::time_point(std::chrono::nanoseconds(deadline)),

@@ -18,7 +18,10 @@
 //    exactly once, with the id it was given, and a result whose status,
 //    value and error agree;
 //  - the sync and async forms of one request end the same way, with the
-//    same bytes on success.
+//    same bytes on success;
+//  - what pyctx encodes it decodes back to the same bytes: ident of an
+//    ident result returns that result unchanged (except around sets, whose
+//    iteration order Python may change when it rebuilds them).
 //
 // Python is initialized once per fuzz process, with the malloc allocator so
 // that ASan sees every Python object (a refcount bug in pyctx then shows as
@@ -136,6 +139,17 @@ void on_complete(void *user_data, uint64_t request_id, pyctx_result_t *result) {
     p->cv.notify_one();
 }
 
+bool has_set_tag(const std::vector<uint8_t> &v) {
+    pyctx_cbor_reader_t r;
+    pyctx_cbor_reader_init(&r, v.data(), v.size());
+    pyctx_cbor_item_t item;
+    while (!pyctx_cbor_reader_at_end(&r)) {
+        if (pyctx_error_t *e = pyctx_cbor_read(&r, &item)) fail("re-reading a result", e);
+        if (item.type == PYCTX_CBOR_TAG && item.uint_value == PYCTX_CBOR_TAG_SET) return true;
+    }
+    return false;
+}
+
 struct Outcome {
     pyctx_status status;
     std::vector<uint8_t> value;
@@ -220,6 +234,11 @@ extern "C" int LLVMFuzzerInitialize(int *, char ***) {
     pyctx_context_options_t *co = pyctx_context_options_new();
     if (!co) fail("context options");
     if (pyctx_error_t *e = pyctx_context_options_set_name(co, "fuzz")) fail("set name", e);
+    // A worker context by default; PYCTX_FUZZ_CALL_MODE=owngil fuzzes the
+    // subinterpreter's own copy of the pyctx module instead.
+    if (const char *mode = std::getenv("PYCTX_FUZZ_CALL_MODE"))
+        if (pyctx_error_t *e = pyctx_context_options_set_mode_name(co, mode))
+            fail("PYCTX_FUZZ_CALL_MODE", e);
     if (pyctx_error_t *e = pyctx_context_options_set_preload(co, kPreload))
         fail("set preload", e);
     if (pyctx_error_t *e = pyctx_context_create(co, &g_ctx)) fail("create", e);
@@ -248,5 +267,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         fail("sync and async forms of one request end differently");
     }
     if (s.value != as.value) fail("sync and async forms return different bytes");
+
+    if (!eval && which == 0 && s.status == PYCTX_OK && !has_set_tag(s.value)) {
+        std::vector<uint8_t> args(1, 0x81);  // [result]
+        args.insert(args.end(), s.value.begin(), s.value.end());
+        Outcome again = run_sync(false, 0, args.data(), args.size(), nullptr, 0);
+        if (again.status != PYCTX_OK) fail("an ident result does not decode again");
+        if (again.value != s.value) fail("an ident result does not round-trip");
+    }
     return 0;
 }

@@ -8,22 +8,6 @@ using pyctx::core::Error;
 using pyctx::core::Status;
 
 // The core re-declares the status enum; keep the numbers in step.
-static_assert(static_cast<int>(Status::ok) == PYCTX_OK);
-static_assert(static_cast<int>(Status::invalid_argument) == PYCTX_ERR_INVALID_ARGUMENT);
-static_assert(static_cast<int>(Status::not_running) == PYCTX_ERR_NOT_RUNNING);
-static_assert(static_cast<int>(Status::already_initialized) == PYCTX_ERR_ALREADY_INITIALIZED);
-static_assert(static_cast<int>(Status::unsupported) == PYCTX_ERR_UNSUPPORTED);
-static_assert(static_cast<int>(Status::closed) == PYCTX_ERR_CLOSED);
-static_assert(static_cast<int>(Status::queue_full) == PYCTX_ERR_QUEUE_FULL);
-static_assert(static_cast<int>(Status::cancelled) == PYCTX_ERR_CANCELLED);
-static_assert(static_cast<int>(Status::timeout) == PYCTX_ERR_TIMEOUT);
-static_assert(static_cast<int>(Status::python) == PYCTX_ERR_PYTHON);
-static_assert(static_cast<int>(Status::decode) == PYCTX_ERR_DECODE);
-static_assert(static_cast<int>(Status::encode) == PYCTX_ERR_ENCODE);
-static_assert(static_cast<int>(Status::not_found) == PYCTX_ERR_NOT_FOUND);
-static_assert(static_cast<int>(Status::no_memory) == PYCTX_ERR_NO_MEMORY);
-static_assert(static_cast<int>(Status::stuck) == PYCTX_ERR_STUCK);
-static_assert(static_cast<int>(Status::internal) == PYCTX_ERR_INTERNAL);
 
 namespace {
 

@@ -3,7 +3,7 @@
 #pragma once
 
 #include "pyctx.h"
-#include "core/error.h"
+#include "core/base/error.h"
 
 struct pyctx_error {
     pyctx::core::Error error;

@@ -6,31 +6,16 @@
 #include <string>
 
 #include "capi/c_error.h"
-#include "core/byte_buffer.h"
-#include "core/cbor_diag.h"
-#include "core/cbor_reader.h"
-#include "core/cbor_writer.h"
+#include "core/base/byte_buffer.h"
+#include "core/cbor/diag.h"
+#include "core/cbor/reader.h"
+#include "core/cbor/writer.h"
 #include "pyctx.h"
 
 namespace cbor = pyctx::core::cbor;
 using pyctx::capi::make_error;
 using pyctx::core::Error;
 
-static_assert(cbor::kMaxDepth == PYCTX_CBOR_MAX_DEPTH);
-static_assert(static_cast<int>(cbor::Type::uint) == PYCTX_CBOR_UINT);
-static_assert(static_cast<int>(cbor::Type::negint) == PYCTX_CBOR_NEGINT);
-static_assert(static_cast<int>(cbor::Type::bytes) == PYCTX_CBOR_BYTES);
-static_assert(static_cast<int>(cbor::Type::text) == PYCTX_CBOR_TEXT);
-static_assert(static_cast<int>(cbor::Type::array) == PYCTX_CBOR_ARRAY);
-static_assert(static_cast<int>(cbor::Type::map) == PYCTX_CBOR_MAP);
-static_assert(static_cast<int>(cbor::Type::tag) == PYCTX_CBOR_TAG);
-static_assert(static_cast<int>(cbor::Type::false_) == PYCTX_CBOR_FALSE);
-static_assert(static_cast<int>(cbor::Type::true_) == PYCTX_CBOR_TRUE);
-static_assert(static_cast<int>(cbor::Type::null) == PYCTX_CBOR_NULL);
-static_assert(static_cast<int>(cbor::Type::undefined) == PYCTX_CBOR_UNDEFINED);
-static_assert(static_cast<int>(cbor::Type::float_) == PYCTX_CBOR_FLOAT);
-static_assert(static_cast<int>(cbor::Type::simple) == PYCTX_CBOR_SIMPLE);
-static_assert(static_cast<int>(cbor::Type::break_) == PYCTX_CBOR_BREAK);
 
 struct pyctx_cbor_writer {
     pyctx::core::ByteBuffer buf;

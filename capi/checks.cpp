@@ -1,7 +1,7 @@
 #include <cstring>
 
 #include "capi/handles.h"
-#include "core/cbor_reader.h"
+#include "core/cbor/reader.h"
 
 namespace pyctx::capi {
 

@@ -7,8 +7,6 @@ using namespace pyctx;
 using capi::guarded;
 using capi::invalid;
 
-static_assert(static_cast<int>(core::State::stopped) == PYCTX_STATE_STOPPED);
-static_assert(static_cast<int>(core::Mode::owngil) == PYCTX_MODE_OWNGIL);
 
 extern "C" {
 
@@ -94,7 +92,10 @@ PYCTX_API pyctx_error_t *pyctx_context_create(const pyctx_context_options_t *opt
 PYCTX_API pyctx_error_t *pyctx_context_close(pyctx_context_t *context, uint32_t timeout_ms) {
     return guarded([&]() -> pyctx_error_t * {
         if (!context) return invalid("context is NULL");
-        return capi::to_c(context->ctx->close(timeout_ms));
+        core::Error err = context->ctx->close(timeout_ms);
+        if (err.status == core::Status::invalid_argument)
+            err.message += "; use pyctx_context_free, which closes without waiting";
+        return capi::to_c(std::move(err));
     });
 }
 
@@ -144,10 +145,7 @@ PYCTX_API pyctx_error_t *pyctx_env_create(pyctx_context_t *context, pyctx_env_t 
 PYCTX_API void pyctx_env_free(pyctx_env_t *env) {
     if (!env) return;
     try {
-        auto *msg = new core::Request();
-        msg->kind = core::RequestKind::drop_env;
-        msg->env_id = env->id;
-        env->ctx->post_internal(core::RequestRef(msg));
+        env->ctx->drop_env(env->id);
     } catch (...) {
         // Out of memory: the namespace lives until the context closes.
     }

@@ -8,10 +8,11 @@
 #include <vector>
 
 #include "capi/c_error.h"
-#include "core/context.h"
-#include "core/request.h"
-#include "core/request_pool.h"
-#include "core/runtime.h"
+#include "core/engine/context.h"
+#include "core/engine/runtime.h"
+#include "core/host/host_call.h"
+#include "core/request/request.h"
+#include "core/request/request_pool.h"
 #include "pyctx.h"
 
 struct pyctx_runtime_options {
@@ -37,6 +38,8 @@ struct pyctx_env {
 // the result object handed to the completion callback: no second allocation.
 struct pyctx_result final : pyctx::core::Request {
     pyctx_error error_object;  // filled at delivery when the request failed
+    pyctx_completion_fn on_complete = nullptr;
+    void *user_data = nullptr;
 
     static pyctx_result *make() { return pyctx::core::RequestPool<pyctx_result>::acquire(); }
 
@@ -44,11 +47,25 @@ protected:
     void destroy() override {
         reset_for_reuse();
         if (!error_object.error.ok()) error_object.error = pyctx::core::Error();
+        on_complete = nullptr;
+        user_data = nullptr;
         pyctx::core::RequestPool<pyctx_result>::recycle(this);
     }
 };
 
 namespace pyctx::capi {
+
+// pyctx_host_call_t is the core's HostCall behind an opaque name: the type
+// is declared by the header and never defined, so only these casts meet.
+inline core::HostCall *from_c(pyctx_host_call_t *call) {
+    return reinterpret_cast<core::HostCall *>(call);
+}
+inline const core::HostCall *from_c(const pyctx_host_call_t *call) {
+    return reinterpret_cast<const core::HostCall *>(call);
+}
+inline pyctx_host_call_t *to_c(core::HostCall *call) {
+    return reinterpret_cast<pyctx_host_call_t *>(call);
+}
 
 inline pyctx_error_t *invalid(std::string message) {
     return make_error(PYCTX_ERR_INVALID_ARGUMENT, std::move(message));

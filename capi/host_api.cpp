@@ -1,10 +1,35 @@
 // Host functions: registration and answering.
 #include "capi/handles.h"
-#include "core/host.h"
+#include "core/host/host_call.h"
+#include "core/host/registry.h"
 
 using namespace pyctx;
+using capi::from_c;
 using capi::guarded;
 using capi::invalid;
+
+namespace {
+
+// A host function registered through the C API: the user's function and
+// data, with the finalizer run when the core lets go of it.
+class CHostFunction final : public core::HostFunction {
+public:
+    CHostFunction(std::string name, pyctx_host_fn fn, void *user_data, pyctx_free_fn free_fn)
+        : core::HostFunction(std::move(name)), fn_(fn), user_data_(user_data), free_(free_fn) {}
+    ~CHostFunction() override {
+        if (free_) free_(user_data_);
+    }
+    void invoke(core::HostCall *call) override { fn_(user_data_, capi::to_c(call)); }
+    // Registration failed: the caller keeps ownership of the user data.
+    void disown() { free_ = nullptr; }
+
+private:
+    pyctx_host_fn fn_;
+    void *user_data_;
+    pyctx_free_fn free_;
+};
+
+}  // namespace
 
 extern "C" {
 
@@ -15,12 +40,13 @@ PYCTX_API pyctx_error_t *pyctx_host_register(const char *name, pyctx_host_fn fn,
         if (!fn) return invalid("fn is NULL");
         if (core::Runtime::get().state() == core::State::stopped)
             return capi::not_running();
-        auto f = std::make_shared<core::HostFunction>();
-        f->name = name;
-        f->fn = fn;
-        f->user_data = user_data;
-        f->free_user_data = free_user_data;
-        core::host_registry().add(std::move(f));
+        auto f = std::make_shared<CHostFunction>(name, fn, user_data, free_user_data);
+        try {
+            core::host_registry().add(f);
+        } catch (...) {
+            f->disown();
+            throw;
+        }
         return nullptr;
     });
 }
@@ -40,30 +66,30 @@ PYCTX_API const uint8_t *pyctx_host_call_args(const pyctx_host_call_t *call, siz
         if (out_len) *out_len = 0;
         return nullptr;
     }
-    if (out_len) *out_len = call->args.size();
-    return call->args.data();
+    if (out_len) *out_len = from_c(call)->args.size();
+    return from_c(call)->args.data();
 }
 
 PYCTX_API const char *pyctx_host_call_name(const pyctx_host_call_t *call) {
-    return call ? call->name.c_str() : "";
+    return call ? from_c(call)->name.c_str() : "";
 }
 
 PYCTX_API const char *pyctx_host_call_context_name(const pyctx_host_call_t *call) {
-    return call ? call->context_name.c_str() : "";
+    return call ? from_c(call)->context_name.c_str() : "";
 }
 
 PYCTX_API pyctx_error_t *pyctx_host_call_return(pyctx_host_call_t *call, const uint8_t *value,
                                                 size_t len) {
     return guarded([&]() -> pyctx_error_t * {
         if (!call) return invalid("call is NULL");
-        return capi::to_c(core::host_call_return(call, value, len));
+        return capi::to_c(core::host_call_return(from_c(call), value, len));
     });
 }
 
 PYCTX_API pyctx_error_t *pyctx_host_call_fail(pyctx_host_call_t *call, const char *message) {
     return guarded([&]() -> pyctx_error_t * {
         if (!call) return invalid("call is NULL");
-        return capi::to_c(core::host_call_fail(call, message));
+        return capi::to_c(core::host_call_fail(from_c(call), message));
     });
 }
 

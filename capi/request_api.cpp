@@ -56,8 +56,8 @@ pyctx_error_t *fill(core::Request *r, core::RequestKind kind, const char *target
 
 pyctx_error_t *run_sync(pyctx_context_t *context, core::RequestRef request,
                         pyctx_bytes_t *out_result) {
-    request->id = context->ctx->next_request_id();
-    core::Outcome out = context->ctx->run_sync(std::move(request));
+    request->id = context->ctx->lane().next_request_id();
+    core::Outcome out = context->ctx->lane().run_sync(std::move(request));
     if (!out.error.ok()) return capi::make_error(std::move(out.error));
     if (out_result) out_result->data = out.value.release(&out_result->len);
     return nullptr;
@@ -67,9 +67,8 @@ pyctx_error_t *run_sync(pyctx_context_t *context, core::RequestRef request,
 void deliver_to_c(core::Request *r, void *user_data) {
     auto *result = static_cast<pyctx_result *>(r);
     if (!r->outcome.error.ok()) result->error_object.error = std::move(r->outcome.error);
-    auto fn = reinterpret_cast<pyctx_completion_fn>(r->user_fn);
     r->retain();  // the callback's reference, dropped by pyctx_result_free
-    fn(user_data, r->id, result);
+    result->on_complete(user_data, r->id, result);
 }
 
 pyctx_error_t *submit_async(pyctx_context_t *context, pyctx_result *r,
@@ -78,10 +77,11 @@ pyctx_error_t *submit_async(pyctx_context_t *context, pyctx_result *r,
     core::RequestRef hold(r);
     r->sink = deliver_to_c;
     r->sink_data = user_data;
-    r->user_fn = reinterpret_cast<void (*)()>(on_complete);
-    r->id = context->ctx->next_request_id();
+    r->on_complete = on_complete;
+    r->user_data = user_data;
+    r->id = context->ctx->lane().next_request_id();
     uint64_t id = r->id;
-    core::Error err = context->ctx->submit(std::move(hold));
+    core::Error err = context->ctx->lane().submit(std::move(hold), true);
     if (!err.ok()) return capi::make_error(std::move(err));
     if (out_request_id) *out_request_id = id;
     return nullptr;
@@ -190,7 +190,7 @@ PYCTX_API pyctx_error_t *pyctx_cancel(pyctx_context_t *context, uint64_t request
     return guarded([&]() -> pyctx_error_t * {
         if (!context) return invalid("context is NULL");
         if (request_id == 0) return invalid("request id 0 is never valid");
-        return capi::to_c(context->ctx->cancel(request_id));
+        return capi::to_c(context->ctx->lane().cancel(request_id));
     });
 }
 

@@ -1,0 +1,70 @@
+// A context: one Python execution lane. It is the lane (lane.h: every
+// request's life) plus an executor (executor.h: where Python runs), created
+// together and registered with the runtime. Closing is separate from
+// releasing the last reference, so a front end's handle can report "closed"
+// safely after close.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "core/base/error.h"
+#include "core/engine/executor.h"
+#include "core/engine/lane.h"
+
+namespace pyctx::core {
+
+enum class Mode : int { worker = 0, owngil = 1 };
+
+struct ContextOptions {
+    Mode mode = Mode::worker;
+    std::string name;
+    std::string preload;
+    size_t queue_capacity = 0;  // 0 = unbounded
+};
+
+struct ContextStats : LaneStats {
+    uint64_t thread_id = 0;
+};
+
+class Context : public std::enable_shared_from_this<Context> {
+public:
+    // Starts the executor and waits until it is ready (preload run).
+    static Error create(ContextOptions options, std::shared_ptr<Context> *out);
+    ~Context();
+    Context(const Context &) = delete;
+    Context &operator=(const Context &) = delete;
+
+    Lane &lane() { return lane_; }
+    Executor &executor() { return *executor_; }
+    const ContextOptions &options() const { return options_; }
+    Mode mode() const { return options_.mode; }
+    const std::string &name() const { return options_.name; }
+    bool is_closing() const { return lane_.is_closing(); }
+
+    uint64_t new_env_id() { return next_env_id_.fetch_add(1, std::memory_order_relaxed); }
+    // Forgets an env's namespace (on the executor, later).
+    void drop_env(uint64_t env_id);
+
+    // Closes and waits up to `timeout_ms` for the executor to exit;
+    // Status::stuck when Python did not return in time.
+    Error close(uint32_t timeout_ms);
+    // Closes without waiting (handle finalizers).
+    void begin_close() { lane_.begin_close(); }
+
+    ContextStats stats() const;
+
+private:
+    explicit Context(ContextOptions options);
+
+    ContextOptions options_;
+    Lane lane_;
+    std::unique_ptr<Executor> executor_;
+    std::atomic<uint64_t> next_env_id_{1};
+    std::mutex close_mu_;
+};
+
+}  // namespace pyctx::core

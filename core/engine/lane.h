@@ -1,0 +1,106 @@
+// One owner for a request's life: submission, the queue, the exactly-once
+// claim, deadlines, cancel, the synchronous wait, outcome counting and
+// delivery. Executor-independent: the lane drives its context's executor
+// (executor.h) but never runs Python itself. Sync is async plus a wait on
+// the same path, so every request can be cancelled and timed out the same
+// way, from any thread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "core/base/error.h"
+#include "core/engine/request_queue.h"
+#include "core/request/request.h"
+
+namespace pyctx::core {
+
+class Executor;
+class Service;
+
+struct LaneStats {
+    uint64_t completed = 0, failed = 0, cancelled = 0, timed_out = 0, closed = 0;
+    uint64_t queue_depth = 0;
+};
+
+// Where an outcome is decided, which says where it may be delivered.
+enum class Origin {
+    executor,        // the executor's own thread (it may batch the delivery)
+    library_thread,  // a library thread holding no lock or GIL: deliver here
+    host_thread,     // a host's thread (cancel, close): via the service thread
+};
+
+class Lane {
+public:
+    // `service` fires deadlines and delivers host-thread completions;
+    // `owner` is whatever keeps this lane alive (its context), so a deadline
+    // never fires into a lane that is gone.
+    Lane(std::string name, size_t queue_capacity, Service &service);
+    Lane(const Lane &) = delete;
+    Lane &operator=(const Lane &) = delete;
+
+    void attach(Executor *executor, std::weak_ptr<void> owner) {
+        executor_ = executor;
+        owner_ = std::move(owner);
+    }
+    RequestQueue &queue() { return queue_; }
+    const std::string &name() const { return name_; }
+
+    uint64_t next_request_id() { return next_id_.fetch_add(1, std::memory_order_relaxed); }
+
+    // Accepts `r` (its id set). With `watch_deadline`, a deadline is fired
+    // by the service thread; otherwise the waiter times it out itself. On an
+    // error the request was not accepted and will never complete.
+    Error submit(RequestRef r, bool watch_deadline);
+    // Waits for an accepted request the caller holds a reference to, until
+    // it is done or `deadline_ns` (0: none) passes; at the deadline the
+    // request is completed as timed out (if nobody completed it first). A
+    // context thread waiting inside a host function keeps serving its own
+    // queue meanwhile. Afterwards the outcome is in r->outcome.
+    void wait(Request *r, int64_t deadline_ns);
+    // Submits a synchronous request and waits for it (nested on the
+    // executor's own thread).
+    Outcome run_sync(RequestRef r);
+
+    Error cancel(uint64_t request_id);
+    // The service thread: `r`'s deadline passed.
+    void expire(Request *r);
+
+    // Records the outcome of a request the caller has claimed, counts it,
+    // and delivers it (see Origin).
+    void finish(Request *r, Outcome outcome, Origin origin);
+    // Claims and finishes; false when someone else already had.
+    bool complete(Request *r, Outcome outcome, Origin origin);
+    // Hands an already-claimed request with its outcome to its submitter.
+    static void deliver(Request *r);
+
+    // Executor-internal messages: accepted until the executor has finished.
+    bool post_control(RequestRef r);
+
+    // Closing: refuse new requests, complete the running ones as closed
+    // (stopping their Python work). False when already closing.
+    bool begin_close();
+    bool is_closing() const { return closing_.load(std::memory_order_acquire); }
+    // Completes everything still queued or pending as a task as closed.
+    void complete_all_as_closed(Origin origin);
+
+    LaneStats stats() const;
+
+private:
+    void count(const Error &e);
+    Error closed_error() const;
+
+    const std::string name_;
+    Service &service_;
+    Executor *executor_ = nullptr;
+    std::weak_ptr<void> owner_;
+    RequestQueue queue_;
+    std::atomic<uint64_t> next_id_{1};
+    std::atomic<bool> closing_{false};
+    std::atomic<uint64_t> n_completed_{0}, n_failed_{0}, n_cancelled_{0}, n_timed_out_{0},
+        n_closed_{0};
+};
+
+}  // namespace pyctx::core

@@ -1,0 +1,229 @@
+#include "core/engine/runtime.h"
+
+#include <Python.h>
+#include <dlfcn.h>
+#include <pthread.h>
+
+#include <algorithm>
+#include <cstring>
+#include <cstdio>
+#include <functional>
+
+#include "core/engine/context.h"
+#include "core/base/futex.h"
+#include "core/host/registry.h"
+#include "core/python/module.h"
+
+namespace pyctx::core {
+
+Runtime &Runtime::get() {
+    // Intentionally leaked: contexts and detached threads may outlive static
+    // destruction order.
+    static Runtime *runtime = new Runtime();
+    return *runtime;
+}
+
+bool Runtime::owngil_supported() {
+#if PY_VERSION_HEX >= 0x030C0000
+    return true;
+#else
+    return false;
+#endif
+}
+
+// ---------------------------------------------------------------------------
+// init / shutdown
+
+Error Runtime::init(const RuntimeOptions &options) {
+    State expected = State::uninit;
+    if (!state_.compare_exchange_strong(expected, State::initing, std::memory_order_acq_rel)) {
+        // Someone else initializes (or did): wait until INITING is over.
+        while (init_done_.load(std::memory_order_acquire) == 0) futex_wait(init_done_, 0);
+        return Error(Status::already_initialized,
+                     state() == State::running ? "the runtime is already initialized"
+                                               : "the runtime was already initialized and has "
+                                                 "stopped; Python cannot be initialized twice");
+    }
+
+    // Added to every interpreter's sys.path as its context starts (an
+    // isolated config ignores PYTHONPATH-style settings).
+    search_paths_ = options.paths;
+    python_thread_ = std::thread([this, options] {
+        name_this_thread("pyctx-python");
+        python_main(options);
+    });
+    {
+        std::unique_lock lock(py_mu_);
+        py_cv_.wait(lock, [this] { return main_interp_ != nullptr || !init_error_.ok(); });
+    }
+    Error result = init_error_;
+    if (!result.ok()) {
+        python_thread_.join();
+        state_.store(State::stopped, std::memory_order_release);
+    } else {
+        service_.start();
+        state_.store(State::running, std::memory_order_release);
+    }
+    init_done_.store(1, std::memory_order_release);
+    futex_wake_all(init_done_);
+    return result;
+}
+
+
+// Extension modules (.so files imported by Python) resolve the C API from
+// the global symbol scope. A host that dlopen()s pyctx with RTLD_LOCAL (an
+// Erlang NIF, a plugin) leaves libpython out of it, so promote it.
+static void make_libpython_global() {
+    Dl_info info;
+    if (dladdr(reinterpret_cast<void *>(&Py_InitializeFromConfig), &info) && info.dli_fname) {
+        void *h = dlopen(info.dli_fname, RTLD_NOW | RTLD_GLOBAL | RTLD_NOLOAD);
+        (void)h;  // kept open for the life of the process on purpose
+    }
+}
+
+static Error status_error(const PyStatus &st, const char *what) {
+    std::string msg = what;
+    if (st.func) msg += std::string(" (") + st.func + ")";
+    if (st.err_msg) msg += std::string(": ") + st.err_msg;
+    return Error(Status::internal, msg);
+}
+
+void Runtime::python_main(RuntimeOptions options) {
+    Error err;
+    PyThreadState *saved = nullptr;
+    do {
+        if (Py_IsInitialized()) {
+            err = Error(Status::unsupported,
+                        "Python is already initialized in this process by someone else");
+            break;
+        }
+        make_libpython_global();
+        PyPreConfig pre;
+        PyPreConfig_InitIsolatedConfig(&pre);
+        pre.utf8_mode = 1;
+        if (options.allocator == 1) pre.allocator = PYMEM_ALLOCATOR_MALLOC;
+        if (options.allocator == 2) pre.allocator = PYMEM_ALLOCATOR_PYMALLOC;
+        PyStatus st = Py_PreInitialize(&pre);
+        if (PyStatus_Exception(st)) {
+            err = status_error(st, "Python pre-initialization failed");
+            break;
+        }
+        if (PyImport_AppendInittab("pyctx", pyctx_py_module_init) != 0) {
+            err = Error(Status::internal, "could not register the pyctx module");
+            break;
+        }
+        PyConfig config;
+        PyConfig_InitIsolatedConfig(&config);
+        config.install_signal_handlers = 0;  // the host owns signals
+        config.parse_argv = 0;
+        config.site_import = 1;
+        auto set = [&](wchar_t **field, const std::string &value) {
+            return PyConfig_SetBytesString(&config, field, value.c_str());
+        };
+        if (!options.home.empty()) st = set(&config.home, options.home);
+        if (!PyStatus_Exception(st) && !options.program_name.empty())
+            st = set(&config.program_name, options.program_name);
+        if (!PyStatus_Exception(st)) st = Py_InitializeFromConfig(&config);
+        PyConfig_Clear(&config);
+        if (PyStatus_Exception(st)) {
+            err = status_error(st, "Python initialization failed");
+            break;
+        }
+        // The libpython actually loaded ("3.13.0 (main, ...)"), not the headers.
+        const char *v = Py_GetVersion();
+        size_t n = std::min(std::strcspn(v, " "), sizeof python_version_ - 1);
+        std::memcpy(python_version_, v, n);
+        python_version_[n] = '\0';
+        // Python runs only on context threads: this thread keeps the main
+        // thread state parked until shutdown.
+        saved = PyEval_SaveThread();
+    } while (false);
+
+    {
+        std::lock_guard lock(py_mu_);
+        if (!err.ok()) {
+            init_error_ = err;
+        } else {
+            main_interp_ = PyInterpreterState_Main();
+        }
+    }
+    py_cv_.notify_all();
+    if (!err.ok()) return;
+
+    std::unique_lock lock(py_mu_);
+    py_cv_.wait(lock, [this] { return finalize_requested_; });
+    lock.unlock();
+    PyEval_RestoreThread(saved);
+    Py_FinalizeEx();
+    lock.lock();
+    python_finalized_ = true;
+    py_cv_.notify_all();
+}
+
+Error Runtime::shutdown(uint32_t timeout_ms) {
+    State expected = State::running;
+    if (!state_.compare_exchange_strong(expected, State::shutting_down,
+                                        std::memory_order_acq_rel)) {
+        return Error(Status::not_running, "the runtime is not running");
+    }
+    std::vector<std::shared_ptr<Context>> live;
+    {
+        std::lock_guard lock(contexts_mu_);
+        for (auto &w : contexts_)
+            if (auto c = w.lock()) live.push_back(std::move(c));
+        contexts_.clear();
+    }
+    // Start closing everything at once, then wait for each: shutdown takes
+    // about one timeout, not one per context.
+    for (auto &c : live) c->begin_close();
+    size_t stuck = 0;
+    for (auto &c : live) {
+        Error e = c->close(timeout_ms);
+        if (e.status == Status::stuck) ++stuck;
+    }
+    live.clear();
+
+    // Every pending completion is delivered before Python goes away.
+    service_.stop();
+
+    host_registry().clear();
+
+    if (stuck) {
+        // A context thread is still inside Python: finalizing would crash it.
+        python_thread_.detach();
+        state_.store(State::stopped, std::memory_order_release);
+        return Error(Status::stuck, std::to_string(stuck) +
+                                        " context(s) did not return from Python in time; "
+                                        "Python was left initialized");
+    }
+    {
+        std::lock_guard lock(py_mu_);
+        finalize_requested_ = true;
+    }
+    py_cv_.notify_all();
+    python_thread_.join();
+    state_.store(State::stopped, std::memory_order_release);
+    return {};
+}
+
+// ---------------------------------------------------------------------------
+// contexts
+
+Error Runtime::add_context(const std::shared_ptr<Context> &ctx) {
+    std::lock_guard lock(contexts_mu_);
+    if (!running()) return Error(Status::not_running, "the runtime is not running");
+    // Drop entries of contexts that are gone, so churn does not grow the list.
+    std::erase_if(contexts_, [](const std::weak_ptr<Context> &w) { return w.expired(); });
+    contexts_.push_back(ctx);
+    return {};
+}
+
+void Runtime::remove_context(const Context *ctx) {
+    std::lock_guard lock(contexts_mu_);
+    std::erase_if(contexts_, [ctx](const std::weak_ptr<Context> &w) {
+        auto c = w.lock();
+        return !c || c.get() == ctx;
+    });
+}
+
+}  // namespace pyctx::core

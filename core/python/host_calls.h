@@ -1,0 +1,23 @@
+// The Python side of host functions: the pyctx module's `call` and
+// `async_call`, and resolving the futures of awaited calls.
+#pragma once
+
+#include "core/python/ref.h"
+
+#include "core/host/host_call.h"
+
+namespace pyctx::core {
+
+class PyState;
+
+// pyctx.call(name, *args) and pyctx.async_call(name, *args) (vectorcall).
+PyObject *host_py_call(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
+PyObject *host_py_async_call(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
+
+// Context thread: resolves the future of an awaited call whose answer
+// arrived (consumes the reference the answer posted with the call).
+void resume_awaited_host_call(PyState &py, HostCall *call);
+// Context closing: cancels every awaited call's future.
+void abandon_awaited_host_calls(PyState &py);
+
+}  // namespace pyctx::core

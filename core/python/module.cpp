@@ -1,0 +1,332 @@
+#include "core/python/module.h"
+
+#include "core/cbor/reader.h"
+#include "core/cbor/tags.h"
+#include "core/python/errors.h"
+#include "core/python/host_calls.h"
+
+#include <string>
+
+namespace {
+
+/* ---- module state ------------------------------------------------------ */
+
+struct ModuleState {
+    PyObject *symbol_type;
+    PyObject *host_term_type;
+    PyObject *host_error;
+};
+
+ModuleState *state_of(PyObject *module) {
+    return static_cast<ModuleState *>(PyModule_GetState(module));
+}
+
+// PyModule_AddObjectRef exists only from 3.10; this never steals `obj`.
+int add_ref(PyObject *module, const char *name, PyObject *obj) {
+    Py_INCREF(obj);
+    if (PyModule_AddObject(module, name, obj) < 0) {
+        Py_DECREF(obj);
+        return -1;
+    }
+    return 0;
+}
+
+#if PY_VERSION_HEX >= 0x030A0000
+constexpr unsigned long kImmutable = Py_TPFLAGS_IMMUTABLETYPE;
+#else
+constexpr unsigned long kImmutable = 0;
+#endif
+
+/* ---- Symbol: a str subclass for identifiers (Erlang atoms) -------------- */
+
+PyObject *symbol_repr(PyObject *self) {
+    // Repr of the plain string value, not of self (which would recurse).
+    PyObject *plain = PyUnicode_FromObject(self);
+    if (!plain) return nullptr;
+    PyObject *r = PyUnicode_FromFormat("Symbol(%R)", plain);
+    Py_DECREF(plain);
+    return r;
+}
+
+PyObject *symbol_reduce(PyObject *self, PyObject *) {
+    PyObject *plain = PyUnicode_FromObject(self);
+    if (!plain) return nullptr;
+    PyObject *r = Py_BuildValue("(O(N))", reinterpret_cast<PyObject *>(Py_TYPE(self)), plain);
+    return r;
+}
+
+PyMethodDef symbol_methods[] = {
+    {"__reduce__", symbol_reduce, METH_NOARGS, nullptr},
+    {nullptr, nullptr, 0, nullptr},
+};
+
+PyType_Slot symbol_slots[] = {
+    {Py_tp_repr, reinterpret_cast<void *>(symbol_repr)},
+    {Py_tp_methods, symbol_methods},
+    {Py_tp_doc, const_cast<char *>(
+                    "Symbol(text)\n--\n\n"
+                    "An identifier (an Erlang atom, a Ruby symbol): a str that crosses the\n"
+                    "host boundary as CBOR tag 39 instead of a plain text string.")},
+    {0, nullptr},
+};
+
+// Final (no Py_TPFLAGS_BASETYPE): the encoder recognizes it by exact type.
+// basicsize 0 inherits str's layout; instances have no __dict__.
+PyType_Spec symbol_spec = {
+    "pyctx.Symbol", 0, 0, static_cast<unsigned int>(Py_TPFLAGS_DEFAULT | kImmutable),
+    symbol_slots};
+
+/* ---- HostTerm: opaque host data, returned to the host unchanged ---------- */
+
+struct HostTermObject {
+    PyObject_HEAD
+    PyObject *data;  // always an exact bytes object
+};
+
+HostTermObject *as_host_term(PyObject *o) { return reinterpret_cast<HostTermObject *>(o); }
+
+PyObject *host_term_alloc(PyTypeObject *type, PyObject *bytes) {
+    PyObject *self = type->tp_alloc(type, 0);
+    if (!self) return nullptr;
+    Py_INCREF(bytes);
+    as_host_term(self)->data = bytes;
+    return self;
+}
+
+PyObject *host_term_tp_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
+    static const char *kwlist[] = {"data", nullptr};
+    PyObject *arg;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O:HostTerm", const_cast<char **>(kwlist),
+                                     &arg))
+        return nullptr;
+    if (PyBytes_CheckExact(arg)) return host_term_alloc(type, arg);
+    if (!PyObject_CheckBuffer(arg)) {
+        PyErr_Format(PyExc_TypeError, "HostTerm() argument must be a bytes-like object, not '%s'",
+                     Py_TYPE(arg)->tp_name);
+        return nullptr;
+    }
+    PyObject *bytes = PyBytes_FromObject(arg);
+    if (!bytes) return nullptr;
+    PyObject *self = host_term_alloc(type, bytes);
+    Py_DECREF(bytes);
+    return self;
+}
+
+void host_term_dealloc(PyObject *self) {
+    // Instances of heap types own a reference to their type.
+    PyTypeObject *tp = Py_TYPE(self);
+    Py_CLEAR(as_host_term(self)->data);
+    tp->tp_free(self);
+    Py_DECREF(tp);
+}
+
+PyObject *host_term_repr(PyObject *self) {
+    return PyUnicode_FromFormat("HostTerm(%R)", as_host_term(self)->data);
+}
+
+Py_hash_t host_term_hash(PyObject *self) { return PyObject_Hash(as_host_term(self)->data); }
+
+PyObject *host_term_richcompare(PyObject *self, PyObject *other, int op) {
+    if ((op != Py_EQ && op != Py_NE) || Py_TYPE(other) != Py_TYPE(self))
+        Py_RETURN_NOTIMPLEMENTED;
+    return PyObject_RichCompare(as_host_term(self)->data, as_host_term(other)->data, op);
+}
+
+PyObject *host_term_get_data(PyObject *self, void *) {
+    PyObject *d = as_host_term(self)->data;
+    Py_INCREF(d);
+    return d;
+}
+
+PyObject *host_term_reduce(PyObject *self, PyObject *) {
+    return Py_BuildValue("(O(O))", reinterpret_cast<PyObject *>(Py_TYPE(self)),
+                         as_host_term(self)->data);
+}
+
+PyGetSetDef host_term_getset[] = {
+    {"data", host_term_get_data, nullptr, "The opaque host data (bytes).", nullptr},
+    {nullptr, nullptr, nullptr, nullptr, nullptr},
+};
+
+PyMethodDef host_term_methods[] = {
+    {"__reduce__", host_term_reduce, METH_NOARGS, nullptr},
+    {nullptr, nullptr, 0, nullptr},
+};
+
+PyType_Slot host_term_slots[] = {
+    {Py_tp_new, reinterpret_cast<void *>(host_term_tp_new)},
+    {Py_tp_dealloc, reinterpret_cast<void *>(host_term_dealloc)},
+    {Py_tp_repr, reinterpret_cast<void *>(host_term_repr)},
+    {Py_tp_hash, reinterpret_cast<void *>(host_term_hash)},
+    {Py_tp_richcompare, reinterpret_cast<void *>(host_term_richcompare)},
+    {Py_tp_getset, host_term_getset},
+    {Py_tp_methods, host_term_methods},
+    {Py_tp_doc, const_cast<char *>(
+                    "HostTerm(data)\n--\n\n"
+                    "An opaque value of the host (e.g. an Erlang pid or reference), kept as\n"
+                    "bytes and returned to the host unchanged. Immutable; equal and hashed\n"
+                    "by its data.")},
+    {0, nullptr},
+};
+
+// Not GC-tracked: it only references a bytes object, which cannot form a
+// cycle. Final, like Symbol.
+PyType_Spec host_term_spec = {
+    "pyctx.HostTerm", static_cast<int>(sizeof(HostTermObject)), 0,
+    static_cast<unsigned int>(Py_TPFLAGS_DEFAULT | kImmutable), host_term_slots};
+
+/* ---- module functions ---------------------------------------------------- */
+
+// =========================================================================
+// Module-level functions of `pyctx`.
+// The runtime adds its host-call functions here, e.g.
+//   {"call", reinterpret_cast<PyCFunction>(host_call), METH_FASTCALL, doc},
+//   {"async_call", reinterpret_cast<PyCFunction>(host_async_call), METH_FASTCALL, doc},
+// declared in the header of the file that implements them. Everything added
+// must be safe without the GIL on free-threaded builds (see Py_mod_gil below)
+// and must keep per-interpreter state in module or context state, never in
+// C globals (see Py_mod_multiple_interpreters).
+// =========================================================================
+PyMethodDef module_methods[] = {
+    {"call", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(pyctx::core::host_py_call)),
+     METH_FASTCALL,
+     "call(name, *args)\n--\n\n"
+     "Calls the host function `name` and returns its answer. Blocks this\n"
+     "Python thread (the GIL is released) while the context keeps serving\n"
+     "its queue. Raises LookupError for an unknown name and HostError when\n"
+     "the host answers with an error."},
+    {"async_call",
+     reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(pyctx::core::host_py_async_call)),
+     METH_FASTCALL,
+     "async_call(name, *args)\n--\n\n"
+     "Like call(), but returns an awaitable future on the context's event\n"
+     "loop, so a coroutine can wait for the host without blocking the loop."},
+    {nullptr, nullptr, 0, nullptr},
+};
+
+/* ---- module definition --------------------------------------------------- */
+
+int module_exec(PyObject *module) {
+    ModuleState *st = state_of(module);
+    // A tuple of bases: 3.9 accepts nothing else.
+    PyObject *bases = PyTuple_Pack(1, reinterpret_cast<PyObject *>(&PyUnicode_Type));
+    if (!bases) return -1;
+    st->symbol_type = PyType_FromModuleAndSpec(module, &symbol_spec, bases);
+    Py_DECREF(bases);
+    if (!st->symbol_type || add_ref(module, "Symbol", st->symbol_type) < 0) return -1;
+
+    st->host_term_type = PyType_FromModuleAndSpec(module, &host_term_spec, nullptr);
+    if (!st->host_term_type || add_ref(module, "HostTerm", st->host_term_type) < 0) return -1;
+
+    st->host_error = PyErr_NewExceptionWithDoc(
+        "pyctx.HostError", "Raised in Python when a host function called through pyctx fails.",
+        PyExc_Exception, nullptr);
+    if (!st->host_error || add_ref(module, "HostError", st->host_error) < 0) return -1;
+
+    using namespace pyctx::core::cbor;
+    if (PyModule_AddIntConstant(module, "TAG_SYMBOL", static_cast<long>(kTagSymbol)) < 0 ||
+        PyModule_AddIntConstant(module, "TAG_SET", static_cast<long>(kTagSet)) < 0 ||
+        PyModule_AddIntConstant(module, "TAG_TUPLE", static_cast<long>(kTagTuple)) < 0 ||
+        PyModule_AddIntConstant(module, "TAG_HOST_TERM", static_cast<long>(kTagHostTerm)) < 0 ||
+        PyModule_AddIntConstant(module, "MAX_DEPTH", kMaxDepth) < 0)
+        return -1;
+    return 0;
+}
+
+int module_traverse(PyObject *module, visitproc visit, void *arg) {
+    ModuleState *st = state_of(module);
+    if (!st) return 0;
+    Py_VISIT(st->symbol_type);
+    Py_VISIT(st->host_term_type);
+    Py_VISIT(st->host_error);
+    return 0;
+}
+
+int module_clear(PyObject *module) {
+    ModuleState *st = state_of(module);
+    if (!st) return 0;
+    Py_CLEAR(st->symbol_type);
+    Py_CLEAR(st->host_term_type);
+    Py_CLEAR(st->host_error);
+    return 0;
+}
+
+void module_free(void *module) { module_clear(static_cast<PyObject *>(module)); }
+
+PyModuleDef_Slot module_slots[] = {
+    {Py_mod_exec, reinterpret_cast<void *>(module_exec)},
+#if PY_VERSION_HEX >= 0x030C0000
+    // No C globals: every interpreter gets its own module state and types.
+    {Py_mod_multiple_interpreters, Py_MOD_PER_INTERPRETER_GIL_SUPPORTED},
+#endif
+#if PY_VERSION_HEX >= 0x030D0000
+    // Symbol and HostTerm are immutable and the module state is written only
+    // by exec; functions added to module_methods must keep this true.
+    {Py_mod_gil, Py_MOD_GIL_NOT_USED},
+#endif
+    {0, nullptr},
+};
+
+PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT,
+    "pyctx",
+    "The Python side of pyctx: values shared with the host program.",
+    static_cast<Py_ssize_t>(sizeof(ModuleState)),
+    module_methods,
+    module_slots,
+    module_traverse,
+    module_clear,
+    module_free,
+};
+
+}  // namespace
+
+extern "C" PyObject *pyctx_py_module_init(void) { return PyModuleDef_Init(&module_def); }
+
+namespace pyctx::core {
+
+
+bool load_py_types(PyTypes *out, Error *err) {
+    PyObject *module = PyImport_ImportModule("pyctx");
+    if (!module) {
+        if (err)
+            *err = Error(Status::internal, "cannot import the pyctx module: " + take_python_error_text());
+        return false;
+    }
+    if (!PyModule_Check(module) || PyModule_GetDef(module) != &module_def || !state_of(module) ||
+        !state_of(module)->symbol_type) {
+        static const char msg[] =
+            "the imported pyctx module is not pyctx's built-in module (was "
+            "pyctx_py_module_init registered with PyImport_AppendInittab?)";
+        PyErr_Clear();
+        Py_DECREF(module);
+        if (err)
+            *err = Error(Status::internal, msg);
+        else
+            PyErr_SetString(PyExc_ImportError, msg);
+        return false;
+    }
+    ModuleState *st = state_of(module);
+    Py_INCREF(st->symbol_type);
+    Py_INCREF(st->host_term_type);
+    Py_INCREF(st->host_error);
+    out->symbol_type = st->symbol_type;
+    out->host_term_type = st->host_term_type;
+    out->host_error_type = st->host_error;
+    Py_DECREF(module);
+    return true;
+}
+
+void release_py_types(PyTypes *types) {
+    Py_CLEAR(types->symbol_type);
+    Py_CLEAR(types->host_term_type);
+    Py_CLEAR(types->host_error_type);
+}
+
+PyObject *host_term_new(PyObject *type, PyObject *data) {
+    return host_term_alloc(reinterpret_cast<PyTypeObject *>(type), data);
+}
+
+PyObject *host_term_data(PyObject *obj) { return as_host_term(obj)->data; }
+
+}  // namespace pyctx::core

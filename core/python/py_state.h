@@ -1,0 +1,62 @@
+// The Python side of one context thread: its interpreter's pyctx types,
+// namespaces and caches, asyncio loop, and the host calls its coroutines
+// await. Only that thread touches it, always with its GIL held.
+#pragma once
+
+#include "core/python/ref.h"
+
+#include <string>
+#include <unordered_map>
+
+#include "core/base/error.h"
+#include "core/host/host_call.h"
+#include "core/python/convert.h"
+#include "core/python/event_loop.h"
+#include "core/python/namespaces.h"
+#include "core/request/request.h"
+
+namespace pyctx::core {
+
+class ContextThread;
+
+class PyState {
+public:
+    explicit PyState(ContextThread &thread) : thread_(thread), loop_(thread, types_) {}
+    PyState(const PyState &) = delete;
+    PyState &operator=(const PyState &) = delete;
+
+    // Imports pyctx, adds the runtime's search paths, creates the default
+    // namespace and runs the preload.
+    bool init(const std::vector<std::string> &search_paths, const std::string &preload, Error *err);
+    // Drops every Python object held (tasks cancelled, loop closed).
+    void clear();
+
+    // Runs a call, eval or exec request (python/runner.cpp). It completes
+    // through ContextThread::complete, except a coroutine call, which becomes
+    // a task that completes later.
+    void execute(Request *request);
+
+    const PyTypes &types() const { return types_; }
+    Namespaces &namespaces() { return ns_; }
+    EventLoop &loop() { return loop_; }
+
+    // Host calls awaited by coroutines (python/host_calls.cpp): call ->
+    // the future to resolve (a strong reference).
+    std::unordered_map<HostCall *, PyObject *> awaited_calls;
+
+private:
+    void run_call(Request *r);
+    void run_eval(Request *r);
+    void run_exec(Request *r);
+    // Completes `r` with the value (or error) of `result` (stolen), or
+    // starts it as a task when it is awaitable.
+    void complete_with(Request *r, PyObject *result);
+    void fail(Request *r, Error err);
+
+    ContextThread &thread_;
+    PyTypes types_;
+    Namespaces ns_;
+    EventLoop loop_;
+};
+
+}  // namespace pyctx::core

@@ -1,0 +1,140 @@
+// Running call, eval and exec requests (PyState::execute).
+#include "core/python/context_thread.h"
+#include "core/python/errors.h"
+#include "core/python/py_state.h"
+
+namespace pyctx::core {
+
+namespace {
+
+// Keyword arguments and locals must be dicts keyed by str.
+bool is_str_keyed_dict(PyObject *obj) {
+    if (!PyDict_CheckExact(obj)) return false;
+    Py_ssize_t pos = 0;
+    PyObject *k, *v;
+    while (PyDict_Next(obj, &pos, &k, &v))
+        if (!PyUnicode_Check(k)) return false;
+    return true;
+}
+
+Error decode_error(std::string msg) { return Error(Status::decode, std::move(msg)); }
+
+bool is_awaitable(PyObject *obj) {
+    return PyCoro_CheckExact(obj) || (Py_TYPE(obj)->tp_as_async && Py_TYPE(obj)->tp_as_async->am_await);
+}
+
+}  // namespace
+
+void PyState::execute(Request *r) {
+    switch (r->kind) {
+        case RequestKind::call: run_call(r); break;
+        case RequestKind::eval: run_eval(r); break;
+        case RequestKind::exec: run_exec(r); break;
+        case RequestKind::control: break;  // handled by the executor
+    }
+}
+
+void PyState::fail(Request *r, Error err) { thread_.complete(r, Outcome{std::move(err), {}}); }
+
+void PyState::run_call(Request *r) {
+    Error err;
+    PyRef fn(ns_.resolve_function(*r, &err));
+    if (!fn) return fail(r, std::move(err));
+    // Common case: a few positional arguments and no kwargs go straight
+    // from CBOR into a stack array for vectorcall, with no list.
+    if (r->kwargs.empty()) {
+        constexpr size_t kInline = 8;
+        PyObject *items[kInline];
+        size_t n = 0;
+        int rc = r->args.empty() ? 0
+                                 : cbor_array_into(r->args.data(), r->args.size(), types_, items,
+                                                   kInline, &n, &err);
+        if (rc == 0) {
+            PyObject *result = PyObject_Vectorcall(fn.get(), items, n, nullptr);
+            for (size_t i = 0; i < n; ++i) Py_DECREF(items[i]);
+            fn.reset();
+            return complete_with(r, result);
+        }
+        if (rc < 0) return fail(r, std::move(err));
+    }
+    PyRef args, kwargs;
+    if (!r->args.empty()) {
+        args.reset(cbor_to_python(r->args.data(), r->args.size(), types_, &err));
+        if (args && !PyList_CheckExact(args.get())) {
+            args.reset();
+            err = decode_error("call arguments must be a CBOR array");
+        }
+    }
+    if (err.ok() && !r->kwargs.empty()) {
+        kwargs.reset(cbor_to_python(r->kwargs.data(), r->kwargs.size(), types_, &err));
+        if (kwargs && !is_str_keyed_dict(kwargs.get())) {
+            kwargs.reset();
+            err = decode_error("call keyword arguments must be a CBOR map with text keys");
+        }
+    }
+    if (!err.ok()) return fail(r, std::move(err));
+    PyObject *result;
+    if (!kwargs) {
+        PyObject *const *items = args ? PySequence_Fast_ITEMS(args.get()) : nullptr;
+        size_t n = args ? static_cast<size_t>(PyList_GET_SIZE(args.get())) : 0;
+        result = PyObject_Vectorcall(fn.get(), items, n, nullptr);
+    } else {
+        PyRef tuple(args ? PyList_AsTuple(args.get()) : PyTuple_New(0));
+        result = tuple ? PyObject_Call(fn.get(), tuple.get(), kwargs.get()) : nullptr;
+    }
+    fn.reset();
+    args.reset();
+    kwargs.reset();
+    complete_with(r, result);
+}
+
+void PyState::run_eval(Request *r) {
+    Error err;
+    PyObject *ns = ns_.namespace_for(r->env_id, &err);
+    PyRef code(ns ? ns_.compiled(r->text, Py_eval_input, &err) : nullptr);
+    PyRef locals;
+    if (code && !r->args.empty()) {
+        locals.reset(cbor_to_python(r->args.data(), r->args.size(), types_, &err));
+        if (locals && !is_str_keyed_dict(locals.get())) {
+            locals.reset();
+            err = decode_error("eval locals must be a CBOR map with text keys");
+        }
+    }
+    if (!err.ok()) return fail(r, std::move(err));
+    PyObject *result = PyEval_EvalCode(code.get(), ns, locals ? locals.get() : ns);
+    code.reset();
+    locals.reset();
+    complete_with(r, result);
+}
+
+void PyState::run_exec(Request *r) {
+    Error err;
+    PyObject *ns = ns_.namespace_for(r->env_id, &err);
+    PyRef code(ns ? ns_.compiled(r->text, Py_file_input, &err) : nullptr);
+    if (!code) return fail(r, std::move(err));
+    PyObject *result = PyEval_EvalCode(code.get(), ns, ns);
+    code.reset();
+    ns_.forget_functions();
+    complete_with(r, result);
+}
+
+void PyState::complete_with(Request *r, PyObject *result_in) {
+    PyRef result(result_in);
+    if (r->is_claimed()) {  // completed elsewhere (cancel, timeout, close)
+        PyErr_Clear();
+        return;
+    }
+    Outcome out;
+    if (!result) {
+        out.error = fetch_python_error();
+    } else if (is_awaitable(result.get())) {
+        if (loop_.start_task(r, result.release())) return;
+        out.error = fetch_python_error();
+    } else if (!python_to_cbor(result.get(), types_, out.value, &out.error)) {
+        out.value.clear();
+    }
+    result.reset();
+    thread_.complete(r, std::move(out));
+}
+
+}  // namespace pyctx::core

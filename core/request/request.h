@@ -1,0 +1,182 @@
+// One unit of work for a context, shared (reference counted) between the
+// submitter, the context's queue and executor, and whoever may cancel or
+// time it out. The request's life (submit, queue, claim, run, outcome,
+// delivery) is driven by core/engine/lane.h; this file is only the object.
+//
+// Exactly-once completion is decided by one atomic exchange (`claim`): the
+// first party to claim a request writes its outcome and delivers it; every
+// later attempt is a no-op. Because a request owns copies of all its inputs,
+// it can be completed (cancelled, timed out, closed) at any moment, even
+// while Python still runs it; the executor then discards its result.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "core/base/byte_buffer.h"
+#include "core/base/error.h"
+
+namespace pyctx::core {
+
+struct Outcome {
+    Error error;       // status ok => `value` holds CBOR
+    ByteBuffer value;
+};
+
+enum class RequestKind : uint8_t {
+    call,     // target = module, text = function path, args/kwargs
+    eval,     // text = expression, args = locals map (optional), env_id
+    exec,     // text = code, env_id
+    control,  // executor-internal message (see ControlRequest); never claimed
+};
+
+// Where a request is. Written by the executor; read by cancel and deadlines
+// to decide how to stop it.
+enum class Phase : uint8_t { queued, running, task, finished };
+
+struct Request;
+
+// How an outcome reaches its submitter. Sync requests have no sink: their
+// waiter is woken through `done`.
+using CompletionSink = void (*)(Request *request, void *sink_data);
+
+// Wakes a waiter that serves its own context's queue while it waits (a
+// context thread blocked in a sync request to another context).
+class ServingWaiter {
+public:
+    virtual void wake_waiter() = 0;
+
+protected:
+    ~ServingWaiter() = default;
+};
+
+struct Request {
+    // Values of `done`, the word a synchronous waiter watches.
+    static constexpr uint32_t kPending = 0;
+    static constexpr uint32_t kDone = 1;
+    static constexpr uint32_t kParkedWaiter = 2;   // waiter sleeps on the futex
+    static constexpr uint32_t kServingWaiter = 3;  // waiter serves its own queue
+    static constexpr uint32_t kWaking = 4;  // deliverer is waking a serving waiter
+
+    // ---- immutable after submission ----
+    RequestKind kind = RequestKind::call;
+    uint64_t id = 0;
+    uint64_t env_id = 0;      // 0 = the context's default namespace
+    int64_t deadline_ns = 0;  // 0 = none (steady clock)
+    std::string target;       // module name (call)
+    std::string text;         // function path, expression or code
+    ByteBuffer args;          // CBOR array (call) / locals map (eval)
+    ByteBuffer kwargs;        // CBOR map (call)
+    CompletionSink sink = nullptr;
+    void *sink_data = nullptr;
+
+    // ---- shared state ----
+    std::atomic<uint32_t> refs{1};
+    std::atomic<bool> claimed{false};
+    std::atomic<Phase> phase{Phase::queued};
+    // Set when an interrupt was posted for this request and may not have
+    // fired yet (cleared when the request ends, so it never hits the next).
+    std::atomic<uint8_t> interrupt_posted{0};
+    // Set (GIL held) while the request waits for a host function's answer:
+    // an interrupt must then wake the wait instead of raising in whatever
+    // nested request the thread serves meanwhile.
+    std::atomic<bool> host_waiting{false};
+    std::atomic<uint32_t> done{kPending};
+    ServingWaiter *serving_waiter = nullptr;  // valid while done == kServingWaiter
+    // Index in the service's deadline heap while watched (under its lock),
+    // and whether the service was asked to watch it at all.
+    int32_t deadline_slot = -1;
+    std::atomic<bool> deadline_watched{false};
+
+    Outcome outcome;          // written by the claimer before delivery
+    Request *next = nullptr;  // queue link, owned by the queue
+
+    Request() = default;
+    Request(const Request &) = delete;
+    Request &operator=(const Request &) = delete;
+    // Virtual: front ends allocate requests as their own types (the C API's
+    // pyctx_result doubles as the result handed to the callback).
+    virtual ~Request() = default;
+
+    bool is_sync() const { return sink == nullptr; }
+    bool is_control() const { return kind == RequestKind::control; }
+
+    void retain() { refs.fetch_add(1, std::memory_order_relaxed); }
+    void release() {
+        if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) destroy();
+    }
+
+    // Claims the right to complete. True exactly once.
+    bool claim() {
+        return !claimed.load(std::memory_order_relaxed) &&
+               !claimed.exchange(true, std::memory_order_acq_rel);
+    }
+    bool is_claimed() const { return claimed.load(std::memory_order_acquire); }
+    bool is_done() const { return done.load(std::memory_order_acquire) == kDone; }
+
+protected:
+    // Called when the last reference goes. Pooled request types recycle
+    // themselves instead of freeing.
+    virtual void destroy() { delete this; }
+
+    // Back to the just-constructed state, keeping string and buffer storage
+    // (small ones) so the next request allocates nothing.
+    void reset_for_reuse() {
+        kind = RequestKind::call;
+        id = env_id = 0;
+        deadline_ns = 0;
+        target.clear();
+        text.clear();
+        args.clear_keeping(kKeepBytes);
+        kwargs.clear_keeping(kKeepBytes);
+        sink = nullptr;
+        sink_data = nullptr;
+        refs.store(1, std::memory_order_relaxed);
+        claimed.store(false, std::memory_order_relaxed);
+        phase.store(Phase::queued, std::memory_order_relaxed);
+        interrupt_posted.store(0, std::memory_order_relaxed);
+        host_waiting.store(false, std::memory_order_relaxed);
+        done.store(kPending, std::memory_order_relaxed);
+        serving_waiter = nullptr;
+        deadline_slot = -1;
+        deadline_watched.store(false, std::memory_order_relaxed);
+        if (!outcome.error.ok()) outcome.error = Error();
+        outcome.value.clear_keeping(kKeepBytes);
+        next = nullptr;
+    }
+
+private:
+    static constexpr size_t kKeepBytes = 4096;
+};
+
+// Smart pointer for Request references.
+class RequestRef {
+public:
+    RequestRef() = default;
+    explicit RequestRef(Request *r) : r_(r) {}  // adopts one reference
+    RequestRef(const RequestRef &o) : r_(o.r_) {
+        if (r_) r_->retain();
+    }
+    RequestRef(RequestRef &&o) noexcept : r_(o.r_) { o.r_ = nullptr; }
+    RequestRef &operator=(RequestRef o) noexcept {
+        std::swap(r_, o.r_);
+        return *this;
+    }
+    ~RequestRef() {
+        if (r_) r_->release();
+    }
+    Request *get() const { return r_; }
+    Request *operator->() const { return r_; }
+    explicit operator bool() const { return r_ != nullptr; }
+    Request *detach() {
+        Request *r = r_;
+        r_ = nullptr;
+        return r;
+    }
+
+private:
+    Request *r_ = nullptr;
+};
+
+}  // namespace pyctx::core

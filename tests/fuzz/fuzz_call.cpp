@@ -123,6 +123,8 @@ void on_complete(void *user_data, uint64_t request_id, pyctx_result_t *result) {
             if (pyctx_error_t *te = pyctx_result_take_value(result, &out))
                 fail("take_value failed", te);
             check_value(out.data, out.len);
+            size_t left = 1;
+            if (pyctx_result_value(result, &left) || left) fail("take_value left a value");
             p->value.assign(out.data, out.data + out.len);
             pyctx_bytes_free(&out);
         } else {

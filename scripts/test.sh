@@ -3,7 +3,8 @@
 # Python (>= 3.12 when present), against Python 3.12 and against an older
 # one, the same suite under ThreadSanitizer and under ASan+UBSan, the
 # libFuzzer targets for a bounded time, then the examples and benchmark
-# smoke checks and the Rust, Go and Erlang bindings.
+# smoke checks, the installed package (tests/package/run.sh) and the Rust,
+# Go and Erlang bindings. Each suite's wall time is printed.
 #
 #   PYCTX_TEST_QUICK=1   only the main build and the bindings (no extra Pythons,
 #                        no sanitizers, no fuzzing)
@@ -19,7 +20,16 @@ bash scripts/deps.sh bindings
 
 failed=()
 suites=0
-step() { echo; echo "==== $*"; suites=$((suites + 1)); }
+times=()
+step_name=""
+# Each step is one suite; its wall time is printed when the next one starts.
+end_step() {
+  [[ -n "$step_name" ]] || return 0
+  times+=("$(printf '%5d s  %s' $((SECONDS - step_start)) "$step_name")")
+  echo "---- $step_name: $((SECONDS - step_start)) s"
+  step_name=""
+}
+step() { end_step; echo; echo "==== $*"; suites=$((suites + 1)); step_name="$*"; step_start=$SECONDS; }
 
 run_ctest() {  # build-dir label
   if ! ctest --test-dir "$1" --output-on-failure --no-tests=error -j2; then failed+=("$2"); fi
@@ -57,9 +67,9 @@ if [[ -z "${PYCTX_TEST_QUICK:-}" ]]; then
     done
   fi
   if [[ -z "$py312" ]]; then
-    echo; echo "==== skipped: C/C++ suite on Python 3.12 (no python3.12 under pyenv; set PYCTX_PYTHON312)"
+    end_step; echo; echo "==== skipped: C/C++ suite on Python 3.12 (no python3.12 under pyenv; set PYCTX_PYTHON312)"
   elif grep -q '^PYCTX_PYTHON_VERSION=3\.12\.' build/python.env; then
-    echo; echo "==== skipped: C/C++ suite on Python 3.12 (the main build already embeds 3.12)"
+    end_step; echo; echo "==== skipped: C/C++ suite on Python 3.12 (the main build already embeds 3.12)"
   else
     step "C/C++ suite, Python 3.12 ($py312)"
     build build-py312 -DPYCTX_PYTHON="$py312" -DPYCTX_BUILD_TESTS=ON -DPYCTX_BUILD_BENCH=OFF -DPYCTX_BUILD_EXAMPLES=OFF
@@ -84,6 +94,9 @@ export PYCTX_BUILD_DIR="$root/build"
 step "examples and benchmark smoke checks"
 if ! sh examples/run_tests.sh; then failed+=("examples/bench"); fi
 
+step "installed package: C consumers (find_package, pkg-config, static)"
+if ! bash tests/package/run.sh; then failed+=("installed package"); fi
+
 for lang in rust go erlang; do
   if [[ -f "bindings/$lang/test.sh" ]]; then
     step "$lang binding"
@@ -91,7 +104,12 @@ for lang in rust go erlang; do
   fi
 done
 
+step "bindings from outside projects (Rust crate, Go module, rebar3 project)"
+if ! bash tests/package/bindings.sh; then failed+=("bindings from outside"); fi
+
+end_step
 echo
+printf '%s\n' "${times[@]}"
 if ((${#failed[@]})); then
   echo "FAILED: ${failed[*]}"
   echo "suites: $((suites - ${#failed[@]})) passed, ${#failed[@]} failed"

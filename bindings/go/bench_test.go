@@ -89,7 +89,7 @@ func BenchmarkGoSideOfCall(b *testing.B) {
 	}
 }
 
-func BenchmarkMarshalUnmarshal(b *testing.B) {
+func BenchmarkMarshalDecode(b *testing.B) {
 	v := map[string]any{"id": 12345, "name": "pyctx", "tags": []any{"a", "b"}, "ratio": 0.5}
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
@@ -97,7 +97,7 @@ func BenchmarkMarshalUnmarshal(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := Unmarshal(enc); err != nil {
+		if _, err := Decode(enc); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"pyctx.dev/pyctx"
+	"github.com/pyctx/pyctx/bindings/go"
 )
 
 // signal is a host function Python calls to tell the test it is running.

@@ -7,11 +7,11 @@ import (
 	"unicode/utf8"
 )
 
-// Unmarshal decodes exactly one CBOR data item (see values.go for the Go
-// types it produces). Malformed or truncated input, trailing bytes, invalid
+// Decode decodes exactly one CBOR data item into the Go types values.go
+// lists (Unmarshal fills a Go value of the caller's type instead). Malformed or truncated input, trailing bytes, invalid
 // UTF-8, unknown tags and nesting deeper than 256 levels fail with an error
 // matching ErrDecode that names the problem and its byte offset.
-func Unmarshal(data []byte) (any, error) {
+func Decode(data []byte) (any, error) {
 	d := decoder{data: data}
 	v, err := d.value(0)
 	if err != nil {

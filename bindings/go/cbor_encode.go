@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/big"
 	"reflect"
+	"time"
 	"unicode/utf8"
 )
 
@@ -210,7 +211,7 @@ func appendValue(b []byte, v any, depth int) ([]byte, error) {
 }
 
 // appendReflect covers the types the fast switch does not name: named basic
-// types, other slices, arrays and maps, and pointers.
+// types, other slices, arrays and maps, pointers and structs.
 func appendReflect(b []byte, rv reflect.Value, depth int) ([]byte, error) {
 	switch rv.Kind() {
 	case reflect.Bool:
@@ -262,6 +263,58 @@ func appendReflect(b []byte, rv reflect.Value, depth int) ([]byte, error) {
 			return append(b, majorSimple|22), nil
 		}
 		return appendValue(b, rv.Elem().Interface(), depth+1)
+	case reflect.Struct:
+		if rv.Type() == timeType {
+			// Its fields are unexported: it would encode as an empty dict.
+			return b, newError(StatusInvalidArgument,
+				"cbor: cannot encode time.Time (pyctx has no time type: send t.Unix() or t.Format(...))")
+		}
+		return appendStruct(b, rv, depth)
 	}
 	return b, newError(StatusInvalidArgument, "cbor: cannot encode Go value of type %s", rv.Type())
+}
+
+var timeType = reflect.TypeOf(time.Time{})
+
+// appendStruct encodes a struct as a dict with str keys, under the field
+// rules Unmarshal reads back (cbor_fields.go): `cbor:"name"`, `cbor:"-"`,
+// `,omitempty`, promoted fields of embedded structs.
+func appendStruct(b []byte, rv reflect.Value, depth int) ([]byte, error) {
+	fields := fieldsOf(rv.Type())
+	values := make([]reflect.Value, 0, len(fields.list))
+	names := make([]string, 0, len(fields.list))
+	for _, f := range fields.list {
+		v, ok := fieldByIndex(rv, f.index)
+		if !ok || (f.omitEmpty && isEmptyValue(v)) {
+			continue
+		}
+		values = append(values, v)
+		names = append(names, f.name)
+	}
+	b = appendHead(b, majorMap, uint64(len(values)))
+	var err error
+	for i, v := range values {
+		if b, err = appendText(b, names[i]); err != nil {
+			return b, err
+		}
+		if b, err = appendValue(b, v.Interface(), depth+1); err != nil {
+			return b, err
+		}
+	}
+	return b, nil
+}
+
+// fieldByIndex walks to a (possibly promoted) field; false when a nil
+// embedded pointer is on the way, so the field does not exist.
+func fieldByIndex(v reflect.Value, index []int) (reflect.Value, bool) {
+	for i, x := range index {
+		if i > 0 && v.Kind() == reflect.Pointer {
+			if v.IsNil() {
+				return v, false
+			}
+			v = v.Elem()
+		}
+		v = v.Field(x)
+	}
+	return v, true
 }

@@ -56,7 +56,7 @@ func TestMarshalVectors(t *testing.T) {
 	}
 }
 
-func TestUnmarshalVectors(t *testing.T) {
+func TestDecodeVectors(t *testing.T) {
 	cases := []struct {
 		hex  string
 		want any
@@ -82,18 +82,18 @@ func TestUnmarshalVectors(t *testing.T) {
 		{"d90102820102", Set{int64(1), int64(2)}},
 	}
 	for _, tc := range cases {
-		got, err := Unmarshal(unhex(t, tc.hex))
+		got, err := Decode(unhex(t, tc.hex))
 		if err != nil || !reflect.DeepEqual(got, tc.want) {
-			t.Errorf("Unmarshal(%s) = %#v, %v; want %#v", tc.hex, got, err, tc.want)
+			t.Errorf("Decode(%s) = %#v, %v; want %#v", tc.hex, got, err, tc.want)
 		}
 	}
-	nan, err := Unmarshal(unhex(t, "f97e00"))
+	nan, err := Decode(unhex(t, "f97e00"))
 	if f, ok := nan.(float64); err != nil || !ok || !math.IsNaN(f) {
 		t.Errorf("half NaN: %#v, %v", nan, err)
 	}
 }
 
-func TestUnmarshalErrorsNameProblemAndOffset(t *testing.T) {
+func TestDecodeErrorsNameProblemAndOffset(t *testing.T) {
 	deep := bytes.Repeat([]byte{0x81}, 300)
 	deep = append(deep, 0x00)
 	cases := []struct {
@@ -116,16 +116,16 @@ func TestUnmarshalErrorsNameProblemAndOffset(t *testing.T) {
 		{hex.EncodeToString(deep), "nesting deeper than 256 levels at offset 257"},
 	}
 	for _, tc := range cases {
-		_, err := Unmarshal(unhex(t, tc.hex))
+		_, err := Decode(unhex(t, tc.hex))
 		if !errors.Is(err, ErrDecode) || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("Unmarshal(%s) = %v; want ErrDecode %q", tc.hex, err, tc.want)
+			t.Errorf("Decode(%s) = %v; want ErrDecode %q", tc.hex, err, tc.want)
 		}
 	}
 }
 
 func TestDecodedValuesDoNotAliasInput(t *testing.T) {
 	in := unhex(t, "83"+"43010203"+"6161"+"d9707a4109")
-	v, err := Unmarshal(in)
+	v, err := Decode(in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +138,7 @@ func TestDecodedValuesDoNotAliasInput(t *testing.T) {
 	}
 }
 
-func TestMarshalUnmarshalRoundTrip(t *testing.T) {
+func TestMarshalDecodeRoundTrip(t *testing.T) {
 	pair, err := KeyOf(Tuple{int64(1), int64(2)})
 	if err != nil {
 		t.Fatal(err)
@@ -153,7 +153,7 @@ func TestMarshalUnmarshalRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := Unmarshal(b)
+	got, err := Decode(b)
 	if err != nil || !reflect.DeepEqual(got, v) {
 		t.Errorf("round trip: %#v, %v", got, err)
 	}

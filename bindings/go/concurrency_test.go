@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"pyctx.dev/pyctx"
+	"github.com/pyctx/pyctx/bindings/go"
 )
 
 // TestManyGoroutinesShareContexts runs 100 goroutines over four shared

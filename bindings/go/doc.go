@@ -17,8 +17,15 @@
 // cancellation or deadline cancels the Python request. CallAsync, EvalAsync
 // and ExecAsync return a Future at once. Env is a persistent namespace.
 //
-// Values cross as CBOR; Marshal and Unmarshal are the package's codec and
-// values.go documents the Go type of each Python type.
+// Values cross as CBOR; Marshal and Decode are the package's codec and
+// values.go documents the Go type of each Python type. Unmarshal fills a Go
+// value (structs with `cbor:"name"` field tags, maps, slices, pointers) the
+// way encoding/json.Unmarshal does.
+//
+// The module, github.com/pyctx/pyctx/bindings/go, is not published yet: use
+// it through a replace directive or a go.work pointing at a checkout. The
+// package finds libpyctx with pkg-config (PKG_CONFIG_PATH pointing at an
+// installed pyctx.pc) and records no library path in what it builds.
 //
 // Errors: a Python exception is a *PythonError (errors.As); every other
 // failure matches one of the Err* sentinels with errors.Is, and a request

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"testing"
 
-	"pyctx.dev/pyctx"
+	"github.com/pyctx/pyctx/bindings/go"
 )
 
 func TestEnvsAreSeparateNamespaces(t *testing.T) {

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"pyctx.dev/pyctx"
+	"github.com/pyctx/pyctx/bindings/go"
 )
 
 func TestPythonExceptions(t *testing.T) {
@@ -61,7 +61,7 @@ func TestInvalidArguments(t *testing.T) {
 	}{
 		{"NUL in module", second(c.Call(bg, "os\x00path", "join")), "NUL"},
 		{"NUL in code", c.Exec(bg, "x = 1\x00"), "NUL"},
-		{"unsupported Go type", second(c.Call(bg, testModule, "identity", struct{ A int }{1})), "struct"},
+		{"unsupported Go type", second(c.Call(bg, testModule, "identity", func() {})), "func()"},
 		{"channel", second(c.Call(bg, testModule, "identity", make(chan int))), "chan int"},
 		{"invalid UTF-8", second(c.Call(bg, testModule, "identity", "\xff")), "UTF-8"},
 		{"nil context", second(c.Call(nil, testModule, "identity", 1)), "nil context"},

@@ -7,7 +7,7 @@ import (
 	"log"
 	"time"
 
-	"pyctx.dev/pyctx"
+	"github.com/pyctx/pyctx/bindings/go"
 )
 
 // The whole life cycle: Python is initialized once per process.

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"pyctx.dev/pyctx"
+	"github.com/pyctx/pyctx/bindings/go"
 )
 
 // A Context dropped without Close is freed by its finalizer, which ends the

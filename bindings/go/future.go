@@ -59,7 +59,7 @@ func (f *Future) Result() (any, error) {
 			return
 		}
 		if len(f.data) > 0 {
-			f.value, f.verr = Unmarshal(f.data)
+			f.value, f.verr = Decode(f.data)
 		}
 		f.data = nil
 	})

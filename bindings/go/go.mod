@@ -1,3 +1,3 @@
-module pyctx.dev/pyctx
+module github.com/pyctx/pyctx/bindings/go
 
 go 1.19

@@ -145,7 +145,7 @@ func (hc *HostCall) dropped() {
 func goPyctxHostCall(handle C.uintptr_t, call *C.pyctx_host_call_t, args *C.uint8_t,
 	argsLen C.size_t, name, contextName *C.char) {
 	hc := &HostCall{Name: C.GoString(name), ContextName: C.GoString(contextName), call: call}
-	decoded, err := Unmarshal(unsafe.Slice((*byte)(unsafe.Pointer(args)), int(argsLen)))
+	decoded, err := Decode(unsafe.Slice((*byte)(unsafe.Pointer(args)), int(argsLen)))
 	if err != nil {
 		_ = hc.fail("cannot decode host call arguments: " + err.Error())
 		return

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"pyctx.dev/pyctx"
+	"github.com/pyctx/pyctx/bindings/go"
 )
 
 func register(t *testing.T, name string, fn pyctx.HostFunc) {

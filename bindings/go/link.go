@@ -1,12 +1,13 @@
 package pyctx
 
-// The package links against libpyctx from the project's CMake build tree.
-// To use another build tree, set CGO_LDFLAGS (it is placed before these flags,
-// so its -L and -rpath win), e.g.
-//   CGO_LDFLAGS="-L$PYCTX_BUILD_DIR -Wl,-rpath,$PYCTX_BUILD_DIR"
+// The package finds libpyctx through pkg-config: an installed pyctx.pc
+// (PKG_CONFIG_PATH=<prefix>/lib/pkgconfig for a non-system prefix), or, for
+// this repository's own tests, the pyctx.pc that test.sh generates for the
+// CMake build tree. No path is baked into the package: a program built from
+// it finds the library the way the system finds any other (ldconfig, an
+// rpath the program's build adds through CGO_LDFLAGS, or LD_LIBRARY_PATH).
 
 /*
-#cgo CFLAGS: -I${SRCDIR}/../../include
-#cgo LDFLAGS: -L${SRCDIR}/../../build -lpyctx -Wl,-rpath,${SRCDIR}/../../build
+#cgo pkg-config: pyctx
 */
 import "C"

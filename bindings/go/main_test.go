@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"pyctx.dev/pyctx"
+	"github.com/pyctx/pyctx/bindings/go"
 )
 
 // TestMain initializes Python once for the whole test binary (it can only be

@@ -241,9 +241,9 @@ func (c *Context) runSync(r *request, timeout C.uint32_t) (any, error) {
 		if res.copied_len == 0 {
 			return nil, nil
 		}
-		return Unmarshal(dst[:res.copied_len])
+		return Decode(dst[:res.copied_len])
 	}
-	v, err := Unmarshal(unsafe.Slice((*byte)(unsafe.Pointer(res.value.data)), int(res.value.len)))
+	v, err := Decode(unsafe.Slice((*byte)(unsafe.Pointer(res.value.data)), int(res.value.len)))
 	C.pyctxgo_bytes_release(res.value.data, res.value.len)
 	return v, err
 }

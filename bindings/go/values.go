@@ -65,7 +65,7 @@ func KeyOf(v any) (Key, error) {
 
 // Value decodes the key.
 func (k Key) Value() any {
-	v, err := Unmarshal([]byte(k.encoded))
+	v, err := Decode([]byte(k.encoded))
 	if err != nil {
 		// A Key only ever holds one complete item the decoder accepted.
 		panic("pyctx: corrupt Key: " + err.Error())

@@ -7,7 +7,7 @@ import (
 	"reflect"
 	"testing"
 
-	"pyctx.dev/pyctx"
+	"github.com/pyctx/pyctx/bindings/go"
 )
 
 const testModule = "pyctx_gotest"

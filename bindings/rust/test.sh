@@ -1,22 +1,30 @@
 #!/usr/bin/env bash
-# Builds and tests the Rust binding: unit, integration and doc tests (debug),
-# then the examples in release, running each briefly. Every step runs even
-# after a failure; the exit status is non-zero if any failed. Uses
-# PYCTX_BUILD_DIR (default: this repository's build/) to find libpyctx;
-# nothing is downloaded.
+# Builds and tests the Rust binding, the workspace of `pyctx-sys` and `pyctx`:
+# unit, integration and doc tests (debug, with the `serde` feature), the safe
+# crate without it, then the examples in release, running each briefly. Every
+# step runs even after a failure; the exit status is non-zero if any failed.
+#
+# libpyctx: PYCTX_LIB_DIR, else PYCTX_BUILD_DIR, else this repository's
+# build/. Crates (serde) come from Debian's /usr/share/cargo/registry
+# through ci/debian-registry.toml; nothing is downloaded.
 set -uo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-export PYCTX_BUILD_DIR="${PYCTX_BUILD_DIR:-$here/../../build}"
+export PYCTX_LIB_DIR="${PYCTX_LIB_DIR:-${PYCTX_BUILD_DIR:-$here/../../build}}"
 export CARGO_NET_OFFLINE=true
 cd "$here" || exit 1
 
 # rustup installs into ~/.cargo/bin, which a non-login shell may lack.
 command -v cargo >/dev/null 2>&1 || PATH="$HOME/.cargo/bin:$PATH"
 if ! command -v cargo >/dev/null 2>&1; then
-    echo "bindings/rust/test.sh: cargo not found (install a Rust toolchain >= 1.85)" >&2
+    echo "bindings/rust/test.sh: cargo not found (install a Rust toolchain >= 1.85: scripts/deps.sh bindings)" >&2
     exit 1
 fi
+if ! ls -d /usr/share/cargo/registry/serde-1.* /usr/share/cargo/registry/serde_derive-1.* >/dev/null 2>&1; then
+    echo "bindings/rust/test.sh: Debian's serde crates are missing (librust-serde-dev librust-serde-derive-dev: scripts/deps.sh bindings)" >&2
+    exit 1
+fi
+cargo=(cargo --config "$here/ci/debian-registry.toml")
 
 failed=()
 step() {
@@ -28,9 +36,11 @@ step() {
     fi
 }
 
-step "cargo test (library: $PYCTX_BUILD_DIR)" cargo test --jobs 2 --no-fail-fast --all-targets
-step "doc tests" cargo test --jobs 2 --doc
-if step "build examples (release)" cargo build --jobs 2 --release --examples; then
+step "cargo test (library: $PYCTX_LIB_DIR)" \
+    "${cargo[@]}" test --jobs 2 --no-fail-fast --workspace --all-targets --features pyctx/serde
+step "doc tests" "${cargo[@]}" test --jobs 2 --workspace --doc --features pyctx/serde
+step "pyctx without the serde feature" "${cargo[@]}" check --jobs 2 -p pyctx --lib
+if step "build examples (release)" "${cargo[@]}" build --jobs 2 --release -p pyctx --examples; then
     step "example hello" ./target/release/examples/hello
     step "example bench_roundtrip" ./target/release/examples/bench_roundtrip --calls 2000 --rounds 3
 fi

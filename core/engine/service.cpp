@@ -40,15 +40,25 @@ void Service::post_delivery(Request *claimed) {
 }
 
 void Service::watch(Request *r, Lane *lane, std::weak_ptr<void> owner) {
-    bool earliest;
+    bool earliest = false;
+    bool dropped = false;
     {
         std::lock_guard lock(mu_);
-        if (exited_) {
-            r->release();
-            return;
+        // A request can complete between being queued and being watched
+        // (its executor took it at once, the submitter was preempted). Its
+        // finish() then looked for it here before it arrived: it must not go
+        // in now, or it stays (with its result) until its deadline. The claim
+        // precedes that unwatch, so under this lock it is visible.
+        if (exited_ || r->is_claimed()) {
+            dropped = true;
+        } else {
+            deadlines_.push(r, lane, std::move(owner));
+            earliest = r->deadline_slot == 0;
         }
-        deadlines_.push(r, lane, std::move(owner));
-        earliest = r->deadline_slot == 0;
+    }
+    if (dropped) {
+        r->release();
+        return;
     }
     if (earliest) cv_.notify_one();
 }

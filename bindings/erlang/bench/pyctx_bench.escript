@@ -8,14 +8,16 @@
 %%
 %%   escript bench/pyctx_bench.escript [--calls N] [--procs P] [--rounds R]
 %%
-%% Needs the binding built (./test.sh or rebar3 compile) first.
+%% Needs the binding built (../test.sh, or rebar3 compile in ../pyctx) first
+%% and libpyctx on the loader path (LD_LIBRARY_PATH=<repo>/build for the
+%% in-repo build: the NIF records no path to it).
 -mode(compile).
 
 main(Args) ->
     Opts = parse(Args, #{calls => 200000, procs => 50, rounds => 5}),
     Here = filename:dirname(filename:absname(escript:script_name())),
     Root = filename:dirname(Here),
-    true = code:add_patha(filename:join([Root, "_build", "default", "lib", "pyctx", "ebin"])),
+    true = code:add_patha(filename:join([Root, "pyctx", "_build", "default", "lib", "pyctx", "ebin"])),
     BenchDir = filename:join([filename:dirname(filename:dirname(Root)), "bench"]),
     Preload = iolist_to_binary(["import sys\nsys.path.insert(0, ", io_lib:format("~p", [BenchDir]),
                                 ")\nimport pyctx_bench_funcs\n"]),

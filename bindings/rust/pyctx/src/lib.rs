@@ -1,0 +1,55 @@
+//! Run Python inside a Rust program, safely, through pyctx.
+//!
+//! One process-wide [`Runtime`] runs Python; each [`Context`] is a Python
+//! execution lane with its own OS thread, either on the main interpreter
+//! ([`Mode::Worker`]) or in its own subinterpreter with its own GIL
+//! ([`Mode::OwnGil`], truly parallel). Send a context requests — call a
+//! function, evaluate an expression, execute code — and wait for the
+//! [`Value`], or get a [`PendingRequest`] future that works with any
+//! executor. Python can call Rust closures registered with [`host`].
+//!
+//! ```
+//! use pyctx::{ContextOptions, Mode, Runtime, RuntimeOptions, Value};
+//!
+//! let rt = Runtime::get_or_init(&RuntimeOptions::new()).unwrap();
+//! let ctx = rt.context(&ContextOptions::new().mode(Mode::OwnGil)).unwrap();
+//!
+//! assert_eq!(ctx.call("math", "sqrt", (16.0,)).unwrap(), Value::Float(4.0));
+//! ctx.exec("def pair(a, b): return (b, a)").unwrap();
+//! let (b, a): (String, i64) = ctx.call("__main__", "pair", (1, "x")).unwrap().try_into().unwrap();
+//! assert_eq!((b.as_str(), a), ("x", 1));
+//!
+//! let err = ctx.eval("undefined_name").unwrap_err();
+//! assert_eq!(err.python_type(), Some("NameError"));
+//! ```
+//!
+//! The C API this crate wraps is in [`ffi`], declared one for one from
+//! `include/pyctx.h`.
+
+mod args;
+pub mod cbor;
+mod context;
+mod cstr;
+mod env;
+mod error;
+pub use pyctx_sys as ffi;
+pub mod host;
+mod pending;
+mod request;
+mod runtime;
+#[cfg(feature = "serde")]
+mod serde_value;
+mod timeout;
+mod value;
+
+pub use args::IntoArgs;
+pub use context::{Context, ContextOptions, ContextStats, Mode};
+pub use env::Env;
+pub use error::{Error, ErrorKind, Result};
+pub use host::HostCall;
+pub use pending::{PendingRequest, live_async_requests};
+pub use request::{Call, Eval, Exec};
+pub use runtime::{Allocator, Runtime, RuntimeOptions, State, library_version, library_version_string};
+pub use value::{BigInt, ListElement, Value};
+#[cfg(feature = "serde")]
+pub use serde_value::{from_value, to_value};

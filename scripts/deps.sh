@@ -3,6 +3,7 @@
 #   scripts/deps.sh core        C/C++ toolchain, CMake, GoogleTest, Python headers
 #   scripts/deps.sh bindings    + Go, Erlang/OTP, rebar3, git, Rust >= 1.85
 #                               and the serde crates the Rust tests build
+#   scripts/deps.sh fuzz        + clang and its sanitizer/libFuzzer runtimes
 set -euo pipefail
 
 # rust_ok CARGO: CARGO runs and is at least 1.85, the crates' rust-version
@@ -24,6 +25,9 @@ if [[ "${1:-core}" == bindings ]]; then
     want+=(cargo-web rustc-web)
   fi
 fi
+# Debian 12's clang is clang-14; libFuzzer and the sanitizer runtimes ship
+# in libclang-rt-14-dev.
+if [[ "${1:-core}" == fuzz ]]; then want+=(clang libclang-rt-14-dev); fi
 
 missing=()
 for pkg in "${want[@]}"; do

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Builds and runs every test suite: the C/C++ suite against the newest
-# Python (>= 3.12 when present) and against an older one, the same suite
-# under ThreadSanitizer and under ASan+UBSan, then the examples and
-# benchmark smoke checks, the installed package (tests/package/run.sh), the
-# Rust, Go and Erlang bindings, and the bindings used from outside projects
-# against an installed prefix (tests/package/bindings.sh). Each suite's
-# wall time is printed.
+# Python (>= 3.12 when present), against Python 3.12 and against an older
+# one, the same suite under ThreadSanitizer and under ASan+UBSan, the
+# libFuzzer targets for a bounded time, then the examples and benchmark
+# smoke checks, the installed package (tests/package/run.sh) and the Rust,
+# Go and Erlang bindings. Each suite's wall time is printed.
 #
-#   PYCTX_TEST_QUICK=1   only the main build and the bindings (no extra Pythons, no sanitizers)
+#   PYCTX_TEST_QUICK=1   only the main build and the bindings (no extra Pythons,
+#                        no sanitizers, no fuzzing)
+#   PYCTX_PYTHON312=...  the Python 3.12 to test (default: pyenv's newest 3.12)
+#   PYCTX_FUZZ_SECONDS   fuzzing time per target (default 60; tests/fuzz/run.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -56,6 +58,24 @@ if [[ -z "${PYCTX_TEST_QUICK:-}" ]]; then
     run_ctest build-oldpy "ctest ($old_python)"
   fi
 
+  # Python 3.12 as well: its subinterpreters (owngil) and import machinery
+  # differ from 3.13's. A shared-libpython build, like every Python here.
+  py312=${PYCTX_PYTHON312:-}
+  if [[ -z "$py312" ]]; then
+    for cand in "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.12*/bin/python3.12; do
+      [[ -x "$cand" ]] && py312=$cand
+    done
+  fi
+  if [[ -z "$py312" ]]; then
+    end_step; echo; echo "==== skipped: C/C++ suite on Python 3.12 (no python3.12 under pyenv; set PYCTX_PYTHON312)"
+  elif grep -q '^PYCTX_PYTHON_VERSION=3\.12\.' build/python.env; then
+    end_step; echo; echo "==== skipped: C/C++ suite on Python 3.12 (the main build already embeds 3.12)"
+  else
+    step "C/C++ suite, Python 3.12 ($py312)"
+    build build-py312 -DPYCTX_PYTHON="$py312" -DPYCTX_BUILD_TESTS=ON -DPYCTX_BUILD_BENCH=OFF -DPYCTX_BUILD_EXAMPLES=OFF
+    run_ctest build-py312 "ctest (Python 3.12)"
+  fi
+
   step "C/C++ suite under ThreadSanitizer"
   build build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPYCTX_TSAN=ON -DPYCTX_BUILD_TESTS=ON -DPYCTX_BUILD_BENCH=OFF -DPYCTX_BUILD_EXAMPLES=OFF
   TSAN_OPTIONS=halt_on_error=1 run_ctest build-tsan "ctest (TSan)"
@@ -65,6 +85,9 @@ if [[ -z "${PYCTX_TEST_QUICK:-}" ]]; then
   # CPython keeps interned objects until exit: leak reports are noise here.
   ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
     run_ctest build-asan "ctest (ASan+UBSan)"
+
+  step "fuzzing: tests/fuzz/run.sh (${PYCTX_FUZZ_SECONDS:-60}s per target)"
+  if ! bash tests/fuzz/run.sh; then failed+=("fuzzing"); fi
 fi
 
 export PYCTX_BUILD_DIR="$root/build"

@@ -145,7 +145,7 @@ void Lane::count(const Error &e) {
     }
 }
 
-void Lane::finish(Request *r, Outcome outcome, Origin origin) {
+void Lane::finish(Request *r, Outcome &&outcome, Origin origin) {
     count(outcome.error);
     r->outcome = std::move(outcome);
     // Completed before its deadline: the watch lets go of it now.
@@ -162,7 +162,7 @@ void Lane::finish(Request *r, Outcome outcome, Origin origin) {
     }
 }
 
-bool Lane::complete(Request *r, Outcome outcome, Origin origin) {
+bool Lane::complete(Request *r, Outcome &&outcome, Origin origin) {
     if (!r->claim()) return false;
     finish(r, std::move(outcome), origin);
     return true;

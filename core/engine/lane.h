@@ -78,9 +78,9 @@ public:
 
     // Records the outcome of a request the caller has claimed, counts it,
     // and delivers it (see Origin).
-    void finish(Request *r, Outcome outcome, Origin origin);
+    void finish(Request *r, Outcome &&outcome, Origin origin);
     // Claims and finishes; false when someone else already had.
-    bool complete(Request *r, Outcome outcome, Origin origin);
+    bool complete(Request *r, Outcome &&outcome, Origin origin);
     // Hands an already-claimed request with its outcome to its submitter:
     // an async request's sink runs; a sync request's waiter is woken.
     static void deliver(Request *r);

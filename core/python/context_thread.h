@@ -25,7 +25,7 @@ public:
     virtual PyState &py() = 0;
 
     // Completes `r` with `out` unless someone else already has.
-    virtual void complete(Request *r, Outcome out) = 0;
+    virtual void complete(Request *r, Outcome &&out) = 0;
     // The innermost request this thread is executing, or nullptr.
     virtual Request *current_request() = 0;
     // Clears an interrupt posted for `r` that has not fired yet.

@@ -259,7 +259,7 @@ void InprocExecutor::run_control(Request *r) {
 // ---------------------------------------------------------------------------
 // completion
 
-void InprocExecutor::complete(Request *r, Outcome out) {
+void InprocExecutor::complete(Request *r, Outcome &&out) {
     lane_.complete(r, std::move(out), Origin::executor);
 }
 

@@ -56,7 +56,7 @@ public:
     // ---- ContextThread (the Python glue's view; context thread only) ----
     const std::string &context_name() const override;
     PyState &py() override { return *py_; }
-    void complete(Request *r, Outcome out) override;
+    void complete(Request *r, Outcome &&out) override;
     Request *current_request() override { return running_top_; }
     void clear_pending_interrupt(Request *r) override;
     bool is_closing() const override;

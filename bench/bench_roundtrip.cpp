@@ -8,7 +8,13 @@
 // with no handoff (timeit inside the context), i.e. what is left once the
 // cross-thread request costs nothing.
 //
+// With --with-limits 1 an idle owngil context with a memory cap and an idle
+// worker context with a sandbox exist while the (plain) benchmark contexts
+// run: the allocator hooks and the audit hook are installed, so comparing
+// runs with 0 and 1 gives their cost on contexts without either option.
+//
 // usage: bench_roundtrip [--mode worker|owngil|both] [--calls N] [--limit-number N]
+//                        [--with-limits 0|1]
 #include "bench_common.hpp"
 
 #include <cmath>
@@ -115,10 +121,31 @@ int main(int argc, char **argv) {
     bench::Args args(argc, argv);
     const std::string modes_arg = args.get_str("--mode", "both");
     const Sizes sizes{args.get_int("--calls", 200000), args.get_int("--limit-number", 200000)};
+    const bool with_limits = args.get_int("--with-limits", 0) != 0;
     args.finish();
     if (sizes.calls < 1 || sizes.limit_number < 1) bench::die("counts must be >= 1");
 
     bench::init_runtime();
+    std::vector<pyctx_context_t *> limited;
+    if (with_limits) {
+        pyctx_sandbox_t *sandbox = pyctx_sandbox_new();
+        bench::die_on(pyctx_sandbox_block_sockets(sandbox), "sandbox");
+        for (pyctx_mode mode : {PYCTX_MODE_WORKER, PYCTX_MODE_OWNGIL}) {
+            if (mode == PYCTX_MODE_OWNGIL && !pyctx_owngil_supported()) continue;
+            pyctx_context_options_t *o = pyctx_context_options_new();
+            bench::die_on(pyctx_context_options_set_mode(o, mode), "mode");
+            if (mode == PYCTX_MODE_OWNGIL) {
+                bench::die_on(pyctx_context_options_set_memory_limit(o, size_t{64} << 20), "limit");
+            } else {
+                bench::die_on(pyctx_context_options_set_sandbox(o, sandbox), "sandbox");
+            }
+            pyctx_context_t *c = nullptr;
+            bench::die_on(pyctx_context_create(o, &c), "limited context");
+            pyctx_context_options_free(o);
+            limited.push_back(c);
+        }
+        pyctx_sandbox_free(sandbox);
+    }
     for (pyctx_mode mode : bench::parse_modes(modes_arg)) {
         pyctx_context_t *ctx = bench::make_bench_context(mode);
         const char *m = bench::mode_name(mode);
@@ -128,6 +155,7 @@ int main(int argc, char **argv) {
         bench_eval(ctx, m, sizes);
         bench::close_context(ctx);
     }
+    for (pyctx_context_t *c : limited) bench::close_context(c);
     bench::shutdown_runtime();
     return 0;
 }

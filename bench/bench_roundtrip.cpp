@@ -8,13 +8,14 @@
 // with no handoff (timeit inside the context), i.e. what is left once the
 // cross-thread request costs nothing.
 //
-// With --with-limits 1 an idle owngil context with a memory cap and an idle
-// worker context with a sandbox exist while the (plain) benchmark contexts
-// run: the allocator hooks and the audit hook are installed, so comparing
-// runs with 0 and 1 gives their cost on contexts without either option.
+// --with-limits adds idle contexts while the (plain) benchmark contexts run:
+// bit 1 an owngil context with a memory cap (the allocator hooks are
+// installed), bit 2 a worker context with a sandbox (the audit hook is
+// installed). Comparing runs with 0 and 1, 2 or 3 gives the cost of those
+// hooks on contexts without either option.
 //
 // usage: bench_roundtrip [--mode worker|owngil|both] [--calls N] [--limit-number N]
-//                        [--with-limits 0|1]
+//                        [--with-limits 0-3]
 #include "bench_common.hpp"
 
 #include <cmath>
@@ -121,7 +122,7 @@ int main(int argc, char **argv) {
     bench::Args args(argc, argv);
     const std::string modes_arg = args.get_str("--mode", "both");
     const Sizes sizes{args.get_int("--calls", 200000), args.get_int("--limit-number", 200000)};
-    const bool with_limits = args.get_int("--with-limits", 0) != 0;
+    const long with_limits = args.get_int("--with-limits", 0);
     args.finish();
     if (sizes.calls < 1 || sizes.limit_number < 1) bench::die("counts must be >= 1");
 
@@ -131,7 +132,9 @@ int main(int argc, char **argv) {
         pyctx_sandbox_t *sandbox = pyctx_sandbox_new();
         bench::die_on(pyctx_sandbox_block_sockets(sandbox), "sandbox");
         for (pyctx_mode mode : {PYCTX_MODE_WORKER, PYCTX_MODE_OWNGIL}) {
-            if (mode == PYCTX_MODE_OWNGIL && !pyctx_owngil_supported()) continue;
+            if (mode == PYCTX_MODE_OWNGIL && !(pyctx_owngil_supported() && (with_limits & 1)))
+                continue;
+            if (mode == PYCTX_MODE_WORKER && !(with_limits & 2)) continue;
             pyctx_context_options_t *o = pyctx_context_options_new();
             bench::die_on(pyctx_context_options_set_mode(o, mode), "mode");
             if (mode == PYCTX_MODE_OWNGIL) {

@@ -30,6 +30,10 @@ thread_local void *t_entered_interp = nullptr;  // own-GIL: the interpreter regi
 std::mutex g_interps_mu;
 std::vector<std::pair<void *, std::shared_ptr<const ActiveSandbox>>> g_interps;
 std::atomic<size_t> g_interp_count{0};
+std::atomic<uint64_t> g_generation{1};  // bumped by every registry change
+thread_local PyThreadState *t_seen_ts = nullptr;
+thread_local uint64_t t_seen_gen = 0;
+thread_local const ActiveSandbox *t_seen = nullptr;
 
 // ---- events -------------------------------------------------------------------
 
@@ -311,11 +315,21 @@ const ActiveSandbox *sandbox_of_current_thread() {
     if (g_interp_count.load(std::memory_order_acquire) == 0) return nullptr;
     PyThreadState *ts = current_tstate_or_null();
     if (!ts) return nullptr;
+    // Cached per thread while the registry is unchanged, so threads of other
+    // interpreters do not contend on its lock for every event.
+    uint64_t gen = g_generation.load(std::memory_order_acquire);
+    if (ts == t_seen_ts && gen == t_seen_gen) return t_seen;
     void *interp = PyThreadState_GetInterpreter(ts);
-    std::lock_guard lock(g_interps_mu);
-    for (auto &[i, s] : g_interps)
-        if (i == interp) return s.get();  // alive until that interpreter has ended
-    return nullptr;
+    const ActiveSandbox *found = nullptr;
+    {
+        std::lock_guard lock(g_interps_mu);
+        for (auto &[i, s] : g_interps)
+            if (i == interp) found = s.get();  // alive until that interpreter has ended
+    }
+    t_seen_ts = ts;
+    t_seen_gen = gen;
+    t_seen = found;
+    return found;
 }
 
 void set_thread_sandbox(std::shared_ptr<const ActiveSandbox> s) {
@@ -348,6 +362,7 @@ bool sandbox_enter(const SandboxPolicy &policy, const std::string &context_name,
             std::lock_guard lock(g_interps_mu);
             g_interps.emplace_back(interp, active);
             g_interp_count.store(g_interps.size(), std::memory_order_release);
+            g_generation.fetch_add(1, std::memory_order_acq_rel);
             t_entered_interp = interp;
         }
         set_thread_sandbox(std::move(active));
@@ -371,6 +386,7 @@ void sandbox_leave() {
             }
         }
         g_interp_count.store(g_interps.size(), std::memory_order_release);
+        g_generation.fetch_add(1, std::memory_order_acq_rel);
     }
 }
 

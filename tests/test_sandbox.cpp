@@ -144,6 +144,9 @@ TEST_P(SandboxTest, FilesOutsideAllowedPathsAreBlocked) {
     EXPECT_TRUE(Blocked(run("open('/etc/hostname')"), "open of '/etc/hostname'", policy));
     EXPECT_TRUE(Blocked(run("import os; os.listdir('/etc')"), "os.listdir of '/etc'", policy));
     EXPECT_TRUE(Blocked(run("import os; list(os.scandir('" + out + "'))"), "os.scandir", policy));
+    // The default directory of listdir is the working directory (this
+    // test's, which is not allowed).
+    EXPECT_TRUE(Blocked(run("import os; os.listdir()"), "os.listdir of", policy));
     EXPECT_TRUE(Blocked(run("import os; os.mkdir('" + out + "/x')"), "os.mkdir", policy));
     EXPECT_TRUE(Blocked(run("import os; os.rename('" + rw + "/new.txt', '" + out + "/stolen')"),
                         "os.rename", policy));

@@ -20,24 +20,33 @@ constexpr size_t kSmall = 4096;  // what may use the overdraft
 // Everything per thread in one trivially constructed block: one TLS lookup
 // per allocation.
 struct CapTls {
-    MemoryCap *cap;          // set by enter_thread()
-    int depth;               // inside a hook: nested calls pass through
-    PyThreadState *seen_ts;  // cache of the interpreter lookup ...
-    MemoryCap *seen_cap;
-    uint64_t seen_gen;       // ... valid while the registry is unchanged
+    MemoryCap *cap;       // set by enter_thread()
+    int depth;            // inside a hook: nested calls pass through
+    MemoryCap *seen_cap;  // the interpreter lookup's answer for this thread,
+    uint64_t seen_gen;    // valid while the registry is unchanged
 };
-thread_local CapTls t_cap_tls;
+// Initial-exec: a few bytes of static TLS, read without a call (the hooks run
+// on every allocation of the process).
+__attribute__((tls_model("initial-exec"))) thread_local CapTls t_cap_tls;
 
 std::mutex g_registry_mu;
 std::vector<std::pair<void *, MemoryCap *>> g_registry;  // interpreter -> cap
 std::atomic<size_t> g_registered{0};
 std::atomic<uint64_t> g_generation{1};
+// Capped context threads inside their interpreter: 0 means no allocation
+// can be attributed, and the hooks pass straight through.
+std::atomic<size_t> g_live{0};
 
+// A thread keeps its interpreter for life (a Python thread is born in one;
+// an owngil context thread that switches is attributed by enter_thread()),
+// so the answer is cached per thread until the registry changes, and the
+// thread state is only read to refresh it. A thread with no thread state
+// yet is not cached: it may be a Python thread about to get one.
 MemoryCap *lookup_by_interpreter(CapTls &t) {
+    uint64_t gen = g_generation.load(std::memory_order_acquire);
+    if (gen == t.seen_gen) return t.seen_cap;
     PyThreadState *ts = current_tstate_or_null();
     if (!ts) return nullptr;
-    uint64_t gen = g_generation.load(std::memory_order_acquire);
-    if (ts == t.seen_ts && gen == t.seen_gen) return t.seen_cap;
     void *interp = PyThreadState_GetInterpreter(ts);
     MemoryCap *found = nullptr;
     {
@@ -45,7 +54,6 @@ MemoryCap *lookup_by_interpreter(CapTls &t) {
         for (auto &[i, c] : g_registry)
             if (i == interp) found = c;
     }
-    t.seen_ts = ts;
     t.seen_cap = found;
     t.seen_gen = gen;
     return found;
@@ -58,14 +66,25 @@ inline MemoryCap *attributed(CapTls &t) {
     return lookup_by_interpreter(t);
 }
 
-PyMemAllocatorEx g_prev[3];
+// The hooks' first test: no thread-local lookup while no cap is live.
+inline bool any_live() { return g_live.load(std::memory_order_relaxed) != 0; }
+
+// The allocators wrapped, published before the hooks are installed (the
+// acquire loads pair with that, so the hooks of any thread see them).
+PyMemAllocatorEx g_prev_store[3];
+std::atomic<const PyMemAllocatorEx *> g_prev_ptr[3];
+
+template <int D>
+inline const PyMemAllocatorEx &prev() {
+    return *g_prev_ptr[D].load(std::memory_order_acquire);
+}
 
 template <int D>
 void *cap_alloc(MemoryCap *c, CapTls &t, size_t n, size_t elsize) {
     if (!c->reserve(n)) return nullptr;
     ++t.depth;
-    void *p = elsize ? g_prev[D].calloc(g_prev[D].ctx, n / elsize, elsize)
-                     : g_prev[D].malloc(g_prev[D].ctx, n);
+    void *p = elsize ? prev<D>().calloc(prev<D>().ctx, n / elsize, elsize)
+                     : prev<D>().malloc(prev<D>().ctx, n);
     --t.depth;
     if (!p) {
         c->release(n);
@@ -73,7 +92,7 @@ void *cap_alloc(MemoryCap *c, CapTls &t, size_t n, size_t elsize) {
     }
     if (n && !c->track(p, n)) {
         ++t.depth;
-        g_prev[D].free(g_prev[D].ctx, p);
+        prev<D>().free(prev<D>().ctx, p);
         --t.depth;
         c->release(n);
         return nullptr;
@@ -83,26 +102,29 @@ void *cap_alloc(MemoryCap *c, CapTls &t, size_t n, size_t elsize) {
 
 template <int D>
 void *hook_malloc(void *, size_t n) {
+    if (!any_live()) return prev<D>().malloc(prev<D>().ctx, n);
     CapTls &t = t_cap_tls;
     MemoryCap *c = attributed(t);
-    if (!c) return g_prev[D].malloc(g_prev[D].ctx, n);
+    if (!c) return prev<D>().malloc(prev<D>().ctx, n);
     return cap_alloc<D>(c, t, n, 0);
 }
 
 template <int D>
 void *hook_calloc(void *, size_t nelem, size_t elsize) {
+    if (!any_live()) return prev<D>().calloc(prev<D>().ctx, nelem, elsize);
     CapTls &t = t_cap_tls;
     MemoryCap *c = attributed(t);
-    if (!c) return g_prev[D].calloc(g_prev[D].ctx, nelem, elsize);
+    if (!c) return prev<D>().calloc(prev<D>().ctx, nelem, elsize);
     if (elsize && nelem > SIZE_MAX / elsize) return nullptr;
     return cap_alloc<D>(c, t, nelem * elsize, elsize ? elsize : 1);
 }
 
 template <int D>
 void *hook_realloc(void *, void *p, size_t n) {
+    if (!any_live()) return prev<D>().realloc(prev<D>().ctx, p, n);
     CapTls &t = t_cap_tls;
     MemoryCap *c = attributed(t);
-    if (!c) return g_prev[D].realloc(g_prev[D].ctx, p, n);
+    if (!c) return prev<D>().realloc(prev<D>().ctx, p, n);
     if (!p) return cap_alloc<D>(c, t, n, 0);
     // Out of the table while realloc may free it (its address may be
     // handed to another thread at once).
@@ -113,7 +135,7 @@ void *hook_realloc(void *, void *p, size_t n) {
         return nullptr;
     }
     ++t.depth;
-    void *q = g_prev[D].realloc(g_prev[D].ctx, p, n);
+    void *q = prev<D>().realloc(prev<D>().ctx, p, n);
     --t.depth;
     if (!q) {
         if (n > old) c->release(n - old);
@@ -127,27 +149,30 @@ void *hook_realloc(void *, void *p, size_t n) {
 
 template <int D>
 void hook_free(void *, void *p) {
+    if (!any_live()) return prev<D>().free(prev<D>().ctx, p);
     CapTls &t = t_cap_tls;
     if (p) {
         if (MemoryCap *c = attributed(t)) {
             size_t n = 0;
             if (c->untrack(p, &n)) c->release(n);
             ++t.depth;
-            g_prev[D].free(g_prev[D].ctx, p);
+            prev<D>().free(prev<D>().ctx, p);
             --t.depth;
             return;
         }
     }
-    g_prev[D].free(g_prev[D].ctx, p);
+    prev<D>().free(prev<D>().ctx, p);
 }
 
 template <int D>
 void install_domain(PyMemAllocatorDomain domain) {
-    PyMem_GetAllocator(domain, &g_prev[D]);
+    PyMem_GetAllocator(domain, &g_prev_store[D]);
+    g_prev_ptr[D].store(&g_prev_store[D], std::memory_order_release);
+    const PyMemAllocatorEx &old = g_prev_store[D];
     // The same ctx as before: a thread reading the allocator while it is
     // replaced may pair either function with either ctx, and the hooks
     // ignore theirs.
-    PyMemAllocatorEx mine = {g_prev[D].ctx, hook_malloc<D>, hook_calloc<D>, hook_realloc<D>,
+    PyMemAllocatorEx mine = {old.ctx, hook_malloc<D>, hook_calloc<D>, hook_realloc<D>,
                              hook_free<D>};
     PyMem_SetAllocator(domain, &mine);
 }
@@ -170,7 +195,10 @@ bool MemoryCap::install_hooks(Error *err) {
     return true;
 }
 
-void MemoryCap::enter_thread() { t_cap_tls.cap = this; }
+void MemoryCap::enter_thread() {
+    t_cap_tls.cap = this;
+    g_live.fetch_add(1, std::memory_order_relaxed);
+}
 
 void MemoryCap::attach_interpreter(void *interp) {
     interp_ = interp;
@@ -181,6 +209,7 @@ void MemoryCap::attach_interpreter(void *interp) {
 }
 
 void MemoryCap::leave_thread() {
+    if (t_cap_tls.cap == this) g_live.fetch_sub(1, std::memory_order_relaxed);
     t_cap_tls.cap = nullptr;
     if (!interp_) return;
     std::lock_guard lock(g_registry_mu);

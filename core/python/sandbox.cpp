@@ -167,7 +167,13 @@ int check_path(const ActiveSandbox &s, const char *event, PyObject *args, const 
                bool relative_unchecked) {
     if (a.arg < 0 || a.arg >= PyTuple_GET_SIZE(args)) return 0;
     std::string path;
-    int got = path_of(PyTuple_GET_ITEM(args, a.arg), &path);
+    PyObject *arg = PyTuple_GET_ITEM(args, a.arg);
+    int got = path_of(arg, &path);
+    if (arg == Py_None && (std::string_view(event) == "os.listdir" ||
+                           std::string_view(event) == "os.scandir")) {
+        path = ".";  // the default: the working directory
+        got = 1;
+    }
     if (got < 0) {
         PyErr_Clear();
         return refuse(s, std::string(event) + " of a path that cannot be checked");
@@ -258,6 +264,7 @@ int check_event(const ActiveSandbox &s, const char *event, PyObject *args) {
 }
 
 int audit_hook(const char *event, PyObject *args, void *) {
+    if (g_live_sandboxes.load(std::memory_order_relaxed) == 0) return 0;
     const ActiveSandbox *s = sandbox_of_current_thread();
     if (!s || !args || !PyTuple_Check(args)) return 0;
     try {
@@ -309,6 +316,8 @@ std::vector<std::string> python_paths() {
 }  // namespace
 
 // ---- shared with sandbox_threads.cpp ------------------------------------------------
+
+std::atomic<size_t> g_live_sandboxes{0};
 
 const ActiveSandbox *sandbox_of_current_thread() {
     if (const ActiveSandbox *s = t_sandbox) return s;

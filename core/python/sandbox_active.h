@@ -4,6 +4,7 @@
 
 #include <Python.h>
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -12,7 +13,19 @@
 
 namespace pyctx::core {
 
+// How many policies are in force anywhere (each ActiveSandbox counts while
+// it lives, also through threads that inherited it): the hook's first test.
+extern std::atomic<size_t> g_live_sandboxes;
+
+struct LiveSandboxCount {
+    LiveSandboxCount() { g_live_sandboxes.fetch_add(1, std::memory_order_relaxed); }
+    ~LiveSandboxCount() { g_live_sandboxes.fetch_sub(1, std::memory_order_relaxed); }
+    LiveSandboxCount(const LiveSandboxCount &) = delete;
+    LiveSandboxCount &operator=(const LiveSandboxCount &) = delete;
+};
+
 struct ActiveSandbox {
+    LiveSandboxCount live;
     SandboxPolicy policy;                   // rule paths canonical
     std::vector<std::string> python_paths;  // canonical, readable
     std::string context_name;

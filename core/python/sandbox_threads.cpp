@@ -73,13 +73,19 @@ PyObject *start_wrapper(PyObject *original, PyObject *args, PyObject *kwargs) {
     return PyObject_Call(original, new_args.get(), kwargs);
 }
 
-PyMethodDef start_wrapper_def = {"start_thread", reinterpret_cast<PyCFunction>(start_wrapper),
+// METH_KEYWORDS functions are stored as PyCFunction (through void*, which
+// silences the cast-function-type warning: CPython calls them right).
+PyCFunction as_cfunction(PyObject *(*fn)(PyObject *, PyObject *, PyObject *)) {
+    return reinterpret_cast<PyCFunction>(reinterpret_cast<void *>(fn));
+}
+
+PyMethodDef start_wrapper_def = {"start_thread", as_cfunction(start_wrapper),
                                  METH_VARARGS | METH_KEYWORDS,
                                  "Starts a thread; a sandboxed starter's policy is inherited."};
 
 bool is_wrapper(PyObject *o) {
     return PyCFunction_Check(o) &&
-           PyCFunction_GET_FUNCTION(o) == reinterpret_cast<PyCFunction>(start_wrapper);
+           PyCFunction_GET_FUNCTION(o) == as_cfunction(start_wrapper);
 }
 
 // Replaces module.name (if present and not wrapped yet) with a wrapper.

@@ -164,6 +164,11 @@ TEST_P(SandboxTest, FilesOutsideAllowedPathsAreBlocked) {
     EXPECT_TRUE(Blocked(run("import os\nfd = os.open('" + rw + "', os.O_RDONLY)\n"
                             "try:\n    os.mkdir('../escaped', dir_fd=fd)\nfinally:\n    os.close(fd)"),
                         "os.mkdir", policy));
+    // A dir_fd that is no directory resolves to nothing allowed.
+    EXPECT_TRUE(Blocked(run("import os, socket\na, b = socket.socketpair()\n"
+                            "try:\n    os.mkdir('x', dir_fd=a.fileno())\nfinally:\n"
+                            "    a.close(); b.close()"),
+                        "os.mkdir", policy));
     EXPECT_FALSE(std::filesystem::exists(out + "/x"));
     EXPECT_FALSE(std::filesystem::exists(out + "/stolen"));
     // Python's own files stay readable: a stdlib module not imported yet.

@@ -43,7 +43,8 @@ std::string base_dir(int dir_fd) {
     if (dir_fd >= 0) {
         std::string link = "/proc/self/fd/" + std::to_string(dir_fd);
         ssize_t n = readlink(link.c_str(), buf, sizeof buf - 1);
-        if (n > 0) return std::string(buf, static_cast<size_t>(n));
+        // Not a directory ("socket:[...]", "anon_inode:..."): fall through.
+        if (n > 0 && buf[0] == '/') return std::string(buf, static_cast<size_t>(n));
         // Unknown descriptor: the operation itself will fail; check
         // something that is never allowed by accident.
         return "/proc/self/fd/" + std::to_string(dir_fd);
@@ -64,9 +65,11 @@ void split_last(std::string path, std::string *dir, std::string *name) {
 }  // namespace
 
 std::string canonical(const std::string &absolute) {
+    // Only absolute paths are split below (anything else would never end).
+    if (absolute.empty() || absolute[0] != '/') return "/proc/self/unresolvable";
     char buf[PATH_MAX];
     if (realpath(absolute.c_str(), buf)) return buf;
-    if (absolute == "/" || absolute.empty()) return "/";
+    if (absolute == "/") return "/";
     std::string dir, name;
     split_last(absolute, &dir, &name);
     std::string parent = canonical(dir);

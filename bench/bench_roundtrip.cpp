@@ -11,7 +11,14 @@
 // the caller's own thread through the CPython C API, and bench_handoff
 // times the bare thread handoff; bench/run.py reports ratios to both.
 //
+// --with-limits adds idle contexts while the (plain) benchmark contexts run:
+// bit 1 an owngil context with a memory cap (the allocator hooks are
+// installed), bit 2 a worker context with a sandbox (the audit hook is
+// installed). Comparing runs with 0 and 1, 2 or 3 gives the cost of those
+// hooks on contexts without either option.
+//
 // usage: bench_roundtrip [--mode worker|owngil|both] [--calls N] [--limit-number N]
+//                        [--with-limits 0-3]
 #include "bench_common.hpp"
 
 #include <cmath>
@@ -108,10 +115,33 @@ int main(int argc, char **argv) {
     bench::Args args(argc, argv);
     const std::string modes_arg = args.get_str("--mode", "both");
     const Sizes sizes{args.get_int("--calls", 200000), args.get_int("--limit-number", 200000)};
+    const long with_limits = args.get_int("--with-limits", 0);
     args.finish();
     if (sizes.calls < 1 || sizes.limit_number < 1) bench::die("counts must be >= 1");
 
     bench::init_runtime();
+    std::vector<pyctx_context_t *> limited;
+    if (with_limits) {
+        pyctx_sandbox_t *sandbox = pyctx_sandbox_new();
+        bench::die_on(pyctx_sandbox_block_sockets(sandbox), "sandbox");
+        for (pyctx_mode mode : {PYCTX_MODE_WORKER, PYCTX_MODE_OWNGIL}) {
+            if (mode == PYCTX_MODE_OWNGIL && !(pyctx_owngil_supported() && (with_limits & 1)))
+                continue;
+            if (mode == PYCTX_MODE_WORKER && !(with_limits & 2)) continue;
+            pyctx_context_options_t *o = pyctx_context_options_new();
+            bench::die_on(pyctx_context_options_set_mode(o, mode), "mode");
+            if (mode == PYCTX_MODE_OWNGIL) {
+                bench::die_on(pyctx_context_options_set_memory_limit(o, size_t{64} << 20), "limit");
+            } else {
+                bench::die_on(pyctx_context_options_set_sandbox(o, sandbox), "sandbox");
+            }
+            pyctx_context_t *c = nullptr;
+            bench::die_on(pyctx_context_create(o, &c), "limited context");
+            pyctx_context_options_free(o);
+            limited.push_back(c);
+        }
+        pyctx_sandbox_free(sandbox);
+    }
     for (pyctx_mode mode : bench::parse_modes(modes_arg)) {
         pyctx_context_t *ctx = bench::make_bench_context(mode);
         const char *m = bench::mode_name(mode);
@@ -123,6 +153,7 @@ int main(int argc, char **argv) {
         bench_eval(ctx, m, sizes);
         bench::close_context(ctx);
     }
+    for (pyctx_context_t *c : limited) bench::close_context(c);
     bench::shutdown_runtime();
     return 0;
 }

@@ -325,6 +325,9 @@ typedef struct pyctx_context_stats {
     uint64_t queue_depth;  /**< requests queued now, not yet running */
     uint64_t thread_id;    /**< native id of the context thread
                                 (== threading.get_native_id() there) */
+    uint64_t memory_used;  /**< bytes of live Python allocations of the
+                                context (0 without a memory limit) */
+    uint64_t memory_limit; /**< the context's memory limit (0: none) */
 } pyctx_context_stats_t;
 
 /** Fills `out_stats`. `stats_size` is sizeof(pyctx_context_stats_t) as the
@@ -643,6 +646,78 @@ PYCTX_API pyctx_error_t *pyctx_host_call_return(pyctx_host_call_t *call, const u
 /** Answers with an error: Python raises pyctx.HostError(message). Consumes
  *  `call` whatever it returns. */
 PYCTX_API pyctx_error_t *pyctx_host_call_fail(pyctx_host_call_t *call, const char *message);
+
+/* ======================================================================== */
+/* Sandbox and limits                                                       */
+/* ======================================================================== */
+
+/**
+ * A sandbox policy for a context, set with pyctx_context_options_set_sandbox():
+ * block process creation (fork, exec, spawn, posix_spawn, subprocess,
+ * os.system, os.popen), block sockets (opening one of any family but
+ * AF_UNIX, binding, connecting, sending to an address, name lookups), and
+ * restrict files to allowed directories (open, remove, rename, mkdir, rmdir,
+ * listdir, scandir, chmod, chown, utime, link, symlink, truncate, the shutil
+ * operations, sqlite3.connect; paths are checked after resolving symlinks
+ * and dir_fd). A blocked operation raises PermissionError in Python, naming
+ * the operation, the context and the policy; the host is not affected.
+ *
+ * In worker and owngil contexts the policy is enforced by a PEP 578 audit
+ * hook. That is NO security boundary: C code and ctypes bypass it, and in
+ * worker contexts (which share modules with each other and the host) so
+ * does monkeypatching shared modules. The policy itself is plain data, so
+ * an executor running Python in a child process can enforce the same value
+ * with kernel rules. See the README, "Sandbox and limits".
+ *
+ * What stays allowed: reading Python's own installation (sys.prefix,
+ * sys.exec_prefix and their base_ forms) and the sys.path entries present
+ * when the context started; AF_UNIX socket pairs (asyncio's self-pipe); the
+ * library's own channels. The policy applies from after the context's
+ * preload (host code) on, to the context thread and to every thread started
+ * from it (in an owngil context: every thread of its interpreter).
+ *
+ * A builder, not thread-safe itself; pyctx_context_options_set_sandbox()
+ * copies it.
+ */
+typedef struct pyctx_sandbox pyctx_sandbox_t;
+
+/** A policy that blocks nothing yet. NULL when out of memory. */
+PYCTX_API pyctx_sandbox_t *pyctx_sandbox_new(void);
+PYCTX_API void pyctx_sandbox_free(pyctx_sandbox_t *sandbox);
+/** Blocks fork, exec, spawn, posix_spawn, subprocess, os.system, os.popen. */
+PYCTX_API pyctx_error_t *pyctx_sandbox_block_process_creation(pyctx_sandbox_t *sandbox);
+/** Blocks sockets: AF_UNIX socket pairs (never bound or connected) stay
+ *  possible, so asyncio's event loop keeps working. */
+PYCTX_API pyctx_error_t *pyctx_sandbox_block_sockets(pyctx_sandbox_t *sandbox);
+/** Restricts file access to the allowed paths (and Python's own paths,
+ *  read-only); with no allowed path, to Python's own paths only. */
+PYCTX_API pyctx_error_t *pyctx_sandbox_restrict_files(pyctx_sandbox_t *sandbox);
+/** Allows the directory (or file) `path` and everything beneath it, for
+ *  reading only (`read_only` non-zero) or also for writing; implies
+ *  pyctx_sandbox_restrict_files(). `path` must be absolute; symlinks in it
+ *  are resolved when the context starts. May be repeated. */
+PYCTX_API pyctx_error_t *pyctx_sandbox_allow_path(pyctx_sandbox_t *sandbox, const char *path,
+                                                  int read_only);
+
+/** Copies `sandbox` into the options (NULL: no sandbox, the default). */
+PYCTX_API pyctx_error_t *pyctx_context_options_set_sandbox(pyctx_context_options_t *options,
+                                                           const pyctx_sandbox_t *sandbox);
+
+/**
+ * Caps the memory the context's Python allocates, in bytes (0: no cap, the
+ * default). Only owngil contexts can be capped: every allocation of their
+ * interpreter is counted (all three allocator domains), and one that would
+ * go over the cap fails with MemoryError in that context only (the
+ * context keeps serving). pyctx_context_create() of a worker context with
+ * a cap fails with PYCTX_ERR_UNSUPPORTED (workers share one interpreter).
+ * Usage is reported in pyctx_context_stats_t.memory_used. Memory that C
+ * libraries allocate with malloc directly is not seen. Caps below
+ * PYCTX_MIN_MEMORY_LIMIT are PYCTX_ERR_INVALID_ARGUMENT (an interpreter
+ * needs that much to start).
+ */
+#define PYCTX_MIN_MEMORY_LIMIT (16u << 20)
+PYCTX_API pyctx_error_t *pyctx_context_options_set_memory_limit(
+    pyctx_context_options_t *options, size_t bytes);
 
 /* ======================================================================== */
 /* Values: CBOR                                                             */

@@ -47,6 +47,15 @@ type ContextOptions struct {
 	QueueCapacity int
 	// CloseTimeout bounds Close; zero means DefaultCloseTimeout.
 	CloseTimeout time.Duration
+	// Sandbox, when set, is the policy the context's Python runs under; it
+	// applies after the preload.
+	Sandbox *Sandbox
+	// MemoryLimit caps the memory the context's Python allocates, in bytes
+	// (0: no cap). Over the cap an allocation raises MemoryError in that
+	// context only. Only ModeOwnGIL contexts can be capped: a worker context
+	// with a limit fails with ErrUnsupported; below 16 MiB is
+	// ErrInvalidArgument.
+	MemoryLimit uint64
 }
 
 // Context is a Python execution lane with its own OS thread. All its methods
@@ -98,6 +107,15 @@ func (r *Runtime) NewContext(opts *ContextOptions) (*Context, error) {
 		C.size_t(opts.QueueCapacity))); err != nil {
 		return nil, err
 	}
+	if opts.Sandbox != nil {
+		if err := opts.Sandbox.apply(copts); err != nil {
+			return nil, err
+		}
+	}
+	if err := takeError(C.pyctx_context_options_set_memory_limit(copts,
+		C.size_t(opts.MemoryLimit))); err != nil {
+		return nil, err
+	}
 	var ptr *C.pyctx_context_t
 	if err := takeError(C.pyctx_context_create(copts, &ptr)); err != nil {
 		return nil, err
@@ -144,6 +162,10 @@ type Stats struct {
 	Closed     uint64 // completed as closed
 	QueueDepth uint64 // queued now, not yet running
 	ThreadID   uint64 // native id of the context thread
+	// MemoryUsed is the bytes of live Python allocations (counted only with
+	// a MemoryLimit); MemoryLimit is the cap (0: none).
+	MemoryUsed  uint64
+	MemoryLimit uint64
 }
 
 // Stats returns the context's counters.
@@ -159,13 +181,15 @@ func (c *Context) Stats() (Stats, error) {
 		return Stats{}, err
 	}
 	return Stats{
-		Completed:  uint64(s.completed),
-		Failed:     uint64(s.failed),
-		Cancelled:  uint64(s.cancelled),
-		TimedOut:   uint64(s.timed_out),
-		Closed:     uint64(s.closed),
-		QueueDepth: uint64(s.queue_depth),
-		ThreadID:   uint64(s.thread_id),
+		Completed:   uint64(s.completed),
+		Failed:      uint64(s.failed),
+		Cancelled:   uint64(s.cancelled),
+		TimedOut:    uint64(s.timed_out),
+		Closed:      uint64(s.closed),
+		QueueDepth:  uint64(s.queue_depth),
+		ThreadID:    uint64(s.thread_id),
+		MemoryUsed:  uint64(s.memory_used),
+		MemoryLimit: uint64(s.memory_limit),
 	}, nil
 }
 

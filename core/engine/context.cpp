@@ -23,10 +23,17 @@ Error Context::create(ContextOptions options, std::shared_ptr<Context> *out) {
         return Error(Status::unsupported,
                      std::string("owngil contexts need Python 3.12+, this is ") + rt.python_version());
     }
+    if (options.memory_limit && options.mode != Mode::owngil) {
+        return Error(Status::unsupported,
+                     "a memory limit needs an owngil context: worker contexts share the main "
+                     "interpreter, whose allocations cannot be told apart");
+    }
     uint64_t n = g_context_counter.fetch_add(1, std::memory_order_relaxed) + 1;
     if (options.name.empty()) options.name = "pyctx-" + std::to_string(n);
 
     std::shared_ptr<Context> ctx(new Context(std::move(options)));
+    if (ctx->options_.memory_limit)
+        ctx->memory_cap_ = std::make_unique<MemoryCap>(ctx->options_.memory_limit);
     ctx->executor_ = std::make_unique<InprocExecutor>(*ctx);
     ctx->lane_.attach(ctx->executor_.get(), ctx);
     if (Error e = rt.add_context(ctx); !e.ok()) return e;
@@ -72,6 +79,10 @@ ContextStats Context::stats() const {
     ContextStats s;
     static_cast<LaneStats &>(s) = lane_.stats();
     s.thread_id = executor_->thread_id();
+    if (memory_cap_) {
+        s.memory_used = memory_cap_->used();
+        s.memory_limit = memory_cap_->limit();
+    }
     return s;
 }
 

@@ -14,6 +14,8 @@
 #include "core/base/error.h"
 #include "core/engine/executor.h"
 #include "core/engine/lane.h"
+#include "core/python/memory_cap.h"
+#include "core/python/sandbox_policy.h"
 
 namespace pyctx::core {
 
@@ -24,11 +26,14 @@ struct ContextOptions {
     std::string name;
     std::string preload;
     size_t queue_capacity = 0;  // 0 = unbounded
+    std::shared_ptr<const SandboxPolicy> sandbox;  // nullptr: none (immutable, shared)
+    size_t memory_limit = 0;                       // bytes; 0 = none (owngil only)
     uint32_t create_timeout_ms = 0;  // 0 = wait for the preload as long as it runs
 };
 
 struct ContextStats : LaneStats {
     uint64_t thread_id = 0;
+    uint64_t memory_used = 0, memory_limit = 0;  // only counted with a limit
 };
 
 class Context : public std::enable_shared_from_this<Context> {
@@ -45,6 +50,8 @@ public:
     Mode mode() const { return options_.mode; }
     const std::string &name() const { return options_.name; }
     bool is_closing() const { return lane_.is_closing(); }
+    // The context's memory cap, or nullptr without a limit.
+    MemoryCap *memory_cap() const { return memory_cap_.get(); }
 
     uint64_t new_env_id() { return next_env_id_.fetch_add(1, std::memory_order_relaxed); }
     // Forgets an env's namespace (on the executor, later).
@@ -66,6 +73,7 @@ private:
 
     ContextOptions options_;
     Lane lane_;
+    std::unique_ptr<MemoryCap> memory_cap_;
     std::unique_ptr<Executor> executor_;
     std::atomic<uint64_t> next_env_id_{1};
     std::mutex close_mu_;

@@ -68,6 +68,14 @@ static const pyctx_any_fn every_entry_point[] = {
     (pyctx_any_fn)pyctx_context_name,
     (pyctx_any_fn)pyctx_context_is_closed,
     (pyctx_any_fn)pyctx_context_stats,
+    (pyctx_any_fn)pyctx_sandbox_new,
+    (pyctx_any_fn)pyctx_sandbox_free,
+    (pyctx_any_fn)pyctx_sandbox_block_process_creation,
+    (pyctx_any_fn)pyctx_sandbox_block_sockets,
+    (pyctx_any_fn)pyctx_sandbox_restrict_files,
+    (pyctx_any_fn)pyctx_sandbox_allow_path,
+    (pyctx_any_fn)pyctx_context_options_set_sandbox,
+    (pyctx_any_fn)pyctx_context_options_set_memory_limit,
     (pyctx_any_fn)pyctx_env_create,
     (pyctx_any_fn)pyctx_env_free,
     (pyctx_any_fn)pyctx_call,
@@ -118,7 +126,7 @@ int pyctx_header_check(void) {
     pyctx_host_fn host = host_fn;
     pyctx_free_fn finalizer = free_fn;
     pyctx_bytes_t bytes = {0, 0};
-    pyctx_context_stats_t stats = {0, 0, 0, 0, 0, 0, 0};
+    pyctx_context_stats_t stats = {0, 0, 0, 0, 0, 0, 0, 0, 0};
     pyctx_cbor_reader_t reader = {0, 0, 0};
     pyctx_cbor_item_t item;
     pyctx_mode mode = PYCTX_MODE_OWNGIL;

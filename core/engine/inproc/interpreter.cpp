@@ -9,6 +9,8 @@
 #include "core/engine/inproc/inproc_executor.h"
 #include "core/engine/runtime.h"
 #include "core/python/interpreter_exit.h"
+#include "core/python/memory_cap.h"
+#include "core/python/sandbox.h"
 
 namespace pyctx::core {
 
@@ -16,6 +18,8 @@ bool InprocExecutor::setup_interpreter(Error *err) {
     Runtime &rt = Runtime::get();
     auto *main = static_cast<PyInterpreterState *>(rt.main_interpreter());
     PyThreadState *ts = nullptr;
+    MemoryCap *cap = ctx_.memory_cap();  // owngil only (checked at create)
+    if (cap && !MemoryCap::install_hooks(err)) return false;
     if (ctx_.mode() == Mode::worker) {
         ts = PyThreadState_New(main);
         PyEval_RestoreThread(ts);
@@ -33,8 +37,11 @@ bool InprocExecutor::setup_interpreter(Error *err) {
         cfg.allow_daemon_threads = 0;
         cfg.check_multi_interp_extensions = 1;
         cfg.gil = PyInterpreterConfig_OWN_GIL;
+        // Counted from here: what creating the interpreter allocates is its own.
+        if (cap) cap->enter_thread();
         PyStatus st = Py_NewInterpreterFromConfig(&ts, &cfg);
         if (PyStatus_Exception(st)) {
+            if (cap) cap->leave_thread();
             // The main thread state is current again, with the main GIL.
             PyThreadState_Clear(main_ts);
             PyThreadState_DeleteCurrent();
@@ -45,6 +52,7 @@ bool InprocExecutor::setup_interpreter(Error *err) {
         // The main GIL was released by Py_NewInterpreterFromConfig; the main
         // thread state stays bound to this thread until teardown.
         main_thread_state_ = main_ts;
+        if (cap) cap->attach_interpreter(PyThreadState_GetInterpreter(ts));
 #else
         *err = Error(Status::unsupported, "owngil contexts need Python 3.12+");
         return false;
@@ -58,6 +66,12 @@ bool InprocExecutor::setup_interpreter(Error *err) {
     }
     py_ = std::make_unique<PyState>(*this);
     if (!py_->init(rt.search_paths(), ctx_.options().preload, err)) {
+        teardown_interpreter();
+        return false;
+    }
+    // After the preload (host code, which may need what the policy blocks).
+    if (const auto &sandbox = ctx_.options().sandbox;
+        sandbox && !sandbox_enter(*sandbox, ctx_.name(), ctx_.mode() == Mode::owngil, err)) {
         teardown_interpreter();
         return false;
     }
@@ -83,12 +97,15 @@ void InprocExecutor::teardown_interpreter() {
         PyEval_RestoreThread(ts);
         PyThreadState_Clear(ts);
         PyThreadState_DeleteCurrent();
+        sandbox_leave();
         return;
     }
 #if PY_VERSION_HEX >= 0x030C0000
     std::lock_guard sub(Runtime::get().subinterpreter_mu);
     PyEval_RestoreThread(ts);
     Py_EndInterpreter(ts);
+    sandbox_leave();  // no thread of that interpreter is left
+    if (MemoryCap *cap = ctx_.memory_cap()) cap->leave_thread();
     auto *main_ts = static_cast<PyThreadState *>(main_thread_state_);
     PyEval_RestoreThread(main_ts);
     PyThreadState_Clear(main_ts);

@@ -15,7 +15,8 @@
     X(abandoned) X(sending) X(sent) X(pending) X(not_owner) X(already_answered) \
     X(uninit) X(initing) X(running) X(shutting_down) X(stopped) \
     X(worker) X(owngil) X(name) X(mode) X(completed) X(failed) \
-    X(timed_out) X(queue_depth) X(thread_id) X(closed_requests)
+    X(timed_out) X(queue_depth) X(thread_id) X(closed_requests) \
+    X(memory_used) X(memory_limit)
 
 #define PYCTX_ERL_DECLARE_ATOM(a) extern ERL_NIF_TERM ATOM_##a;
 PYCTX_ERL_ATOM_LIST(PYCTX_ERL_DECLARE_ATOM)

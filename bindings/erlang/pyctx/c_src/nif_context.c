@@ -1,4 +1,5 @@
 #include "nif_context.h"
+#include "nif_limits.h"
 
 #include <pthread.h>
 #include <string.h>
@@ -118,9 +119,12 @@ ERL_NIF_TERM nif_context_start(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv
         err = set_text_option(env, argv[2], options, pyctx_context_options_set_preload, &badarg);
     if (err == NULL && !badarg)
         err = pyctx_context_options_set_queue_capacity(options, (size_t)capacity);
+    if (err == NULL && !badarg)
+        err = apply_context_limits(env, argv[5], argv[6], argv[7], options, &badarg);
     pyctx_context_t *ctx = NULL;
     if (err == NULL && !badarg) err = pyctx_context_create(options, &ctx);
     pyctx_context_options_free(options);
+    if (badarg == 2) return error_message_tuple(env, ATOM_no_memory, "out of memory");
     if (badarg) return enif_make_badarg(env);
     if (err != NULL) return error_tuple_consume(env, err);
 
@@ -165,7 +169,8 @@ ERL_NIF_TERM nif_context_info(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[
     if (err != NULL) return error_tuple_consume(env, err);
     ERL_NIF_TERM keys[] = {ATOM_name,      ATOM_mode,      ATOM_closed,   ATOM_completed,
                            ATOM_failed,    ATOM_cancelled, ATOM_timed_out, ATOM_queue_depth,
-                           ATOM_thread_id, ATOM_closed_requests};
+                           ATOM_thread_id, ATOM_closed_requests, ATOM_memory_used,
+                           ATOM_memory_limit};
     ERL_NIF_TERM values[] = {
         make_binary_str(env, pyctx_context_name(res->ctx)),
         pyctx_context_mode(res->ctx) == PYCTX_MODE_OWNGIL ? ATOM_owngil : ATOM_worker,
@@ -177,6 +182,8 @@ ERL_NIF_TERM nif_context_info(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[
         enif_make_uint64(env, stats.queue_depth),
         enif_make_uint64(env, stats.thread_id),
         enif_make_uint64(env, stats.closed),
+        enif_make_uint64(env, stats.memory_used),
+        enif_make_uint64(env, stats.memory_limit),
     };
     ERL_NIF_TERM map;
     enif_make_map_from_arrays(env, keys, values, sizeof keys / sizeof keys[0], &map);

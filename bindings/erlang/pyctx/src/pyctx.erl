@@ -51,7 +51,13 @@
                           name => name(),
                           preload => iodata(),
                           queue_capacity => non_neg_integer(),
-                          owner => pid()}.
+                          owner => pid(),
+                          sandbox => sandbox_opts(),
+                          memory_limit => non_neg_integer()}.
+-type sandbox_opts() :: #{block_process_creation => boolean(),
+                          block_sockets => boolean(),
+                          restrict_files => boolean(),
+                          allow_paths => [{iodata(), read_only | read_write}]}.
 -type call_opts() :: #{kwargs => #{atom() | binary() => value()} | [{atom() | binary(), value()}],
                        timeout => timeout_ms()}.
 -type eval_opts() :: #{timeout => timeout_ms()}.
@@ -77,18 +83,27 @@ start_context() ->
 %% @doc Starts a context. Options: `mode' (`worker' default, or `owngil'),
 %% `name' (thread and log name), `preload' (Python code run first in the
 %% context's default namespace), `queue_capacity' (0: unbounded), `owner'
-%% (a pid: the context is closed when that process dies). Starts the Python
-%% runtime first if needed.
+%% (a pid: the context is closed when that process dies), `sandbox' (a
+%% policy: `block_process_creation', `block_sockets', `restrict_files'
+%% booleans and `allow_paths', a list of `{AbsolutePath, read_only |
+%% read_write}'; a blocked operation raises PermissionError in Python, an
+%% audit hook that is no boundary against C code, see the README),
+%% `memory_limit' (bytes, owngil contexts only: over it Python gets
+%% MemoryError; a worker context with a limit is `{error, {unsupported, _}}').
+%% Starts the Python runtime first if needed.
 -spec start_context(context_opts()) -> {ok, context()} | {error, reason()}.
 start_context(Opts) when is_map(Opts) ->
-    check_options(Opts, [mode, name, preload, queue_capacity, owner]),
+    check_options(Opts, [mode, name, preload, queue_capacity, owner, sandbox, memory_limit]),
+    {SandboxFlags, AllowPaths} = sandbox_args(maps:get(sandbox, Opts, undefined)),
     case ensure_runtime() of
         ok ->
             pyctx_nif:context_start(maps:get(mode, Opts, worker),
                                     maps:get(name, Opts, undefined),
                                     maps:get(preload, Opts, undefined),
                                     maps:get(queue_capacity, Opts, 0),
-                                    maps:get(owner, Opts, undefined));
+                                    maps:get(owner, Opts, undefined),
+                                    SandboxFlags, AllowPaths,
+                                    maps:get(memory_limit, Opts, 0));
         Error ->
             Error
     end.
@@ -365,6 +380,29 @@ library_timeout(0) -> 1;
 library_timeout(T) when is_integer(T), T > 0, T =< ?MAX_LIBRARY_TIMEOUT -> T;
 library_timeout(T) when is_integer(T), T > 0 -> 0;
 library_timeout(T) -> error({bad_option, {timeout, T}}).
+
+%% The sandbox option flattened for the NIF: a bit set (0: no sandbox, see
+%% c_src/nif_limits.h) and the allowed paths as {Path, ReadOnly}.
+sandbox_args(undefined) ->
+    {0, []};
+sandbox_args(Policy) when is_map(Policy) ->
+    check_options(Policy, [block_process_creation, block_sockets, restrict_files, allow_paths]),
+    Bit = fun(Key, Value) ->
+                  case maps:get(Key, Policy, false) of
+                      true -> Value;
+                      false -> 0;
+                      Other -> error({bad_option, {Key, Other}})
+                  end
+          end,
+    Paths = [case Access of
+                 read_only -> {Path, true};
+                 read_write -> {Path, false};
+                 _ -> error({bad_option, {allow_paths, Access}})
+             end || {Path, Access} <- maps:get(allow_paths, Policy, [])],
+    {1 bor Bit(block_process_creation, 2) bor Bit(block_sockets, 4) bor Bit(restrict_files, 8),
+     Paths};
+sandbox_args(Other) ->
+    error({bad_option, {sandbox, Other}}).
 
 check_options(Opts, Allowed) ->
     case maps:keys(maps:without(Allowed, Opts)) of

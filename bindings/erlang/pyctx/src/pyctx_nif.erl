@@ -6,7 +6,7 @@
 -module(pyctx_nif).
 
 -export([runtime_init/1, runtime_state/0, versions/0,
-         context_start/5, context_stop/2, context_info/1, env_new/1,
+         context_start/8, context_stop/2, context_info/1, env_new/1,
          owner_new/0, call/7, eval/5, exec/4, abandon/1, cancel/1, request_state/1,
          host_register/2, host_unregister/1, host_reply/2,
          to_cbor/1, from_cbor/1, cbor_diagnose/1]).
@@ -30,7 +30,8 @@ priv_dir() ->
 runtime_init(_Paths) -> ?NOT_LOADED.
 runtime_state() -> ?NOT_LOADED.
 versions() -> ?NOT_LOADED.
-context_start(_Mode, _Name, _Preload, _QueueCapacity, _Owner) -> ?NOT_LOADED.
+context_start(_Mode, _Name, _Preload, _QueueCapacity, _Owner, _SandboxFlags, _AllowPaths,
+              _MemoryLimit) -> ?NOT_LOADED.
 context_stop(_Ctx, _TimeoutMs) -> ?NOT_LOADED.
 context_info(_Ctx) -> ?NOT_LOADED.
 env_new(_Ctx) -> ?NOT_LOADED.

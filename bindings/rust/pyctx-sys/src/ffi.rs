@@ -108,6 +108,8 @@ pub struct pyctx_context_stats_t {
     pub closed: u64,
     pub queue_depth: u64,
     pub thread_id: u64,
+    pub memory_used: u64,
+    pub memory_limit: u64,
 }
 
 // ---- Environments --------------------------------------------------------------
@@ -161,6 +163,17 @@ pub struct pyctx_host_call_t {
 
 pub type pyctx_host_fn = Option<unsafe extern "C" fn(user_data: *mut c_void, call: *mut pyctx_host_call_t)>;
 pub type pyctx_free_fn = Option<unsafe extern "C" fn(user_data: *mut c_void)>;
+
+// ---- Sandbox and limits ------------------------------------------------------------
+
+/// Opaque: `pyctx_sandbox_t`.
+#[repr(C)]
+pub struct pyctx_sandbox_t {
+    _data: [u8; 0],
+    _marker: PhantomData<(*mut u8, PhantomPinned)>,
+}
+
+pub const PYCTX_MIN_MEMORY_LIMIT: u32 = 16 << 20;
 
 // ---- Values: CBOR ----------------------------------------------------------------
 
@@ -435,6 +448,26 @@ unsafe extern "C" {
         len: usize,
     ) -> *mut pyctx_error_t;
     pub fn pyctx_host_call_fail(call: *mut pyctx_host_call_t, message: *const c_char) -> *mut pyctx_error_t;
+
+    // Sandbox and limits
+    pub fn pyctx_sandbox_new() -> *mut pyctx_sandbox_t;
+    pub fn pyctx_sandbox_free(sandbox: *mut pyctx_sandbox_t);
+    pub fn pyctx_sandbox_block_process_creation(sandbox: *mut pyctx_sandbox_t) -> *mut pyctx_error_t;
+    pub fn pyctx_sandbox_block_sockets(sandbox: *mut pyctx_sandbox_t) -> *mut pyctx_error_t;
+    pub fn pyctx_sandbox_restrict_files(sandbox: *mut pyctx_sandbox_t) -> *mut pyctx_error_t;
+    pub fn pyctx_sandbox_allow_path(
+        sandbox: *mut pyctx_sandbox_t,
+        path: *const c_char,
+        read_only: c_int,
+    ) -> *mut pyctx_error_t;
+    pub fn pyctx_context_options_set_sandbox(
+        options: *mut pyctx_context_options_t,
+        sandbox: *const pyctx_sandbox_t,
+    ) -> *mut pyctx_error_t;
+    pub fn pyctx_context_options_set_memory_limit(
+        options: *mut pyctx_context_options_t,
+        bytes: usize,
+    ) -> *mut pyctx_error_t;
 
     // Values: CBOR writer
     pub fn pyctx_cbor_writer_new() -> *mut pyctx_cbor_writer_t;

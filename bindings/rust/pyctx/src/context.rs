@@ -14,6 +14,7 @@ use crate::ffi;
 use crate::pending::PendingRequest;
 use crate::request::{Call, Eval, Exec, call_sync};
 use crate::runtime::Runtime;
+use crate::sandbox::Sandbox;
 use crate::timeout;
 use crate::value::Value;
 
@@ -77,6 +78,8 @@ pub struct ContextOptions {
     name: Option<String>,
     preload: Option<String>,
     queue_capacity: usize,
+    sandbox: Option<Sandbox>,
+    memory_limit: usize,
 }
 
 impl ContextOptions {
@@ -110,6 +113,24 @@ impl ContextOptions {
         self
     }
 
+    /// Runs the context under `policy` (see [`Sandbox`]). The policy applies
+    /// after the preload, to the context's thread and threads started from it.
+    pub fn sandbox(mut self, policy: Sandbox) -> ContextOptions {
+        self.sandbox = Some(policy);
+        self
+    }
+
+    /// Caps the memory the context's Python allocates, in bytes (0, the
+    /// default: no cap). Over the cap an allocation raises `MemoryError` in
+    /// that context only. Only [`Mode::OwnGil`] contexts can be capped:
+    /// creating a worker context with a cap fails with
+    /// [`ErrorKind::Unsupported`]; below 16 MiB is
+    /// [`ErrorKind::InvalidArgument`].
+    pub fn memory_limit(mut self, bytes: usize) -> ContextOptions {
+        self.memory_limit = bytes;
+        self
+    }
+
     fn to_raw(&self) -> Result<RawContextOptions> {
         // SAFETY: a fresh options object; NULL means out of memory.
         let raw = RawContextOptions(unsafe { ffi::pyctx_context_options_new() });
@@ -127,6 +148,10 @@ impl ContextOptions {
             unsafe { Error::check(ffi::pyctx_context_options_set_preload(raw.0, code.as_ptr()))? };
         }
         unsafe { Error::check(ffi::pyctx_context_options_set_queue_capacity(raw.0, self.queue_capacity))? };
+        if let Some(policy) = &self.sandbox {
+            policy.apply(raw.0)?;
+        }
+        unsafe { Error::check(ffi::pyctx_context_options_set_memory_limit(raw.0, self.memory_limit))? };
         Ok(raw)
     }
 }
@@ -155,6 +180,10 @@ pub struct ContextStats {
     pub queue_depth: u64,
     /// Native id of the context's thread (`threading.get_native_id()` there).
     pub thread_id: u64,
+    /// Bytes of live Python allocations (counted only with a memory limit).
+    pub memory_used: u64,
+    /// The memory limit (0: none).
+    pub memory_limit: u64,
 }
 
 /// The owned C handle. Freed when the last `Context` clone, `Env` and
@@ -257,6 +286,8 @@ impl Context {
             closed: s.closed,
             queue_depth: s.queue_depth,
             thread_id: s.thread_id,
+            memory_used: s.memory_used,
+            memory_limit: s.memory_limit,
         })
     }
 

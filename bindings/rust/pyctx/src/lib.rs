@@ -37,6 +37,7 @@ pub mod host;
 mod pending;
 mod request;
 mod runtime;
+mod sandbox;
 #[cfg(feature = "serde")]
 mod serde_value;
 mod timeout;
@@ -50,6 +51,7 @@ pub use host::HostCall;
 pub use pending::{PendingRequest, live_async_requests};
 pub use request::{Call, Eval, Exec};
 pub use runtime::{Allocator, Runtime, RuntimeOptions, State, library_version, library_version_string};
+pub use sandbox::Sandbox;
 pub use value::{BigInt, ListElement, Value};
 #[cfg(feature = "serde")]
 pub use serde_value::{from_value, to_value};

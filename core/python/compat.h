@@ -20,4 +20,14 @@ inline PyObject *take_raised_exception() {
 #endif
 }
 
+// Sets `exc` (stolen) as the current exception.
+inline void restore_raised_exception(PyObject *exc) {
+#if PY_VERSION_HEX >= 0x030C0000
+    PyErr_SetRaisedException(exc);
+#else
+    PyErr_Restore(reinterpret_cast<PyObject *>(Py_TYPE(exc)), exc, PyException_GetTraceback(exc));
+    Py_INCREF(Py_TYPE(exc));
+#endif
+}
+
 }  // namespace pyctx::core

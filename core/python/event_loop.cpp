@@ -1,5 +1,6 @@
 #include "core/python/event_loop.h"
 
+#include "core/python/compat.h"
 #include "core/python/context_thread.h"
 #include "core/python/convert.h"
 #include "core/python/errors.h"
@@ -95,7 +96,18 @@ bool EventLoop::start_task(Request *r, PyObject *awaitable_in) {
         PyRef args(PyTuple_Pack(1, awaitable.get()));
         task.reset(kw && args ? PyObject_Call(ensure_future_.get(), args.get(), kw.get()) : nullptr);
     }
-    if (!task) return false;
+    if (!task) {
+        // The coroutine will never run (e.g. an interrupt landed here):
+        // close it, keeping the error, so Python does not warn it was never
+        // awaited.
+        if (PyCoro_CheckExact(awaitable.get())) {
+            PyRef exc(take_raised_exception());
+            PyRef closed(PyObject_CallMethod(awaitable.get(), "close", nullptr));
+            PyErr_Clear();
+            if (exc) restore_raised_exception(exc.release());
+        }
+        return false;
+    }
     PyRef id(PyLong_FromUnsignedLongLong(r->id));
     PyRef cb(id ? PyCFunction_New(&task_done_def, id.get()) : nullptr);
     PyRef res(cb ? PyObject_CallMethod(task.get(), "add_done_callback", "O", cb.get()) : nullptr);

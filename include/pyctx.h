@@ -485,6 +485,105 @@ PYCTX_API pyctx_error_t *pyctx_host_call_return(pyctx_host_call_t *call, const u
 PYCTX_API pyctx_error_t *pyctx_host_call_fail(pyctx_host_call_t *call, const char *message);
 
 /* ======================================================================== */
+/* Python talks to the host                                                 */
+/* ======================================================================== */
+
+/*
+ * Beside host functions, Python reaches the host through a process-wide
+ * store of CBOR values, messages sent without waiting (pyctx.send), bounded
+ * two-way channels, runtime-wide set-up (sys.path, preloaded modules, a
+ * virtualenv) and forwarded logging. Each part below says in which context
+ * modes it works; process contexts (not yet built) will need their transport
+ * for every part except the store, whose API they will share unchanged.
+ */
+
+/* ---- Shared store --------------------------------------------------------
+ *
+ * One key-value store per process, shared by the host and every context
+ * (worker and owngil alike: owngil interpreters share no Python objects, but
+ * they share this). Keys are non-empty UTF-8 text of at most 4096 bytes;
+ * values are one CBOR item each (checked). Python uses pyctx.store_get(key,
+ * default=None), store_entry(key) -> (value, version) | None,
+ * store_put(key, value) -> version, store_cas(key, version, value) ->
+ * new version | None, store_delete(key, version=0) -> bool and
+ * store_keys(prefix="") -> list.
+ *
+ * Every write stamps the entry with a new version, unique in the process and
+ * never reused (a deleted then re-created key never gets an old version), so
+ * a compare-and-swap on versions is free of ABA. Version 0 means "absent".
+ * All functions are atomic per key, may be called from any thread in any
+ * runtime state (the store needs no Python), and never call back. The store
+ * lives as long as the process (shutdown does not clear it).
+ */
+
+/** Stores `value` (one CBOR item of `len` bytes, copied) under `key`;
+ *  `out_version` (may be NULL) receives its new version. */
+PYCTX_API pyctx_error_t *pyctx_store_put(const char *key, const uint8_t *value, size_t len,
+                                         uint64_t *out_version);
+/** Copies the value of `key` into `out_value` and its version into
+ *  `out_version` (may be NULL). PYCTX_ERR_NOT_FOUND when absent. */
+PYCTX_API pyctx_error_t *pyctx_store_get(const char *key, pyctx_bytes_t *out_value,
+                                         uint64_t *out_version);
+/** Stores `value` only when the entry's version is `expected_version`
+ *  (0: only when `key` is absent). `*out_swapped` is 1 when it stored, 0 on a
+ *  conflict; `out_version` (may be NULL) receives the entry's version
+ *  afterwards: the new one, or the current one on a conflict (0 if absent),
+ *  ready for a retry. A conflict is not an error. */
+PYCTX_API pyctx_error_t *pyctx_store_cas(const char *key, uint64_t expected_version,
+                                         const uint8_t *value, size_t len, int *out_swapped,
+                                         uint64_t *out_version);
+/** Removes `key` when its version is `expected_version` (0: any version).
+ *  `*out_deleted` (may be NULL) is 1 when an entry was removed. */
+PYCTX_API pyctx_error_t *pyctx_store_delete(const char *key, uint64_t expected_version,
+                                            int *out_deleted);
+/** The keys starting with `prefix` (NULL or "": every key), sorted, as one
+ *  CBOR array of text strings in `out_keys`. */
+PYCTX_API pyctx_error_t *pyctx_store_keys(const char *prefix, pyctx_bytes_t *out_keys);
+
+/* ---- Messages: pyctx.send ------------------------------------------------
+ *
+ * `pyctx.send(target, value, missing_ok=False)` delivers a value to the host
+ * and returns at once, without waiting for it to be handled. A `target` that
+ * is a str names an endpoint registered with pyctx_endpoint_register(); any
+ * other target (a pyctx.HostTerm such as an Erlang pid, a pyctx.Symbol such
+ * as a registered process name, a tuple, ...) goes to the router set with
+ * pyctx_send_set_router(). The send function runs on the sending Python
+ * thread with its GIL released, so the messages of one sender reach the host
+ * in the order they were sent. An unknown target, or a send function that
+ * reports the target gone, raises pyctx.SendError (a LookupError) in Python;
+ * with missing_ok=True send() returns False instead. Works in worker and
+ * owngil contexts and on Python threads that user code starts; process
+ * contexts will need their transport to carry the message.
+ */
+
+/**
+ * Receives one message. `target` is the CBOR of the target (for a named
+ * endpoint a text string), `value` the CBOR of the value; both borrowed for
+ * the call only. `context_name` is the sending context's name ("" for a
+ * Python thread of its own). Return 0 when delivered, non-zero when the
+ * target is gone (Python then sees SendError). Runs on the sending thread,
+ * with no GIL and no library lock held; it must not block (queue the message
+ * and return) and must not make synchronous requests to the sending context.
+ */
+typedef int (*pyctx_send_fn)(void *user_data, const char *context_name, const uint8_t *target,
+                             size_t target_len, const uint8_t *value, size_t value_len);
+
+/** Registers (or replaces) the endpoint `name`. `free_user_data` (may be
+ *  NULL) runs exactly once: when the endpoint is unregistered or replaced
+ *  (after every delivery in flight), or at shutdown. When registration fails
+ *  it is not called. Any runtime state except STOPPED. */
+PYCTX_API pyctx_error_t *pyctx_endpoint_register(const char *name, pyctx_send_fn fn,
+                                                 void *user_data, pyctx_free_fn free_user_data);
+/** Unregisters `name` (PYCTX_ERR_NOT_FOUND if unknown); later sends to it
+ *  raise SendError. */
+PYCTX_API pyctx_error_t *pyctx_endpoint_unregister(const char *name);
+/** Sets (or replaces) the router for targets that are not a str; `fn` NULL
+ *  removes it (then `user_data` and `free_user_data` must be NULL too).
+ *  Finalizer as for pyctx_endpoint_register(). */
+PYCTX_API pyctx_error_t *pyctx_send_set_router(pyctx_send_fn fn, void *user_data,
+                                               pyctx_free_fn free_user_data);
+
+/* ======================================================================== */
 /* Values: CBOR                                                             */
 /* ======================================================================== */
 

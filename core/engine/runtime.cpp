@@ -11,6 +11,7 @@
 
 #include "core/engine/context.h"
 #include "core/base/futex.h"
+#include "core/host/endpoints.h"
 #include "core/host/registry.h"
 #include "core/python/module.h"
 
@@ -187,6 +188,7 @@ Error Runtime::shutdown(uint32_t timeout_ms) {
     service_.stop();
 
     host_registry().clear();
+    endpoints().clear();
 
     if (stuck) {
         // A context thread is still inside Python: finalizing would crash it.

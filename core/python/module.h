@@ -37,4 +37,8 @@ PyObject *host_term_new(PyObject *type, PyObject *data);
 // PyTypes::host_term_type (HostTerm cannot be subclassed).
 PyObject *host_term_data(PyObject *obj);
 
+// pyctx.SendError of the module `module` (the `self` of its functions),
+// borrowed.
+PyObject *module_send_error(PyObject *module);
+
 }  // namespace pyctx::core

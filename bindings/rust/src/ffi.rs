@@ -145,6 +145,19 @@ pub struct pyctx_host_call_t {
 pub type pyctx_host_fn = Option<unsafe extern "C" fn(user_data: *mut c_void, call: *mut pyctx_host_call_t)>;
 pub type pyctx_free_fn = Option<unsafe extern "C" fn(user_data: *mut c_void)>;
 
+// ---- Python talks to the host ---------------------------------------------------
+
+pub type pyctx_send_fn = Option<
+    unsafe extern "C" fn(
+        user_data: *mut c_void,
+        context_name: *const c_char,
+        target: *const u8,
+        target_len: usize,
+        value: *const u8,
+        value_len: usize,
+    ) -> c_int,
+>;
+
 // ---- Values: CBOR ----------------------------------------------------------------
 
 pub const PYCTX_CBOR_TAG_SET: u32 = 258;
@@ -371,6 +384,47 @@ unsafe extern "C" {
         len: usize,
     ) -> *mut pyctx_error_t;
     pub fn pyctx_host_call_fail(call: *mut pyctx_host_call_t, message: *const c_char) -> *mut pyctx_error_t;
+
+    // Python talks to the host: shared store
+    pub fn pyctx_store_put(
+        key: *const c_char,
+        value: *const u8,
+        len: usize,
+        out_version: *mut u64,
+    ) -> *mut pyctx_error_t;
+    pub fn pyctx_store_get(
+        key: *const c_char,
+        out_value: *mut pyctx_bytes_t,
+        out_version: *mut u64,
+    ) -> *mut pyctx_error_t;
+    pub fn pyctx_store_cas(
+        key: *const c_char,
+        expected_version: u64,
+        value: *const u8,
+        len: usize,
+        out_swapped: *mut c_int,
+        out_version: *mut u64,
+    ) -> *mut pyctx_error_t;
+    pub fn pyctx_store_delete(
+        key: *const c_char,
+        expected_version: u64,
+        out_deleted: *mut c_int,
+    ) -> *mut pyctx_error_t;
+    pub fn pyctx_store_keys(prefix: *const c_char, out_keys: *mut pyctx_bytes_t) -> *mut pyctx_error_t;
+
+    // Python talks to the host: messages
+    pub fn pyctx_endpoint_register(
+        name: *const c_char,
+        r#fn: pyctx_send_fn,
+        user_data: *mut c_void,
+        free_user_data: pyctx_free_fn,
+    ) -> *mut pyctx_error_t;
+    pub fn pyctx_endpoint_unregister(name: *const c_char) -> *mut pyctx_error_t;
+    pub fn pyctx_send_set_router(
+        r#fn: pyctx_send_fn,
+        user_data: *mut c_void,
+        free_user_data: pyctx_free_fn,
+    ) -> *mut pyctx_error_t;
 
     // Values: CBOR writer
     pub fn pyctx_cbor_writer_new() -> *mut pyctx_cbor_writer_t;

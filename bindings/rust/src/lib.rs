@@ -37,6 +37,8 @@ pub mod host;
 mod pending;
 mod request;
 mod runtime;
+pub mod send;
+pub mod store;
 mod timeout;
 mod value;
 

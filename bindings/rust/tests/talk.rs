@@ -1,0 +1,67 @@
+//! Python talking to the host: the shared store and pyctx.send.
+
+mod support {
+    pub mod common;
+}
+
+use pyctx::{Value, send, store};
+use support::common::{MODES, context, runtime};
+
+#[test]
+fn store_is_shared_between_rust_and_python() {
+    for mode in MODES {
+        if mode == pyctx::Mode::OwnGil && !runtime().owngil_supported() {
+            continue;
+        }
+        let ctx = context(mode);
+        let v = store::put("rs.shared", Value::list([1, 2])).unwrap();
+        assert_eq!(ctx.eval("__import__('pyctx').store_get('rs.shared')").unwrap(), Value::list([1, 2]));
+        let py_version = ctx.eval("__import__('pyctx').store_cas('rs.shared', 0, 'no')").unwrap();
+        assert_eq!(py_version, Value::None, "expected a conflict (the key exists)");
+        ctx.exec(&format!("import pyctx\nassert pyctx.store_cas('rs.shared', {v}, 'py') is not None"))
+            .unwrap();
+        let (value, version) = store::get("rs.shared").unwrap().unwrap();
+        assert_eq!(value, Value::from("py"));
+        assert!(version > v);
+        assert_eq!(store::compare_and_swap("rs.shared", v, 0).unwrap(), Err(version));
+        assert!(store::keys("rs.").unwrap().contains(&"rs.shared".to_string()));
+        assert!(store::delete("rs.shared", Some(version)).unwrap());
+        assert_eq!(store::get("rs.shared").unwrap(), None);
+    }
+}
+
+#[test]
+fn store_rejects_bad_keys() {
+    assert!(store::put("", 1).is_err());
+    assert!(store::put("a\0b", 1).is_err());
+}
+
+#[test]
+fn send_reaches_a_receiver_in_order() {
+    for mode in MODES {
+        if mode == pyctx::Mode::OwnGil && !runtime().owngil_supported() {
+            continue;
+        }
+        let ctx = context(mode);
+        let inbox = send::endpoint("rs.inbox").unwrap();
+        ctx.exec("import pyctx\nfor i in range(100): pyctx.send('rs.inbox', i)").unwrap();
+        let got: Vec<i64> = inbox.try_iter().map(|m| m.value.as_i64().unwrap()).collect();
+        assert_eq!(got, (0..100).collect::<Vec<_>>());
+        drop(inbox);
+        let err = ctx.eval("pyctx.send('rs.inbox', 1)").unwrap_err();
+        assert_eq!(err.python_type(), Some("pyctx.SendError"));
+    }
+}
+
+#[test]
+fn router_gets_host_terms_and_can_refuse() {
+    let ctx = context(pyctx::Mode::Worker);
+    send::set_router(|m| m.target == Value::host_term(b"alive".to_vec())).unwrap();
+    ctx.exec("import pyctx").unwrap();
+    assert_eq!(ctx.eval("pyctx.send(pyctx.HostTerm(b'alive'), 1)").unwrap(), Value::Bool(true));
+    assert_eq!(
+        ctx.eval("pyctx.send(pyctx.HostTerm(b'dead'), 1, missing_ok=True)").unwrap(),
+        Value::Bool(false)
+    );
+    send::clear_router().unwrap();
+}

@@ -1,0 +1,108 @@
+package pyctx_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"pyctx.dev/pyctx"
+)
+
+func TestStoreSharedWithPython(t *testing.T) {
+	modes(t, func(t *testing.T, c *pyctx.Context) {
+		bg := context.Background()
+		v1, err := pyctx.StorePut("go.shared", []any{int64(1), "a"})
+		if err != nil || v1 == 0 {
+			t.Fatalf("StorePut: %v, %v", v1, err)
+		}
+		got, err := c.Eval(bg, "__import__('pyctx').store_get('go.shared')", nil)
+		if err != nil || fmt.Sprint(got) != "[1 a]" {
+			t.Fatalf("store_get in Python: %v, %v", got, err)
+		}
+		if err := c.Exec(bg, fmt.Sprintf("import pyctx\nassert pyctx.store_cas('go.shared', %d, 'py')", v1)); err != nil {
+			t.Fatal(err)
+		}
+		v, version, found, err := pyctx.StoreGet("go.shared")
+		if err != nil || !found || v != "py" || version <= v1 {
+			t.Fatalf("StoreGet: %v %v %v %v", v, version, found, err)
+		}
+		swapped, current, err := pyctx.StoreCompareAndSwap("go.shared", v1, "stale")
+		if err != nil || swapped || current != version {
+			t.Fatalf("stale CAS: %v %v %v", swapped, current, err)
+		}
+		keys, err := pyctx.StoreKeys("go.")
+		if err != nil || len(keys) != 1 || keys[0] != "go.shared" {
+			t.Fatalf("StoreKeys: %v %v", keys, err)
+		}
+		if ok, err := pyctx.StoreDelete("go.shared", 0); !ok || err != nil {
+			t.Fatalf("StoreDelete: %v %v", ok, err)
+		}
+		if _, _, found, err := pyctx.StoreGet("go.shared"); found || err != nil {
+			t.Fatalf("after delete: %v %v", found, err)
+		}
+		if _, err := pyctx.StorePut("", 1); !errors.Is(err, pyctx.ErrInvalidArgument) {
+			t.Fatalf("empty key: %v", err)
+		}
+	})
+}
+
+func TestSendToReceiverInOrder(t *testing.T) {
+	modes(t, func(t *testing.T, c *pyctx.Context) {
+		bg := context.Background()
+		r, err := pyctx.NewReceiver("go.inbox", 8)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// More messages than the buffer: the sender waits for the reader.
+		done := make(chan error, 1)
+		go func() { done <- c.Exec(bg, "import pyctx\nfor i in range(100): pyctx.send('go.inbox', i)") }()
+		for i := int64(0); i < 100; i++ {
+			m := <-r.C
+			if m.Value != i || m.Target != "go.inbox" {
+				t.Fatalf("message %d: %+v", i, m)
+			}
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Close(); err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.Eval(bg, "pyctx.send('go.inbox', 1)", nil)
+		var pe *pyctx.PythonError
+		if !errors.As(err, &pe) || pe.Type != "pyctx.SendError" {
+			t.Fatalf("send after Close: %v", err)
+		}
+	})
+}
+
+func TestSendRouter(t *testing.T) {
+	c := newContext(t, pyctx.ModeWorker)
+	bg := context.Background()
+	var mu sync.Mutex
+	var seen []any
+	if err := pyctx.SetRouter(func(m pyctx.Message) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		seen = append(seen, m.Target)
+		return m.Target == pyctx.Symbol("alive")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = pyctx.ClearRouter() }()
+	v, err := c.Eval(bg, "__import__('pyctx').send(__import__('pyctx').Symbol('alive'), 1)", nil)
+	if err != nil || v != true {
+		t.Fatalf("send to alive: %v %v", v, err)
+	}
+	v, err = c.Eval(bg, "__import__('pyctx').send(__import__('pyctx').Symbol('dead'), 1, missing_ok=True)", nil)
+	if err != nil || v != false {
+		t.Fatalf("send to dead: %v %v", v, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 2 {
+		t.Fatalf("router saw %v", seen)
+	}
+}

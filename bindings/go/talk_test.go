@@ -106,3 +106,20 @@ func TestSendRouter(t *testing.T) {
 		t.Fatalf("router saw %v", seen)
 	}
 }
+
+func TestAsyncCallInsideUsersOwnAsyncioRun(t *testing.T) {
+	register(t, "go.twice", func(args []any) (any, error) { return args[0].(int64) * 2, nil })
+	modes(t, func(t *testing.T, c *pyctx.Context) {
+		bg := context.Background()
+		code := "import asyncio, pyctx\n" +
+			"async def main():\n" +
+			"    return await asyncio.gather(*(pyctx.async_call('go.twice', i) for i in range(5)))\n"
+		if err := c.Exec(bg, code); err != nil {
+			t.Fatal(err)
+		}
+		v, err := c.Eval(bg, "asyncio.run(main())", nil)
+		if err != nil || fmt.Sprint(v) != "[0 2 4 6 8]" {
+			t.Fatalf("asyncio.run: %v, %v", v, err)
+		}
+	})
+}

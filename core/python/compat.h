@@ -20,4 +20,16 @@ inline PyObject *take_raised_exception() {
 #endif
 }
 
+// Sets `exc` (stolen; nullptr: nothing) as the current exception again.
+inline void restore_raised_exception(PyObject *exc) {
+    if (!exc) return;
+#if PY_VERSION_HEX >= 0x030C0000
+    PyErr_SetRaisedException(exc);
+#else
+    PyObject *type = reinterpret_cast<PyObject *>(Py_TYPE(exc));
+    Py_INCREF(type);
+    PyErr_Restore(type, exc, PyException_GetTraceback(exc));
+#endif
+}
+
 }  // namespace pyctx::core

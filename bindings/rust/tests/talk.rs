@@ -65,3 +65,22 @@ fn router_gets_host_terms_and_can_refuse() {
     );
     send::clear_router().unwrap();
 }
+
+#[test]
+fn async_call_inside_the_users_own_asyncio_run() {
+    pyctx::host::register("rs.twice", |args: &[Value]| Ok(Value::from(args[0].as_i64().unwrap_or(0) * 2)))
+        .unwrap();
+    for mode in MODES {
+        if mode == pyctx::Mode::OwnGil && !runtime().owngil_supported() {
+            continue;
+        }
+        let ctx = context(mode);
+        ctx.exec(
+            "import asyncio, pyctx\n\
+             async def main():\n    return await asyncio.gather(*(pyctx.async_call('rs.twice', i) for i in range(5)))\n",
+        )
+        .unwrap();
+        assert_eq!(ctx.eval("asyncio.run(main())").unwrap(), Value::list([0, 2, 4, 6, 8]));
+    }
+    pyctx::host::unregister("rs.twice").unwrap();
+}

@@ -583,6 +583,53 @@ PYCTX_API pyctx_error_t *pyctx_endpoint_unregister(const char *name);
 PYCTX_API pyctx_error_t *pyctx_send_set_router(pyctx_send_fn fn, void *user_data,
                                                pyctx_free_fn free_user_data);
 
+/* ---- Runtime-wide set-up -------------------------------------------------
+ *
+ * Steps that apply to every context, including those created later, logged
+ * process-wide in order. A running context applies the steps it has not
+ * seen before its next request starts (of any kind; a coroutine already
+ * running as a task is not interrupted). A new context starts, on its
+ * thread before its preload, from the current state: the paths still added,
+ * the imports still registered and the virtualenvs still active, in the
+ * order they were logged (a step undone later is left out). Worker contexts
+ * share the main interpreter, so a step runs once there, by the first
+ * worker context that gets to it; each owngil context applies every step
+ * itself. A step that fails (an import raising, say) is not retried and
+ * does not stop the later steps: the next request of the context that
+ * applied it (for a new context, its first request) fails with the Python
+ * error, its message naming the step; later requests run normally. A new
+ * context meets a failing import again until pyctx_setup_remove_import()
+ * drops it. Allowed in any runtime state except STOPPED (the virtualenv
+ * needs RUNNING); thread-safe. Works in worker and owngil contexts; process
+ * contexts will need their transport to receive the steps.
+ */
+
+/** Prepends `path` to sys.path (unless it is already there). */
+PYCTX_API pyctx_error_t *pyctx_setup_add_path(const char *path);
+/** Removes every sys.path entry equal to `path`. */
+PYCTX_API pyctx_error_t *pyctx_setup_remove_path(const char *path);
+/** Imports `module` (dotted name) in every context: at context start from
+ *  now on, and in running contexts before their next request. */
+PYCTX_API pyctx_error_t *pyctx_setup_import(const char *module);
+/** New contexts no longer import `module` (running ones keep it). */
+PYCTX_API pyctx_error_t *pyctx_setup_remove_import(const char *module);
+/** importlib.reload(module) in every interpreter that has imported it
+ *  (others: nothing to do). */
+PYCTX_API pyctx_error_t *pyctx_setup_reload(const char *module);
+/**
+ * Activates the virtualenv at `venv_dir` in every context: its
+ * site-packages are added with site.addsitedir() (running its .pth files)
+ * in front of sys.path, and sys.prefix / sys.exec_prefix point at it.
+ * Checked now: PYCTX_ERR_NOT_FOUND without pyvenv.cfg or site-packages,
+ * PYCTX_ERR_UNSUPPORTED when the venv was made for another Python version
+ * than the embedded one (major.minor), PYCTX_ERR_NOT_RUNNING before init.
+ * Removing its site-packages with pyctx_setup_remove_path() leaves it out
+ * of new contexts.
+ */
+PYCTX_API pyctx_error_t *pyctx_setup_activate_venv(const char *venv_dir);
+/** The number of set-up steps logged so far (never decreases). */
+PYCTX_API uint64_t pyctx_setup_generation(void);
+
 /* ======================================================================== */
 /* Values: CBOR                                                             */
 /* ======================================================================== */

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 
@@ -122,4 +124,40 @@ func TestAsyncCallInsideUsersOwnAsyncioRun(t *testing.T) {
 			t.Fatalf("asyncio.run: %v, %v", v, err)
 		}
 	})
+}
+
+func TestSetupReachesRunningAndNewContexts(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "go_setup_mod.py"), []byte("VALUE = 9\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bg := context.Background()
+	running := newContext(t, pyctx.ModeWorker)
+	before := pyctx.SetupGeneration()
+	if err := pyctx.SetupAddPath(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := pyctx.SetupImport("go_setup_mod"); err != nil {
+		t.Fatal(err)
+	}
+	if g := pyctx.SetupGeneration(); g != before+2 {
+		t.Fatalf("generation %d, want %d", g, before+2)
+	}
+	defer func() {
+		_ = pyctx.SetupRemoveImport("go_setup_mod")
+		_ = pyctx.SetupRemovePath(dir)
+	}()
+	v, err := running.Eval(bg, "__import__('sys').modules['go_setup_mod'].VALUE", nil)
+	if err != nil || v != int64(9) {
+		t.Fatalf("running context: %v %v", v, err)
+	}
+	modes(t, func(t *testing.T, c *pyctx.Context) {
+		v, err := c.Eval(bg, "__import__('sys').modules['go_setup_mod'].VALUE", nil)
+		if err != nil || v != int64(9) {
+			t.Fatalf("new context: %v %v", v, err)
+		}
+	})
+	if err := pyctx.SetupActivateVenv(dir); !errors.Is(err, pyctx.ErrNotFound) {
+		t.Fatalf("not a venv: %v", err)
+	}
 }

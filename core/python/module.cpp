@@ -7,6 +7,7 @@
 #include "core/python/send_py.h"
 #include "core/python/store_py.h"
 
+#include <atomic>
 #include <string>
 
 namespace {
@@ -18,6 +19,9 @@ struct ModuleState {
     PyObject *host_term_type;
     PyObject *host_error;
     PyObject *send_error;  // pyctx.SendError (core/python/send_py.cpp)
+    // Runtime set-up steps applied in this interpreter (core/python/setup_py.cpp);
+    // zeroed with the rest of the state.
+    std::atomic<uint64_t> setup_applied;
 };
 
 ModuleState *state_of(PyObject *module) {
@@ -370,6 +374,12 @@ PyObject *host_term_new(PyObject *type, PyObject *data) {
 }
 
 PyObject *host_term_data(PyObject *obj) { return as_host_term(obj)->data; }
+
+std::atomic<uint64_t> *module_setup_applied(PyObject *module) {
+    if (!PyModule_Check(module) || PyModule_GetDef(module) != &module_def) return nullptr;
+    ModuleState *st = state_of(module);
+    return st ? &st->setup_applied : nullptr;
+}
 
 PyObject *module_send_error(PyObject *module) {
     ModuleState *st = module ? state_of(module) : nullptr;

@@ -426,6 +426,15 @@ unsafe extern "C" {
         free_user_data: pyctx_free_fn,
     ) -> *mut pyctx_error_t;
 
+    // Python talks to the host: runtime-wide set-up
+    pub fn pyctx_setup_add_path(path: *const c_char) -> *mut pyctx_error_t;
+    pub fn pyctx_setup_remove_path(path: *const c_char) -> *mut pyctx_error_t;
+    pub fn pyctx_setup_import(module: *const c_char) -> *mut pyctx_error_t;
+    pub fn pyctx_setup_remove_import(module: *const c_char) -> *mut pyctx_error_t;
+    pub fn pyctx_setup_reload(module: *const c_char) -> *mut pyctx_error_t;
+    pub fn pyctx_setup_activate_venv(venv_dir: *const c_char) -> *mut pyctx_error_t;
+    pub fn pyctx_setup_generation() -> u64;
+
     // Values: CBOR writer
     pub fn pyctx_cbor_writer_new() -> *mut pyctx_cbor_writer_t;
     pub fn pyctx_cbor_writer_free(writer: *mut pyctx_cbor_writer_t);

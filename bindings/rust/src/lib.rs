@@ -38,6 +38,7 @@ mod pending;
 mod request;
 mod runtime;
 pub mod send;
+pub mod setup;
 pub mod store;
 mod timeout;
 mod value;

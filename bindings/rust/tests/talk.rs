@@ -84,3 +84,25 @@ fn async_call_inside_the_users_own_asyncio_run() {
     }
     pyctx::host::unregister("rs.twice").unwrap();
 }
+
+#[test]
+fn setup_reaches_running_and_new_contexts() {
+    let dir = std::env::temp_dir().join(format!("pyctx-rs-setup-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("rs_setup_mod.py"), "VALUE = 5\n").unwrap();
+    let dir_s = dir.to_str().unwrap();
+    let running = context(pyctx::Mode::Worker);
+    let before = pyctx::setup::generation();
+    pyctx::setup::add_path(dir_s).unwrap();
+    pyctx::setup::import("rs_setup_mod").unwrap();
+    assert_eq!(pyctx::setup::generation(), before + 2);
+    assert_eq!(running.eval("__import__('sys').modules['rs_setup_mod'].VALUE").unwrap(), Value::Int(5));
+    if runtime().owngil_supported() {
+        let fresh = context(pyctx::Mode::OwnGil);
+        assert_eq!(fresh.eval("__import__('sys').modules['rs_setup_mod'].VALUE").unwrap(), Value::Int(5));
+    }
+    pyctx::setup::remove_import("rs_setup_mod").unwrap();
+    pyctx::setup::remove_path(dir_s).unwrap();
+    assert!(pyctx::setup::activate_venv(dir_s).is_err(), "not a virtualenv");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

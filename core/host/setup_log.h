@@ -1,0 +1,65 @@
+// Runtime-wide set-up: an append-only log of steps (sys.path entries added
+// or removed, modules imported or reloaded, a virtualenv activated, Python
+// code run). A running interpreter applies the steps it has not seen yet,
+// in order, before its next request; a new one starts from the current
+// state instead (snapshot(): the paths still added, the imports still
+// registered, the virtualenvs still active, in the order they were logged),
+// so a step undone later never reaches it. No Python here
+// (core/python/setup_py.cpp applies the steps).
+//
+// The generation is the number of steps logged; an interpreter that has
+// applied that many is up to date, so the check on the request path is one
+// atomic load compared with a number the context keeps.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace pyctx::core {
+
+struct SetupStep {
+    enum class Kind {
+        add_path,
+        remove_path,
+        import_module,
+        remove_import,  // no longer imported by new contexts
+        reload_module,
+        activate_venv,
+        run_code,
+    };
+    Kind kind;
+    std::string arg;   // path, module name, venv site-packages, or code
+    std::string arg2;  // activate_venv: the venv directory (sys.prefix)
+
+    // For error messages, e.g. "import 'mod'".
+    std::string describe() const;
+};
+
+class SetupLog {
+public:
+    // Appends a step; returns the new generation.
+    uint64_t append(SetupStep step);
+    uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
+    // A copy of step `index` (0-based, < generation()).
+    SetupStep step(uint64_t index);
+    // The steps that make up the current state, for a new interpreter, and
+    // in *out_generation the generation they stand for.
+    std::vector<SetupStep> snapshot(uint64_t *out_generation);
+
+private:
+    std::mutex mu_;
+    std::vector<SetupStep> steps_;
+    std::atomic<uint64_t> generation_{0};
+};
+
+SetupLog &setup_log();
+
+// Checks that `dir` is a virtualenv made for Python `major.minor` and finds
+// its site-packages. Returns an empty string and sets *error otherwise
+// (missing pyvenv.cfg or site-packages, a different Python version).
+std::string venv_site_packages(const std::string &dir, int major, int minor, std::string *error);
+
+}  // namespace pyctx::core

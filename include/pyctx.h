@@ -630,6 +630,55 @@ PYCTX_API pyctx_error_t *pyctx_setup_activate_venv(const char *venv_dir);
 /** The number of set-up steps logged so far (never decreases). */
 PYCTX_API uint64_t pyctx_setup_generation(void);
 
+/* ---- Logging forwarded to the host ---------------------------------------
+ *
+ * pyctx_log_set_handler() installs a handler on the root logger of every
+ * context's `logging` (a runtime set-up step: running contexts get it before
+ * their next request, new ones at start; the root logger's level is lowered
+ * to `min_level` if it is above it). Each record at or above `min_level` is
+ * queued, never waiting: when `capacity` records are already waiting the
+ * record is dropped and counted. One library thread hands the records to the
+ * host function in order, with no GIL and no library lock held, so a slow
+ * host never blocks Python. Works in worker and owngil contexts and on their
+ * Python threads; process contexts will need their transport.
+ */
+
+/** One logging record, borrowed for the duration of the handler call. */
+typedef struct pyctx_log_record {
+    int level;                /**< logging level number (DEBUG 10 ... CRITICAL 50) */
+    const char *logger;       /**< the logger's name, e.g. "root" or "app.db" */
+    const char *message;      /**< record.getMessage() */
+    const char *exception;    /**< formatted exception and stack, or "" */
+    const char *context_name; /**< the context's name, "" for other Python threads */
+    double created;           /**< record.created (seconds since the epoch) */
+} pyctx_log_record_t;
+
+/** Receives one record on the library's log thread. It may block (records
+ *  queue up meanwhile, then drop) but must not call pyctx_log_flush(). */
+typedef void (*pyctx_log_fn)(void *user_data, const pyctx_log_record_t *record);
+
+/** Sets (or replaces) the host's log handler; `fn` NULL removes it (then
+ *  `user_data` and `free_user_data` must be NULL; queued records are dropped
+ *  and counted). `capacity` (>= 1) bounds the queued records.
+ *  `free_user_data` (may be NULL) runs exactly once, when the handler is
+ *  replaced or removed (after any record it is handling) or at shutdown
+ *  (after the queued records are delivered). Any state except STOPPED. */
+PYCTX_API pyctx_error_t *pyctx_log_set_handler(pyctx_log_fn fn, void *user_data,
+                                               pyctx_free_fn free_user_data, int min_level,
+                                               size_t capacity);
+
+/** Counters since the process started. Fields are only ever appended. */
+typedef struct pyctx_log_stats {
+    uint64_t delivered; /**< records handed to a handler */
+    uint64_t dropped;   /**< records dropped: queue full, or handler removed */
+} pyctx_log_stats_t;
+
+/** Reads the counters into `out_stats` (NULL: nothing). */
+PYCTX_API void pyctx_log_stats(pyctx_log_stats_t *out_stats);
+/** Waits until every queued record has been handled; PYCTX_ERR_TIMEOUT
+ *  after `timeout_ms`. */
+PYCTX_API pyctx_error_t *pyctx_log_flush(uint32_t timeout_ms);
+
 /* ======================================================================== */
 /* Values: CBOR                                                             */
 /* ======================================================================== */

@@ -12,6 +12,7 @@
 #include "core/engine/context.h"
 #include "core/base/futex.h"
 #include "core/host/endpoints.h"
+#include "core/host/log_sink.h"
 #include "core/host/registry.h"
 #include "core/python/module.h"
 
@@ -189,6 +190,7 @@ Error Runtime::shutdown(uint32_t timeout_ms) {
 
     host_registry().clear();
     endpoints().clear();
+    log_sink().shutdown();
 
     if (stuck) {
         // A context thread is still inside Python: finalizing would crash it.

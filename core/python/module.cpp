@@ -4,6 +4,7 @@
 #include "core/cbor/tags.h"
 #include "core/python/errors.h"
 #include "core/python/host_calls.h"
+#include "core/python/log_py.h"
 #include "core/python/send_py.h"
 #include "core/python/store_py.h"
 
@@ -220,6 +221,11 @@ PyMethodDef module_methods[] = {
      "a registered name as a Symbol). Messages of one sender keep their order.\n"
      "Returns True; an unknown or dead target raises SendError, or returns\n"
      "False when missing_ok is true."},
+    {"_log", PYCTX_FASTCALL(log_py), METH_FASTCALL,
+     "_log(level, logger, message, exception, created)\n--\n\n"
+     "Hands one logging record to the host's log handler without waiting;\n"
+     "False when it was dropped (no handler, below its level, queue full).\n"
+     "Called by the handler pyctx installs in `logging`."},
     // The shared store (core/host/store.h): no per-interpreter state at all.
     {"store_get", PYCTX_FASTCALL(store_py_get), METH_FASTCALL,
      "store_get(key, default=None)\n--\n\n"

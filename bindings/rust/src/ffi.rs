@@ -158,6 +158,26 @@ pub type pyctx_send_fn = Option<
     ) -> c_int,
 >;
 
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct pyctx_log_record_t {
+    pub level: c_int,
+    pub logger: *const c_char,
+    pub message: *const c_char,
+    pub exception: *const c_char,
+    pub context_name: *const c_char,
+    pub created: f64,
+}
+
+pub type pyctx_log_fn = Option<unsafe extern "C" fn(user_data: *mut c_void, record: *const pyctx_log_record_t)>;
+
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy)]
+pub struct pyctx_log_stats_t {
+    pub delivered: u64,
+    pub dropped: u64,
+}
+
 // ---- Values: CBOR ----------------------------------------------------------------
 
 pub const PYCTX_CBOR_TAG_SET: u32 = 258;
@@ -434,6 +454,17 @@ unsafe extern "C" {
     pub fn pyctx_setup_reload(module: *const c_char) -> *mut pyctx_error_t;
     pub fn pyctx_setup_activate_venv(venv_dir: *const c_char) -> *mut pyctx_error_t;
     pub fn pyctx_setup_generation() -> u64;
+
+    // Python talks to the host: logging
+    pub fn pyctx_log_set_handler(
+        r#fn: pyctx_log_fn,
+        user_data: *mut c_void,
+        free_user_data: pyctx_free_fn,
+        min_level: c_int,
+        capacity: usize,
+    ) -> *mut pyctx_error_t;
+    pub fn pyctx_log_stats(out_stats: *mut pyctx_log_stats_t);
+    pub fn pyctx_log_flush(timeout_ms: u32) -> *mut pyctx_error_t;
 
     // Values: CBOR writer
     pub fn pyctx_cbor_writer_new() -> *mut pyctx_cbor_writer_t;

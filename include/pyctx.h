@@ -591,7 +591,8 @@ PYCTX_API pyctx_error_t *pyctx_send_set_router(pyctx_send_fn fn, void *user_data
  * running as a task is not interrupted). A new context starts, on its
  * thread before its preload, from the current state: the paths still added,
  * the imports still registered and the virtualenvs still active, in the
- * order they were logged (a step undone later is left out). Worker contexts
+ * order they were logged. Either way a step that a later one undoes (a path
+ * added then removed, an import added then removed) is left out. Worker contexts
  * share the main interpreter, so a step runs once there, by the first
  * worker context that gets to it; each owngil context applies every step
  * itself. A step that fails (an import raising, say) is not retried and

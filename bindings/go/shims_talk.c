@@ -18,3 +18,13 @@ pyctx_error_t *pyctxgo_endpoint_register(const char *name, uintptr_t handle) {
 pyctx_error_t *pyctxgo_send_set_router(uintptr_t handle) {
     return pyctx_send_set_router(send_trampoline, (void *)handle, send_free_trampoline);
 }
+
+static void log_trampoline(void *user_data, const pyctx_log_record_t *r) {
+    goPyctxLog((uintptr_t)user_data, r->level, (char *)r->logger, (char *)r->message,
+               (char *)r->exception, (char *)r->context_name, r->created);
+}
+
+pyctx_error_t *pyctxgo_log_set_handler(uintptr_t handle, int min_level, size_t capacity) {
+    return pyctx_log_set_handler(log_trampoline, (void *)handle, send_free_trampoline, min_level,
+                                 capacity);
+}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"pyctx.dev/pyctx"
 )
@@ -159,5 +160,34 @@ func TestSetupReachesRunningAndNewContexts(t *testing.T) {
 	})
 	if err := pyctx.SetupActivateVenv(dir); !errors.Is(err, pyctx.ErrNotFound) {
 		t.Fatalf("not a venv: %v", err)
+	}
+}
+
+func TestLogHandlerGetsRecords(t *testing.T) {
+	var mu sync.Mutex
+	var got []pyctx.LogRecord
+	if err := pyctx.SetLogHandler(pyctx.LogWarning, 64, func(r pyctx.LogRecord) {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, r)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = pyctx.ClearLogHandler() }()
+	c := newContext(t, pyctx.ModeWorker)
+	code := "import logging\nlogging.getLogger('go.app').info('skipped')\nlogging.getLogger('go.app').error('bad %s', 'x')\n"
+	if err := c.Exec(context.Background(), code); err != nil {
+		t.Fatal(err)
+	}
+	if err := pyctx.FlushLog(10 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 1 || got[0].Level != pyctx.LogError || got[0].Logger != "go.app" || got[0].Message != "bad x" {
+		t.Fatalf("records: %+v", got)
+	}
+	if st := pyctx.CurrentLogStats(); st.Delivered == 0 {
+		t.Fatalf("stats: %+v", st)
 	}
 }

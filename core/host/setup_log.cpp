@@ -34,28 +34,25 @@ uint64_t SetupLog::append(SetupStep step) {
     return steps_.size();
 }
 
-SetupStep SetupLog::step(uint64_t index) {
-    std::lock_guard lock(mu_);
-    return steps_.at(index);
-}
-
-std::vector<SetupStep> SetupLog::snapshot(uint64_t *out_generation) {
+std::vector<SetupStep> SetupLog::window(uint64_t from, uint64_t to, bool fresh) {
     std::lock_guard lock(mu_);
     using K = SetupStep::Kind;
-    // Keep a step unless a later one undoes it: a path removed later (also
-    // a virtualenv whose site-packages was), an import removed later.
+    if (to > steps_.size()) to = steps_.size();
     std::vector<SetupStep> out;
-    for (size_t i = 0; i < steps_.size(); ++i) {
+    for (uint64_t i = from; i < to; ++i) {
         const SetupStep &s = steps_[i];
-        if (s.kind == K::remove_path || s.kind == K::remove_import || s.kind == K::reload_module)
-            continue;  // nothing to undo or reload in a new interpreter
-        K undo = s.kind == K::import_module ? K::remove_import : K::remove_path;
-        bool undone = false;
-        for (size_t j = i + 1; j < steps_.size() && !undone; ++j)
-            undone = steps_[j].kind == undo && steps_[j].arg == s.arg && s.kind != K::run_code;
-        if (!undone) out.push_back(s);
+        bool removal = s.kind == K::remove_path || s.kind == K::remove_import;
+        if (fresh && (removal || s.kind == K::reload_module)) continue;
+        if (!removal && s.kind != K::reload_module && s.kind != K::run_code) {
+            // A virtualenv is undone by removing its site-packages path.
+            K undo = s.kind == K::import_module ? K::remove_import : K::remove_path;
+            bool undone = false;
+            for (uint64_t j = i + 1; j < to && !undone; ++j)
+                undone = steps_[j].kind == undo && steps_[j].arg == s.arg;
+            if (undone) continue;
+        }
+        out.push_back(s);
     }
-    *out_generation = steps_.size();
     return out;
 }
 

@@ -2,9 +2,11 @@
 // or removed, modules imported or reloaded, a virtualenv activated, Python
 // code run). A running interpreter applies the steps it has not seen yet,
 // in order, before its next request; a new one starts from the current
-// state instead (snapshot(): the paths still added, the imports still
-// registered, the virtualenvs still active, in the order they were logged),
-// so a step undone later never reaches it. No Python here
+// state (the paths still added, the imports still registered, the
+// virtualenvs still active, in the order they were logged). Either way a
+// step undone by a later one is left out (window()), so a path added and
+// removed again, or a module imported and dropped again, never reaches an
+// interpreter that had not applied it yet. No Python here
 // (core/python/setup_py.cpp applies the steps).
 //
 // The generation is the number of steps logged; an interpreter that has
@@ -43,11 +45,10 @@ public:
     // Appends a step; returns the new generation.
     uint64_t append(SetupStep step);
     uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
-    // A copy of step `index` (0-based, < generation()).
-    SetupStep step(uint64_t index);
-    // The steps that make up the current state, for a new interpreter, and
-    // in *out_generation the generation they stand for.
-    std::vector<SetupStep> snapshot(uint64_t *out_generation);
+    // The steps [from, to) to apply, leaving out those a later step of the
+    // window undoes; `fresh` (a new interpreter, from 0) also leaves out the
+    // removals and reloads, which have nothing to act on there.
+    std::vector<SetupStep> window(uint64_t from, uint64_t to, bool fresh);
 
 private:
     std::mutex mu_;

@@ -114,34 +114,21 @@ bool apply_runtime_setup(uint64_t *seen, Error *err) {
         return false;
     }
     bool ok = true;
-    auto record = [&](const SetupStep &step, uint64_t number) {
-        if (!ok) return;
-        ok = false;
-        *err = fetch_python_error();
-        err->message = "runtime set-up step " + std::to_string(number) + " (" + step.describe() +
-                       ") failed: " + err->message;
-    };
-    uint64_t none = 0;
-    if (gen > 0 && applied->load(std::memory_order_acquire) == 0) {
-        // A new interpreter: start from the current state, not the history.
-        uint64_t snap_gen = 0;
-        std::vector<SetupStep> steps = setup_log().snapshot(&snap_gen);
-        if (applied->compare_exchange_strong(none, snap_gen, std::memory_order_acq_rel)) {
-            for (size_t i = 0; i < steps.size(); ++i) {
-                if (!apply(steps[i])) record(steps[i], i + 1);
-                PyErr_Clear();
-            }
-        }
-    }
     for (;;) {
-        uint64_t i = applied->load(std::memory_order_acquire);
-        if (i >= gen) break;
-        // Claim step i for this interpreter; another worker context may
-        // have claimed it (its GIL released in an import): skip it then.
-        if (!applied->compare_exchange_strong(i, i + 1, std::memory_order_acq_rel)) continue;
-        SetupStep step = setup_log().step(i);
-        if (!apply(step)) record(step, i + 1);
-        PyErr_Clear();
+        uint64_t from = applied->load(std::memory_order_acquire);
+        if (from >= gen) break;
+        // Claim the window for this interpreter; another worker context may
+        // have claimed it (its GIL released in an import): it applies it.
+        if (!applied->compare_exchange_strong(from, gen, std::memory_order_acq_rel)) continue;
+        std::vector<SetupStep> steps = setup_log().window(from, gen, from == 0);
+        for (const SetupStep &step : steps) {
+            if (!apply(step) && ok) {
+                ok = false;
+                *err = fetch_python_error();
+                err->message = "runtime set-up (" + step.describe() + ") failed: " + err->message;
+            }
+            PyErr_Clear();
+        }
     }
     *seen = gen;
     return ok;

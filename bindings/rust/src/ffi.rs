@@ -169,7 +169,8 @@ pub struct pyctx_log_record_t {
     pub created: f64,
 }
 
-pub type pyctx_log_fn = Option<unsafe extern "C" fn(user_data: *mut c_void, record: *const pyctx_log_record_t)>;
+pub type pyctx_log_fn =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, record: *const pyctx_log_record_t)>;
 
 #[repr(C)]
 #[derive(Debug, Default, Clone, Copy)]

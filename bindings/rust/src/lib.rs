@@ -34,6 +34,7 @@ mod env;
 mod error;
 pub mod ffi;
 pub mod host;
+pub mod log;
 mod pending;
 mod request;
 mod runtime;

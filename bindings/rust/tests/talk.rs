@@ -4,11 +4,21 @@ mod support {
     pub mod common;
 }
 
+use std::sync::{Mutex, MutexGuard};
+
 use pyctx::{Value, send, store};
+
+/// The set-up test changes every context (and deletes the files its steps
+/// name when done): the tests of this file run one at a time.
+fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
 use support::common::{MODES, context, runtime};
 
 #[test]
 fn store_is_shared_between_rust_and_python() {
+    let _serial = serial();
     for mode in MODES {
         if mode == pyctx::Mode::OwnGil && !runtime().owngil_supported() {
             continue;
@@ -32,12 +42,14 @@ fn store_is_shared_between_rust_and_python() {
 
 #[test]
 fn store_rejects_bad_keys() {
+    let _serial = serial();
     assert!(store::put("", 1).is_err());
     assert!(store::put("a\0b", 1).is_err());
 }
 
 #[test]
 fn send_reaches_a_receiver_in_order() {
+    let _serial = serial();
     for mode in MODES {
         if mode == pyctx::Mode::OwnGil && !runtime().owngil_supported() {
             continue;
@@ -55,6 +67,7 @@ fn send_reaches_a_receiver_in_order() {
 
 #[test]
 fn router_gets_host_terms_and_can_refuse() {
+    let _serial = serial();
     let ctx = context(pyctx::Mode::Worker);
     send::set_router(|m| m.target == Value::host_term(b"alive".to_vec())).unwrap();
     ctx.exec("import pyctx").unwrap();
@@ -68,6 +81,7 @@ fn router_gets_host_terms_and_can_refuse() {
 
 #[test]
 fn async_call_inside_the_users_own_asyncio_run() {
+    let _serial = serial();
     pyctx::host::register("rs.twice", |args: &[Value]| Ok(Value::from(args[0].as_i64().unwrap_or(0) * 2)))
         .unwrap();
     for mode in MODES {
@@ -87,6 +101,7 @@ fn async_call_inside_the_users_own_asyncio_run() {
 
 #[test]
 fn setup_reaches_running_and_new_contexts() {
+    let _serial = serial();
     let dir = std::env::temp_dir().join(format!("pyctx-rs-setup-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("rs_setup_mod.py"), "VALUE = 5\n").unwrap();
@@ -105,4 +120,23 @@ fn setup_reaches_running_and_new_contexts() {
     pyctx::setup::remove_path(dir_s).unwrap();
     assert!(pyctx::setup::activate_venv(dir_s).is_err(), "not a virtualenv");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn logging_reaches_a_rust_closure() {
+    let _serial = serial();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let tx = std::sync::Mutex::new(tx);
+    pyctx::log::set_handler(pyctx::log::WARNING, 64, move |r| {
+        let _ = tx.lock().unwrap().send(r.clone());
+    })
+    .unwrap();
+    let ctx = context(pyctx::Mode::Worker);
+    ctx.exec("import logging\nlogging.getLogger('rs.app').info('skipped')\nlogging.getLogger('rs.app').error('bad %s', 'thing')")
+        .unwrap();
+    pyctx::log::flush(std::time::Duration::from_secs(10)).unwrap();
+    let r = rx.try_recv().unwrap();
+    assert_eq!((r.level, r.logger.as_str(), r.message.as_str()), (pyctx::log::ERROR, "rs.app", "bad thing"));
+    assert!(rx.try_recv().is_err(), "the info record is below the level");
+    pyctx::log::clear_handler().unwrap();
 }

@@ -680,6 +680,73 @@ PYCTX_API void pyctx_log_stats(pyctx_log_stats_t *out_stats);
  *  after `timeout_ms`. */
 PYCTX_API pyctx_error_t *pyctx_log_flush(uint32_t timeout_ms);
 
+/* ---- Channels --------------------------------------------------------------
+ *
+ * A channel is a bounded two-way queue between the host and Python code: the
+ * host sends values Python receives and receives values Python sends. Each
+ * direction holds at most `capacity` values; a sender facing a full side
+ * waits for credit (the receiver taking one) -- backpressure both ways.
+ * Values are single CBOR items; a byte channel (`bytes_mode` 1) carries raw
+ * bytes instead: the host sends and receives plain byte buffers and Python
+ * gets and sends bytes, with no other conversion.
+ *
+ * Python opens it by id: `ch = pyctx.Channel(id)` (pass the id as an
+ * argument). `ch.recv()` blocks (GIL released; a context thread keeps
+ * serving its queue, so the host may call into the context meanwhile) and,
+ * inside a running asyncio loop, returns an awaitable instead:
+ * `await ch.recv()` (also `await ch.arecv()`, on the context's loop or any
+ * other on that thread). `ch.try_recv()` -> (ok, value), `ch.send(v)` blocks
+ * while the host's side is full, `ch.try_send(v)` -> bool, `ch.close()`.
+ * Closing either end wakes every waiter on both sides: values already queued
+ * can still be received, then receivers see the end (Python:
+ * pyctx.ChannelClosed, an EOFError; host: PYCTX_ERR_CLOSED), and senders
+ * fail at once. A blocked Python recv or send counts as a wait in its
+ * request: cancel, timeout and close interrupt it. All functions are
+ * thread-safe. Worker and owngil contexts; process contexts will need their
+ * transport to carry the values and the credit.
+ */
+typedef struct pyctx_channel pyctx_channel_t;
+
+/** Creates a channel of `capacity` (>= 1) values per direction. */
+PYCTX_API pyctx_error_t *pyctx_channel_new(size_t capacity, int bytes_mode,
+                                           pyctx_channel_t **out_channel);
+/** Closes the channel and releases the handle (Python's ends see the end).
+ *  Accepts NULL. Not concurrently with other calls on the same handle. */
+PYCTX_API void pyctx_channel_free(pyctx_channel_t *channel);
+/** The id Python opens it by (never 0; NULL: 0). */
+PYCTX_API uint64_t pyctx_channel_id(const pyctx_channel_t *channel);
+/** Sends one value (a CBOR item; in bytes mode any bytes), copied. Waits up
+ *  to `timeout_ms` for room (PYCTX_NO_TIMEOUT: as long as it takes);
+ *  PYCTX_ERR_TIMEOUT, PYCTX_ERR_CLOSED. */
+PYCTX_API pyctx_error_t *pyctx_channel_send(pyctx_channel_t *channel, const uint8_t *data,
+                                            size_t len, uint32_t timeout_ms);
+/** pyctx_channel_send() without waiting: PYCTX_ERR_QUEUE_FULL when full. */
+PYCTX_API pyctx_error_t *pyctx_channel_try_send(pyctx_channel_t *channel, const uint8_t *data,
+                                                size_t len);
+/** Receives the next value Python sent into `out_value`, waiting up to
+ *  `timeout_ms` (PYCTX_NO_TIMEOUT: as long as it takes): PYCTX_ERR_TIMEOUT
+ *  when none came, PYCTX_ERR_CLOSED once closed and drained. */
+PYCTX_API pyctx_error_t *pyctx_channel_recv(pyctx_channel_t *channel, uint32_t timeout_ms,
+                                            pyctx_bytes_t *out_value);
+/** pyctx_channel_recv() without waiting: PYCTX_ERR_TIMEOUT when nothing is
+ *  waiting. */
+PYCTX_API pyctx_error_t *pyctx_channel_try_recv(pyctx_channel_t *channel,
+                                                pyctx_bytes_t *out_value);
+/** Closes both directions (idempotent; NULL: nothing). */
+PYCTX_API void pyctx_channel_close(pyctx_channel_t *channel);
+
+/** Counters of one channel. Fields are only ever appended. */
+typedef struct pyctx_channel_stats {
+    uint64_t to_python;        /**< values Python received */
+    uint64_t from_python;      /**< values the host received */
+    uint64_t queued_to_python; /**< waiting for Python now */
+    uint64_t queued_to_host;   /**< waiting for the host now */
+} pyctx_channel_stats_t;
+
+/** Reads the counters (NULL channel or out_stats: nothing). */
+PYCTX_API void pyctx_channel_stats(const pyctx_channel_t *channel,
+                                   pyctx_channel_stats_t *out_stats);
+
 /* ======================================================================== */
 /* Values: CBOR                                                             */
 /* ======================================================================== */

@@ -141,7 +141,8 @@ PyMethodDef done_def = {"_pyctx_future_done", on_future_done, METH_O, nullptr};
 
 }  // namespace
 
-PyObject *await_host_call_on(PyObject *loop, HostCall *call, ContextThread *thread) {
+PyObject *await_host_call_on(PyObject *loop, HostCall *call, ContextThread *thread,
+                             const std::function<void(HostCall *)> &start) {
     int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (fd < 0) {
         call->release();
@@ -185,7 +186,9 @@ PyObject *await_host_call_on(PyObject *loop, HostCall *call, ContextThread *thre
     call->waiter = link->waker;
     if (thread) call->context_name = thread->context_name();
     invoked = true;
-    if (thread) {
+    if (start) {
+        start(call);
+    } else if (thread) {
         thread->invoke_host(call);
     } else {
         invoke_host_plain(call);

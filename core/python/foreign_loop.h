@@ -10,6 +10,8 @@
 
 #include "core/host/host_call.h"
 
+#include <functional>
+
 namespace pyctx::core {
 
 class ContextThread;
@@ -19,6 +21,9 @@ class ContextThread;
 // invokes the host function (through `thread` when on a context thread,
 // else directly) and returns the future. nullptr with a Python exception
 // set on failure (the call is then released and never invoked).
-PyObject *await_host_call_on(PyObject *loop, HostCall *call, ContextThread *thread);
+// `start`, when given, is called instead of invoking a host function (a
+// channel registers the call as its wake-up token there).
+PyObject *await_host_call_on(PyObject *loop, HostCall *call, ContextThread *thread,
+                             const std::function<void(HostCall *)> &start = {});
 
 }  // namespace pyctx::core

@@ -4,6 +4,7 @@
 #include "core/cbor/tags.h"
 #include "core/python/errors.h"
 #include "core/python/host_calls.h"
+#include "core/python/channel_py.h"
 #include "core/python/log_py.h"
 #include "core/python/send_py.h"
 #include "core/python/store_py.h"
@@ -20,6 +21,8 @@ struct ModuleState {
     PyObject *host_term_type;
     PyObject *host_error;
     PyObject *send_error;  // pyctx.SendError (core/python/send_py.cpp)
+    PyObject *channel_type;    // pyctx.Channel (core/python/channel_py.cpp)
+    PyObject *channel_closed;  // pyctx.ChannelClosed
     // Runtime set-up steps applied in this interpreter (core/python/setup_py.cpp);
     // zeroed with the rest of the state.
     std::atomic<uint64_t> setup_applied;
@@ -273,6 +276,22 @@ int module_exec(PyObject *module) {
         PyExc_LookupError, nullptr);
     if (!st->send_error || add_ref(module, "SendError", st->send_error) < 0) return -1;
 
+    st->channel_closed = PyErr_NewExceptionWithDoc(
+        "pyctx.ChannelClosed", "Raised at the end of a channel: it is closed (and drained).",
+        PyExc_EOFError, nullptr);
+    if (!st->channel_closed || add_ref(module, "ChannelClosed", st->channel_closed) < 0) return -1;
+    st->channel_type = PyType_FromModuleAndSpec(module, &pyctx::core::channel_spec, nullptr);
+    if (!st->channel_type || add_ref(module, "Channel", st->channel_type) < 0) return -1;
+    {
+        PyObject *dict = PyModule_GetDict(module);  // borrowed
+        if (PyDict_SetItemString(dict, "__builtins__", PyEval_GetBuiltins()) < 0) return -1;
+        PyObject *code = Py_CompileString(pyctx::core::kChannelHelpers, "<pyctx-channel>", Py_file_input);
+        PyObject *res = code ? PyEval_EvalCode(code, dict, dict) : nullptr;
+        Py_XDECREF(code);
+        if (!res) return -1;
+        Py_DECREF(res);
+    }
+
     using namespace pyctx::core::cbor;
     if (PyModule_AddIntConstant(module, "TAG_SYMBOL", static_cast<long>(kTagSymbol)) < 0 ||
         PyModule_AddIntConstant(module, "TAG_SET", static_cast<long>(kTagSet)) < 0 ||
@@ -290,6 +309,8 @@ int module_traverse(PyObject *module, visitproc visit, void *arg) {
     Py_VISIT(st->host_term_type);
     Py_VISIT(st->host_error);
     Py_VISIT(st->send_error);
+    Py_VISIT(st->channel_type);
+    Py_VISIT(st->channel_closed);
     return 0;
 }
 
@@ -300,6 +321,8 @@ int module_clear(PyObject *module) {
     Py_CLEAR(st->host_term_type);
     Py_CLEAR(st->host_error);
     Py_CLEAR(st->send_error);
+    Py_CLEAR(st->channel_type);
+    Py_CLEAR(st->channel_closed);
     return 0;
 }
 
@@ -385,6 +408,11 @@ std::atomic<uint64_t> *module_setup_applied(PyObject *module) {
     if (!PyModule_Check(module) || PyModule_GetDef(module) != &module_def) return nullptr;
     ModuleState *st = state_of(module);
     return st ? &st->setup_applied : nullptr;
+}
+
+PyObject *module_channel_closed(PyObject *module) {
+    ModuleState *st = module ? state_of(module) : nullptr;
+    return st && st->channel_closed ? st->channel_closed : PyExc_EOFError;
 }
 
 PyObject *module_send_error(PyObject *module) {

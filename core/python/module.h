@@ -44,6 +44,9 @@ PyObject *host_term_data(PyObject *obj);
 // (the pyctx module object), nullptr if it is not pyctx's module.
 std::atomic<uint64_t> *module_setup_applied(PyObject *module);
 
+// pyctx.ChannelClosed of the module `module`, borrowed.
+PyObject *module_channel_closed(PyObject *module);
+
 // pyctx.SendError of the module `module` (the `self` of its functions),
 // borrowed.
 PyObject *module_send_error(PyObject *module);

@@ -191,3 +191,35 @@ func TestLogHandlerGetsRecords(t *testing.T) {
 		t.Fatalf("stats: %+v", st)
 	}
 }
+
+func TestChannelRoundTripAndBackpressure(t *testing.T) {
+	modes(t, func(t *testing.T, c *pyctx.Context) {
+		bg := context.Background()
+		ch, err := pyctx.NewChannel(2, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ch.Free()
+		for i := 1; i <= 2; i++ {
+			if err := ch.Send(i, 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := ch.Send(3, time.Millisecond); !errors.Is(err, pyctx.ErrTimeout) {
+			t.Fatalf("send to a full channel: %v", err)
+		}
+		if st := ch.Stats(); st.QueuedToPython != 2 {
+			t.Fatalf("stats: %+v", st)
+		}
+		code := fmt.Sprintf("import pyctx\nc = pyctx.Channel(%d)\nc.send(c.recv() + c.recv())\nc.close()", ch.ID())
+		if err := c.Exec(bg, code); err != nil {
+			t.Fatal(err)
+		}
+		if v, err := ch.Recv(0); err != nil || v != int64(3) {
+			t.Fatalf("recv: %v %v", v, err)
+		}
+		if _, err := ch.Recv(0); !errors.Is(err, pyctx.ErrClosed) {
+			t.Fatalf("after close: %v", err)
+		}
+	})
+}

@@ -158,6 +158,22 @@ pub type pyctx_send_fn = Option<
     ) -> c_int,
 >;
 
+/// Opaque: `pyctx_channel_t`.
+#[repr(C)]
+pub struct pyctx_channel_t {
+    _data: [u8; 0],
+    _marker: PhantomData<(*mut u8, PhantomPinned)>,
+}
+
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy)]
+pub struct pyctx_channel_stats_t {
+    pub to_python: u64,
+    pub from_python: u64,
+    pub queued_to_python: u64,
+    pub queued_to_host: u64,
+}
+
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct pyctx_log_record_t {
@@ -455,6 +471,37 @@ unsafe extern "C" {
     pub fn pyctx_setup_reload(module: *const c_char) -> *mut pyctx_error_t;
     pub fn pyctx_setup_activate_venv(venv_dir: *const c_char) -> *mut pyctx_error_t;
     pub fn pyctx_setup_generation() -> u64;
+
+    // Python talks to the host: channels
+    pub fn pyctx_channel_new(
+        capacity: usize,
+        bytes_mode: c_int,
+        out_channel: *mut *mut pyctx_channel_t,
+    ) -> *mut pyctx_error_t;
+    pub fn pyctx_channel_free(channel: *mut pyctx_channel_t);
+    pub fn pyctx_channel_id(channel: *const pyctx_channel_t) -> u64;
+    pub fn pyctx_channel_send(
+        channel: *mut pyctx_channel_t,
+        data: *const u8,
+        len: usize,
+        timeout_ms: u32,
+    ) -> *mut pyctx_error_t;
+    pub fn pyctx_channel_try_send(
+        channel: *mut pyctx_channel_t,
+        data: *const u8,
+        len: usize,
+    ) -> *mut pyctx_error_t;
+    pub fn pyctx_channel_recv(
+        channel: *mut pyctx_channel_t,
+        timeout_ms: u32,
+        out_value: *mut pyctx_bytes_t,
+    ) -> *mut pyctx_error_t;
+    pub fn pyctx_channel_try_recv(
+        channel: *mut pyctx_channel_t,
+        out_value: *mut pyctx_bytes_t,
+    ) -> *mut pyctx_error_t;
+    pub fn pyctx_channel_close(channel: *mut pyctx_channel_t);
+    pub fn pyctx_channel_stats(channel: *const pyctx_channel_t, out_stats: *mut pyctx_channel_stats_t);
 
     // Python talks to the host: logging
     pub fn pyctx_log_set_handler(

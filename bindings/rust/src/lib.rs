@@ -28,6 +28,7 @@
 
 mod args;
 pub mod cbor;
+mod channel;
 mod context;
 mod cstr;
 mod env;
@@ -45,6 +46,7 @@ mod timeout;
 mod value;
 
 pub use args::IntoArgs;
+pub use channel::{Channel, ChannelStats};
 pub use context::{Context, ContextOptions, ContextStats, Mode};
 pub use env::Env;
 pub use error::{Error, ErrorKind, Result};

@@ -140,3 +140,30 @@ fn logging_reaches_a_rust_closure() {
     assert!(rx.try_recv().is_err(), "the info record is below the level");
     pyctx::log::clear_handler().unwrap();
 }
+
+#[test]
+fn channel_round_trip_with_backpressure() {
+    let _serial = serial();
+    for mode in MODES {
+        if mode == pyctx::Mode::OwnGil && !runtime().owngil_supported() {
+            continue;
+        }
+        let ctx = context(mode);
+        let ch = pyctx::Channel::new(2).unwrap();
+        ch.send(1).unwrap();
+        ch.send(2).unwrap();
+        assert!(ch.try_send(3).is_err(), "full at the bound");
+        assert_eq!(ch.stats().queued_to_python, 2);
+        ctx.exec(&format!(
+            "import pyctx\nc = pyctx.Channel({})\nc.send(c.recv() + c.recv())\nc.close()",
+            ch.id()
+        ))
+        .unwrap();
+        assert_eq!(ch.recv().unwrap(), Value::Int(3));
+        assert!(ch.recv().unwrap_err().is_closed());
+        let b = pyctx::Channel::new_bytes(1).unwrap();
+        b.send_bytes(b"\x00raw").unwrap();
+        ctx.exec(&format!("c = pyctx.Channel({})\nc.send(c.recv()[::-1])", b.id())).unwrap();
+        assert_eq!(b.recv_bytes().unwrap(), b"war\x00".to_vec());
+    }
+}

@@ -1,5 +1,6 @@
 #include "nif_talk.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include <pyctx.h>
@@ -152,4 +153,43 @@ ERL_NIF_TERM nif_store_keys(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
     pyctx_bytes_free(&keys);
     if (!ok) return error_message_tuple(env, ATOM_decode, error);
     return enif_make_tuple2(env, ATOM_ok, term);
+}
+
+/* ---- logging -------------------------------------------------------------- */
+
+/* Runs on the library's log thread (not a scheduler). */
+static void forward_record(void *user_data, const pyctx_log_record_t *r) {
+    ErlNifPid *pid = user_data;
+    ErlNifEnv *env = thread_message_env();
+    ERL_NIF_TERM msg = enif_make_tuple7(
+        env, enif_make_atom(env, "pyctx_log"), enif_make_int(env, r->level),
+        make_binary_str(env, r->logger), make_binary_str(env, r->message),
+        make_binary_str(env, r->exception), make_binary_str(env, r->context_name),
+        enif_make_double(env, r->created));
+    enif_send(NULL, pid, env, msg);
+    enif_clear_env(env);
+}
+
+ERL_NIF_TERM nif_log_forward(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]) {
+    (void)argc;
+    int min_level;
+    unsigned long capacity;
+    if (!enif_get_int(env, argv[1], &min_level) || !enif_get_ulong(env, argv[2], &capacity))
+        return enif_make_badarg(env);
+    if (enif_is_identical(argv[0], ATOM_none)) {
+        pyctx_error_t *err = pyctx_log_set_handler(NULL, NULL, NULL, 0, 0);
+        return err == NULL ? ATOM_ok : error_tuple_consume(env, err);
+    }
+    ErlNifPid *pid = malloc(sizeof *pid);
+    if (pid == NULL) return error_message_tuple(env, ATOM_no_memory, "out of memory");
+    if (!enif_get_local_pid(env, argv[0], pid)) {
+        free(pid);
+        return enif_make_badarg(env);
+    }
+    pyctx_error_t *err = pyctx_log_set_handler(forward_record, pid, free, min_level, capacity);
+    if (err != NULL) {
+        free(pid); /* not installed: still ours */
+        return error_tuple_consume(env, err);
+    }
+    return ATOM_ok;
 }

@@ -25,4 +25,10 @@ ERL_NIF_TERM nif_store_delete(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[
 /* store_keys(Prefix) -> {ok, [binary()]} | {error, Reason} */
 ERL_NIF_TERM nif_store_keys(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]);
 
+/* log_forward(Pid, MinLevel, Capacity) -> ok | {error, Reason}: Python
+ * logging records at or above MinLevel reach Pid as
+ *     {pyctx_log, Level, Logger, Message, Exception, Context, Created}
+ * (binaries, Created a float). log_forward(none, 0, 0) stops it. */
+ERL_NIF_TERM nif_log_forward(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]);
+
 #endif

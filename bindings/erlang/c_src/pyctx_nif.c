@@ -160,6 +160,7 @@ static ErlNifFunc nif_funcs[] = {
     {"store_cas", 3, nif_store_cas, ERL_NIF_DIRTY_JOB_CPU_BOUND},
     {"store_delete", 2, nif_store_delete, 0},
     {"store_keys", 1, nif_store_keys, ERL_NIF_DIRTY_JOB_CPU_BOUND},
+    {"log_forward", 3, nif_log_forward, 0},
 };
 
 ERL_NIF_INIT(pyctx_nif, nif_funcs, load, NULL, upgrade, NULL)

@@ -27,6 +27,7 @@
          register_function/2, unregister_function/1,
          store_put/2, store_get/1, store_cas/3, store_delete/1, store_delete/2,
          store_keys/0, store_keys/1,
+         forward_logging/1, forward_logging/2, stop_forwarding_logging/0,
          default_context/0, ensure_runtime/0, runtime_state/0, versions/0]).
 
 -export_type([context/0, env/0, target/0, request/0, value/0, reason/0,
@@ -343,6 +344,54 @@ store_keys() ->
 -spec store_keys(name()) -> {ok, [binary()]} | {error, reason()}.
 store_keys(Prefix) ->
     pyctx_nif:store_keys(Prefix).
+
+%%% ---------------------------------------------------------------------
+%%% Python logging to OTP logger
+%%% ---------------------------------------------------------------------
+
+%% @doc Routes Python `logging' records at or above `MinLevel' (a Python
+%% level number: 10 debug ... 50 critical) from every context to OTP
+%% `logger', with metadata `#{domain => [pyctx, python], python_logger,
+%% context}'. Python never waits: beyond 1000 queued records they are
+%% dropped and counted. The forwarder is a registered process,
+%% `pyctx_log_forwarder'.
+-spec forward_logging(non_neg_integer()) -> ok | {error, reason()}.
+forward_logging(MinLevel) ->
+    forward_logging(MinLevel, 1000).
+
+-spec forward_logging(non_neg_integer(), pos_integer()) -> ok | {error, reason()}.
+forward_logging(MinLevel, Capacity) ->
+    Pid = case whereis(pyctx_log_forwarder) of
+              undefined ->
+                  P = spawn(fun log_forwarder/0),
+                  try register(pyctx_log_forwarder, P), P
+                  catch error:badarg -> exit(P, kill), whereis(pyctx_log_forwarder)
+                  end;
+              P -> P
+          end,
+    pyctx_nif:log_forward(Pid, MinLevel, Capacity).
+
+-spec stop_forwarding_logging() -> ok | {error, reason()}.
+stop_forwarding_logging() ->
+    pyctx_nif:log_forward(none, 0, 0).
+
+log_forwarder() ->
+    receive
+        {pyctx_log, Level, Logger, Message, Exception, Context, _Created} ->
+            Text = case Exception of
+                       <<>> -> Message;
+                       _ -> <<Message/binary, "\n", Exception/binary>>
+                   end,
+            logger:log(otp_level(Level), "~ts", [Text],
+                       #{domain => [pyctx, python], python_logger => Logger, context => Context}),
+            log_forwarder()
+    end.
+
+otp_level(L) when L >= 50 -> critical;
+otp_level(L) when L >= 40 -> error;
+otp_level(L) when L >= 30 -> warning;
+otp_level(L) when L >= 20 -> info;
+otp_level(_) -> debug.
 
 %%% ---------------------------------------------------------------------
 %%% Runtime

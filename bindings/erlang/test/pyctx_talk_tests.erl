@@ -14,7 +14,8 @@ talk_test_() ->
                {atom_to_list(Mode) ++ ": order is kept", fun() -> send_in_order(Ctx) end},
                {atom_to_list(Mode) ++ ": registered name", fun() -> send_to_name(Ctx) end},
                {atom_to_list(Mode) ++ ": dead pid", fun() -> send_to_dead(Ctx) end},
-               {atom_to_list(Mode) ++ ": store", fun() -> store(Ctx) end}]
+               {atom_to_list(Mode) ++ ": store", fun() -> store(Ctx) end},
+               {atom_to_list(Mode) ++ ": logging", fun() -> logging(Ctx) end}]
       end}
      || Mode <- modes()].
 
@@ -64,3 +65,24 @@ store(Ctx) ->
     ?assertEqual(true, pyctx:store_delete(Key, V3)),
     ?assertEqual({error, not_found}, pyctx:store_get(Key)),
     ?assertMatch({error, {invalid_argument, _}}, pyctx:store_put(<<>>, 1)).
+
+logging(Ctx) ->
+    ok = pyctx_nif:log_forward(self(), 30, 100),
+    try
+        ok = pyctx:exec(Ctx, <<"import logging\n"
+                               "logging.getLogger('erl.app').info('skipped')\n"
+                               "logging.getLogger('erl.app').error('bad %s', 'thing')\n">>),
+        receive
+            {pyctx_log, Level, Logger, Message, Exception, _Context, Created} ->
+                ?assertEqual({40, <<"erl.app">>, <<"bad thing">>, <<>>}, {Level, Logger, Message, Exception}),
+                ?assert(is_float(Created))
+        after 5000 -> error(no_log_record)
+        end,
+        receive {pyctx_log, _, _, M, _, _, _} -> error({unexpected, M}) after 0 -> ok end
+    after
+        ok = pyctx:stop_forwarding_logging()
+    end,
+    %% The OTP forwarder is a registered process.
+    ok = pyctx:forward_logging(40),
+    ?assert(is_pid(whereis(pyctx_log_forwarder))),
+    ok = pyctx:stop_forwarding_logging().

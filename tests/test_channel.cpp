@@ -215,6 +215,19 @@ TEST_P(Channels, BlockedReceiveCanBeCancelled) {
     EXPECT_EQ(eval_int(ctx.get(), ("pyctx.Channel(" + cid + ").recv()").c_str()), 7);
 }
 
+TEST_P(Channels, BlockedReceiveKeepsTheContextServing) {
+    Channel ch = make_channel(1);
+    uint64_t id = submit("pump", cbor_array(pyctx_channel_id(ch.get()), 1));
+    // The pump was queued first and cannot finish without a value, so this
+    // eval can only run while the pump waits in recv(): the context serves.
+    EXPECT_EQ(eval_int(ctx.get(), "6 * 7"), 42);
+    EXPECT_EQ(done.count(), 0u);  // the pump is still waiting for its value
+    ASSERT_EQ(send_int(ch.get(), 5), PYCTX_OK);
+    EXPECT_EQ(recv_int(ch.get()), 10);
+    ASSERT_TRUE(done.wait_for(1));
+    EXPECT_EQ(done.find(id)->status, PYCTX_OK);
+}
+
 INSTANTIATE_TEST_SUITE_P(Modes, Channels, ::testing::Values(PYCTX_MODE_WORKER, PYCTX_MODE_OWNGIL),
                          [](const auto &info) { return std::string(mode_name(info.param)); });
 

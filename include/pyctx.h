@@ -648,6 +648,269 @@ PYCTX_API pyctx_error_t *pyctx_host_call_return(pyctx_host_call_t *call, const u
 PYCTX_API pyctx_error_t *pyctx_host_call_fail(pyctx_host_call_t *call, const char *message);
 
 /* ======================================================================== */
+/* Python talks to the host                                                 */
+/* ======================================================================== */
+
+/*
+ * Beside host functions, Python reaches the host through a process-wide
+ * store of CBOR values, messages sent without waiting (pyctx.send), bounded
+ * two-way channels, runtime-wide set-up (sys.path, preloaded modules, a
+ * virtualenv) and forwarded logging. Each part below says in which context
+ * modes it works; process contexts (not yet built) will need their transport
+ * for every part except the store, whose API they will share unchanged.
+ */
+
+/* ---- Shared store --------------------------------------------------------
+ *
+ * One key-value store per process, shared by the host and every context
+ * (worker and owngil alike: owngil interpreters share no Python objects, but
+ * they share this). Keys are non-empty UTF-8 text of at most 4096 bytes;
+ * values are one CBOR item each (checked). Python uses pyctx.store_get(key,
+ * default=None), store_entry(key) -> (value, version) | None,
+ * store_put(key, value) -> version, store_cas(key, version, value) ->
+ * new version | None, store_delete(key, version=0) -> bool and
+ * store_keys(prefix="") -> list.
+ *
+ * Every write stamps the entry with a new version, unique in the process and
+ * never reused (a deleted then re-created key never gets an old version), so
+ * a compare-and-swap on versions is free of ABA. Version 0 means "absent".
+ * All functions are atomic per key, may be called from any thread in any
+ * runtime state (the store needs no Python), and never call back. The store
+ * lives as long as the process (shutdown does not clear it).
+ */
+
+/** Stores `value` (one CBOR item of `len` bytes, copied) under `key`;
+ *  `out_version` (may be NULL) receives its new version. */
+PYCTX_API pyctx_error_t *pyctx_store_put(const char *key, const uint8_t *value, size_t len,
+                                         uint64_t *out_version);
+/** Copies the value of `key` into `out_value` and its version into
+ *  `out_version` (may be NULL). PYCTX_ERR_NOT_FOUND when absent. */
+PYCTX_API pyctx_error_t *pyctx_store_get(const char *key, pyctx_bytes_t *out_value,
+                                         uint64_t *out_version);
+/** Stores `value` only when the entry's version is `expected_version`
+ *  (0: only when `key` is absent). `*out_swapped` is 1 when it stored, 0 on a
+ *  conflict; `out_version` (may be NULL) receives the entry's version
+ *  afterwards: the new one, or the current one on a conflict (0 if absent),
+ *  ready for a retry. A conflict is not an error. */
+PYCTX_API pyctx_error_t *pyctx_store_cas(const char *key, uint64_t expected_version,
+                                         const uint8_t *value, size_t len, int *out_swapped,
+                                         uint64_t *out_version);
+/** Removes `key` when its version is `expected_version` (0: any version).
+ *  `*out_deleted` (may be NULL) is 1 when an entry was removed. */
+PYCTX_API pyctx_error_t *pyctx_store_delete(const char *key, uint64_t expected_version,
+                                            int *out_deleted);
+/** The keys starting with `prefix` (NULL or "": every key), sorted, as one
+ *  CBOR array of text strings in `out_keys`. */
+PYCTX_API pyctx_error_t *pyctx_store_keys(const char *prefix, pyctx_bytes_t *out_keys);
+
+/* ---- Messages: pyctx.send ------------------------------------------------
+ *
+ * `pyctx.send(target, value, missing_ok=False)` delivers a value to the host
+ * and returns at once, without waiting for it to be handled. A `target` that
+ * is a str names an endpoint registered with pyctx_endpoint_register(); any
+ * other target (a pyctx.HostTerm such as an Erlang pid, a pyctx.Symbol such
+ * as a registered process name, a tuple, ...) goes to the router set with
+ * pyctx_send_set_router(). The send function runs on the sending Python
+ * thread with its GIL released, so the messages of one sender reach the host
+ * in the order they were sent. An unknown target, or a send function that
+ * reports the target gone, raises pyctx.SendError (a LookupError) in Python;
+ * with missing_ok=True send() returns False instead. Works in worker and
+ * owngil contexts and on Python threads that user code starts; process
+ * contexts will need their transport to carry the message.
+ */
+
+/**
+ * Receives one message. `target` is the CBOR of the target (for a named
+ * endpoint a text string), `value` the CBOR of the value; both borrowed for
+ * the call only. `context_name` is the sending context's name ("" for a
+ * Python thread of its own). Return 0 when delivered, non-zero when the
+ * target is gone (Python then sees SendError). Runs on the sending thread,
+ * with no GIL and no library lock held; it must not block (queue the message
+ * and return) and must not make synchronous requests to the sending context.
+ */
+typedef int (*pyctx_send_fn)(void *user_data, const char *context_name, const uint8_t *target,
+                             size_t target_len, const uint8_t *value, size_t value_len);
+
+/** Registers (or replaces) the endpoint `name`. `free_user_data` (may be
+ *  NULL) runs exactly once: when the endpoint is unregistered or replaced
+ *  (after every delivery in flight), or at shutdown. When registration fails
+ *  it is not called. Any runtime state except STOPPED. */
+PYCTX_API pyctx_error_t *pyctx_endpoint_register(const char *name, pyctx_send_fn fn,
+                                                 void *user_data, pyctx_free_fn free_user_data);
+/** Unregisters `name` (PYCTX_ERR_NOT_FOUND if unknown); later sends to it
+ *  raise SendError. */
+PYCTX_API pyctx_error_t *pyctx_endpoint_unregister(const char *name);
+/** Sets (or replaces) the router for targets that are not a str; `fn` NULL
+ *  removes it (then `user_data` and `free_user_data` must be NULL too).
+ *  Finalizer as for pyctx_endpoint_register(). */
+PYCTX_API pyctx_error_t *pyctx_send_set_router(pyctx_send_fn fn, void *user_data,
+                                               pyctx_free_fn free_user_data);
+
+/* ---- Runtime-wide set-up -------------------------------------------------
+ *
+ * Steps that apply to every context, including those created later, logged
+ * process-wide in order. A running context applies the steps it has not
+ * seen before its next request starts (of any kind; a coroutine already
+ * running as a task is not interrupted). A new context starts, on its
+ * thread before its preload, from the current state: the paths still added,
+ * the imports still registered and the virtualenvs still active, in the
+ * order they were logged. Either way a step that a later one undoes (a path
+ * added then removed, an import added then removed) is left out. Worker contexts
+ * share the main interpreter, so a step runs once there, by the first
+ * worker context that gets to it; each owngil context applies every step
+ * itself. A step that fails (an import raising, say) is not retried and
+ * does not stop the later steps: the next request of the context that
+ * applied it (for a new context, its first request) fails with the Python
+ * error, its message naming the step; later requests run normally. A new
+ * context meets a failing import again until pyctx_setup_remove_import()
+ * drops it. Allowed in any runtime state except STOPPED (the virtualenv
+ * needs RUNNING); thread-safe. Works in worker and owngil contexts; process
+ * contexts will need their transport to receive the steps.
+ */
+
+/** Prepends `path` to sys.path (unless it is already there). */
+PYCTX_API pyctx_error_t *pyctx_setup_add_path(const char *path);
+/** Removes every sys.path entry equal to `path`. */
+PYCTX_API pyctx_error_t *pyctx_setup_remove_path(const char *path);
+/** Imports `module` (dotted name) in every context: at context start from
+ *  now on, and in running contexts before their next request. */
+PYCTX_API pyctx_error_t *pyctx_setup_import(const char *module);
+/** New contexts no longer import `module` (running ones keep it). */
+PYCTX_API pyctx_error_t *pyctx_setup_remove_import(const char *module);
+/** importlib.reload(module) in every interpreter that has imported it
+ *  (others: nothing to do). */
+PYCTX_API pyctx_error_t *pyctx_setup_reload(const char *module);
+/**
+ * Activates the virtualenv at `venv_dir` in every context: its
+ * site-packages are added with site.addsitedir() (running its .pth files)
+ * in front of sys.path, and sys.prefix / sys.exec_prefix point at it.
+ * Checked now: PYCTX_ERR_NOT_FOUND without pyvenv.cfg or site-packages,
+ * PYCTX_ERR_UNSUPPORTED when the venv was made for another Python version
+ * than the embedded one (major.minor), PYCTX_ERR_NOT_RUNNING before init.
+ * Removing its site-packages with pyctx_setup_remove_path() leaves it out
+ * of new contexts.
+ */
+PYCTX_API pyctx_error_t *pyctx_setup_activate_venv(const char *venv_dir);
+/** The number of set-up steps logged so far (never decreases). */
+PYCTX_API uint64_t pyctx_setup_generation(void);
+
+/* ---- Logging forwarded to the host ---------------------------------------
+ *
+ * pyctx_log_set_handler() installs a handler on the root logger of every
+ * context's `logging` (a runtime set-up step: running contexts get it before
+ * their next request, new ones at start; the root logger's level is lowered
+ * to `min_level` if it is above it). Each record at or above `min_level` is
+ * queued, never waiting: when `capacity` records are already waiting the
+ * record is dropped and counted. One library thread hands the records to the
+ * host function in order, with no GIL and no library lock held, so a slow
+ * host never blocks Python. Works in worker and owngil contexts and on their
+ * Python threads; process contexts will need their transport.
+ */
+
+/** One logging record, borrowed for the duration of the handler call. */
+typedef struct pyctx_log_record {
+    int level;                /**< logging level number (DEBUG 10 ... CRITICAL 50) */
+    const char *logger;       /**< the logger's name, e.g. "root" or "app.db" */
+    const char *message;      /**< record.getMessage() */
+    const char *exception;    /**< formatted exception and stack, or "" */
+    const char *context_name; /**< the context's name, "" for other Python threads */
+    double created;           /**< record.created (seconds since the epoch) */
+} pyctx_log_record_t;
+
+/** Receives one record on the library's log thread. It may block (records
+ *  queue up meanwhile, then drop) but must not call pyctx_log_flush(). */
+typedef void (*pyctx_log_fn)(void *user_data, const pyctx_log_record_t *record);
+
+/** Sets (or replaces) the host's log handler; `fn` NULL removes it (then
+ *  `user_data` and `free_user_data` must be NULL; queued records are dropped
+ *  and counted). `capacity` (>= 1) bounds the queued records.
+ *  `free_user_data` (may be NULL) runs exactly once, when the handler is
+ *  replaced or removed (after any record it is handling) or at shutdown
+ *  (after the queued records are delivered). Any state except STOPPED. */
+PYCTX_API pyctx_error_t *pyctx_log_set_handler(pyctx_log_fn fn, void *user_data,
+                                               pyctx_free_fn free_user_data, int min_level,
+                                               size_t capacity);
+
+/** Counters since the process started. Fields are only ever appended. */
+typedef struct pyctx_log_stats {
+    uint64_t delivered; /**< records handed to a handler */
+    uint64_t dropped;   /**< records dropped: queue full, or handler removed */
+} pyctx_log_stats_t;
+
+/** Reads the counters into `out_stats` (NULL: nothing). */
+PYCTX_API void pyctx_log_stats(pyctx_log_stats_t *out_stats);
+/** Waits until every queued record has been handled; PYCTX_ERR_TIMEOUT
+ *  after `timeout_ms`. */
+PYCTX_API pyctx_error_t *pyctx_log_flush(uint32_t timeout_ms);
+
+/* ---- Channels --------------------------------------------------------------
+ *
+ * A channel is a bounded two-way queue between the host and Python code: the
+ * host sends values Python receives and receives values Python sends. Each
+ * direction holds at most `capacity` values; a sender facing a full side
+ * waits for credit (the receiver taking one) -- backpressure both ways.
+ * Values are single CBOR items; a byte channel (`bytes_mode` 1) carries raw
+ * bytes instead: the host sends and receives plain byte buffers and Python
+ * gets and sends bytes, with no other conversion.
+ *
+ * Python opens it by id: `ch = pyctx.Channel(id)` (pass the id as an
+ * argument). `ch.recv()` blocks (GIL released; a context thread keeps
+ * serving its queue, so the host may call into the context meanwhile) and,
+ * inside a running asyncio loop, returns an awaitable instead:
+ * `await ch.recv()` (also `await ch.arecv()`, on the context's loop or any
+ * other on that thread). `ch.try_recv()` -> (ok, value), `ch.send(v)` blocks
+ * while the host's side is full, `ch.try_send(v)` -> bool, `ch.close()`.
+ * Closing either end wakes every waiter on both sides: values already queued
+ * can still be received, then receivers see the end (Python:
+ * pyctx.ChannelClosed, an EOFError; host: PYCTX_ERR_CLOSED), and senders
+ * fail at once. A blocked Python recv or send counts as a wait in its
+ * request: cancel, timeout and close interrupt it. All functions are
+ * thread-safe. Worker and owngil contexts; process contexts will need their
+ * transport to carry the values and the credit.
+ */
+typedef struct pyctx_channel pyctx_channel_t;
+
+/** Creates a channel of `capacity` (>= 1) values per direction. */
+PYCTX_API pyctx_error_t *pyctx_channel_new(size_t capacity, int bytes_mode,
+                                           pyctx_channel_t **out_channel);
+/** Closes the channel and releases the handle (Python's ends see the end).
+ *  Accepts NULL. Not concurrently with other calls on the same handle. */
+PYCTX_API void pyctx_channel_free(pyctx_channel_t *channel);
+/** The id Python opens it by (never 0; NULL: 0). */
+PYCTX_API uint64_t pyctx_channel_id(const pyctx_channel_t *channel);
+/** Sends one value (a CBOR item; in bytes mode any bytes), copied. Waits up
+ *  to `timeout_ms` for room (PYCTX_NO_TIMEOUT: as long as it takes);
+ *  PYCTX_ERR_TIMEOUT, PYCTX_ERR_CLOSED. */
+PYCTX_API pyctx_error_t *pyctx_channel_send(pyctx_channel_t *channel, const uint8_t *data,
+                                            size_t len, uint32_t timeout_ms);
+/** pyctx_channel_send() without waiting: PYCTX_ERR_QUEUE_FULL when full. */
+PYCTX_API pyctx_error_t *pyctx_channel_try_send(pyctx_channel_t *channel, const uint8_t *data,
+                                                size_t len);
+/** Receives the next value Python sent into `out_value`, waiting up to
+ *  `timeout_ms` (PYCTX_NO_TIMEOUT: as long as it takes): PYCTX_ERR_TIMEOUT
+ *  when none came, PYCTX_ERR_CLOSED once closed and drained. */
+PYCTX_API pyctx_error_t *pyctx_channel_recv(pyctx_channel_t *channel, uint32_t timeout_ms,
+                                            pyctx_bytes_t *out_value);
+/** pyctx_channel_recv() without waiting: PYCTX_ERR_TIMEOUT when nothing is
+ *  waiting. */
+PYCTX_API pyctx_error_t *pyctx_channel_try_recv(pyctx_channel_t *channel,
+                                                pyctx_bytes_t *out_value);
+/** Closes both directions (idempotent; NULL: nothing). */
+PYCTX_API void pyctx_channel_close(pyctx_channel_t *channel);
+
+/** Counters of one channel. Fields are only ever appended. */
+typedef struct pyctx_channel_stats {
+    uint64_t to_python;        /**< values Python received */
+    uint64_t from_python;      /**< values the host received */
+    uint64_t queued_to_python; /**< waiting for Python now */
+    uint64_t queued_to_host;   /**< waiting for the host now */
+} pyctx_channel_stats_t;
+
+/** Reads the counters (NULL channel or out_stats: nothing). */
+PYCTX_API void pyctx_channel_stats(const pyctx_channel_t *channel,
+                                   pyctx_channel_stats_t *out_stats);
+
+/* ======================================================================== */
 /* Sandbox and limits                                                       */
 /* ======================================================================== */
 

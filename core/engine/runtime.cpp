@@ -13,6 +13,8 @@
 #include "core/engine/executor.h"
 #include "core/python/interpreter_exit.h"
 #include "core/base/futex.h"
+#include "core/host/endpoints.h"
+#include "core/host/log_sink.h"
 #include "core/host/registry.h"
 #include "core/python/module.h"
 
@@ -209,6 +211,8 @@ Error Runtime::shutdown(uint32_t timeout_ms) {
     // Every pending completion is delivered before Python goes away.
     service_.stop();
     host_registry().clear();
+    endpoints().clear();
+    log_sink().shutdown();
 
     if (!stuck.empty()) {
         // A context thread is still inside Python: finalizing would crash it.

@@ -20,13 +20,15 @@ inline PyObject *take_raised_exception() {
 #endif
 }
 
-// Sets `exc` (stolen) as the current exception.
+// Sets `exc` (stolen; nullptr: nothing) as the current exception again.
 inline void restore_raised_exception(PyObject *exc) {
+    if (!exc) return;
 #if PY_VERSION_HEX >= 0x030C0000
     PyErr_SetRaisedException(exc);
 #else
-    PyErr_Restore(reinterpret_cast<PyObject *>(Py_TYPE(exc)), exc, PyException_GetTraceback(exc));
-    Py_INCREF(Py_TYPE(exc));
+    PyObject *type = reinterpret_cast<PyObject *>(Py_TYPE(exc));
+    Py_INCREF(type);
+    PyErr_Restore(type, exc, PyException_GetTraceback(exc));
 #endif
 }
 

@@ -26,6 +26,8 @@ public:
 
     bool has_tasks() const { return pending_tasks_ != 0; }
     bool running() const { return depth_ != 0; }
+    // The asyncio loop object (borrowed), nullptr before first use.
+    PyObject *object() const { return loop_.get(); }
 
     // Runs `awaitable` (stolen) as the task of request `r`. False with a
     // Python exception set when it cannot be started.

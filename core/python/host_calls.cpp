@@ -5,6 +5,7 @@
 #include "core/python/compat.h"
 #include "core/python/context_thread.h"
 #include "core/python/convert.h"
+#include "core/python/foreign_loop.h"
 #include "core/python/module.h"
 #include "core/python/py_state.h"
 
@@ -46,24 +47,24 @@ HostCall *prepare(PyObject *const *args, Py_ssize_t nargs, const PyTypes &types)
     return call;
 }
 
-// Invokes from a Python thread that is not a context's: GIL released.
-void invoke_plain(HostCall *call) {
-    std::shared_ptr<HostFunction> fn = std::move(call->function);
-    Py_BEGIN_ALLOW_THREADS
-    fn->invoke(call);
-    fn.reset();  // may run the finalizer of an unregistered function
-    Py_END_ALLOW_THREADS
-}
+void invoke_plain(HostCall *call) { invoke_host_plain(call); }
 
 PyObject *answer_to_python(HostCall *call, const PyTypes &types) {
-    if (!call->ok) {
-        raise_host_error(types, call->error_message);
+    return host_answer_to_python(call, types);
+}
+
+// The running asyncio loop of this thread (a new reference), or nullptr
+// (none running, no exception left set).
+PyObject *running_loop() {
+    PyRef asyncio(PyImport_ImportModule("asyncio"));
+    PyRef get(asyncio ? PyObject_GetAttrString(asyncio.get(), "_get_running_loop") : nullptr);
+    PyObject *loop = get ? PyObject_CallNoArgs(get.get()) : nullptr;
+    if (!loop || loop == Py_None) {
+        PyErr_Clear();
+        Py_XDECREF(loop);
         return nullptr;
     }
-    Error err;
-    PyObject *v = cbor_to_python(call->value.data(), call->value.size(), types, &err);
-    if (!v) raise_host_error(types, "host function '" + call->name + "' answered: " + err.message);
-    return v;
+    return loop;
 }
 
 // A blocking call from a Python thread of user code (no context thread).
@@ -85,6 +86,25 @@ PyObject *call_from_plain_thread(PyObject *const *args, Py_ssize_t nargs) {
 }
 
 }  // namespace
+
+void invoke_host_plain(HostCall *call) {
+    std::shared_ptr<HostFunction> fn = std::move(call->function);
+    Py_BEGIN_ALLOW_THREADS
+    fn->invoke(call);
+    fn.reset();  // may run the finalizer of an unregistered function
+    Py_END_ALLOW_THREADS
+}
+
+PyObject *host_answer_to_python(HostCall *call, const PyTypes &types) {
+    if (!call->ok) {
+        raise_host_error(types, call->error_message);
+        return nullptr;
+    }
+    Error err;
+    PyObject *v = cbor_to_python(call->value.data(), call->value.size(), types, &err);
+    if (!v) raise_host_error(types, "host function '" + call->name + "' answered: " + err.message);
+    return v;
+}
 
 PyObject *host_py_call(PyObject *, PyObject *const *args, Py_ssize_t nargs) {
     ContextThread *thread = ContextThread::current();
@@ -141,9 +161,20 @@ PyObject *host_py_call(PyObject *, PyObject *const *args, Py_ssize_t nargs) {
 
 PyObject *host_py_async_call(PyObject *, PyObject *const *args, Py_ssize_t nargs) {
     ContextThread *thread = ContextThread::current();
+    PyRef loop(running_loop());
+    if (loop && (!thread || loop.get() != thread->py().loop().object())) {
+        // A loop of the user's own (asyncio.run() inside a request, or on a
+        // Python thread of its own): resolved on that loop.
+        PyTypes own;
+        if (!load_py_types(&own, nullptr)) return nullptr;
+        HostCall *call = prepare(args, nargs, own);
+        release_py_types(&own);
+        if (!call) return nullptr;
+        return await_host_call_on(loop.get(), call, thread);
+    }
     if (!thread) {
         PyErr_SetString(PyExc_RuntimeError,
-                        "pyctx.async_call() must be awaited on a context's own thread");
+                        "pyctx.async_call() must be awaited inside a running event loop");
         return nullptr;
     }
     PyState &py = thread->py();

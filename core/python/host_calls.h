@@ -5,6 +5,7 @@
 #include "core/python/ref.h"
 
 #include "core/host/host_call.h"
+#include "core/python/convert.h"
 
 namespace pyctx::core {
 
@@ -13,6 +14,12 @@ class PyState;
 // pyctx.call(name, *args) and pyctx.async_call(name, *args) (vectorcall).
 PyObject *host_py_call(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 PyObject *host_py_async_call(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
+
+// Invokes a host function from a Python thread that is not a context's
+// (GIL released while it runs).
+void invoke_host_plain(HostCall *call);
+// The answer of `call` as a new reference, or nullptr with HostError set.
+PyObject *host_answer_to_python(HostCall *call, const PyTypes &types);
 
 // Context thread: resolves the future of an awaited call whose answer
 // arrived (consumes the reference the answer posted with the call).

@@ -4,7 +4,12 @@
 #include "core/cbor/tags.h"
 #include "core/python/errors.h"
 #include "core/python/host_calls.h"
+#include "core/python/channel_py.h"
+#include "core/python/log_py.h"
+#include "core/python/send_py.h"
+#include "core/python/store_py.h"
 
+#include <atomic>
 #include <string>
 
 namespace {
@@ -15,6 +20,12 @@ struct ModuleState {
     PyObject *symbol_type;
     PyObject *host_term_type;
     PyObject *host_error;
+    PyObject *send_error;  // pyctx.SendError (core/python/send_py.cpp)
+    PyObject *channel_type;    // pyctx.Channel (core/python/channel_py.cpp)
+    PyObject *channel_closed;  // pyctx.ChannelClosed
+    // Runtime set-up steps applied in this interpreter (core/python/setup_py.cpp);
+    // zeroed with the rest of the state.
+    std::atomic<uint64_t> setup_applied;
 };
 
 ModuleState *state_of(PyObject *module) {
@@ -187,6 +198,8 @@ PyType_Spec host_term_spec = {
 // and must keep per-interpreter state in module or context state, never in
 // C globals (see Py_mod_multiple_interpreters).
 // =========================================================================
+#define PYCTX_FASTCALL(fn) \
+    reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(pyctx::core::fn))
 PyMethodDef module_methods[] = {
     {"call", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(pyctx::core::host_py_call)),
      METH_FASTCALL,
@@ -201,6 +214,40 @@ PyMethodDef module_methods[] = {
      "async_call(name, *args)\n--\n\n"
      "Like call(), but returns an awaitable future on the context's event\n"
      "loop, so a coroutine can wait for the host without blocking the loop."},
+    {"send",
+     reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(pyctx::core::send_py)),
+     METH_FASTCALL | METH_KEYWORDS,
+     "send(target, value, missing_ok=False)\n--\n\n"
+     "Delivers `value` to a host endpoint without waiting for it to be handled.\n"
+     "`target` is the name (str) of an endpoint the host registered, or any\n"
+     "other value the host's router understands (an Erlang pid as a HostTerm,\n"
+     "a registered name as a Symbol). Messages of one sender keep their order.\n"
+     "Returns True; an unknown or dead target raises SendError, or returns\n"
+     "False when missing_ok is true."},
+    {"_log", PYCTX_FASTCALL(log_py), METH_FASTCALL,
+     "_log(level, logger, message, exception, created)\n--\n\n"
+     "Hands one logging record to the host's log handler without waiting;\n"
+     "False when it was dropped (no handler, below its level, queue full).\n"
+     "Called by the handler pyctx installs in `logging`."},
+    // The shared store (core/host/store.h): no per-interpreter state at all.
+    {"store_get", PYCTX_FASTCALL(store_py_get), METH_FASTCALL,
+     "store_get(key, default=None)\n--\n\n"
+     "The value stored under `key` in the process-wide store, or `default`."},
+    {"store_entry", PYCTX_FASTCALL(store_py_entry), METH_FASTCALL,
+     "store_entry(key)\n--\n\n"
+     "(value, version) of `key`, or None when absent. Versions are unique\n"
+     "process-wide and never reused."},
+    {"store_put", PYCTX_FASTCALL(store_py_put), METH_FASTCALL,
+     "store_put(key, value)\n--\n\nStores `value` (any CBOR-able value); returns its version."},
+    {"store_cas", PYCTX_FASTCALL(store_py_cas), METH_FASTCALL,
+     "store_cas(key, expected_version, value)\n--\n\n"
+     "Stores `value` only if the entry's version is `expected_version` (0: only\n"
+     "if absent). Returns the new version, or None when the entry changed."},
+    {"store_delete", PYCTX_FASTCALL(store_py_delete), METH_FASTCALL,
+     "store_delete(key, version=0)\n--\n\n"
+     "Removes `key` (only at `version` when given); True when removed."},
+    {"store_keys", PYCTX_FASTCALL(store_py_keys), METH_FASTCALL,
+     "store_keys(prefix='')\n--\n\nThe stored keys starting with `prefix`, sorted."},
     {nullptr, nullptr, 0, nullptr},
 };
 
@@ -223,6 +270,28 @@ int module_exec(PyObject *module) {
         PyExc_Exception, nullptr);
     if (!st->host_error || add_ref(module, "HostError", st->host_error) < 0) return -1;
 
+    st->send_error = PyErr_NewExceptionWithDoc(
+        "pyctx.SendError",
+        "Raised by pyctx.send() when the target is unknown or no longer alive.",
+        PyExc_LookupError, nullptr);
+    if (!st->send_error || add_ref(module, "SendError", st->send_error) < 0) return -1;
+
+    st->channel_closed = PyErr_NewExceptionWithDoc(
+        "pyctx.ChannelClosed", "Raised at the end of a channel: it is closed (and drained).",
+        PyExc_EOFError, nullptr);
+    if (!st->channel_closed || add_ref(module, "ChannelClosed", st->channel_closed) < 0) return -1;
+    st->channel_type = PyType_FromModuleAndSpec(module, &pyctx::core::channel_spec, nullptr);
+    if (!st->channel_type || add_ref(module, "Channel", st->channel_type) < 0) return -1;
+    {
+        PyObject *dict = PyModule_GetDict(module);  // borrowed
+        if (PyDict_SetItemString(dict, "__builtins__", PyEval_GetBuiltins()) < 0) return -1;
+        PyObject *code = Py_CompileString(pyctx::core::kChannelHelpers, "<pyctx-channel>", Py_file_input);
+        PyObject *res = code ? PyEval_EvalCode(code, dict, dict) : nullptr;
+        Py_XDECREF(code);
+        if (!res) return -1;
+        Py_DECREF(res);
+    }
+
     using namespace pyctx::core::cbor;
     if (PyModule_AddIntConstant(module, "TAG_SYMBOL", static_cast<long>(kTagSymbol)) < 0 ||
         PyModule_AddIntConstant(module, "TAG_SET", static_cast<long>(kTagSet)) < 0 ||
@@ -239,6 +308,9 @@ int module_traverse(PyObject *module, visitproc visit, void *arg) {
     Py_VISIT(st->symbol_type);
     Py_VISIT(st->host_term_type);
     Py_VISIT(st->host_error);
+    Py_VISIT(st->send_error);
+    Py_VISIT(st->channel_type);
+    Py_VISIT(st->channel_closed);
     return 0;
 }
 
@@ -248,6 +320,9 @@ int module_clear(PyObject *module) {
     Py_CLEAR(st->symbol_type);
     Py_CLEAR(st->host_term_type);
     Py_CLEAR(st->host_error);
+    Py_CLEAR(st->send_error);
+    Py_CLEAR(st->channel_type);
+    Py_CLEAR(st->channel_closed);
     return 0;
 }
 
@@ -328,5 +403,21 @@ PyObject *host_term_new(PyObject *type, PyObject *data) {
 }
 
 PyObject *host_term_data(PyObject *obj) { return as_host_term(obj)->data; }
+
+std::atomic<uint64_t> *module_setup_applied(PyObject *module) {
+    if (!PyModule_Check(module) || PyModule_GetDef(module) != &module_def) return nullptr;
+    ModuleState *st = state_of(module);
+    return st ? &st->setup_applied : nullptr;
+}
+
+PyObject *module_channel_closed(PyObject *module) {
+    ModuleState *st = module ? state_of(module) : nullptr;
+    return st && st->channel_closed ? st->channel_closed : PyExc_EOFError;
+}
+
+PyObject *module_send_error(PyObject *module) {
+    ModuleState *st = module ? state_of(module) : nullptr;
+    return st && st->send_error ? st->send_error : PyExc_LookupError;
+}
 
 }  // namespace pyctx::core

@@ -10,6 +10,9 @@
 #include "core/python/convert.h"  // Python.h, PyTypes
 #include "core/base/error.h"
 
+#include <atomic>
+#include <cstdint>
+
 // The module's init function, to be registered before Py_Initialize():
 //   PyImport_AppendInittab("pyctx", pyctx_py_module_init);
 extern "C" PyObject *pyctx_py_module_init(void);
@@ -36,5 +39,16 @@ PyObject *host_term_new(PyObject *type, PyObject *data);
 // The bytes object inside a HostTerm (borrowed). `obj` must be an instance of
 // PyTypes::host_term_type (HostTerm cannot be subclassed).
 PyObject *host_term_data(PyObject *obj);
+
+// The count of runtime set-up steps applied in the interpreter of `module`
+// (the pyctx module object), nullptr if it is not pyctx's module.
+std::atomic<uint64_t> *module_setup_applied(PyObject *module);
+
+// pyctx.ChannelClosed of the module `module`, borrowed.
+PyObject *module_channel_closed(PyObject *module);
+
+// pyctx.SendError of the module `module` (the `self` of its functions),
+// borrowed.
+PyObject *module_send_error(PyObject *module);
 
 }  // namespace pyctx::core

@@ -3,6 +3,7 @@
 #include "core/python/errors.h"
 #include "core/python/host_calls.h"
 #include "core/python/module.h"
+#include "core/python/setup_py.h"
 
 namespace pyctx::core {
 
@@ -38,6 +39,9 @@ bool PyState::init(const std::vector<std::string> &search_paths, const std::stri
         *err = fetch_python_error();
         return false;
     }
+    // A failed set-up step does not fail the context: its first request
+    // reports it, as a running context's next request would.
+    apply_runtime_setup(&setup_seen_, &setup_error_);
     if (!ns_.init(err)) return false;
     if (!preload.empty()) {
         PyRef code(Py_CompileString(preload.c_str(), "<pyctx-preload>", Py_file_input));

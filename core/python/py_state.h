@@ -54,6 +54,8 @@ private:
     void fail(Request *r, Error err);
 
     ContextThread &thread_;
+    uint64_t setup_seen_ = 0;  // runtime set-up generation applied (setup_py.h)
+    Error setup_error_;        // a set-up step failed at start: the first request reports it
     PyTypes types_;
     Namespaces ns_;
     EventLoop loop_;

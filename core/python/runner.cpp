@@ -2,6 +2,7 @@
 #include "core/python/context_thread.h"
 #include "core/python/errors.h"
 #include "core/python/py_state.h"
+#include "core/python/setup_py.h"
 
 namespace pyctx::core {
 
@@ -26,6 +27,9 @@ bool is_awaitable(PyObject *obj) {
 }  // namespace
 
 void PyState::execute(Request *r) {
+    // Runtime-wide set-up changed since the last request: apply it first.
+    if (runtime_setup_changed(setup_seen_)) apply_runtime_setup(&setup_seen_, &setup_error_);
+    if (!setup_error_.ok()) return fail(r, std::exchange(setup_error_, Error()));
     switch (r->kind) {
         case RequestKind::call: run_call(r); break;
         case RequestKind::eval: run_eval(r); break;

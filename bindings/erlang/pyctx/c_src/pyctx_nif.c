@@ -14,6 +14,7 @@
 #include "nif_context.h"
 #include "nif_host.h"
 #include "nif_request.h"
+#include "nif_talk.h"
 
 /* runtime_init(Paths) -> ok | {error, Reason}. Dirty IO: starting Python
  * takes tens of milliseconds. Succeeds when the runtime is (already)
@@ -41,6 +42,9 @@ static ERL_NIF_TERM nif_runtime_init(ErlNifEnv *env, int argc, const ERL_NIF_TER
         pyctx_error_free(err);
         err = NULL;
     }
+    /* pyctx.send to pids and registered names (idempotent). */
+    if (err == NULL && !talk_install_router())
+        return error_message_tuple(env, ATOM_internal, "cannot install the pyctx.send router");
     return err == NULL ? ATOM_ok : error_tuple_consume(env, err);
 }
 
@@ -150,6 +154,13 @@ static ErlNifFunc nif_funcs[] = {
     {"to_cbor", 1, nif_to_cbor, ERL_NIF_DIRTY_JOB_CPU_BOUND},
     {"from_cbor", 1, nif_from_cbor, ERL_NIF_DIRTY_JOB_CPU_BOUND},
     {"cbor_diagnose", 1, nif_cbor_diagnose, ERL_NIF_DIRTY_JOB_CPU_BOUND},
+    /* Values of any size are encoded or decoded: dirty, like to_cbor. */
+    {"store_put", 2, nif_store_put, ERL_NIF_DIRTY_JOB_CPU_BOUND},
+    {"store_get", 1, nif_store_get, ERL_NIF_DIRTY_JOB_CPU_BOUND},
+    {"store_cas", 3, nif_store_cas, ERL_NIF_DIRTY_JOB_CPU_BOUND},
+    {"store_delete", 2, nif_store_delete, 0},
+    {"store_keys", 1, nif_store_keys, ERL_NIF_DIRTY_JOB_CPU_BOUND},
+    {"log_forward", 3, nif_log_forward, 0},
 };
 
 ERL_NIF_INIT(pyctx_nif, nif_funcs, load, NULL, upgrade, NULL)

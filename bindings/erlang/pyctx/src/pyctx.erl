@@ -25,6 +25,9 @@
          exec_async/2, exec_async/3,
          await/1, await/2, cancel/1,
          register_function/2, unregister_function/1,
+         store_put/2, store_get/1, store_cas/3, store_delete/1, store_delete/2,
+         store_keys/0, store_keys/1,
+         forward_logging/1, forward_logging/2, stop_forwarding_logging/0,
          default_context/0, ensure_runtime/0, runtime_state/0, versions/0]).
 
 -export_type([context/0, env/0, target/0, request/0, value/0, reason/0,
@@ -306,6 +309,104 @@ register_function(Name, Fun) ->
 -spec unregister_function(name()) -> ok | {error, reason()}.
 unregister_function(Name) ->
     pyctx_host:unregister(Name).
+
+%%% ---------------------------------------------------------------------
+%%% Python talks to Erlang: pyctx.send and the shared store
+%%% ---------------------------------------------------------------------
+%%
+%% In Python, `pyctx.send(Pid, Value)' sends `Value' to an Erlang process
+%% (pids reach Python as `pyctx.HostTerm'), and `pyctx.send(pyctx.Symbol(
+%% "name"), Value)' to a registered name; a dead pid or unknown name raises
+%% `pyctx.SendError' (or returns False with `missing_ok=True'). Nothing to
+%% set up on the Erlang side: the runtime installs the router.
+%%
+%% The shared store is one key-value map per OS process, shared by Erlang
+%% and every context (owngil ones too). Each write gets a version unique in
+%% the process; `store_cas/3' writes only at the expected version (0: only
+%% when absent). Python sees the same data with `pyctx.store_get/put/cas'.
+
+-type version() :: non_neg_integer().
+
+-spec store_put(name(), value()) -> {ok, version()} | {error, reason()}.
+store_put(Key, Value) ->
+    pyctx_nif:store_put(Key, Value).
+
+-spec store_get(name()) -> {ok, value(), version()} | {error, not_found | reason()}.
+store_get(Key) ->
+    pyctx_nif:store_get(Key).
+
+%% @doc Stores `Value' only when the entry's version is `Expected' (0: only
+%% when absent): `{ok, NewVersion}', or `{conflict, CurrentVersion}' to retry
+%% from (0 when absent).
+-spec store_cas(name(), version(), value()) ->
+          {ok, version()} | {conflict, version()} | {error, reason()}.
+store_cas(Key, Expected, Value) ->
+    pyctx_nif:store_cas(Key, Expected, Value).
+
+-spec store_delete(name()) -> boolean() | {error, reason()}.
+store_delete(Key) ->
+    pyctx_nif:store_delete(Key, 0).
+
+%% @doc Removes `Key' only at version `Expected' (0: any); true when removed.
+-spec store_delete(name(), version()) -> boolean() | {error, reason()}.
+store_delete(Key, Expected) ->
+    pyctx_nif:store_delete(Key, Expected).
+
+-spec store_keys() -> {ok, [binary()]} | {error, reason()}.
+store_keys() ->
+    pyctx_nif:store_keys(<<>>).
+
+-spec store_keys(name()) -> {ok, [binary()]} | {error, reason()}.
+store_keys(Prefix) ->
+    pyctx_nif:store_keys(Prefix).
+
+%%% ---------------------------------------------------------------------
+%%% Python logging to OTP logger
+%%% ---------------------------------------------------------------------
+
+%% @doc Routes Python `logging' records at or above `MinLevel' (a Python
+%% level number: 10 debug ... 50 critical) from every context to OTP
+%% `logger', with metadata `#{domain => [pyctx, python], python_logger,
+%% context}'. Python never waits: beyond 1000 queued records they are
+%% dropped and counted. The forwarder is a registered process,
+%% `pyctx_log_forwarder'.
+-spec forward_logging(non_neg_integer()) -> ok | {error, reason()}.
+forward_logging(MinLevel) ->
+    forward_logging(MinLevel, 1000).
+
+-spec forward_logging(non_neg_integer(), pos_integer()) -> ok | {error, reason()}.
+forward_logging(MinLevel, Capacity) ->
+    Pid = case whereis(pyctx_log_forwarder) of
+              undefined ->
+                  P = spawn(fun log_forwarder/0),
+                  try register(pyctx_log_forwarder, P), P
+                  catch error:badarg -> exit(P, kill), whereis(pyctx_log_forwarder)
+                  end;
+              P -> P
+          end,
+    pyctx_nif:log_forward(Pid, MinLevel, Capacity).
+
+-spec stop_forwarding_logging() -> ok | {error, reason()}.
+stop_forwarding_logging() ->
+    pyctx_nif:log_forward(none, 0, 0).
+
+log_forwarder() ->
+    receive
+        {pyctx_log, Level, Logger, Message, Exception, Context, _Created} ->
+            Text = case Exception of
+                       <<>> -> Message;
+                       _ -> <<Message/binary, "\n", Exception/binary>>
+                   end,
+            logger:log(otp_level(Level), "~ts", [Text],
+                       #{domain => [pyctx, python], python_logger => Logger, context => Context}),
+            log_forwarder()
+    end.
+
+otp_level(L) when L >= 50 -> critical;
+otp_level(L) when L >= 40 -> error;
+otp_level(L) when L >= 30 -> warning;
+otp_level(L) when L >= 20 -> info;
+otp_level(_) -> debug.
 
 %%% ---------------------------------------------------------------------
 %%% Runtime

@@ -9,7 +9,9 @@
          context_start/8, context_stop/2, context_info/1, env_new/1,
          owner_new/0, call/7, eval/5, exec/4, abandon/1, cancel/1, request_state/1,
          host_register/2, host_unregister/1, host_reply/2,
-         to_cbor/1, from_cbor/1, cbor_diagnose/1]).
+         to_cbor/1, from_cbor/1, cbor_diagnose/1,
+         store_put/2, store_get/1, store_cas/3, store_delete/2, store_keys/1,
+         log_forward/3]).
 
 -on_load(load/0).
 
@@ -48,3 +50,9 @@ host_reply(_Call, _Reply) -> ?NOT_LOADED.
 to_cbor(_Term) -> ?NOT_LOADED.
 from_cbor(_Binary) -> ?NOT_LOADED.
 cbor_diagnose(_Binary) -> ?NOT_LOADED.
+store_put(_Key, _Value) -> ?NOT_LOADED.
+store_get(_Key) -> ?NOT_LOADED.
+store_cas(_Key, _Expected, _Value) -> ?NOT_LOADED.
+store_delete(_Key, _Expected) -> ?NOT_LOADED.
+store_keys(_Prefix) -> ?NOT_LOADED.
+log_forward(_Pid, _MinLevel, _Capacity) -> ?NOT_LOADED.

@@ -175,6 +175,56 @@ pub struct pyctx_sandbox_t {
 
 pub const PYCTX_MIN_MEMORY_LIMIT: u32 = 16 << 20;
 
+// ---- Python talks to the host ---------------------------------------------------
+
+pub type pyctx_send_fn = Option<
+    unsafe extern "C" fn(
+        user_data: *mut c_void,
+        context_name: *const c_char,
+        target: *const u8,
+        target_len: usize,
+        value: *const u8,
+        value_len: usize,
+    ) -> c_int,
+>;
+
+/// Opaque: `pyctx_channel_t`.
+#[repr(C)]
+pub struct pyctx_channel_t {
+    _data: [u8; 0],
+    _marker: PhantomData<(*mut u8, PhantomPinned)>,
+}
+
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy)]
+pub struct pyctx_channel_stats_t {
+    pub to_python: u64,
+    pub from_python: u64,
+    pub queued_to_python: u64,
+    pub queued_to_host: u64,
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct pyctx_log_record_t {
+    pub level: c_int,
+    pub logger: *const c_char,
+    pub message: *const c_char,
+    pub exception: *const c_char,
+    pub context_name: *const c_char,
+    pub created: f64,
+}
+
+pub type pyctx_log_fn =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, record: *const pyctx_log_record_t)>;
+
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy)]
+pub struct pyctx_log_stats_t {
+    pub delivered: u64,
+    pub dropped: u64,
+}
+
 // ---- Values: CBOR ----------------------------------------------------------------
 
 pub const PYCTX_CBOR_TAG_SET: u32 = 258;
@@ -468,6 +518,98 @@ unsafe extern "C" {
         options: *mut pyctx_context_options_t,
         bytes: usize,
     ) -> *mut pyctx_error_t;
+
+    // Python talks to the host: shared store
+    pub fn pyctx_store_put(
+        key: *const c_char,
+        value: *const u8,
+        len: usize,
+        out_version: *mut u64,
+    ) -> *mut pyctx_error_t;
+    pub fn pyctx_store_get(
+        key: *const c_char,
+        out_value: *mut pyctx_bytes_t,
+        out_version: *mut u64,
+    ) -> *mut pyctx_error_t;
+    pub fn pyctx_store_cas(
+        key: *const c_char,
+        expected_version: u64,
+        value: *const u8,
+        len: usize,
+        out_swapped: *mut c_int,
+        out_version: *mut u64,
+    ) -> *mut pyctx_error_t;
+    pub fn pyctx_store_delete(
+        key: *const c_char,
+        expected_version: u64,
+        out_deleted: *mut c_int,
+    ) -> *mut pyctx_error_t;
+    pub fn pyctx_store_keys(prefix: *const c_char, out_keys: *mut pyctx_bytes_t) -> *mut pyctx_error_t;
+
+    // Python talks to the host: messages
+    pub fn pyctx_endpoint_register(
+        name: *const c_char,
+        r#fn: pyctx_send_fn,
+        user_data: *mut c_void,
+        free_user_data: pyctx_free_fn,
+    ) -> *mut pyctx_error_t;
+    pub fn pyctx_endpoint_unregister(name: *const c_char) -> *mut pyctx_error_t;
+    pub fn pyctx_send_set_router(
+        r#fn: pyctx_send_fn,
+        user_data: *mut c_void,
+        free_user_data: pyctx_free_fn,
+    ) -> *mut pyctx_error_t;
+
+    // Python talks to the host: runtime-wide set-up
+    pub fn pyctx_setup_add_path(path: *const c_char) -> *mut pyctx_error_t;
+    pub fn pyctx_setup_remove_path(path: *const c_char) -> *mut pyctx_error_t;
+    pub fn pyctx_setup_import(module: *const c_char) -> *mut pyctx_error_t;
+    pub fn pyctx_setup_remove_import(module: *const c_char) -> *mut pyctx_error_t;
+    pub fn pyctx_setup_reload(module: *const c_char) -> *mut pyctx_error_t;
+    pub fn pyctx_setup_activate_venv(venv_dir: *const c_char) -> *mut pyctx_error_t;
+    pub fn pyctx_setup_generation() -> u64;
+
+    // Python talks to the host: channels
+    pub fn pyctx_channel_new(
+        capacity: usize,
+        bytes_mode: c_int,
+        out_channel: *mut *mut pyctx_channel_t,
+    ) -> *mut pyctx_error_t;
+    pub fn pyctx_channel_free(channel: *mut pyctx_channel_t);
+    pub fn pyctx_channel_id(channel: *const pyctx_channel_t) -> u64;
+    pub fn pyctx_channel_send(
+        channel: *mut pyctx_channel_t,
+        data: *const u8,
+        len: usize,
+        timeout_ms: u32,
+    ) -> *mut pyctx_error_t;
+    pub fn pyctx_channel_try_send(
+        channel: *mut pyctx_channel_t,
+        data: *const u8,
+        len: usize,
+    ) -> *mut pyctx_error_t;
+    pub fn pyctx_channel_recv(
+        channel: *mut pyctx_channel_t,
+        timeout_ms: u32,
+        out_value: *mut pyctx_bytes_t,
+    ) -> *mut pyctx_error_t;
+    pub fn pyctx_channel_try_recv(
+        channel: *mut pyctx_channel_t,
+        out_value: *mut pyctx_bytes_t,
+    ) -> *mut pyctx_error_t;
+    pub fn pyctx_channel_close(channel: *mut pyctx_channel_t);
+    pub fn pyctx_channel_stats(channel: *const pyctx_channel_t, out_stats: *mut pyctx_channel_stats_t);
+
+    // Python talks to the host: logging
+    pub fn pyctx_log_set_handler(
+        r#fn: pyctx_log_fn,
+        user_data: *mut c_void,
+        free_user_data: pyctx_free_fn,
+        min_level: c_int,
+        capacity: usize,
+    ) -> *mut pyctx_error_t;
+    pub fn pyctx_log_stats(out_stats: *mut pyctx_log_stats_t);
+    pub fn pyctx_log_flush(timeout_ms: u32) -> *mut pyctx_error_t;
 
     // Values: CBOR writer
     pub fn pyctx_cbor_writer_new() -> *mut pyctx_cbor_writer_t;

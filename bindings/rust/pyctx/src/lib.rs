@@ -28,22 +28,28 @@
 
 mod args;
 pub mod cbor;
+mod channel;
 mod context;
 mod cstr;
 mod env;
 mod error;
 pub use pyctx_sys as ffi;
 pub mod host;
+pub mod log;
 mod pending;
 mod request;
 mod runtime;
 mod sandbox;
 #[cfg(feature = "serde")]
 mod serde_value;
+pub mod send;
+pub mod setup;
+pub mod store;
 mod timeout;
 mod value;
 
 pub use args::IntoArgs;
+pub use channel::{Channel, ChannelStats};
 pub use context::{Context, ContextOptions, ContextStats, Mode};
 pub use env::Env;
 pub use error::{Error, ErrorKind, Result};

@@ -1,0 +1,87 @@
+// Endpoints for pyctx.send(): named receivers and the router.
+#include "capi/handles.h"
+#include "core/host/endpoints.h"
+
+using namespace pyctx;
+using capi::guarded;
+using capi::invalid;
+
+namespace {
+
+// The user's function and data; the finalizer runs when the core lets go
+// (unregistered or replaced, and no delivery in flight).
+class CEndpoint final : public core::Endpoint {
+public:
+    CEndpoint(pyctx_send_fn fn, void *user_data, pyctx_free_fn free_fn)
+        : fn_(fn), user_data_(user_data), free_(free_fn) {}
+    ~CEndpoint() override {
+        if (free_) free_(user_data_);
+    }
+    bool deliver(const core::Message &m) override {
+        // The context name is a std::string's data, NUL-terminated.
+        const char *ctx = m.context_name.empty() ? "" : m.context_name.data();
+        return fn_(user_data_, ctx, m.target, m.target_len, m.value, m.value_len) == 0;
+    }
+    void disown() { free_ = nullptr; }
+
+private:
+    pyctx_send_fn fn_;
+    void *user_data_;
+    pyctx_free_fn free_;
+};
+
+// Runs `install` with a new endpoint; if it throws, the caller keeps the
+// user data.
+template <class F>
+pyctx_error_t *install(pyctx_send_fn fn, void *user_data, pyctx_free_fn free_fn, F &&put) {
+    auto ep = std::make_shared<CEndpoint>(fn, user_data, free_fn);
+    try {
+        put(ep);
+    } catch (...) {
+        ep->disown();
+        throw;
+    }
+    return nullptr;
+}
+
+}  // namespace
+
+extern "C" {
+
+PYCTX_API pyctx_error_t *pyctx_endpoint_register(const char *name, pyctx_send_fn fn,
+                                                 void *user_data, pyctx_free_fn free_user_data) {
+    return guarded([&]() -> pyctx_error_t * {
+        if (auto *e = capi::check_text(name, "name")) return e;
+        if (!fn) return invalid("fn is NULL");
+        if (core::Runtime::get().state() == core::State::stopped) return capi::not_running();
+        return install(fn, user_data, free_user_data,
+                       [&](std::shared_ptr<CEndpoint> ep) { core::endpoints().add(name, std::move(ep)); });
+    });
+}
+
+PYCTX_API pyctx_error_t *pyctx_endpoint_unregister(const char *name) {
+    return guarded([&]() -> pyctx_error_t * {
+        if (auto *e = capi::check_text(name, "name")) return e;
+        if (!core::endpoints().remove(name))
+            return capi::make_error(PYCTX_ERR_NOT_FOUND,
+                                    std::string("no endpoint named '") + name + "'");
+        return nullptr;
+    });
+}
+
+PYCTX_API pyctx_error_t *pyctx_send_set_router(pyctx_send_fn fn, void *user_data,
+                                               pyctx_free_fn free_user_data) {
+    return guarded([&]() -> pyctx_error_t * {
+        if (!fn) {
+            if (user_data || free_user_data) return invalid("user data given without fn");
+            core::endpoints().set_router(nullptr);
+            return nullptr;
+        }
+        if (core::Runtime::get().state() == core::State::stopped) return capi::not_running();
+        return install(fn, user_data, free_user_data, [&](std::shared_ptr<CEndpoint> ep) {
+            core::endpoints().set_router(std::move(ep));
+        });
+    });
+}
+
+}  // extern "C"

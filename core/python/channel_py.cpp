@@ -1,0 +1,299 @@
+#include "core/python/channel_py.h"
+
+#include <memory>
+#include <string>
+
+#include "core/base/futex.h"
+#include "core/cbor/writer.h"
+#include "core/host/channel.h"
+#include "core/host/host_call.h"
+#include "core/python/compat.h"
+#include "core/python/foreign_loop.h"
+#include "core/python/local_types.h"
+
+namespace pyctx::core {
+
+const char kChannelHelpers[] =
+    "async def _channel_arecv(ch):\n"
+    "    while True:\n"
+    "        ok, value = ch.try_recv()\n"
+    "        if ok:\n"
+    "            return value\n"
+    "        await ch._readable()\n";
+
+namespace {
+
+struct ChannelObject {
+    PyObject_HEAD
+    std::shared_ptr<Channel> *ch;
+};
+
+Channel &chan(PyObject *self) { return **reinterpret_cast<ChannelObject *>(self)->ch; }
+
+PyObject *module_of(PyObject *self) { return PyType_GetModule(Py_TYPE(self)); }  // borrowed
+
+PyObject *raise_closed(PyObject *self, const char *what = "the channel is closed") {
+    PyErr_SetString(module_channel_closed(module_of(self)), what);
+    return nullptr;
+}
+
+PyObject *channel_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
+    static const char *kwlist[] = {"id", nullptr};
+    unsigned long long id = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "K:Channel", const_cast<char **>(kwlist), &id))
+        return nullptr;
+    std::shared_ptr<Channel> ch = channels().find(id);
+    if (!ch) {
+        PyErr_Format(PyExc_LookupError, "no channel with id %llu", id);
+        return nullptr;
+    }
+    PyObject *self = type->tp_alloc(type, 0);
+    if (!self) return nullptr;
+    reinterpret_cast<ChannelObject *>(self)->ch = new std::shared_ptr<Channel>(std::move(ch));
+    return self;
+}
+
+void channel_dealloc(PyObject *self) {
+    PyTypeObject *tp = Py_TYPE(self);
+    delete reinterpret_cast<ChannelObject *>(self)->ch;
+    tp->tp_free(self);
+    Py_DECREF(tp);
+}
+
+// The CBOR of a value to send; a byte channel takes bytes-like values only.
+bool encode(PyObject *self, PyObject *value, std::string *out) {
+    if (chan(self).bytes_mode() && !PyObject_CheckBuffer(value)) {
+        PyErr_Format(PyExc_TypeError, "a byte channel sends bytes-like values, not '%s'",
+                     Py_TYPE(value)->tp_name);
+        return false;
+    }
+    LocalTypes types;
+    if (!types.get()) return false;
+    ByteBuffer buf;
+    Error err;
+    if (!python_to_cbor(value, *types.get(), buf, &err)) {
+        raise_conversion_error(err);
+        return false;
+    }
+    out->assign(reinterpret_cast<const char *>(buf.data()), buf.size());
+    return true;
+}
+
+PyObject *decode(const std::string &cbor) {
+    LocalTypes types;
+    if (!types.get()) return nullptr;
+    Error err;
+    PyObject *v = cbor_to_python(reinterpret_cast<const uint8_t *>(cbor.data()), cbor.size(),
+                                 *types.get(), &err);
+    if (!v) raise_conversion_error(err);
+    return v;
+}
+
+HostCall *new_token(ContextThread *thread) {
+    auto *t = new HostCall();  // refs: the waiting side + the channel
+    t->name = "channel";
+    if (thread) {
+        t->waiter = thread->host_call_waiter();
+        t->context_name = thread->context_name();
+    }
+    return t;
+}
+
+// Blocks until the channel is readable (or writable) or closed, the GIL
+// released; a context thread keeps serving its queue meanwhile. False with
+// an exception set when the wait was cut short (request stopped, context
+// closing).
+bool wait_ready(PyObject *self, bool writable) {
+    Channel &ch = chan(self);
+    ContextThread *thread = ContextThread::current();
+    HostCall *token = new_token(thread);
+    bool registered = writable ? ch.python_wait_writable(token) : ch.python_wait_readable(token);
+    if (!registered) {  // ready already
+        token->release();
+        token->release();
+        return true;
+    }
+    if (!thread) {
+        Py_BEGIN_ALLOW_THREADS
+        while (token->answered.load(std::memory_order_acquire) == 0) futex_wait(token->answered, 0);
+        Py_END_ALLOW_THREADS
+        token->release();
+        return true;
+    }
+    Request *waiting = thread->current_request();
+    if (waiting) waiting->host_waiting.store(true, std::memory_order_release);
+    if (!waiting || !waiting->interrupt_posted.load(std::memory_order_acquire))
+        thread->wait_host_answer(token, waiting);
+    if (waiting) {
+        waiting->host_waiting.store(false, std::memory_order_release);
+        thread->clear_pending_interrupt(waiting);
+    }
+    bool answered = token->answered.load(std::memory_order_acquire) != 0;
+    if (!answered) token->abandoned.store(true, std::memory_order_release);
+    token->release();
+    if (waiting && (waiting->is_claimed() || waiting->interrupt_posted.load())) {
+        PyErr_SetString(PyExc_KeyboardInterrupt, "the request was stopped while it waited on a channel");
+        return false;
+    }
+    if (!answered) {
+        raise_closed(self, "the context closed while waiting on the channel");
+        return false;
+    }
+    return true;
+}
+
+PyObject *ch_try_recv(PyObject *self, PyObject *) {
+    std::string v;
+    switch (chan(self).python_try_recv(&v)) {
+        case Channel::Result::ok: {
+            PyRef value(decode(v));
+            return value ? Py_BuildValue("(OO)", Py_True, value.get()) : nullptr;
+        }
+        case Channel::Result::would_block: return Py_BuildValue("(OO)", Py_False, Py_None);
+        case Channel::Result::closed: return raise_closed(self);
+    }
+    return nullptr;
+}
+
+PyObject *running_loop() {
+    PyRef asyncio(PyImport_ImportModule("asyncio"));
+    PyRef get(asyncio ? PyObject_GetAttrString(asyncio.get(), "_get_running_loop") : nullptr);
+    PyObject *loop = get ? PyObject_CallNoArgs(get.get()) : nullptr;
+    if (!loop || loop == Py_None) {
+        PyErr_Clear();
+        Py_XDECREF(loop);
+        return nullptr;
+    }
+    return loop;
+}
+
+PyObject *ch_arecv(PyObject *self, PyObject *) {
+    PyRef helper(PyObject_GetAttrString(module_of(self), "_channel_arecv"));
+    return helper ? PyObject_CallOneArg(helper.get(), self) : nullptr;
+}
+
+PyObject *ch_recv(PyObject *self, PyObject *) {
+    // Blocking inside a running loop would stall it: give an awaitable.
+    PyRef loop(running_loop());
+    if (loop) return ch_arecv(self, nullptr);
+    for (;;) {
+        std::string v;
+        switch (chan(self).python_try_recv(&v)) {
+            case Channel::Result::ok: return decode(v);
+            case Channel::Result::closed: return raise_closed(self);
+            case Channel::Result::would_block: break;
+        }
+        if (!wait_ready(self, false)) return nullptr;
+    }
+}
+
+// A future on the running loop resolved (with None) once the channel is
+// readable or closed.
+PyObject *ch_readable(PyObject *self, PyObject *) {
+    PyRef loop(running_loop());
+    if (!loop) {
+        PyErr_SetString(PyExc_RuntimeError, "Channel._readable() needs a running event loop");
+        return nullptr;
+    }
+    ContextThread *thread = ContextThread::current();
+    std::shared_ptr<Channel> ch = *reinterpret_cast<ChannelObject *>(self)->ch;
+    auto start = [ch](HostCall *t) {
+        static const uint8_t null = 0xf6;
+        if (!ch->python_wait_readable(t)) host_call_return(t, &null, 1);  // ready now
+    };
+    HostCall *token = new_token(nullptr);
+    if (thread && loop.get() == thread->py().loop().object()) {
+        // The context's own loop: resumed through the context's queue.
+        PyState &py = thread->py();
+        PyObject *future = py.loop().create_future();
+        if (!future) {
+            token->release();
+            token->release();
+            return nullptr;
+        }
+        token->awaited = true;
+        token->waiter = thread->host_call_waiter();
+        token->context_name = thread->context_name();
+        Py_INCREF(future);  // one for the map, one returned
+        py.awaited_calls.emplace(token, future);
+        start(token);
+        return future;
+    }
+    return await_host_call_on(loop.get(), token, thread, start);
+}
+
+PyObject *ch_try_send(PyObject *self, PyObject *value) {
+    std::string v;
+    if (!encode(self, value, &v)) return nullptr;
+    switch (chan(self).python_try_send(v)) {
+        case Channel::Result::ok: Py_RETURN_TRUE;
+        case Channel::Result::would_block: Py_RETURN_FALSE;
+        case Channel::Result::closed: return raise_closed(self);
+    }
+    return nullptr;
+}
+
+PyObject *ch_send(PyObject *self, PyObject *value) {
+    std::string v;
+    if (!encode(self, value, &v)) return nullptr;
+    for (;;) {
+        switch (chan(self).python_try_send(v)) {
+            case Channel::Result::ok: Py_RETURN_NONE;
+            case Channel::Result::closed: return raise_closed(self);
+            case Channel::Result::would_block: break;
+        }
+        if (!wait_ready(self, true)) return nullptr;  // waits for credit
+    }
+}
+
+PyObject *ch_close(PyObject *self, PyObject *) {
+    chan(self).close();
+    Py_RETURN_NONE;
+}
+
+PyObject *ch_get_id(PyObject *self, void *) { return PyLong_FromUnsignedLongLong(chan(self).id()); }
+PyObject *ch_get_closed(PyObject *self, void *) { return PyBool_FromLong(chan(self).closed()); }
+
+PyObject *ch_repr(PyObject *self) {
+    return PyUnicode_FromFormat("<pyctx.Channel %llu%s>", static_cast<unsigned long long>(chan(self).id()),
+                                chan(self).closed() ? " closed" : "");
+}
+
+PyMethodDef channel_methods[] = {
+    {"recv", ch_recv, METH_NOARGS,
+     "recv()\n--\n\nThe next value; blocks (GIL released) until one comes. Inside a\n"
+     "running event loop it returns an awaitable instead. Raises ChannelClosed\n"
+     "once the channel is closed and drained."},
+    {"arecv", ch_arecv, METH_NOARGS, "arecv()\n--\n\nAn awaitable of the next value."},
+    {"try_recv", ch_try_recv, METH_NOARGS,
+     "try_recv()\n--\n\n(True, value), or (False, None) when nothing is waiting."},
+    {"_readable", ch_readable, METH_NOARGS, nullptr},
+    {"send", ch_send, METH_O,
+     "send(value)\n--\n\nSends to the host; blocks while the host's side is full."},
+    {"try_send", ch_try_send, METH_O, "try_send(value)\n--\n\nFalse when the host's side is full."},
+    {"close", ch_close, METH_NOARGS, "close()\n--\n\nCloses both directions; wakes every waiter."},
+    {nullptr, nullptr, 0, nullptr},
+};
+
+PyGetSetDef channel_getset[] = {
+    {"id", ch_get_id, nullptr, "The channel's id.", nullptr},
+    {"closed", ch_get_closed, nullptr, "True once either end closed it.", nullptr},
+    {nullptr, nullptr, nullptr, nullptr, nullptr},
+};
+
+PyType_Slot channel_slots[] = {
+    {Py_tp_new, reinterpret_cast<void *>(channel_new)},
+    {Py_tp_dealloc, reinterpret_cast<void *>(channel_dealloc)},
+    {Py_tp_repr, reinterpret_cast<void *>(ch_repr)},
+    {Py_tp_methods, channel_methods},
+    {Py_tp_getset, channel_getset},
+    {Py_tp_doc, const_cast<char *>("Channel(id)\n--\n\nThe Python end of a channel the host made.")},
+    {0, nullptr},
+};
+
+}  // namespace
+
+PyType_Spec channel_spec = {"pyctx.Channel", static_cast<int>(sizeof(ChannelObject)), 0,
+                            Py_TPFLAGS_DEFAULT, channel_slots};
+
+}  // namespace pyctx::core

@@ -8,6 +8,7 @@
 #include "core/engine/context.h"
 #include "core/engine/inproc/inproc_executor.h"
 #include "core/engine/runtime.h"
+#include "core/python/import_lock.h"
 
 namespace pyctx::core {
 
@@ -21,6 +22,9 @@ bool InprocExecutor::setup_interpreter(Error *err) {
     } else {
 #if PY_VERSION_HEX >= 0x030C0000
         std::unique_lock sub(rt.subinterpreter_mu);
+        // Creation imports builtin modules: no other interpreter may be
+        // creating or executing extension modules meanwhile (import_lock.h).
+        ImportLockHold imports(nullptr);
         PyThreadState *main_ts = PyThreadState_New(main);
         PyEval_RestoreThread(main_ts);
         PyInterpreterConfig cfg;
@@ -83,6 +87,9 @@ void InprocExecutor::teardown_interpreter() {
     }
 #if PY_VERSION_HEX >= 0x030C0000
     std::lock_guard sub(Runtime::get().subinterpreter_mu);
+    // Ending frees the interpreter's extension modules while others may be
+    // importing the same ones (gh-136423). Its own threads may still import.
+    ImportLockHold imports(PyThreadState_GetInterpreter(ts));
     PyEval_RestoreThread(ts);
     Py_EndInterpreter(ts);
     auto *main_ts = static_cast<PyThreadState *>(main_thread_state_);

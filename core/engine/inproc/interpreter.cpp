@@ -9,6 +9,7 @@
 #include "core/engine/inproc/inproc_executor.h"
 #include "core/engine/runtime.h"
 #include "core/python/import_lock.h"
+#include "core/python/keyword_tuples.h"
 
 namespace pyctx::core {
 
@@ -94,6 +95,7 @@ void InprocExecutor::teardown_interpreter() {
     Py_EndInterpreter(ts);
     auto *main_ts = static_cast<PyThreadState *>(main_thread_state_);
     PyEval_RestoreThread(main_ts);
+    disown_keyword_tuples();  // 3.12 (keyword_tuples.h)
     PyThreadState_Clear(main_ts);
     PyThreadState_DeleteCurrent();
     main_thread_state_ = nullptr;

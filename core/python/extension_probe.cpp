@@ -8,6 +8,7 @@
 #include "core/python/errors.h"
 #include "core/python/import_guard.h"
 #include "core/python/import_lock.h"
+#include "core/python/main_interpreter.h"
 #include "core/python/ref.h"
 
 namespace pyctx::core {
@@ -15,33 +16,6 @@ namespace pyctx::core {
 #if PY_VERSION_HEX >= 0x030C0000
 
 namespace {
-
-enum class Verdict { unknown, allowed, refused };
-
-// (name, file) -> verdict, for the life of the process: whether a module
-// file uses single-phase init does not change, even across a runtime
-// re-initialization.
-class Registry {
-public:
-    Verdict find(const std::string &key) {
-        std::lock_guard<std::mutex> g(mu_);
-        auto it = map_.find(key);
-        return it == map_.end() ? Verdict::unknown : it->second;
-    }
-    void record(const std::string &key, Verdict v) {
-        std::lock_guard<std::mutex> g(mu_);
-        map_[key] = v;
-    }
-
-private:
-    std::mutex mu_;
-    std::unordered_map<std::string, Verdict> map_;
-};
-
-Registry &registry() {
-    static Registry *r = new Registry;  // never destroyed (pinned threads)
-    return *r;
-}
 
 struct Target {
     std::string name;    // UTF-8
@@ -69,6 +43,53 @@ bool target_of(PyObject *spec, Target *out) {
     out->origin.assign(PyBytes_AS_STRING(origin_bytes.get()),
                        static_cast<size_t>(PyBytes_GET_SIZE(origin_bytes.get())));
     return true;
+}
+
+
+constexpr const char kWhere[] =
+    "Use a worker context for it (worker contexts run on the main interpreter), "
+    "or a process context once available.";
+
+void set_refusal(PyObject *spec, const std::string &name, const std::string &why) {
+    PyRef msg(PyUnicode_FromFormat(
+        "module '%s' cannot be imported in an owngil context: %s. %s", name.c_str(), why.c_str(),
+        kWhere));
+    PyRef pyname(PyObject_GetAttrString(spec, "name"));
+    PyRef path(pyname ? PyObject_GetAttrString(spec, "origin") : nullptr);
+    PyErr_Clear();
+    if (msg) PyErr_SetImportError(msg.get(), pyname.get(), path.get());
+}
+
+#if PY_VERSION_HEX < 0x030D0000
+// 3.12 only: 3.13 calls PyInit_ of a subinterpreter's extension in the main
+// interpreter itself (and creating an unexecuted _datetime there and
+// dropping it corrupts 3.13's static datetime types).
+
+enum class Verdict { unknown, allowed, refused };
+
+// (name, file) -> verdict, for the life of the process: whether a module
+// file uses single-phase init does not change, even across a runtime
+// re-initialization.
+class Registry {
+public:
+    Verdict find(const std::string &key) {
+        std::lock_guard<std::mutex> g(mu_);
+        auto it = map_.find(key);
+        return it == map_.end() ? Verdict::unknown : it->second;
+    }
+    void record(const std::string &key, Verdict v) {
+        std::lock_guard<std::mutex> g(mu_);
+        map_[key] = v;
+    }
+
+private:
+    std::mutex mu_;
+    std::unordered_map<std::string, Verdict> map_;
+};
+
+Registry &registry() {
+    static Registry *r = new Registry;  // never destroyed (pinned threads)
+    return *r;
 }
 
 // A loaded module's verdict. CPython's rule: a single-phase module's
@@ -142,53 +163,82 @@ Verdict probe_in_main(const Target &t, std::string *error) {
     return judge(module.get());
 }
 
-// Switches this thread to the main interpreter for the probe and back.
-Verdict probe(const Target &t, std::string *error) {
-    PyThreadState *sub = PyEval_SaveThread();
-    PyThreadState *main = PyThreadState_New(PyInterpreterState_Main());
-    if (!main) {
-        PyEval_RestoreThread(sub);
-        *error = "no memory for a thread state";
-        return Verdict::unknown;
-    }
-    PyEval_RestoreThread(main);
-    take_import_lock();
-    // Another context may have probed it while this one waited.
+// The verdict from the registry or, the first time, from a probe in the
+// main interpreter.
+Verdict verdict_of(const Target &t, std::string *error) {
     Verdict v = registry().find(t.key());
-    if (v == Verdict::unknown) {
+    if (v != Verdict::unknown) return v;
+    bool ran = run_in_main_interpreter([&] {
+        // Another context may have probed it while this one waited.
+        v = registry().find(t.key());
+        if (v != Verdict::unknown) return;
         v = probe_in_main(t, error);
         if (v != Verdict::unknown) registry().record(t.key(), v);
-    }
-    ImportLock::get().unlock();
-    PyThreadState_Clear(main);
-    PyThreadState_DeleteCurrent();
-    PyEval_RestoreThread(sub);
+    });
+    if (!ran) *error = "no memory for a thread state";
     return v;
 }
 
-constexpr const char kWhere[] =
-    "Use a worker context for it (worker contexts run on the main interpreter), "
-    "or a process context once available.";
+#else
 
-void set_refusal(PyObject *spec, const std::string &name, const std::string &why) {
-    PyRef msg(PyUnicode_FromFormat(
-        "module '%s' cannot be imported in an owngil context: %s. %s", name.c_str(), why.c_str(),
-        kWhere));
-    PyRef pyname(PyObject_GetAttrString(spec, "name"));
-    PyRef path(pyname ? PyObject_GetAttrString(spec, "origin") : nullptr);
-    PyErr_Clear();
-    if (msg) PyErr_SetImportError(msg.get(), pyname.get(), path.get());
+// CPython 3.13 readies _datetime's static types in whichever interpreter
+// imports it first, and if that is a subinterpreter that ends before the
+// main interpreter finalizes, finalization frees the types' tuples with the
+// wrong allocator ("munmap_chunk(): invalid pointer"; plain CPython 3.13.0
+// does the same). So the main interpreter imports it first. _datetime is
+// the only module of the 3.13 standard library that uses these static types
+// (_PyStaticType_InitForExtension).
+constexpr const char *kMainFirst[] = {"_datetime"};
+
+bool needs_main_first(const std::string &name) {
+    for (const char *m : kMainFirst)
+        if (name == m) return true;
+    return false;
 }
 
+// Names imported in the main interpreter already (by this code).
+std::mutex g_main_first_mu;
+std::unordered_map<std::string, bool> g_main_first_done;
+
+#endif  // < 3.13
+
 }  // namespace
+
+#if PY_VERSION_HEX >= 0x030D0000
+
+int admit_extension_in_subinterpreter(PyObject *spec) {
+    Target t;
+    if (!target_of(spec, &t) || !needs_main_first(t.name)) return 1;
+    {
+        std::lock_guard<std::mutex> g(g_main_first_mu);
+        if (g_main_first_done.count(t.name)) return 1;
+    }
+    std::string error;
+    bool ran = run_in_main_interpreter([&] {
+        PyRef module(PyImport_ImportModule(t.name.c_str()));
+        if (!module) {
+            error = take_python_error_text();
+            return;
+        }
+        std::lock_guard<std::mutex> g(g_main_first_mu);
+        g_main_first_done[t.name] = true;
+    });
+    if (!ran) error = "no memory for a thread state";
+    if (error.empty()) return 1;
+    PyErr_Format(PyExc_ImportError,
+                 "module '%s' could not be loaded: importing it in the main interpreter first "
+                 "(which CPython 3.13 needs) failed: %s",
+                 t.name.c_str(), error.c_str());
+    return -1;
+}
+
+#else
 
 int admit_extension_in_subinterpreter(PyObject *spec) {
     Target t;
     if (!target_of(spec, &t)) return 1;
     std::string error;
-    Verdict v = registry().find(t.key());
-    if (v == Verdict::unknown) v = probe(t, &error);
-    switch (v) {
+    switch (verdict_of(t, &error)) {
     case Verdict::allowed:
         return 1;
     case Verdict::refused:
@@ -205,6 +255,8 @@ int admit_extension_in_subinterpreter(PyObject *spec) {
                  t.name.c_str(), error.c_str());
     return -1;
 }
+
+#endif  // < 3.13
 
 void explain_subinterpreter_refusal(PyObject *spec) {
     if (!PyErr_ExceptionMatches(PyExc_ImportError)) return;

@@ -10,6 +10,7 @@
 // lets them import together. PYCTX_STRESS_IMPORTS=N runs N rounds.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <thread>
@@ -90,5 +91,7 @@ TEST(ConcurrentImports, FirstImportsOfExtensionModulesInManyContextsAtOnce) {
             EXPECT_EQ(eval_text(r.contexts[i].get(), "imports_done"), "ok") << "context " << i;
         }
         if (HasFailure()) break;
+        if (n_rounds > kDefaultRounds && (round + 1) % 50 == 0)
+            std::fprintf(stderr, "stress: %d of %d rounds done\n", round + 1, n_rounds);
     }
 }

@@ -24,9 +24,6 @@ void take_import_lock() {
 
 namespace {
 
-// Set on ExtensionFileLoader once this interpreter's loaders are wrapped.
-constexpr const char kMarker[] = "_pyctx_import_guard";
-
 // `original` is the wrapped method (the PyCFunction's self).
 PyObject *locked_call(PyObject *original, PyObject *const *args, Py_ssize_t nargs,
                       PyObject *kwnames) {
@@ -86,6 +83,19 @@ bool wrap(PyObject *cls, const char *name, PyMethodDef *def, bool instance_metho
     return method && PyObject_SetAttrString(cls, name, method.get()) == 0;
 }
 
+// Whether cls.create_module is already the wrapper (the main interpreter is
+// set up by every worker context). Not a marker attribute: its interned name
+// would outlive every owngil interpreter (see module.cpp, add_ref).
+bool already_wrapped(PyObject *cls) {
+    PyObject *dict = reinterpret_cast<PyTypeObject *>(cls)->tp_dict;  // borrowed
+    PyObject *m = dict ? PyDict_GetItemString(dict, "create_module") : nullptr;
+    if (!m || !PyInstanceMethod_Check(m)) return false;
+    PyObject *fn = PyInstanceMethod_GET_FUNCTION(m);
+    return PyCFunction_Check(fn) &&
+           PyCFunction_GET_FUNCTION(fn) ==
+               reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(extension_create));
+}
+
 PyRef class_of(const char *module, const char *name) {
     PyRef mod(PyImport_ImportModule(module));  // frozen, always in sys.modules
     return PyRef(mod ? PyObject_GetAttrString(mod.get(), name) : nullptr);
@@ -97,12 +107,11 @@ bool install_import_guard(Error *err) {
     PyRef files(class_of("_frozen_importlib_external", "ExtensionFileLoader"));
     PyRef builtins(files ? class_of("_frozen_importlib", "BuiltinImporter") : PyRef());
     bool ok = static_cast<bool>(builtins);
-    if (ok && PyObject_HasAttrString(files.get(), kMarker)) return true;
+    if (ok && already_wrapped(files.get())) return true;
     ok = ok && wrap(files.get(), "create_module", &extension_create_def, true) &&
          wrap(files.get(), "exec_module", &extension_exec_def, true) &&
          wrap(builtins.get(), "create_module", &locked_def, false) &&
-         wrap(builtins.get(), "exec_module", &locked_def, false) &&
-         PyObject_SetAttrString(files.get(), kMarker, Py_True) == 0;
+         wrap(builtins.get(), "exec_module", &locked_def, false);
     if (!ok)
         *err = Error(Status::internal,
                      "cannot guard extension imports: " + take_python_error_text());

@@ -37,6 +37,13 @@ void ImportLock::lock(const void *interp) {
     enter(interp);
 }
 
+bool ImportLock::lock_for(const void *interp, std::chrono::nanoseconds timeout) {
+    std::unique_lock<std::mutex> g(mu_);
+    if (!cv_.wait_for(g, timeout, [&] { return can_enter(interp); })) return false;
+    enter(interp);
+    return true;
+}
+
 void ImportLock::unlock() {
     std::lock_guard<std::mutex> g(mu_);
     --t_depth;

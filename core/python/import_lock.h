@@ -20,6 +20,7 @@
 // nullptr for "no interpreter yet", e.g. while one is being created).
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <mutex>
@@ -36,7 +37,11 @@ public:
     // Like try_lock, but waits. The caller must hold no GIL (a holder may
     // need any GIL to finish).
     void lock(const void *interp);
-    // Leaves once per successful try_lock/lock, on the same thread.
+    // Like lock, but gives up after `timeout` (false then): for callers with
+    // a deadline, e.g. an owngil context creation with a timeout, since an
+    // extension whose initialization never returns holds the lock forever.
+    bool lock_for(const void *interp, std::chrono::nanoseconds timeout);
+    // Leaves once per successful try_lock/lock/lock_for, on the same thread.
     void unlock();
 
 private:

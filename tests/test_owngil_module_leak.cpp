@@ -34,7 +34,7 @@ static auto *const g_runtime = install_runtime();
 namespace {
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr int kDefaultCycles = 9;
+constexpr int kDefaultCycles = 5;
 #else
 constexpr int kDefaultCycles = 41;
 #endif

@@ -1,9 +1,12 @@
 // Shared helpers of the pyctx benchmark binaries: runtime/context set-up,
-// clocks, percentiles, CBOR argument building and the JSON-lines output that
-// bench/run.py collects. Uses the public C API only.
+// CBOR argument building and figures labelled with pyctx's Python, on top of
+// bench_stats.hpp (options, clock, percentiles, JSON lines). Uses the public
+// C API only.
 #pragma once
 
 #include <pyctx.h>
+
+#include "bench_stats.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -32,11 +35,6 @@ inline void die_on(pyctx_error_t *err, const char *what) {
     std::exit(1);
 }
 
-[[noreturn]] inline void die(const std::string &msg) {
-    std::fprintf(stderr, "bench: %s\n", msg.c_str());
-    std::exit(1);
-}
-
 // "status: [PythonType] message" of an error, for reports that continue.
 inline std::string describe(const pyctx_error_t *err) {
     std::string s = pyctx_status_name(pyctx_error_status(err));
@@ -48,46 +46,6 @@ inline std::string describe(const pyctx_error_t *err) {
     s += pyctx_error_message(err);
     return s;
 }
-
-// ---- command line -------------------------------------------------------------
-
-// `--name value` options with defaults; unknown options are an error.
-class Args {
-public:
-    Args(int argc, char **argv) : argv_(argv + 1, argv + argc) {}
-
-    long get_int(const char *name, long fallback) {
-        const char *v = find(name);
-        if (v == nullptr) return fallback;
-        char *end = nullptr;
-        long n = std::strtol(v, &end, 10);
-        if (end == v || *end != '\0' || n < 0) die(std::string("bad value for ") + name + ": " + v);
-        return n;
-    }
-    std::string get_str(const char *name, const char *fallback) {
-        const char *v = find(name);
-        return v ? v : fallback;
-    }
-    // Call after every option was read: rejects leftovers (typos).
-    void finish() {
-        for (size_t i = 0; i < argv_.size(); ++i)
-            if (!used_[i]) die("unknown argument: " + argv_[i]);
-    }
-
-private:
-    const char *find(const char *name) {
-        used_.resize(argv_.size(), false);
-        for (size_t i = 0; i + 1 < argv_.size(); ++i) {
-            if (argv_[i] == name) {
-                used_[i] = used_[i + 1] = true;
-                return argv_[i + 1].c_str();
-            }
-        }
-        return nullptr;
-    }
-    std::vector<std::string> argv_;
-    std::vector<bool> used_ = std::vector<bool>(argv_.size(), false);
-};
 
 // ---- runtime and contexts ----------------------------------------------------
 
@@ -194,24 +152,7 @@ inline double call_number(pyctx_context_t *ctx, const char *module, const char *
     return v;
 }
 
-// ---- clocks and statistics ------------------------------------------------------
-
-using Clock = std::chrono::steady_clock;
-
-inline int64_t now_ns() {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
-        .count();
-}
-
-// The p-th percentile (0..100) by nearest rank; sorts `v` in place.
-inline double percentile(std::vector<double> &v, double p) {
-    if (v.empty()) return 0.0;
-    std::sort(v.begin(), v.end());
-    size_t rank = static_cast<size_t>(p / 100.0 * static_cast<double>(v.size()) + 0.5);
-    if (rank == 0) rank = 1;
-    if (rank > v.size()) rank = v.size();
-    return v[rank - 1];
-}
+// ---- memory ----------------------------------------------------------------------
 
 // Resident set size of this process in KiB, from /proc/self/status.
 inline long rss_kib() {
@@ -225,36 +166,17 @@ inline long rss_kib() {
 
 // ---- output ----------------------------------------------------------------------
 
-// One JSON line per figure: {"bench", "case", "mode", "metric", "value",
-// "unit", "python"}. bench/run.py groups lines by everything but the value
-// and takes the median over runs.
+// One JSON line per figure (see emit_line in bench_stats.hpp), labelled
+// with the Python that pyctx loaded.
 inline void emit(const char *bench, const std::string &case_name, const char *mode,
                  const char *metric, double value, const char *unit) {
-    std::printf("{\"bench\": \"%s\", \"case\": \"%s\", \"mode\": \"%s\", \"metric\": \"%s\", "
-                "\"value\": %.6g, \"unit\": \"%s\", \"python\": \"%s\"}\n",
-                bench, case_name.c_str(), mode, metric, value, unit, pyctx_python_version());
-    std::fflush(stdout);
+    emit_line(bench, case_name, mode, metric, value, unit, pyctx_python_version());
 }
 
-// A benchmark that could not run (e.g. the engine lacks a feature): the
-// runner prints "unavailable" with the reason instead of a figure.
+// A benchmark that could not run (see emit_unavailable_line).
 inline void emit_unavailable(const char *bench, const std::string &case_name, const char *mode,
                              const std::string &reason) {
-    std::string r;
-    for (char c : reason) {  // JSON-escape the reason
-        if (c == '"' || c == '\\') {
-            r += '\\';
-            r += c;
-        } else if (c == '\n') {
-            r += "\\n";
-        } else if (static_cast<unsigned char>(c) >= 0x20) {
-            r += c;
-        }
-    }
-    std::printf("{\"bench\": \"%s\", \"case\": \"%s\", \"mode\": \"%s\", \"unavailable\": \"%s\", "
-                "\"python\": \"%s\"}\n",
-                bench, case_name.c_str(), mode, r.c_str(), pyctx_python_version());
-    std::fflush(stdout);
+    emit_unavailable_line(bench, case_name, mode, reason, pyctx_python_version());
 }
 
 }  // namespace bench

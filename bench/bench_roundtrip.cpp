@@ -1,12 +1,15 @@
 // Benchmarks 1 and 2: the synchronous round trip of a trivial request made
 // from one calling thread.
 //
-//   1. pyctx_call of an identity function and of math.sqrt: p50, p99, calls/s
+//   1. pyctx_call of an identity function, operator.add(2.0, 3.0) and
+//      math.sqrt: p50, p99, calls/s
 //   2. pyctx_eval of a small expression with locals: p50, p99, evals/s
 //
 // Beside each, the "limit": the same Python work done directly on one thread
 // with no handoff (timeit inside the context), i.e. what is left once the
-// cross-thread request costs nothing.
+// cross-thread request costs nothing. bench_embed makes the same calls from
+// the caller's own thread through the CPython C API, and bench_handoff
+// times the bare thread handoff; bench/run.py reports ratios to both.
 //
 // usage: bench_roundtrip [--mode worker|owngil|both] [--calls N] [--limit-number N]
 #include "bench_common.hpp"
@@ -23,26 +26,12 @@ struct Sizes {
     long limit_number;  // timeit iterations per repeat for the limit
 };
 
-// Runs `one_request` as latency loop (per-request clock) and as throughput
-// loop (no clock inside), after a warm-up, and emits p50/p99/rate.
+// Runs `one_request` as latency and throughput loop (bench_stats.hpp) and
+// emits p50/p99/rate.
 void measure(const char *bench_name, const std::string &case_name, const char *mode,
              const Sizes &sizes, const std::function<void()> &one_request) {
-    for (long i = 0; i < sizes.calls / 10 + 100; ++i) one_request();  // warm-up
-
-    std::vector<double> lat_ns(static_cast<size_t>(sizes.calls));
-    for (auto &slot : lat_ns) {
-        int64_t t0 = bench::now_ns();
-        one_request();
-        slot = static_cast<double>(bench::now_ns() - t0);
-    }
-    int64_t t0 = bench::now_ns();
-    for (long i = 0; i < sizes.calls; ++i) one_request();
-    double secs = static_cast<double>(bench::now_ns() - t0) / 1e9;
-
-    bench::emit(bench_name, case_name, mode, "p50_ns", bench::percentile(lat_ns, 50), "ns");
-    bench::emit(bench_name, case_name, mode, "p99_ns", bench::percentile(lat_ns, 99), "ns");
-    bench::emit(bench_name, case_name, mode, "per_s", static_cast<double>(sizes.calls) / secs,
-                "1/s");
+    bench::emit_loop(bench_name, case_name, mode, bench::measure_loop(sizes.calls, one_request),
+                     pyctx_python_version());
 }
 
 void emit_limit(const char *bench_name, const std::string &case_name, const char *mode,
@@ -51,15 +40,19 @@ void emit_limit(const char *bench_name, const std::string &case_name, const char
     bench::emit(bench_name, case_name, mode, "limit_per_s", 1e9 / limit_ns, "1/s");
 }
 
-// Benchmark 1 for one function: `module.function(2.0)` must give `expected`.
+// Benchmark 1 for one function: `module.function(2.0)` (or, with
+// `two_args`, `module.function(2.0, 3.0)`) must give `expected`.
 void bench_call(pyctx_context_t *ctx, const char *mode, const Sizes &sizes,
                 const std::string &case_name, const char *module, const char *function,
-                const char *limit_target, double expected) {
-    const Cbor args = bench::make_cbor([](pyctx_cbor_writer_t *w) {
+                bool two_args, const char *limit_target, double expected) {
+    const Cbor args = bench::make_cbor([&](pyctx_cbor_writer_t *w) {
+        if (two_args)
+            return pyctx_cbor_write_array(w, 2) || pyctx_cbor_write_float(w, 2.0) ||
+                   pyctx_cbor_write_float(w, 3.0);
         return pyctx_cbor_write_array(w, 1) || pyctx_cbor_write_float(w, 2.0);
     });
     if (bench::call_number(ctx, module, function, args) != expected)
-        bench::die(std::string(function) + "(2.0) returned a wrong value");
+        bench::die(case_name + " returned a wrong value");
 
     measure("roundtrip", case_name, mode, sizes, [&] {
         pyctx_bytes_t out{};
@@ -122,9 +115,11 @@ int main(int argc, char **argv) {
     for (pyctx_mode mode : bench::parse_modes(modes_arg)) {
         pyctx_context_t *ctx = bench::make_bench_context(mode);
         const char *m = bench::mode_name(mode);
-        bench_call(ctx, m, sizes, "call identity", "pyctx_bench_funcs", "identity", "identity",
-                   2.0);
-        bench_call(ctx, m, sizes, "call math.sqrt", "math", "sqrt", "sqrt", std::sqrt(2.0));
+        bench_call(ctx, m, sizes, "call identity", "pyctx_bench_funcs", "identity", false,
+                   "identity", 2.0);
+        bench_call(ctx, m, sizes, "call operator.add", "operator", "add", true, "add", 5.0);
+        bench_call(ctx, m, sizes, "call math.sqrt", "math", "sqrt", false, "sqrt",
+                   std::sqrt(2.0));
         bench_eval(ctx, m, sizes);
         bench::close_context(ctx);
     }

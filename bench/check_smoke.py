@@ -1,7 +1,10 @@
-"""Checks a results.json written by `run.py --smoke`: every benchmark ran
+"""Checks a results file written by `run.py --smoke`: every benchmark ran
 without failure and produced every figure it should, each a positive
-finite number; the asyncio benchmark either produced figures or says why
-it is unavailable. Exit status 0 only when all checks pass.
+finite number; the round trips have their same-run ratios to the
+calibration and to the direct-embedding baseline; the load during every
+benchmark process was recorded; the asyncio benchmark either produced
+figures or says why it is unavailable. No timing is checked. Exit status 0
+only when all checks pass.
 
 usage: python check_smoke.py RESULTS_JSON N_CONTEXTS OWNGIL(0|1)
 """
@@ -27,13 +30,38 @@ def main():
             problems.append("bad value %r for %s / %s / %s / %s" % (value, bench, case, mode,
                                                                    metric))
 
+    # The calibration: every bare thread handoff (no Python, mode "threads").
+    expect("handoff", "clock floor (empty request)", "threads", "p50_ns")
+    for case in ("spin", "spin then futex", "futex, both parked", "condvar"):
+        for metric in ("p50_ns", "p99_ns", "per_s"):
+            expect("handoff", case, "threads", metric)
+    for case in ("spin then futex", "futex, both parked"):
+        if have.get(("handoff", case, "threads", "parks_per_round_trip")) is None:
+            problems.append("missing parks per round trip for %s" % case)  # may be 0
+    # Both sides of a fully parked handoff park on every round trip.
+    parked = have.get(("handoff", "futex, both parked", "threads", "parks_per_round_trip"))
+    if parked is not None and not 1.9 <= parked <= 2.1:
+        problems.append("futex, both parked: %r parks per round trip, expected 2" % parked)
+
     for mode in modes:
-        for case in ("call identity", "call math.sqrt"):
+        for case in ("call identity", "call operator.add", "call math.sqrt"):
             for metric in ("p50_ns", "p99_ns", "per_s", "limit_ns", "limit_per_s"):
                 expect("roundtrip", case, mode, metric)
+            # The direct-embedding baseline of the same call, and the
+            # same-run ratios of the round trip to it and to the handoffs.
+            for metric in ("p50_ns", "p99_ns", "per_s"):
+                expect("embed", case, mode, metric)
+            for vs in ("limit", "direct", "spin", "spin→futex", "parked", "condvar"):
+                if not any(r["bench"] == "roundtrip" and r["case"] == case and
+                           r["mode"] == mode and r["vs"] == vs and r["median"] > 0
+                           for r in doc["ratios"]):
+                    problems.append("missing ratio roundtrip / %s / %s ÷ %s" % (case, mode, vs))
         for metric in ("p50_ns", "p99_ns", "per_s", "limit_ns"):
             expect("eval", "eval x*y+1 with locals", mode, metric)
         expect("pipelined", "call identity, 1000 in flight", mode, "per_s")
+        if mode == "worker":
+            for metric in ("p50_ns", "p99_ns", "per_s"):
+                expect("embed", "call identity, new thread state per call", mode, metric)
         for metric in ("per_s", "p50_ns", "p99_ns"):
             expect("concurrent", "50 threads over 2 contexts", mode, metric)
         asyncio_figures = [k for k in have if k[0] == "asyncio" and k[2] == mode]
@@ -65,6 +93,11 @@ def main():
 
     if not doc["table"] or not doc["targets"]:
         problems.append("no table or no targets in the results")
+    if not any(line.startswith("calibration, same runs") for line in doc["table"]):
+        problems.append("no calibration line in the table")
+    if not doc["processes"] or any(p["other_load_during_cpus"] is None
+                                   for p in doc["processes"]):
+        problems.append("the load during some benchmark process was not recorded")
     for p in problems:
         print("check_smoke: " + p)
     print("check_smoke: %d figures, %d problem(s)" % (len(have), len(problems)))

@@ -6,6 +6,7 @@ plain-Python baselines alike, so that all modes run exactly the same code.
 
 import asyncio
 import math
+import operator
 import timeit
 
 
@@ -15,11 +16,13 @@ def identity(x):
 
 
 def direct_call_ns(target, number):
-    """The no-handoff limit: ns per call of `target(2.0)` made directly on
-    this thread (timeit, best of 5 repeats), where target is "identity" or
-    "sqrt". This is the floor any cross-thread call has to add to."""
-    fn = {"identity": identity, "sqrt": math.sqrt}[target]
-    timer = timeit.Timer("f(x)", globals={"f": fn, "x": 2.0})
+    """The no-handoff limit: ns per call of `target(2.0)` (for "add":
+    `operator.add(2.0, 3.0)`) made directly on this thread (timeit, best of
+    5 repeats), where target is "identity", "add" or "sqrt". This is the
+    floor any cross-thread call has to add to."""
+    fn = {"identity": identity, "add": operator.add, "sqrt": math.sqrt}[target]
+    stmt = "f(x, y)" if target == "add" else "f(x)"
+    timer = timeit.Timer(stmt, globals={"f": fn, "x": 2.0, "y": 3.0})
     return min(timer.repeat(repeat=5, number=number)) / number * 1e9
 
 

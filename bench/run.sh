@@ -4,8 +4,11 @@
 # pyctx embeds (build/python.env). Options go to run.py:
 #   bench/run.sh            full run: 5 runs per benchmark, a few minutes
 #   bench/run.sh --quick    2 runs with smaller sizes, under ~1 minute
-#   bench/run.sh --runs 9 --only roundtrip,scaling
-# Prints a table of medians and writes bench/results.json.
+#   bench/run.sh --runs 9 --only handoff,roundtrip,embed
+# Prints a table of medians (with this run's calibration and same-run
+# ratios) and writes every run's values: a full run of everything to
+# bench/results.json (the recorded run, tracked), anything else (--quick,
+# --only) to <build>/bench/results-<profile>.json (untracked).
 # Environment: PYCTX_BUILD_DIR (default <repo>/build).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)

@@ -70,6 +70,13 @@ PYCTX_API pyctx_error_t *pyctx_context_options_set_queue_capacity(pyctx_context_
     return nullptr;
 }
 
+PYCTX_API pyctx_error_t *pyctx_context_options_set_create_timeout(pyctx_context_options_t *options,
+                                                                   uint32_t timeout_ms) {
+    if (!options) return invalid("options is NULL");
+    options->options.create_timeout_ms = timeout_ms;
+    return nullptr;
+}
+
 PYCTX_API pyctx_error_t *pyctx_context_create(const pyctx_context_options_t *options,
                                               pyctx_context_t **out_context) {
     return guarded([&]() -> pyctx_error_t * {

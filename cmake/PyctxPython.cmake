@@ -63,6 +63,8 @@ if(Python3_VERSION VERSION_LESS 3.12)
   message(STATUS "pyctx: Python < 3.12, owngil contexts will report unsupported")
 endif()
 
-# Where libpython lives, so that the library finds it at run time (RUNPATH).
-list(GET Python3_LIBRARIES 0 _pylib)
-get_filename_component(PYCTX_PYTHON_LIBDIR "${_pylib}" DIRECTORY)
+# Where libpython lives, so that the library finds it at run time (RUNPATH);
+# the installed package names the same file and minor (PyctxInstall.cmake).
+list(GET Python3_LIBRARIES 0 PYCTX_PYTHON_LIBRARY)
+get_filename_component(PYCTX_PYTHON_LIBDIR "${PYCTX_PYTHON_LIBRARY}" DIRECTORY)
+set(PYCTX_PYTHON_MINOR "${Python3_VERSION_MAJOR}.${Python3_VERSION_MINOR}")

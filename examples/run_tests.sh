@@ -42,9 +42,10 @@ fi
 
 # ---- parallel_demo: table rows for every mode; bad N is a usage error ------
 if "$build/examples/parallel_demo" 2 >"$tmp/demo.out" 2>&1; then pass "parallel_demo 2 exits 0"; else fail "parallel_demo exit status"; cat "$tmp/demo.out"; fi
-# demo_row MODE CONTEXTS: a table row "mode contexts 1.23 s 1.00x" is there.
+# demo_row MODE CONTEXTS: a table row "mode contexts 1.23 s 1.00x 3%" is
+# there (the CPU wait column is "-" where /proc cannot tell).
 demo_row() {
-  if grep -Eq "^$1 +$2 +[0-9]+\.[0-9]{2} s +[0-9]+\.[0-9]{2}x\$" "$tmp/demo.out"; then
+  if grep -Eq "^$1 +$2 +[0-9]+\.[0-9]{2} s +[0-9]+\.[0-9]{2}x +([0-9]+%|-)\$" "$tmp/demo.out"; then
     pass "demo row: $1 x$2"
   else
     fail "demo row $1"; cat "$tmp/demo.out"
@@ -58,6 +59,12 @@ elif grep -q '^owngil  *skipped: ' "$tmp/demo.out"; then
   pass "demo skips owngil with a clear line"
 else
   fail "demo owngil skip line"
+fi
+# The line under the table says whether the machine let the runs use the CPUs.
+if grep -Eq '^machine: (quiet|BUSY|oversubscribed|not measured) ' "$tmp/demo.out"; then
+  pass "demo says how busy the machine was: $(grep '^machine: ' "$tmp/demo.out" | cut -c1-60)"
+else
+  fail "demo machine line"; cat "$tmp/demo.out"
 fi
 for bad in 0 abc 65 "2 3"; do
   # shellcheck disable=SC2086  # "2 3" is meant to be two arguments

@@ -75,7 +75,7 @@ extern "C" {
 /* ======================================================================== */
 
 #define PYCTX_VERSION_MAJOR 0
-#define PYCTX_VERSION_MINOR 1
+#define PYCTX_VERSION_MINOR 2
 #define PYCTX_VERSION_PATCH 0
 /** (major << 16) | (minor << 8) | patch, comparable with pyctx_version(). */
 #define PYCTX_VERSION \
@@ -83,7 +83,7 @@ extern "C" {
 
 /** The version of the library actually loaded, encoded like PYCTX_VERSION. */
 PYCTX_API uint32_t pyctx_version(void);
-/** The same as a static string, e.g. "0.1.0". */
+/** The same as a static string, e.g. "0.2.0". */
 PYCTX_API const char *pyctx_version_string(void);
 
 /* ======================================================================== */
@@ -142,6 +142,10 @@ typedef struct pyctx_bytes {
 
 /** Releases `bytes->data` and zeroes the struct. Accepts NULL. */
 PYCTX_API void pyctx_bytes_free(pyctx_bytes_t *bytes);
+
+/** Finalizer of user data the library stores (host functions, request
+ *  callbacks): called exactly once, when the library no longer needs it. */
+typedef void (*pyctx_free_fn)(void *user_data);
 
 /* ======================================================================== */
 /* Runtime                                                                  */
@@ -202,9 +206,19 @@ PYCTX_API pyctx_error_t *pyctx_init(const pyctx_runtime_options_t *options);
  * PYCTX_ERR_CLOSED, waits for all completion callbacks, then finalizes Python
  * and moves the runtime to STOPPED.
  *
- * Returns PYCTX_ERR_NOT_RUNNING when the runtime is not RUNNING. Returns
- * PYCTX_ERR_STUCK when a context thread did not return from Python in time:
- * the runtime is STOPPED all the same, but Python is then left initialized
+ * `timeout_ms` is one deadline for the whole shutdown, however many
+ * contexts there are. It bounds the wait for Python to return; delivering
+ * the completions of requests that were still queued does not count against
+ * it (that needs no Python and always progresses).
+ *
+ * Returns PYCTX_ERR_NOT_RUNNING when the runtime is not RUNNING, and
+ * PYCTX_ERR_INVALID_ARGUMENT (the runtime keeps running) when called on a
+ * library thread: from a completion callback or a host function. Returns
+ * PYCTX_ERR_STUCK, naming what still runs, when a context thread did not
+ * return from Python in time, when non-daemon Python threads (which
+ * finalization would wait for without bound) were still running at the
+ * deadline, or when finalization itself (atexit callbacks) did not finish:
+ * the runtime is STOPPED all the same, and Python is left initialized
  * (finalizing it under a running thread would crash the process).
  */
 PYCTX_API pyctx_error_t *pyctx_shutdown(uint32_t timeout_ms);
@@ -256,6 +270,12 @@ PYCTX_API pyctx_error_t *pyctx_context_options_set_preload(pyctx_context_options
  *  PYCTX_ERR_QUEUE_FULL. */
 PYCTX_API pyctx_error_t *pyctx_context_options_set_queue_capacity(
     pyctx_context_options_t *options, size_t capacity);
+/** Bounds pyctx_context_create(): if the context is not ready (its
+ *  preload still runs) after `timeout_ms`, the preload is interrupted and
+ *  create fails with PYCTX_ERR_TIMEOUT; the half-made context ends by itself.
+ *  0 (default): wait as long as the preload runs. */
+PYCTX_API pyctx_error_t *pyctx_context_options_set_create_timeout(
+    pyctx_context_options_t *options, uint32_t timeout_ms);
 
 /**
  * Creates a context, starts its thread and waits until the thread has set up
@@ -273,9 +293,13 @@ PYCTX_API pyctx_error_t *pyctx_context_create(const pyctx_context_options_t *opt
  * Waits up to `timeout_ms` for the thread to end its interpreter and exit.
  *
  * Idempotent. If Python does not return in time (a blocking C call, a loop
- * that swallows the interrupt) it returns PYCTX_ERR_STUCK: every request has
- * completed, the handle reports closed, and the thread with the memory it
- * uses is left alone; it exits by itself if Python ever returns.
+ * that swallows the interrupt, non-daemon threads an owngil context's Python
+ * started) it returns PYCTX_ERR_STUCK: every request has completed, the
+ * handle reports closed, and the thread with the memory it uses is left
+ * alone; it exits by itself if Python ever returns. A stuck context never
+ * keeps other contexts from being created. The timeout bounds the wait for
+ * Python only: completing a long backlog of queued requests as closed is not
+ * "stuck" and is waited for.
  */
 PYCTX_API pyctx_error_t *pyctx_context_close(pyctx_context_t *context, uint32_t timeout_ms);
 
@@ -425,6 +449,144 @@ PYCTX_API pyctx_error_t *pyctx_exec_async(pyctx_context_t *context, const char *
 PYCTX_API pyctx_error_t *pyctx_cancel(pyctx_context_t *context, uint64_t request_id);
 
 /* ======================================================================== */
+/* Request objects                                                          */
+/* ======================================================================== */
+
+/*
+ * A request object owns one operation's life, in the spirit of nng's aio:
+ * create it, set its destination, kind, arguments, timeout and completion
+ * callback, submit it, then wait on it, poll it, or let the callback report
+ * it; cancel it from any thread; read its result; submit it again or free
+ * it. The one-call functions above (pyctx_call, pyctx_call_async, ...) run
+ * on the same engine path: a request object adds the id before completion,
+ * a cancellable and time-limited synchronous wait, reuse and batches.
+ *
+ * Life cycle and ownership:
+ *  - NEW       after pyctx_request_new() (or once done): setters allowed.
+ *  - IN FLIGHT after a successful pyctx_request_submit(): the library holds
+ *              the request; setters fail with PYCTX_ERR_INVALID_ARGUMENT;
+ *              pyctx_request_id() is valid, cancel and wait may be called
+ *              from any thread.
+ *  - DONE      exactly once per submission, with a value, a Python error or
+ *              a status (cancelled, timeout, closed). The result stays
+ *              readable until the next submit or the free. A done request
+ *              may be submitted again (with the same or changed settings);
+ *              each submission gets a new id.
+ *  - A refused submission (an error returned by submit) leaves it NEW: it
+ *    never completes and its callback is not invoked.
+ *  - pyctx_request_free() of an in-flight request cancels it and waits for
+ *    its completion (the callback included) before releasing it, except
+ *    when called from that request's own callback, which may free it.
+ *
+ * Callback and waiting: the callback (optional) runs once per submission,
+ * on a library thread, never inside pyctx_request_submit(), with no GIL and
+ * no library lock held; it may read the result, submit the request again,
+ * or free it. pyctx_request_wait() and the callback may be combined: a wait
+ * returns after the callback has returned. The callback's user data is
+ * released by its destructor when the request is freed or a new callback
+ * replaces it.
+ *
+ * Settings are copied at submission (strings, CBOR), so a request may be
+ * changed and resubmitted once done. Destinations today: a context; kinds:
+ * call, eval, exec. Later destinations (pools, object handles), kinds
+ * (method calls, attribute reads, streams) and attached buffers extend this
+ * object with new setters, not new families of entry points.
+ *
+ * Thread safety: setters, submit and free are for one thread at a time (the
+ * owner); wait, cancel, is_done, id and the result accessors may race with
+ * each other and with completion from any thread once the request is in
+ * flight or done.
+ */
+typedef struct pyctx_request pyctx_request_t;
+
+/** What a request does. Values are stable; new ones are only appended. */
+typedef enum pyctx_request_kind {
+    PYCTX_REQUEST_NONE = 0, /**< not set yet: submit fails */
+    PYCTX_REQUEST_CALL = 1, /**< module.function(*args, **kwargs) */
+    PYCTX_REQUEST_EVAL = 2, /**< an expression, with optional locals */
+    PYCTX_REQUEST_EXEC = 3  /**< statements; the value is null */
+} pyctx_request_kind;
+
+/** Completion callback of a request object; see the life cycle above. */
+typedef void (*pyctx_request_fn)(void *user_data, pyctx_request_t *request);
+
+/** A new request, NEW. */
+PYCTX_API pyctx_error_t *pyctx_request_new(pyctx_request_t **out_request);
+/** Frees it (cancelling and waiting when in flight; see above). Accepts NULL. */
+PYCTX_API void pyctx_request_free(pyctx_request_t *request);
+
+/** The destination context (required). The request keeps the context
+ *  alive while it refers to it. */
+PYCTX_API pyctx_error_t *pyctx_request_set_context(pyctx_request_t *request,
+                                                   pyctx_context_t *context);
+/** Kind call: `module.function` ("__main__" names the default namespace). */
+PYCTX_API pyctx_error_t *pyctx_request_set_call(pyctx_request_t *request, const char *module,
+                                                const char *function);
+/** Kind eval: a Python expression. */
+PYCTX_API pyctx_error_t *pyctx_request_set_eval(pyctx_request_t *request, const char *expression);
+/** Kind exec: Python statements. */
+PYCTX_API pyctx_error_t *pyctx_request_set_exec(pyctx_request_t *request, const char *code);
+/** Call arguments: one CBOR array (NULL/0: none). Checked here. */
+PYCTX_API pyctx_error_t *pyctx_request_set_args(pyctx_request_t *request, const uint8_t *args,
+                                                size_t len);
+/** Call keyword arguments, or eval locals: one CBOR map with text keys
+ *  (NULL/0: none). Checked here. */
+PYCTX_API pyctx_error_t *pyctx_request_set_kwargs(pyctx_request_t *request,
+                                                  const uint8_t *kwargs, size_t len);
+/** The env of an eval or exec (NULL: the default namespace); it must
+ *  belong to the destination context, checked at submit. */
+PYCTX_API pyctx_error_t *pyctx_request_set_env(pyctx_request_t *request, pyctx_env_t *env);
+/** Deadline of each submission, counted from submit (PYCTX_NO_TIMEOUT:
+ *  none): a queued request then never runs, a running one is interrupted,
+ *  and it completes with PYCTX_ERR_TIMEOUT. */
+PYCTX_API pyctx_error_t *pyctx_request_set_timeout(pyctx_request_t *request, uint32_t timeout_ms);
+/** The completion callback (NULL: none) with its user data and destructor
+ *  (may be NULL). Replacing it releases the previous user data. */
+PYCTX_API pyctx_error_t *pyctx_request_set_callback(pyctx_request_t *request,
+                                                    pyctx_request_fn callback, void *user_data,
+                                                    pyctx_free_fn free_user_data);
+
+/** Submits a NEW or DONE request. Errors (the request stays NEW): what the
+ *  one-call functions return (NOT_RUNNING, CLOSED, QUEUE_FULL, ...) and
+ *  INVALID_ARGUMENT for an in-flight request or missing settings. */
+PYCTX_API pyctx_error_t *pyctx_request_submit(pyctx_request_t *request);
+/** Submits `count` requests with one wake-up per destination context, in
+ *  order. Stops at the first refusal, returning its error; `out_accepted`
+ *  (may be NULL) receives how many were submitted before it. */
+PYCTX_API pyctx_error_t *pyctx_request_submit_many(pyctx_request_t *const *requests, size_t count,
+                                                   size_t *out_accepted);
+/** Waits until the request is done (and its callback has returned), up to
+ *  `timeout_ms` (PYCTX_NO_TIMEOUT: no limit). NULL when done; the result
+ *  is then readable. PYCTX_ERR_TIMEOUT when the wait ran out (the request
+ *  stays in flight), INVALID_ARGUMENT when it was never submitted. A wait on
+ *  a context's own thread (inside a host function) for a request to another
+ *  context keeps serving its own queue when `timeout_ms` is
+ *  PYCTX_NO_TIMEOUT. */
+PYCTX_API pyctx_error_t *pyctx_request_wait(pyctx_request_t *request, uint32_t timeout_ms);
+/** Cancels an in-flight request (see pyctx_cancel()); NOT_FOUND once it is
+ *  done, INVALID_ARGUMENT when never submitted. */
+PYCTX_API pyctx_error_t *pyctx_request_cancel(pyctx_request_t *request);
+/** 1 when done (result readable), else 0 (NULL: 0). */
+PYCTX_API int pyctx_request_is_done(const pyctx_request_t *request);
+/** The id of the current submission (0 before the first). */
+PYCTX_API uint64_t pyctx_request_id(const pyctx_request_t *request);
+/** The kind set (NULL: PYCTX_REQUEST_NONE). */
+PYCTX_API pyctx_request_kind pyctx_request_get_kind(const pyctx_request_t *request);
+/** Once done: PYCTX_OK when it produced a value. INVALID_ARGUMENT when not
+ *  done (or NULL). */
+PYCTX_API pyctx_status pyctx_request_status(const pyctx_request_t *request);
+/** Once done: the error (NULL on success or when not done); borrowed, valid
+ *  until the next submit or the free. */
+PYCTX_API const pyctx_error_t *pyctx_request_error(const pyctx_request_t *request);
+/** Once done: the CBOR value (NULL/0 when it failed, was taken, or is not
+ *  done); borrowed, valid until the next submit or the free. */
+PYCTX_API const uint8_t *pyctx_request_value(const pyctx_request_t *request, size_t *out_len);
+/** Once done: moves the value into `out_value` (release it with
+ *  pyctx_bytes_free()); INVALID_ARGUMENT when there is none. */
+PYCTX_API pyctx_error_t *pyctx_request_take_value(pyctx_request_t *request,
+                                                  pyctx_bytes_t *out_value);
+
+/* ======================================================================== */
 /* Host functions: Python calling the host                                  */
 /* ======================================================================== */
 
@@ -452,8 +614,6 @@ typedef struct pyctx_host_call pyctx_host_call_t;
 
 /** A host function. `user_data` is the pointer given at registration. */
 typedef void (*pyctx_host_fn)(void *user_data, pyctx_host_call_t *call);
-/** Finalizer of registered user data. */
-typedef void (*pyctx_free_fn)(void *user_data);
 
 /**
  * Registers (or replaces) the host function `name`. `free_user_data` (may be

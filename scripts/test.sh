@@ -2,7 +2,8 @@
 # Builds and runs every test suite: the C/C++ suite against the newest
 # Python (>= 3.12 when present) and against an older one, the same suite
 # under ThreadSanitizer and under ASan+UBSan, then the examples and
-# benchmark smoke checks and the Rust, Go and Erlang bindings.
+# benchmark smoke checks, the installed package (tests/package/run.sh) and
+# the Rust, Go and Erlang bindings. Each suite's wall time is printed.
 #
 #   PYCTX_TEST_QUICK=1   only the main build and the bindings (no extra Pythons, no sanitizers)
 set -euo pipefail
@@ -15,7 +16,16 @@ bash scripts/deps.sh bindings
 
 failed=()
 suites=0
-step() { echo; echo "==== $*"; suites=$((suites + 1)); }
+times=()
+step_name=""
+# Each step is one suite; its wall time is printed when the next one starts.
+end_step() {
+  [[ -n "$step_name" ]] || return 0
+  times+=("$(printf '%5d s  %s' $((SECONDS - step_start)) "$step_name")")
+  echo "---- $step_name: $((SECONDS - step_start)) s"
+  step_name=""
+}
+step() { end_step; echo; echo "==== $*"; suites=$((suites + 1)); step_name="$*"; step_start=$SECONDS; }
 
 run_ctest() {  # build-dir label
   if ! ctest --test-dir "$1" --output-on-failure --no-tests=error -j2; then failed+=("$2"); fi
@@ -59,6 +69,9 @@ export PYCTX_BUILD_DIR="$root/build"
 step "examples and benchmark smoke checks"
 if ! sh examples/run_tests.sh; then failed+=("examples/bench"); fi
 
+step "installed package: C consumers (find_package, pkg-config, static)"
+if ! bash tests/package/run.sh; then failed+=("installed package"); fi
+
 for lang in rust go erlang; do
   if [[ -f "bindings/$lang/test.sh" ]]; then
     step "$lang binding"
@@ -66,7 +79,9 @@ for lang in rust go erlang; do
   fi
 done
 
+end_step
 echo
+printf '%s\n' "${times[@]}"
 if ((${#failed[@]})); then
   echo "FAILED: ${failed[*]}"
   echo "suites: $((suites - ${#failed[@]})) passed, ${#failed[@]} failed"

@@ -78,3 +78,9 @@ add_dependencies(c_dlopen_call pyctx)
 add_test(NAME c_dlopen_call COMMAND c_dlopen_call $<TARGET_FILE:pyctx>)
 
 set_tests_properties(c_static_call c_dlopen_call PROPERTIES TIMEOUT 60)
+
+# ---- release metadata ------------------------------------------------------------
+# One version (header, CMake, Cargo, Go, .app) and one licence everywhere.
+add_test(NAME release_metadata_agree
+  COMMAND bash ${PROJECT_SOURCE_DIR}/tests/release/check_metadata.sh ${PROJECT_SOURCE_DIR})
+set_tests_properties(release_metadata_agree PROPERTIES TIMEOUT 30)

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Builds and runs the C/C++ test suite of the public C API (tests/).
 #
-#   PYCTX_BUILD_DIR   CMake build tree (default: /work/main/build); configured
+#   PYCTX_BUILD_DIR   CMake build tree (default: <repo>/build); configured
 #                     here if it does not exist yet
 #   PYCTX_BUILD_LOCK  optional lock file; when set, the build step runs under
 #                     `flock` on it (shared build trees)
@@ -12,7 +12,7 @@ set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 source_dir=$(cd "$here/.." && pwd)
-build_dir=${PYCTX_BUILD_DIR:-/work/main/build}
+build_dir=${PYCTX_BUILD_DIR:-$source_dir/build}
 
 # The suite's targets: every tests/test_*.cpp binary plus the extras of
 # tests/extra.cmake.

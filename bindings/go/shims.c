@@ -116,88 +116,73 @@ pyctx_error_t *pyctxgo_host_register(const char *name, uintptr_t handle) {
     return pyctx_host_register(name, host_trampoline, (void *)handle, host_free_trampoline);
 }
 
-/* ---- Spin-then-park completion (see shims.h). --------------------------- */
+/* ---- Cancellable synchronous calls (see shims.h). ----------------------- */
 
-pyctxgo_waiter *pyctxgo_waiter_new(void) {
-    return (pyctxgo_waiter *)calloc(1, sizeof(pyctxgo_waiter));
+/* Applies `step` unless an earlier one failed. */
+#define PYCTXGO_STEP(err, step) \
+    do {                         \
+        if ((err) == NULL) (err) = (step); \
+    } while (0)
+
+pyctx_error_t *pyctxgo_request_call(pyctx_request_t *request, pyctx_context_t *context,
+                                    const char *module, const char *function,
+                                    const uint8_t *args, size_t args_len, const uint8_t *kwargs,
+                                    size_t kwargs_len, uint32_t timeout_ms) {
+    pyctx_error_t *err = pyctx_request_set_context(request, context);
+    PYCTXGO_STEP(err, pyctx_request_set_call(request, module, function));
+    PYCTXGO_STEP(err, pyctx_request_set_args(request, args, args_len));
+    PYCTXGO_STEP(err, pyctx_request_set_kwargs(request, kwargs, kwargs_len));
+    PYCTXGO_STEP(err, pyctx_request_set_timeout(request, timeout_ms));
+    PYCTXGO_STEP(err, pyctx_request_submit(request));
+    return err;
 }
 
-void pyctxgo_waiter_free(pyctxgo_waiter *waiter) { free(waiter); }
-
-static void waiter_trampoline(void *user_data, uint64_t request_id, pyctx_result_t *result) {
-    (void)request_id;
-    pyctxgo_waiter *w = (pyctxgo_waiter *)user_data;
-    w->result = result;
-    int32_t prev = __atomic_exchange_n(&w->state, PYCTXGO_WAITER_DONE, __ATOMIC_SEQ_CST);
-    if (prev == PYCTXGO_WAITER_PARKED) {
-        /* The caller wrote `handle` before its CAS to PARKED, which this
-         * exchange synchronizes with. */
-        goPyctxWake(w->handle); /* the caller may free `w` from here on */
-    } else if (prev == PYCTXGO_WAITER_ABANDONED) {
-        pyctx_result_free(result);
-        free(w);
-    }
-    /* PENDING: the caller is spinning and takes the result itself. */
+pyctx_error_t *pyctxgo_request_eval(pyctx_request_t *request, pyctx_context_t *context,
+                                    const char *expression, pyctx_env_t *env,
+                                    const uint8_t *locals, size_t locals_len,
+                                    uint32_t timeout_ms) {
+    pyctx_error_t *err = pyctx_request_set_context(request, context);
+    PYCTXGO_STEP(err, pyctx_request_set_eval(request, expression));
+    PYCTXGO_STEP(err, pyctx_request_set_env(request, env));
+    PYCTXGO_STEP(err, pyctx_request_set_kwargs(request, locals, locals_len));
+    PYCTXGO_STEP(err, pyctx_request_set_timeout(request, timeout_ms));
+    PYCTXGO_STEP(err, pyctx_request_submit(request));
+    return err;
 }
 
-pyctxgo_taken pyctxgo_waiter_take(pyctxgo_waiter *waiter, uint8_t *dst, size_t dst_cap) {
+pyctx_error_t *pyctxgo_request_exec(pyctx_request_t *request, pyctx_context_t *context,
+                                    const char *code, pyctx_env_t *env, uint32_t timeout_ms) {
+    pyctx_error_t *err = pyctx_request_set_context(request, context);
+    PYCTXGO_STEP(err, pyctx_request_set_exec(request, code));
+    PYCTXGO_STEP(err, pyctx_request_set_env(request, env));
+    PYCTXGO_STEP(err, pyctx_request_set_timeout(request, timeout_ms));
+    PYCTXGO_STEP(err, pyctx_request_submit(request));
+    return err;
+}
+
+pyctxgo_taken pyctxgo_request_take(pyctx_request_t *request, uint8_t *dst, size_t dst_cap) {
     pyctxgo_taken taken;
     memset(&taken, 0, sizeof taken);
-    pyctx_result_t *result = waiter->result;
-    free(waiter);
-    taken.status = (int)pyctx_result_status(result);
+    taken.status = (int)pyctx_request_status(request);
     if (taken.status != PYCTX_OK) {
-        const pyctx_error_t *error = pyctx_result_error(result);
-        taken.failed = result;
+        const pyctx_error_t *error = pyctx_request_error(request);
         taken.message = pyctx_error_message(error);
         taken.python_type = pyctx_error_python_type(error);
         taken.traceback = pyctx_error_traceback(error);
         return taken;
     }
     size_t len = 0;
-    const uint8_t *value = pyctx_result_value(result, &len);
+    const uint8_t *value = pyctx_request_value(request, &len);
     if (len <= dst_cap) {
         if (len > 0) memcpy(dst, value, len);
         taken.copied = 1;
         taken.copied_len = len;
     } else {
-        pyctx_error_t *error = pyctx_result_take_value(result, &taken.value);
-        if (error != NULL) { /* cannot happen: the result holds a value */
+        pyctx_error_t *error = pyctx_request_take_value(request, &taken.value);
+        if (error != NULL) { /* cannot happen: a done request with status OK holds a value */
             pyctx_error_free(error);
             taken.status = PYCTX_ERR_INTERNAL;
         }
     }
-    pyctx_result_free(result);
     return taken;
-}
-
-pyctxgo_submit_result pyctxgo_call_waited(pyctx_context_t *context, const char *module,
-                                          const char *function, const uint8_t *args,
-                                          size_t args_len, const uint8_t *kwargs,
-                                          size_t kwargs_len, uint32_t timeout_ms,
-                                          pyctxgo_waiter *waiter) {
-    pyctxgo_submit_result result = {NULL, 0};
-    result.error = pyctx_call_async(context, module, function, args, args_len, kwargs,
-                                    kwargs_len, timeout_ms, waiter_trampoline, waiter,
-                                    &result.request_id);
-    return result;
-}
-
-pyctxgo_submit_result pyctxgo_eval_waited(pyctx_context_t *context, const char *expression,
-                                          pyctx_env_t *env, const uint8_t *locals,
-                                          size_t locals_len, uint32_t timeout_ms,
-                                          pyctxgo_waiter *waiter) {
-    pyctxgo_submit_result result = {NULL, 0};
-    result.error = pyctx_eval_async(context, expression, env, locals, locals_len, timeout_ms,
-                                    waiter_trampoline, waiter, &result.request_id);
-    return result;
-}
-
-pyctxgo_submit_result pyctxgo_exec_waited(pyctx_context_t *context, const char *code,
-                                          pyctx_env_t *env, uint32_t timeout_ms,
-                                          pyctxgo_waiter *waiter) {
-    pyctxgo_submit_result result = {NULL, 0};
-    result.error = pyctx_exec_async(context, code, env, timeout_ms, waiter_trampoline, waiter,
-                                    &result.request_id);
-    return result;
 }

@@ -71,54 +71,37 @@ pyctx_error_t *pyctxgo_host_register(const char *name, uintptr_t handle);
 
 
 
-/* ---- Spin-then-park completion of a cancellable synchronous call. ------ *
- * The completion lands in a C-allocated waiter. While the Go caller spins on
- * `state`, the library thread only publishes the result (no call into Go);
- * once the caller has parked, it wakes it through goPyctxWake(handle). If the
- * caller gave up (its context.Context ended) the trampoline frees everything.
- * `state` is read and written atomically on both sides. */
-enum {
-    PYCTXGO_WAITER_PENDING = 0,
-    PYCTXGO_WAITER_DONE = 1,
-    PYCTXGO_WAITER_PARKED = 2,
-    PYCTXGO_WAITER_ABANDONED = 3
-};
+/* ---- Cancellable synchronous calls on request objects. ----------------- *
+ * A call whose context.Context can end runs as a pyctx_request_t: one cgo
+ * call sets it up and submits it, the Go caller waits in
+ * pyctx_request_wait (the library spins, then parks), and a watcher
+ * goroutine cancels it if the context.Context ends first. */
 
-typedef struct pyctxgo_waiter {
-    int32_t state;
-    uintptr_t handle;        /* set by Go before it parks */
-    pyctx_result_t *result;  /* set before state becomes DONE */
-} pyctxgo_waiter;
+/* Sets every field of `request` and submits it. */
+pyctx_error_t *pyctxgo_request_call(pyctx_request_t *request, pyctx_context_t *context,
+                                    const char *module, const char *function,
+                                    const uint8_t *args, size_t args_len, const uint8_t *kwargs,
+                                    size_t kwargs_len, uint32_t timeout_ms);
+pyctx_error_t *pyctxgo_request_eval(pyctx_request_t *request, pyctx_context_t *context,
+                                    const char *expression, pyctx_env_t *env,
+                                    const uint8_t *locals, size_t locals_len,
+                                    uint32_t timeout_ms);
+pyctx_error_t *pyctxgo_request_exec(pyctx_request_t *request, pyctx_context_t *context,
+                                    const char *code, pyctx_env_t *env, uint32_t timeout_ms);
 
-/* The outcome taken out of a completed waiter (which is then freed). On
- * success the value is in the caller's buffer (`copied`) or in `value`
- * (release with pyctxgo_bytes_release). On failure `failed` keeps the result
- * alive for the borrowed error strings; free it with pyctx_result_free. */
+/* The outcome of a done request. On success the value is in the caller's
+ * buffer (`copied`) or in `value` (release with pyctxgo_bytes_release). On
+ * failure the strings are borrowed from the request: read them before
+ * freeing it. */
 typedef struct pyctxgo_taken {
     int status;
     pyctx_bytes_t value;
     size_t copied_len;
     int copied;
-    pyctx_result_t *failed;
     const char *message;
     const char *python_type;
     const char *traceback;
 } pyctxgo_taken;
 
-pyctxgo_waiter *pyctxgo_waiter_new(void);
-void pyctxgo_waiter_free(pyctxgo_waiter *waiter);
-pyctxgo_taken pyctxgo_waiter_take(pyctxgo_waiter *waiter, uint8_t *dst, size_t dst_cap);
-
-pyctxgo_submit_result pyctxgo_call_waited(pyctx_context_t *context, const char *module,
-                                          const char *function, const uint8_t *args,
-                                          size_t args_len, const uint8_t *kwargs,
-                                          size_t kwargs_len, uint32_t timeout_ms,
-                                          pyctxgo_waiter *waiter);
-pyctxgo_submit_result pyctxgo_eval_waited(pyctx_context_t *context, const char *expression,
-                                          pyctx_env_t *env, const uint8_t *locals,
-                                          size_t locals_len, uint32_t timeout_ms,
-                                          pyctxgo_waiter *waiter);
-pyctxgo_submit_result pyctxgo_exec_waited(pyctx_context_t *context, const char *code,
-                                          pyctx_env_t *env, uint32_t timeout_ms,
-                                          pyctxgo_waiter *waiter);
+pyctxgo_taken pyctxgo_request_take(pyctx_request_t *request, uint8_t *dst, size_t dst_cap);
 #endif

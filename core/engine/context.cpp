@@ -41,23 +41,31 @@ Error Context::create(ContextOptions options, std::shared_ptr<Context> *out) {
 void Context::drop_env(uint64_t env_id) { executor_->release_env(env_id); }
 
 Error Context::close(uint32_t timeout_ms) {
+    return close_until(now_ns() + static_cast<int64_t>(timeout_ms) * 1000000);
+}
+
+Error Context::close_until(int64_t deadline) {
     if (executor_->on_own_thread()) {
         return Error(Status::invalid_argument,
                      "a context cannot be closed from its own thread (closing waits for that "
                      "thread to finish)");
     }
     lane_.begin_close();
-    int64_t deadline = now_ns() + static_cast<int64_t>(timeout_ms) * 1000000;
     std::lock_guard lock(close_mu_);
-    if (executor_->wait_exited(deadline)) return {};
+    // The deadline bounds the wait for Python to return; what follows is
+    // delivering completions, which progresses without Python.
+    if (executor_->wait_left_python(deadline)) {
+        executor_->wait_exited(INT64_MAX);
+        return {};
+    }
     // Python did not return: complete everything still queued from here and
     // leave the executor (which owns a reference to us) to finish on its own.
     lane_.complete_all_as_closed(Origin::host_thread);
     executor_->abandon();
-    return Error(Status::stuck, "context '" + options_.name + "' did not stop within " +
-                                    std::to_string(timeout_ms) +
-                                    " ms: Python is still running there; its thread and memory "
-                                    "stay pinned until it returns");
+    return Error(Status::stuck, "context '" + options_.name +
+                                    "' did not stop in time: Python is still running there "
+                                    "(not a backlog: queued requests were completed as closed); "
+                                    "its thread and memory stay pinned until it returns");
 }
 
 ContextStats Context::stats() const {

@@ -24,6 +24,7 @@ struct ContextOptions {
     std::string name;
     std::string preload;
     size_t queue_capacity = 0;  // 0 = unbounded
+    uint32_t create_timeout_ms = 0;  // 0 = wait for the preload as long as it runs
 };
 
 struct ContextStats : LaneStats {
@@ -49,9 +50,12 @@ public:
     // Forgets an env's namespace (on the executor, later).
     void drop_env(uint64_t env_id);
 
-    // Closes and waits up to `timeout_ms` for the executor to exit;
-    // Status::stuck when Python did not return in time.
+    // Closes and waits up to `timeout_ms` for Python to return; then waits
+    // for the remaining completions to be delivered (bounded by the queue,
+    // not by the timeout). Status::stuck when Python did not return in time.
     Error close(uint32_t timeout_ms);
+    // The same against an absolute deadline (shutdown: one for all).
+    Error close_until(int64_t deadline_ns);
     // Closes without waiting (handle finalizers).
     void begin_close() { lane_.begin_close(); }
 

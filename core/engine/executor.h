@@ -45,6 +45,9 @@ public:
 
     // The lane is closing: finish what runs and exit.
     virtual void begin_close() = 0;
+    // Waits until the executor no longer runs Python (its interpreter is
+    // gone); false at the deadline.
+    virtual bool wait_left_python(int64_t deadline_ns) = 0;
     // Waits until the executor has exited; false at the deadline.
     virtual bool wait_exited(int64_t deadline_ns) = 0;
     virtual bool has_exited() const = 0;

@@ -20,6 +20,12 @@ Error Lane::closed_error() const {
 // ---------------------------------------------------------------------------
 // submission and waiting
 
+Error Lane::refusal(RequestQueue::Push why) const {
+    if (why == RequestQueue::Push::full)
+        return Error(Status::queue_full, "context '" + name() + "' queue is full");
+    return closed_error();
+}
+
 Error Lane::submit(RequestRef request, bool watch_deadline) {
     Request *r = request.get();
     // Decided before the request becomes visible: the executor may complete
@@ -30,19 +36,44 @@ Error Lane::submit(RequestRef request, bool watch_deadline) {
         r->deadline_watched.store(true, std::memory_order_relaxed);
         r->retain();  // the watch's reference, taken while still private
     }
-    switch (queue_.push(r)) {
-        case RequestQueue::Push::ok: break;
-        case RequestQueue::Push::closed:
-            if (watch_deadline) r->release();
-            return closed_error();
-        case RequestQueue::Push::full:
-            if (watch_deadline) r->release();
-            return Error(Status::queue_full, "context '" + name() + "' queue is full");
+    RequestQueue::Push pushed = queue_.push(r);
+    if (pushed != RequestQueue::Push::ok) {
+        if (watch_deadline) {
+            r->deadline_watched.store(false, std::memory_order_relaxed);
+            r->release();
+        }
+        return refusal(pushed);
     }
     request.detach();  // the queue's reference now
     if (watch_deadline) service_.watch(r, this, owner_);
     executor_->wake();
     return {};
+}
+
+Error Lane::submit_batch(Request *const *requests, size_t count, size_t *accepted) {
+    *accepted = 0;
+    if (closing_.load(std::memory_order_acquire)) return closed_error();
+    // Watch references first, while the requests are still private.
+    for (size_t i = 0; i < count; ++i) {
+        Request *r = requests[i];
+        if (r->deadline_ns) {
+            r->deadline_watched.store(true, std::memory_order_relaxed);
+            r->retain();
+        }
+    }
+    size_t n = 0;
+    RequestQueue::Push pushed = queue_.push_batch(requests, count, &n);
+    for (size_t i = n; i < count; ++i) {  // refused: no watch, no completion
+        if (requests[i]->deadline_ns) {
+            requests[i]->deadline_watched.store(false, std::memory_order_relaxed);
+            requests[i]->release();
+        }
+    }
+    for (size_t i = 0; i < n; ++i)
+        if (requests[i]->deadline_ns) service_.watch(requests[i], this, owner_);
+    *accepted = n;
+    if (n) executor_->wake();
+    return pushed == RequestQueue::Push::ok ? Error() : refusal(pushed);
 }
 
 Outcome Lane::run_sync(RequestRef request) {
@@ -57,32 +88,37 @@ Outcome Lane::run_sync(RequestRef request) {
     return std::move(r->outcome);
 }
 
-void Lane::wait(Request *r, int64_t deadline_ns) {
-    if (r->is_done()) return;
+void Lane::wait(Request *r, int64_t deadline_ns) { wait_until(r, deadline_ns, true); }
+
+bool Lane::wait_done(Request *r, int64_t deadline_ns) { return wait_until(r, deadline_ns, false); }
+
+bool Lane::wait_until(Request *r, int64_t deadline_ns, bool expire) {
+    if (r->is_done()) return true;
     static thread_local AdaptiveSpin caller_spin(2048);
-    if (caller_spin.spin([r] { return r->is_done(); })) return;
+    if (caller_spin.spin([r] { return r->is_done(); })) return true;
 
     // A context thread blocked here (inside a host function) keeps serving
     // its own queue, so two contexts calling each other never deadlock.
     // The service then fires the deadline, since this thread is busy.
     Executor *me = Executor::current();
-    if (me && me != executor_) {
+    if (me && me != executor_ && (expire || !deadline_ns)) {
         if (deadline_ns && !r->deadline_watched.exchange(true, std::memory_order_acq_rel)) {
             r->retain();
             service_.watch(r, this, owner_);
         }
-        if (me->serve_until_done(r)) return;
+        if (me->serve_until_done(r)) return true;
     }
 
     for (;;) {
         uint32_t v = Request::kPending;
         if (!r->done.compare_exchange_strong(v, Request::kParkedWaiter, std::memory_order_acq_rel) &&
             v == Request::kDone)
-            return;
+            return true;
         int64_t remaining = -1;
         if (deadline_ns) {
             remaining = deadline_ns - now_ns();
             if (remaining <= 0) {
+                if (!expire) return r->is_done();
                 if (r->claim()) {
                     executor_->stop_claimed(r);
                     finish(r, Outcome{timeout_error(), {}}, Origin::host_thread);
@@ -92,7 +128,7 @@ void Lane::wait(Request *r, int64_t deadline_ns) {
             }
         }
         futex_wait(r->done, Request::kParkedWaiter, remaining);
-        if (r->is_done()) return;
+        if (r->is_done()) return true;
     }
 }
 
@@ -133,10 +169,14 @@ bool Lane::complete(Request *r, Outcome outcome, Origin origin) {
 }
 
 void Lane::deliver(Request *r) {
-    if (!r->is_sync()) {
+    if (r->is_sync()) {
+        signal_done(r);
+    } else {
         r->sink(r, r->sink_data);
-        return;
     }
+}
+
+void Lane::signal_done(Request *r) {
     uint32_t v = r->done.load(std::memory_order_acquire);
     for (;;) {
         if (v == Request::kServingWaiter) {
@@ -185,8 +225,10 @@ bool Lane::post_control(RequestRef r) {
 // closing
 
 bool Lane::begin_close() {
-    if (closing_.exchange(true, std::memory_order_acq_rel)) return false;
-    queue_.close();
+    // The queue closes first: once the executor sees `closing_` and drains,
+    // no submission can still slip into the queue behind the drain.
+    if (!queue_.close()) return false;
+    closing_.store(true, std::memory_order_release);
     std::vector<Request *> running;
     queue_.running_retained(running);
     for (Request *r : running) {

@@ -54,12 +54,20 @@ public:
     // by the service thread; otherwise the waiter times it out itself. On an
     // error the request was not accepted and will never complete.
     Error submit(RequestRef r, bool watch_deadline);
+    // Accepts requests[0..count) in order with one wake-up (deadlines
+    // watched). Stops at the first refusal, returning its error;
+    // *accepted is how many were accepted (their references move).
+    Error submit_batch(Request *const *requests, size_t count, size_t *accepted);
     // Waits for an accepted request the caller holds a reference to, until
     // it is done or `deadline_ns` (0: none) passes; at the deadline the
     // request is completed as timed out (if nobody completed it first). A
     // context thread waiting inside a host function keeps serving its own
     // queue meanwhile. Afterwards the outcome is in r->outcome.
     void wait(Request *r, int64_t deadline_ns);
+    // Waits for `r` to be done without completing it: false when
+    // `deadline_ns` (0: none) passed first. Serves the waiting context
+    // thread's queue only when there is no deadline.
+    bool wait_done(Request *r, int64_t deadline_ns);
     // Submits a synchronous request and waits for it (nested on the
     // executor's own thread).
     Outcome run_sync(RequestRef r);
@@ -73,8 +81,12 @@ public:
     void finish(Request *r, Outcome outcome, Origin origin);
     // Claims and finishes; false when someone else already had.
     bool complete(Request *r, Outcome outcome, Origin origin);
-    // Hands an already-claimed request with its outcome to its submitter.
+    // Hands an already-claimed request with its outcome to its submitter:
+    // an async request's sink runs; a sync request's waiter is woken.
     static void deliver(Request *r);
+    // Marks `r` done and wakes its waiter (sinks of waitable async requests
+    // call this once they have finished with the outcome).
+    static void signal_done(Request *r);
 
     // Executor-internal messages: accepted until the executor has finished.
     bool post_control(RequestRef r);
@@ -90,6 +102,9 @@ public:
 
 private:
     void count(const Error &e);
+    // The one wait: `expire` completes the request at the deadline.
+    bool wait_until(Request *r, int64_t deadline_ns, bool expire);
+    Error refusal(RequestQueue::Push why) const;
     Error closed_error() const;
 
     const std::string name_;

@@ -23,6 +23,19 @@ RequestQueue::Push RequestQueue::push(Request *r) {
     return Push::ok;
 }
 
+RequestQueue::Push RequestQueue::push_batch(Request *const *rs, size_t count, size_t *pushed) {
+    std::lock_guard lock(lock_);
+    *pushed = 0;
+    if (closed_.load(std::memory_order_relaxed)) return Push::closed;
+    for (size_t i = 0; i < count; ++i) {
+        if (capacity_ && user_depth_ >= capacity_) return Push::full;
+        ++user_depth_;
+        link(rs[i]);
+        ++*pushed;
+    }
+    return Push::ok;
+}
+
 bool RequestQueue::push_control(Request *r) {
     std::lock_guard lock(lock_);
     if (!control_open_) return false;
@@ -108,9 +121,11 @@ Request *RequestQueue::find(uint64_t id) {
     return found;
 }
 
-void RequestQueue::close() {
+bool RequestQueue::close() {
     std::lock_guard lock(lock_);
+    if (closed_.load(std::memory_order_relaxed)) return false;
     closed_.store(true, std::memory_order_release);
+    return true;
 }
 
 void RequestQueue::close_control() {

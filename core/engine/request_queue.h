@@ -30,6 +30,9 @@ public:
 
     // A user request; on Push::ok the queue owns the caller's reference.
     Push push(Request *r);
+    // Several user requests in one critical section, in order, stopping at
+    // the first that does not fit; *pushed says how many went in.
+    Push push_batch(Request *const *rs, size_t count, size_t *pushed);
     // A control message; accepted until close_control(). Owns the reference
     // on true.
     bool push_control(Request *r);
@@ -57,8 +60,9 @@ public:
     // A queued user request, a running one or a task, retained; or nullptr.
     Request *find(uint64_t id);
 
-    // Refuses further user requests (Push::closed) / control messages.
-    void close();
+    // Refuses further user requests (Push::closed); true for the call that
+    // closed it. close_control() refuses control messages too.
+    bool close();
     void close_control();
     bool is_closed() const { return closed_.load(std::memory_order_acquire); }
 

@@ -10,6 +10,8 @@
 #include <functional>
 
 #include "core/engine/context.h"
+#include "core/engine/executor.h"
+#include "core/python/interpreter_exit.h"
 #include "core/base/futex.h"
 #include "core/host/registry.h"
 #include "core/python/module.h"
@@ -152,8 +154,21 @@ void Runtime::python_main(RuntimeOptions options) {
 
     std::unique_lock lock(py_mu_);
     py_cv_.wait(lock, [this] { return finalize_requested_; });
+    int64_t deadline = finalize_deadline_ns_;
     lock.unlock();
     PyEval_RestoreThread(saved);
+    // Py_FinalizeEx joins every non-daemon thread without bound: join them
+    // here against the shutdown's deadline, and leave Python initialized
+    // (this thread parked in it) if some still run.
+    std::vector<std::string> running = join_main_threads(deadline);
+    if (!running.empty()) {
+        saved = PyEval_SaveThread();
+        lock.lock();
+        threads_left_ = std::move(running);
+        python_finalized_ = true;  // as far as this thread goes: it will not finalize
+        py_cv_.notify_all();
+        return;
+    }
     Py_FinalizeEx();
     lock.lock();
     python_finalized_ = true;
@@ -161,11 +176,21 @@ void Runtime::python_main(RuntimeOptions options) {
 }
 
 Error Runtime::shutdown(uint32_t timeout_ms) {
+    // Shutdown waits for every library thread; on one of them it would wait
+    // for itself (or finalize Python under its own feet).
+    if (Executor::current() || service_.on_service_thread() ||
+        std::this_thread::get_id() == python_thread_.get_id()) {
+        return Error(Status::invalid_argument,
+                     "pyctx_shutdown cannot run on a library thread (a completion callback or a "
+                     "host function): call it from a thread of the host");
+    }
     State expected = State::running;
     if (!state_.compare_exchange_strong(expected, State::shutting_down,
                                         std::memory_order_acq_rel)) {
         return Error(Status::not_running, "the runtime is not running");
     }
+    // One deadline for the whole shutdown, however many contexts are stuck.
+    const int64_t deadline = now_ns() + static_cast<int64_t>(timeout_ms) * 1000000;
     std::vector<std::shared_ptr<Context>> live;
     {
         std::lock_guard lock(contexts_mu_);
@@ -173,37 +198,50 @@ Error Runtime::shutdown(uint32_t timeout_ms) {
             if (auto c = w.lock()) live.push_back(std::move(c));
         contexts_.clear();
     }
-    // Start closing everything at once, then wait for each: shutdown takes
-    // about one timeout, not one per context.
     for (auto &c : live) c->begin_close();
-    size_t stuck = 0;
+    std::string stuck;
     for (auto &c : live) {
-        Error e = c->close(timeout_ms);
-        if (e.status == Status::stuck) ++stuck;
+        if (c->close_until(deadline).status == Status::stuck)
+            stuck += (stuck.empty() ? "'" : ", '") + c->name() + "'";
     }
     live.clear();
 
     // Every pending completion is delivered before Python goes away.
     service_.stop();
-
     host_registry().clear();
 
-    if (stuck) {
+    if (!stuck.empty()) {
         // A context thread is still inside Python: finalizing would crash it.
         python_thread_.detach();
         state_.store(State::stopped, std::memory_order_release);
-        return Error(Status::stuck, std::to_string(stuck) +
-                                        " context(s) did not return from Python in time; "
-                                        "Python was left initialized");
+        return Error(Status::stuck, "context(s) " + stuck +
+                                        " did not return from Python in time; Python was left "
+                                        "initialized");
     }
-    {
-        std::lock_guard lock(py_mu_);
-        finalize_requested_ = true;
-    }
+    std::unique_lock lock(py_mu_);
+    finalize_requested_ = true;
+    finalize_deadline_ns_ = deadline;
     py_cv_.notify_all();
-    python_thread_.join();
+    // Finalizing runs atexit callbacks too: bounded by the same deadline.
+    bool finished = py_cv_.wait_until(lock, Clock::time_point(std::chrono::nanoseconds(deadline)),
+                                      [this] { return python_finalized_; });
+    std::vector<std::string> left = threads_left_;
+    lock.unlock();
+    if (finished && left.empty()) {
+        python_thread_.join();
+        state_.store(State::stopped, std::memory_order_release);
+        return {};
+    }
+    python_thread_.detach();
     state_.store(State::stopped, std::memory_order_release);
-    return {};
+    if (!finished)
+        return Error(Status::stuck, "Python's finalization (atexit callbacks) did not finish in "
+                                    "time; it goes on in the background");
+    std::string names;
+    for (const auto &n : left) names += (names.empty() ? "'" : ", '") + n + "'";
+    return Error(Status::stuck, "Python threads " + names +
+                                    " (not daemon) were still running at the deadline; Python "
+                                    "was left initialized");
 }
 
 // ---------------------------------------------------------------------------

@@ -71,7 +71,9 @@ private:
     std::mutex py_mu_;
     std::condition_variable py_cv_;
     bool finalize_requested_ = false;
+    int64_t finalize_deadline_ns_ = 0;
     bool python_finalized_ = false;
+    std::vector<std::string> threads_left_;  // non-daemon threads that blocked finalizing
 
     std::mutex contexts_mu_;
     std::vector<std::weak_ptr<Context>> contexts_;

@@ -31,6 +31,7 @@ public:
     void watch(Request *r, Lane *lane, std::weak_ptr<void> owner);
     // At completion: drops the watch (and its reference) if still held.
     void unwatch(Request *r);
+    bool on_service_thread() const { return std::this_thread::get_id() == thread_.get_id(); }
     // Requests whose deadline is watched now.
     size_t watched();
 

@@ -115,9 +115,16 @@ void EventLoop::drive(bool block) {
         PyRef h(PyObject_CallOneArg(call_soon_.get(), stop_.get()));
     }
     PyRef res(PyObject_CallNoArgs(run_forever_.get()));
-    // An exception escaping the loop itself (not a task's): report it the
-    // way asyncio reports unhandled errors, and keep serving.
-    if (!res) PyErr_WriteUnraisable(loop_.get());
+    if (!res) {
+        if (thread_.is_closing() && PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)) {
+            // The interrupt of a request that close just ended: expected.
+            PyErr_Clear();
+        } else {
+            // An exception escaping the loop itself (not a task's): report it
+            // the way asyncio reports unhandled errors, and keep serving.
+            PyErr_WriteUnraisable(loop_.get());
+        }
+    }
     --depth_;
 }
 
@@ -169,7 +176,16 @@ void EventLoop::clear() {
             PyRef r(PyObject_CallMethod(task, "cancel", nullptr));
             PyErr_Clear();
         }
-        for (int i = 0; i < 3 && pending_tasks_ > 0; ++i) drive(false);
+        // Enough iterations for every cancelled task to unwind its
+        // coroutine (finally blocks included); bounded, since a task may
+        // swallow the cancellation and keep going.
+        for (int i = 0; i < 64 && pending_tasks_ > 0; ++i) drive(false);
+        for (auto &[id, task] : tasks_) {
+            // Still pending: it outlives the loop; do not let asyncio
+            // complain about it when it is dropped.
+            PyRef no(PyBool_FromLong(0));
+            if (PyObject_SetAttrString(task, "_log_destroy_pending", no.get()) < 0) PyErr_Clear();
+        }
         PyRef r(PyObject_CallMethod(loop_.get(), "close", nullptr));
         PyErr_Clear();
     }

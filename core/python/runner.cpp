@@ -121,6 +121,11 @@ void PyState::run_exec(Request *r) {
 void PyState::complete_with(Request *r, PyObject *result_in) {
     PyRef result(result_in);
     if (r->is_claimed()) {  // completed elsewhere (cancel, timeout, close)
+        // A coroutine that will never run is closed, so Python does not warn
+        // that it was never awaited.
+        if (result && PyCoro_CheckExact(result.get())) {
+            PyRef closed(PyObject_CallMethod(result.get(), "close", nullptr));
+        }
         PyErr_Clear();
         return;
     }

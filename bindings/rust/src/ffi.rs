@@ -17,7 +17,7 @@ use std::marker::{PhantomData, PhantomPinned};
 // ---- Version ---------------------------------------------------------------
 
 pub const PYCTX_VERSION_MAJOR: u32 = 0;
-pub const PYCTX_VERSION_MINOR: u32 = 1;
+pub const PYCTX_VERSION_MINOR: u32 = 2;
 pub const PYCTX_VERSION_PATCH: u32 = 0;
 pub const PYCTX_VERSION: u32 = (PYCTX_VERSION_MAJOR << 16) | (PYCTX_VERSION_MINOR << 8) | PYCTX_VERSION_PATCH;
 
@@ -132,6 +132,23 @@ pub struct pyctx_result_t {
 
 pub type pyctx_completion_fn =
     Option<unsafe extern "C" fn(user_data: *mut c_void, request_id: u64, result: *mut pyctx_result_t)>;
+
+// ---- Request objects ---------------------------------------------------------------
+
+/// Opaque: `pyctx_request_t`.
+#[repr(C)]
+pub struct pyctx_request_t {
+    _data: [u8; 0],
+    _marker: PhantomData<(*mut u8, PhantomPinned)>,
+}
+
+pub type pyctx_request_kind = c_uint;
+pub const PYCTX_REQUEST_NONE: pyctx_request_kind = 0;
+pub const PYCTX_REQUEST_CALL: pyctx_request_kind = 1;
+pub const PYCTX_REQUEST_EVAL: pyctx_request_kind = 2;
+pub const PYCTX_REQUEST_EXEC: pyctx_request_kind = 3;
+
+pub type pyctx_request_fn = Option<unsafe extern "C" fn(user_data: *mut c_void, request: *mut pyctx_request_t)>;
 
 // ---- Host functions ----------------------------------------------------------------
 
@@ -262,6 +279,10 @@ unsafe extern "C" {
         options: *mut pyctx_context_options_t,
         capacity: usize,
     ) -> *mut pyctx_error_t;
+    pub fn pyctx_context_options_set_create_timeout(
+        options: *mut pyctx_context_options_t,
+        timeout_ms: u32,
+    ) -> *mut pyctx_error_t;
     pub fn pyctx_context_create(
         options: *const pyctx_context_options_t,
         out_context: *mut *mut pyctx_context_t,
@@ -353,6 +374,49 @@ unsafe extern "C" {
         out_request_id: *mut u64,
     ) -> *mut pyctx_error_t;
     pub fn pyctx_cancel(context: *mut pyctx_context_t, request_id: u64) -> *mut pyctx_error_t;
+
+    // Request objects
+    pub fn pyctx_request_new(out_request: *mut *mut pyctx_request_t) -> *mut pyctx_error_t;
+    pub fn pyctx_request_free(request: *mut pyctx_request_t);
+    pub fn pyctx_request_set_context(
+        request: *mut pyctx_request_t,
+        context: *mut pyctx_context_t,
+    ) -> *mut pyctx_error_t;
+    pub fn pyctx_request_set_call(
+        request: *mut pyctx_request_t,
+        module: *const c_char,
+        function: *const c_char,
+    ) -> *mut pyctx_error_t;
+    pub fn pyctx_request_set_eval(request: *mut pyctx_request_t, expression: *const c_char) -> *mut pyctx_error_t;
+    pub fn pyctx_request_set_exec(request: *mut pyctx_request_t, code: *const c_char) -> *mut pyctx_error_t;
+    pub fn pyctx_request_set_args(request: *mut pyctx_request_t, args: *const u8, len: usize) -> *mut pyctx_error_t;
+    pub fn pyctx_request_set_kwargs(request: *mut pyctx_request_t, kwargs: *const u8, len: usize) -> *mut pyctx_error_t;
+    pub fn pyctx_request_set_env(request: *mut pyctx_request_t, env: *mut pyctx_env_t) -> *mut pyctx_error_t;
+    pub fn pyctx_request_set_timeout(request: *mut pyctx_request_t, timeout_ms: u32) -> *mut pyctx_error_t;
+    pub fn pyctx_request_set_callback(
+        request: *mut pyctx_request_t,
+        callback: pyctx_request_fn,
+        user_data: *mut c_void,
+        free_user_data: pyctx_free_fn,
+    ) -> *mut pyctx_error_t;
+    pub fn pyctx_request_submit(request: *mut pyctx_request_t) -> *mut pyctx_error_t;
+    pub fn pyctx_request_submit_many(
+        requests: *const *mut pyctx_request_t,
+        count: usize,
+        out_accepted: *mut usize,
+    ) -> *mut pyctx_error_t;
+    pub fn pyctx_request_wait(request: *mut pyctx_request_t, timeout_ms: u32) -> *mut pyctx_error_t;
+    pub fn pyctx_request_cancel(request: *mut pyctx_request_t) -> *mut pyctx_error_t;
+    pub fn pyctx_request_is_done(request: *const pyctx_request_t) -> c_int;
+    pub fn pyctx_request_id(request: *const pyctx_request_t) -> u64;
+    pub fn pyctx_request_get_kind(request: *const pyctx_request_t) -> pyctx_request_kind;
+    pub fn pyctx_request_status(request: *const pyctx_request_t) -> pyctx_status;
+    pub fn pyctx_request_error(request: *const pyctx_request_t) -> *const pyctx_error_t;
+    pub fn pyctx_request_value(request: *const pyctx_request_t, out_len: *mut usize) -> *const u8;
+    pub fn pyctx_request_take_value(
+        request: *mut pyctx_request_t,
+        out_value: *mut pyctx_bytes_t,
+    ) -> *mut pyctx_error_t;
 
     // Host functions
     pub fn pyctx_host_register(

@@ -137,7 +137,7 @@ fn every_kind_of_drift_is_detected() {
             "#define PYCTX_CBOR_TAG_TUPLE 28795u",
             "constant PYCTX_CBOR_TAG_TUPLE",
         ),
-        ("#define PYCTX_VERSION_MINOR 1", "#define PYCTX_VERSION_MINOR 2", "constant PYCTX_VERSION"),
+        ("#define PYCTX_VERSION_MINOR 2", "#define PYCTX_VERSION_MINOR 3", "constant PYCTX_VERSION"),
         // a struct field type
         (
             "    uint64_t count;\n} pyctx_cbor_item_t;",

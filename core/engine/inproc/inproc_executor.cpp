@@ -63,7 +63,23 @@ Error InprocExecutor::start() {
     } catch (const std::system_error &) {
         return Error(Status::internal, "could not start the context thread");
     }
-    while (started_.load(std::memory_order_acquire) == 0) futex_wait(started_, 0);
+    const uint32_t timeout_ms = ctx_.options().create_timeout_ms;
+    const int64_t deadline = timeout_ms ? now_ns() + int64_t{timeout_ms} * 1000000 : 0;
+    while (started_.load(std::memory_order_acquire) == 0) {
+        int64_t remaining = deadline ? deadline - now_ns() : -1;
+        if (deadline && remaining <= 0) {
+            // The preload runs too long: interrupt it and let the thread end
+            // by itself (it holds its own reference to the context).
+            lane_.begin_close();
+            interrupt_preload();
+            abandon();
+            return Error(Status::timeout, "context '" + ctx_.name() +
+                                              "' was not ready within " +
+                                              std::to_string(timeout_ms) +
+                                              " ms (its preload was interrupted)");
+        }
+        futex_wait(started_, 0, remaining);
+    }
     if (started_.load() == 2) {
         thread_.join();
         return start_error_;
@@ -83,6 +99,7 @@ void InprocExecutor::thread_main(std::shared_ptr<Context> self) {
         start_error_ = std::move(err);
         Executor::set_current(nullptr);
         ContextThread::set_current(nullptr);
+        left_python_.store(1, std::memory_order_release);
         exited_.store(1, std::memory_order_release);
         started_.store(2, std::memory_order_release);
         futex_wake_all(started_);
@@ -93,10 +110,12 @@ void InprocExecutor::thread_main(std::shared_ptr<Context> self) {
 
     serve(nullptr, nullptr);  // until closing
 
-    // Once closing, queued requests are not run: complete them as closed.
-    lane_.complete_all_as_closed(Origin::executor);
     teardown_interpreter();  // releases the GIL for good
-    // From here on completions are delivered directly.
+    left_python_.store(1, std::memory_order_release);
+    futex_wake_all(left_python_);
+    // From here on completions are delivered directly. Once closing, queued
+    // requests are not run: they complete as closed, which needs no Python,
+    // so a long backlog is never mistaken for stuck Python.
     Executor::set_current(nullptr);
     ContextThread::set_current(nullptr);
     flush_deliveries();
@@ -107,6 +126,15 @@ void InprocExecutor::thread_main(std::shared_ptr<Context> self) {
     futex_wake_all(exited_);
     // `self` is released here; if it was the last reference the destructor
     // runs on this thread and detaches it.
+}
+
+bool InprocExecutor::wait_left_python(int64_t deadline_ns) {
+    while (left_python_.load(std::memory_order_acquire) == 0) {
+        int64_t remaining = deadline_ns - now_ns();
+        if (remaining <= 0) return false;
+        futex_wait(left_python_, 0, remaining);
+    }
+    return true;
 }
 
 bool InprocExecutor::wait_exited(int64_t deadline_ns) {

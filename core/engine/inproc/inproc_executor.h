@@ -47,6 +47,7 @@ public:
     bool serve_until_done(Request *r) override;
     void release_env(uint64_t env_id) override;
     void begin_close() override { wake(); }
+    bool wait_left_python(int64_t deadline_ns) override;
     bool wait_exited(int64_t deadline_ns) override;
     bool has_exited() const override { return exited_.load(std::memory_order_acquire) != 0; }
     void abandon() override;
@@ -87,6 +88,7 @@ private:
     void flush_deliveries_with_gil();
     // interrupt.cpp
     void interrupt(Request *r);
+    void interrupt_preload();
     friend void run_interrupt(std::shared_ptr<Context> ctx, InprocExecutor *ex, uint64_t id);
 
     Context &ctx_;
@@ -102,6 +104,7 @@ private:
     void *saved_thread_state_ = nullptr; // while the GIL is released in a host function
 
     std::atomic<uint32_t> started_{0};  // 1 ok, 2 failed
+    std::atomic<uint32_t> left_python_{0};  // the interpreter is gone
     std::atomic<uint32_t> exited_{0};
     Error start_error_;
     std::thread thread_;

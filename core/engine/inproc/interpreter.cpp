@@ -9,6 +9,7 @@
 #include "core/engine/inproc/inproc_executor.h"
 #include "core/engine/runtime.h"
 #include "core/python/import_lock.h"
+#include "core/python/interpreter_exit.h"
 #include "core/python/keyword_tuples.h"
 
 namespace pyctx::core {
@@ -69,7 +70,10 @@ bool InprocExecutor::setup_interpreter(Error *err) {
 }
 
 void InprocExecutor::teardown_interpreter() {
-    // GIL held on entry.
+    // GIL held on entry. An own interpreter first waits for the threads its
+    // Python started and runs its atexit work, while no lock is held: a
+    // stuck context must not keep others from being created.
+    if (ctx_.mode() == Mode::owngil && py_) finish_subinterpreter_work();
     if (py_) {
         py_->clear();
         py_.reset();

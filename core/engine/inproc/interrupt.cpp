@@ -38,6 +38,19 @@ void run_interrupt(std::shared_ptr<Context> ctx, InprocExecutor *ex, uint64_t re
     PyThreadState_DeleteCurrent();
 }
 
+void InprocExecutor::interrupt_preload() {
+    std::lock_guard lock(interp_mu_);
+    if (!interp_alive_) return;  // not in Python (yet, or any more)
+    PyThreadState *ts = PyThreadState_New(static_cast<PyInterpreterState *>(interp_));
+    PyEval_RestoreThread(ts);
+    // Under this GIL the thread is in its preload or past set-up, where the
+    // lane is closing already, so the exception cannot hit a request.
+    if (started_.load(std::memory_order_acquire) == 0)
+        PyThreadState_SetAsyncExc(py_thread_ident_, PyExc_KeyboardInterrupt);
+    PyThreadState_Clear(ts);
+    PyThreadState_DeleteCurrent();
+}
+
 void InprocExecutor::interrupt(Request *r) {
     // Getting this interpreter's GIL can take as long as the running code
     // holds it, so it happens on a thread of its own, never the caller's.

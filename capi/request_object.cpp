@@ -1,0 +1,406 @@
+// Request objects (pyctx_request_*): one operation's life behind a handle,
+// on the same engine path as the one-call functions (core/engine/lane.h).
+#include <mutex>
+
+#include "capi/handles.h"
+#include "core/base/futex.h"
+#include "core/base/spin_lock.h"
+
+using namespace pyctx;
+using capi::guarded;
+using capi::invalid;
+
+namespace {
+
+enum class HandleState : int { fresh = 0, in_flight = 1, done = 2 };
+
+// The engine request of one submission; it points back at its handle.
+struct Submission final : core::Request {
+    pyctx_request *handle = nullptr;
+
+    static Submission *make() { return core::RequestPool<Submission>::acquire(); }
+
+protected:
+    void destroy() override {
+        reset_for_reuse();
+        handle = nullptr;
+        core::RequestPool<Submission>::recycle(this);
+    }
+};
+
+// The request whose callback runs on this thread (it may free itself).
+thread_local pyctx_request *tls_in_callback = nullptr;
+
+int64_t deadline_from(uint32_t timeout_ms) {
+    return timeout_ms == PYCTX_NO_TIMEOUT ? 0
+                                          : core::now_ns() + static_cast<int64_t>(timeout_ms) * 1000000;
+}
+
+}  // namespace
+
+struct pyctx_request {
+    std::atomic<int> refs{1};  // the owner's, plus one while in flight
+
+    // ---- settings (the owner's thread) ----
+    std::shared_ptr<core::Context> ctx;
+    pyctx_request_kind kind = PYCTX_REQUEST_NONE;
+    std::string target, text;
+    core::ByteBuffer args, kwargs;
+    std::shared_ptr<core::Context> env_ctx;
+    uint64_t env_id = 0;
+    uint32_t timeout_ms = PYCTX_NO_TIMEOUT;
+    pyctx_request_fn callback = nullptr;
+    void *user_data = nullptr;
+    pyctx_free_fn free_user_data = nullptr;
+
+    // ---- the current submission ----
+    std::atomic<HandleState> state{HandleState::fresh};
+    mutable core::SpinLock current_lock;  // `current` is read by waiters on any thread
+    core::RequestRef current;
+    std::atomic<uint64_t> id{0};
+    pyctx_error error_object;  // written at completion, before `state` is done
+
+    ~pyctx_request() {
+        if (free_user_data) free_user_data(user_data);
+    }
+    void retain() { refs.fetch_add(1, std::memory_order_relaxed); }
+    void release() {
+        if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+    }
+    core::RequestRef current_ref() const {
+        std::lock_guard lock(current_lock);
+        return current;
+    }
+    bool in_flight() const { return state.load(std::memory_order_acquire) == HandleState::in_flight; }
+    bool done() const { return state.load(std::memory_order_acquire) == HandleState::done; }
+};
+
+namespace {
+
+pyctx_error_t *not_in_flight(const pyctx_request *r) {
+    if (!r) return invalid("request is NULL");
+    if (r->in_flight()) return invalid("the request is in flight: settings change once it is done");
+    return nullptr;
+}
+
+// The engine's completion sink of every submission.
+void on_submission_done(core::Request *engine, void *) {
+    auto *sub = static_cast<Submission *>(engine);
+    pyctx_request *h = sub->handle;
+    if (!engine->outcome.error.ok()) h->error_object.error = std::move(engine->outcome.error);
+    h->state.store(HandleState::done, std::memory_order_release);
+    if (h->callback) {
+        pyctx_request *outer = tls_in_callback;
+        tls_in_callback = h;
+        h->callback(h->user_data, h);
+        tls_in_callback = outer;
+    }
+    // The in-flight reference goes first, so a free that waited for this
+    // completion releases the request (and its user data) itself.
+    h->release();
+    core::Lane::signal_done(engine);  // waiters return after the callback
+}
+
+// Builds the engine request of a submission, or an error for bad settings.
+pyctx_error_t *prepare(pyctx_request *h, core::RequestRef *out) {
+    if (auto *e = not_in_flight(h)) return e;
+    if (!h->ctx) return invalid("the request has no destination context (pyctx_request_set_context)");
+    if (h->kind == PYCTX_REQUEST_NONE)
+        return invalid("the request has no kind (pyctx_request_set_call/_eval/_exec)");
+    if (!core::Runtime::get().running()) return capi::not_running();
+    if (h->env_ctx && h->env_ctx != h->ctx) {
+        return invalid("env belongs to context '" + h->env_ctx->name() + "', not '" +
+                       h->ctx->name() + "'");
+    }
+    if (h->kind == PYCTX_REQUEST_EXEC && (!h->args.empty() || !h->kwargs.empty()))
+        return invalid("an exec request takes no args or kwargs");
+    if (h->kind == PYCTX_REQUEST_EVAL && !h->args.empty())
+        return invalid("an eval request takes no args: pass its locals with pyctx_request_set_kwargs");
+    core::RequestRef r(Submission::make());
+    auto *sub = static_cast<Submission *>(r.get());
+    sub->handle = h;
+    switch (h->kind) {
+        case PYCTX_REQUEST_CALL: r->kind = core::RequestKind::call; break;
+        case PYCTX_REQUEST_EVAL: r->kind = core::RequestKind::eval; break;
+        default: r->kind = core::RequestKind::exec; break;
+    }
+    r->target = h->target;
+    r->text = h->text;
+    // Eval locals travel in `args` (the engine's layout for eval).
+    const core::ByteBuffer &first = h->kind == PYCTX_REQUEST_EVAL ? h->kwargs : h->args;
+    if (!first.empty() && !r->args.append(first.data(), first.size())) throw std::bad_alloc();
+    if (h->kind == PYCTX_REQUEST_CALL && !h->kwargs.empty() &&
+        !r->kwargs.append(h->kwargs.data(), h->kwargs.size()))
+        throw std::bad_alloc();
+    r->env_id = h->kind == PYCTX_REQUEST_CALL ? 0 : h->env_id;
+    r->deadline_ns = deadline_from(h->timeout_ms);
+    r->sink = on_submission_done;
+    r->id = h->ctx->lane().next_request_id();
+    *out = std::move(r);
+    return nullptr;
+}
+
+// Makes `r` the handle's current submission, in flight.
+void arm(pyctx_request *h, const core::RequestRef &r) {
+    h->error_object.error = core::Error();
+    {
+        std::lock_guard lock(h->current_lock);
+        h->current = r;
+    }
+    h->id.store(r->id, std::memory_order_release);
+    h->state.store(HandleState::in_flight, std::memory_order_release);
+    h->retain();  // the in-flight reference, released by the sink
+}
+
+// A refused submission: the handle is fresh again and never completes.
+void disarm(pyctx_request *h) {
+    {
+        std::lock_guard lock(h->current_lock);
+        h->current = core::RequestRef();
+    }
+    h->id.store(0, std::memory_order_release);
+    h->state.store(HandleState::fresh, std::memory_order_release);
+    h->release();
+}
+
+pyctx_error_t *set_text_kind(pyctx_request *h, pyctx_request_kind kind, const char *target,
+                             const char *text, const char *what) {
+    if (auto *e = not_in_flight(h)) return e;
+    if (kind == PYCTX_REQUEST_CALL) {
+        if (auto *e = capi::check_text(target, "module")) return e;
+    }
+    if (auto *e = capi::check_text(text, what, kind == PYCTX_REQUEST_EXEC)) return e;
+    h->kind = kind;
+    h->target = kind == PYCTX_REQUEST_CALL ? target : "";
+    h->text = text;
+    return nullptr;
+}
+
+pyctx_error_t *set_cbor(pyctx_request *h, core::ByteBuffer &slot, const uint8_t *data, size_t len,
+                        int major, const char *what) {
+    if (auto *e = not_in_flight(h)) return e;
+    if (auto *e = capi::check_cbor(data, len, major, what)) return e;
+    slot.clear_keeping(0);
+    if (len && !slot.append(data, len)) throw std::bad_alloc();
+    return nullptr;
+}
+
+}  // namespace
+
+extern "C" {
+
+PYCTX_API pyctx_error_t *pyctx_request_new(pyctx_request_t **out_request) {
+    return guarded([&]() -> pyctx_error_t * {
+        if (!out_request) return invalid("out_request is NULL");
+        *out_request = new pyctx_request();
+        return nullptr;
+    });
+}
+
+PYCTX_API void pyctx_request_free(pyctx_request_t *request) {
+    if (!request) return;
+    if (tls_in_callback != request) {
+        // As nng does: an operation in flight is cancelled, then waited for,
+        // its callback included.
+        if (core::RequestRef r = request->current_ref()) {
+            if (request->in_flight()) core::Error ignored = request->ctx->lane().cancel(r->id);
+            request->ctx->lane().wait_done(r.get(), 0);
+        }
+    }
+    request->release();
+}
+
+PYCTX_API pyctx_error_t *pyctx_request_set_context(pyctx_request_t *request,
+                                                   pyctx_context_t *context) {
+    return guarded([&]() -> pyctx_error_t * {
+        if (auto *e = not_in_flight(request)) return e;
+        if (!context) return invalid("context is NULL");
+        request->ctx = context->ctx;
+        return nullptr;
+    });
+}
+
+PYCTX_API pyctx_error_t *pyctx_request_set_call(pyctx_request_t *request, const char *module,
+                                                const char *function) {
+    return guarded([&] { return set_text_kind(request, PYCTX_REQUEST_CALL, module, function, "function"); });
+}
+
+PYCTX_API pyctx_error_t *pyctx_request_set_eval(pyctx_request_t *request, const char *expression) {
+    return guarded([&] { return set_text_kind(request, PYCTX_REQUEST_EVAL, nullptr, expression, "expression"); });
+}
+
+PYCTX_API pyctx_error_t *pyctx_request_set_exec(pyctx_request_t *request, const char *code) {
+    return guarded([&] { return set_text_kind(request, PYCTX_REQUEST_EXEC, nullptr, code, "code"); });
+}
+
+PYCTX_API pyctx_error_t *pyctx_request_set_args(pyctx_request_t *request, const uint8_t *args,
+                                                size_t len) {
+    return guarded([&]() -> pyctx_error_t * {
+        if (!request) return invalid("request is NULL");
+        return set_cbor(request, request->args, args, len, 4, "args");
+    });
+}
+
+PYCTX_API pyctx_error_t *pyctx_request_set_kwargs(pyctx_request_t *request, const uint8_t *kwargs,
+                                                  size_t len) {
+    return guarded([&]() -> pyctx_error_t * {
+        if (!request) return invalid("request is NULL");
+        return set_cbor(request, request->kwargs, kwargs, len, 5, "kwargs");
+    });
+}
+
+PYCTX_API pyctx_error_t *pyctx_request_set_env(pyctx_request_t *request, pyctx_env_t *env) {
+    return guarded([&]() -> pyctx_error_t * {
+        if (auto *e = not_in_flight(request)) return e;
+        request->env_ctx = env ? env->ctx : nullptr;
+        request->env_id = env ? env->id : 0;
+        return nullptr;
+    });
+}
+
+PYCTX_API pyctx_error_t *pyctx_request_set_timeout(pyctx_request_t *request, uint32_t timeout_ms) {
+    if (auto *e = not_in_flight(request)) return e;
+    request->timeout_ms = timeout_ms;
+    return nullptr;
+}
+
+PYCTX_API pyctx_error_t *pyctx_request_set_callback(pyctx_request_t *request,
+                                                    pyctx_request_fn callback, void *user_data,
+                                                    pyctx_free_fn free_user_data) {
+    if (auto *e = not_in_flight(request)) return e;
+    if (request->free_user_data) request->free_user_data(request->user_data);
+    request->callback = callback;
+    request->user_data = user_data;
+    request->free_user_data = free_user_data;
+    return nullptr;
+}
+
+PYCTX_API pyctx_error_t *pyctx_request_submit(pyctx_request_t *request) {
+    return guarded([&]() -> pyctx_error_t * {
+        core::RequestRef r;
+        if (auto *e = prepare(request, &r)) return e;
+        arm(request, r);
+        core::Error err = request->ctx->lane().submit(std::move(r), true);
+        if (!err.ok()) {
+            disarm(request);
+            return capi::make_error(std::move(err));
+        }
+        return nullptr;
+    });
+}
+
+PYCTX_API pyctx_error_t *pyctx_request_submit_many(pyctx_request_t *const *requests, size_t count,
+                                                   size_t *out_accepted) {
+    size_t accepted = 0;
+    pyctx_error_t *result = guarded([&]() -> pyctx_error_t * {
+        if (count && !requests) return invalid("requests is NULL");
+        std::vector<core::Request *> run;  // references owned here until submitted
+        size_t i = 0;
+        while (i < count) {
+            // A run of consecutive requests to one context goes in one push.
+            // Each is armed as it is prepared, so a duplicate in the batch
+            // is refused as "in flight".
+            run.clear();
+            core::Context *ctx = nullptr;
+            pyctx_error_t *stop = nullptr;
+            for (size_t j = i; j < count; ++j) {
+                pyctx_request *h = requests[j];
+                if (h && ctx && h->ctx.get() != ctx) break;
+                core::RequestRef r;
+                if (!h) {
+                    stop = invalid("requests[" + std::to_string(j) + "] is NULL");
+                } else {
+                    stop = prepare(h, &r);
+                }
+                if (stop) break;
+                ctx = h->ctx.get();
+                arm(h, r);
+                run.push_back(r.detach());
+            }
+            size_t n = 0;
+            core::Error err;
+            if (!run.empty()) err = ctx->lane().submit_batch(run.data(), run.size(), &n);
+            for (size_t k = n; k < run.size(); ++k) {  // refused: never completes
+                run[k]->release();
+                disarm(requests[i + k]);
+            }
+            accepted += n;
+            if (!err.ok()) {
+                if (stop) pyctx_error_free(stop);
+                return capi::make_error(std::move(err));
+            }
+            if (stop) return stop;
+            i += run.size();
+        }
+        return nullptr;
+    });
+    if (out_accepted) *out_accepted = accepted;
+    return result;
+}
+
+PYCTX_API pyctx_error_t *pyctx_request_wait(pyctx_request_t *request, uint32_t timeout_ms) {
+    return guarded([&]() -> pyctx_error_t * {
+        if (!request) return invalid("request is NULL");
+        core::RequestRef r = request->current_ref();
+        if (!r) return invalid("the request was never submitted");
+        if (tls_in_callback == request) return nullptr;  // done: its callback runs now
+        if (!request->ctx->lane().wait_done(r.get(), deadline_from(timeout_ms)))
+            return capi::make_error(PYCTX_ERR_TIMEOUT, "the request is still in flight after " +
+                                                           std::to_string(timeout_ms) + " ms");
+        return nullptr;
+    });
+}
+
+PYCTX_API pyctx_error_t *pyctx_request_cancel(pyctx_request_t *request) {
+    return guarded([&]() -> pyctx_error_t * {
+        if (!request) return invalid("request is NULL");
+        uint64_t id = request->id.load(std::memory_order_acquire);
+        if (id == 0) return invalid("the request was never submitted");
+        return capi::to_c(request->ctx->lane().cancel(id));
+    });
+}
+
+PYCTX_API int pyctx_request_is_done(const pyctx_request_t *request) {
+    return request && request->done() ? 1 : 0;
+}
+
+PYCTX_API uint64_t pyctx_request_id(const pyctx_request_t *request) {
+    return request ? request->id.load(std::memory_order_acquire) : 0;
+}
+
+PYCTX_API pyctx_request_kind pyctx_request_get_kind(const pyctx_request_t *request) {
+    return request ? request->kind : PYCTX_REQUEST_NONE;
+}
+
+PYCTX_API pyctx_status pyctx_request_status(const pyctx_request_t *request) {
+    if (!request || !request->done()) return PYCTX_ERR_INVALID_ARGUMENT;
+    return static_cast<pyctx_status>(request->error_object.error.status);
+}
+
+PYCTX_API const pyctx_error_t *pyctx_request_error(const pyctx_request_t *request) {
+    if (!request || !request->done() || request->error_object.error.ok()) return nullptr;
+    return &request->error_object;
+}
+
+PYCTX_API const uint8_t *pyctx_request_value(const pyctx_request_t *request, size_t *out_len) {
+    core::RequestRef r = request && request->done() ? request->current_ref() : core::RequestRef();
+    if (!r || !request->error_object.error.ok() || r->outcome.value.empty()) {
+        if (out_len) *out_len = 0;
+        return nullptr;
+    }
+    if (out_len) *out_len = r->outcome.value.size();
+    return r->outcome.value.data();
+}
+
+PYCTX_API pyctx_error_t *pyctx_request_take_value(pyctx_request_t *request,
+                                                  pyctx_bytes_t *out_value) {
+    if (!request) return invalid("request is NULL");
+    if (!out_value) return invalid("out_value is NULL");
+    core::RequestRef r = request->done() ? request->current_ref() : core::RequestRef();
+    if (!r || !request->error_object.error.ok() || r->outcome.value.empty())
+        return invalid("the request holds no value");
+    out_value->data = r->outcome.value.release(&out_value->len);
+    return nullptr;
+}
+
+}  // extern "C"

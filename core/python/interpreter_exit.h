@@ -1,0 +1,23 @@
+// The unbounded parts of ending an interpreter, done where no lock is held:
+// joining the non-daemon threads Python code started and running its atexit
+// callbacks. With the GIL of the interpreter concerned held.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace pyctx::core {
+
+// A subinterpreter about to end: threading._shutdown() (joins non-daemon
+// threads; may block as long as they run) and atexit callbacks, so that
+// Py_EndInterpreter, run under the process-wide interpreter lock, finds
+// nothing left to wait for. Errors are reported as unraisable.
+void finish_subinterpreter_work();
+
+// The main interpreter before finalization: joins its non-daemon threads
+// until `deadline_ns` (steady clock) and returns the names of those still
+// running (empty when finalizing is safe).
+std::vector<std::string> join_main_threads(int64_t deadline_ns);
+
+}  // namespace pyctx::core

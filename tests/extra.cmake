@@ -16,11 +16,13 @@ set_target_properties(pyctx_legacy_ext PROPERTIES
   PREFIX ""
   SUFFIX ".so"
   LIBRARY_OUTPUT_DIRECTORY "${CMAKE_CURRENT_BINARY_DIR}/ext")
-if(TARGET test_isolation)
-  add_dependencies(test_isolation pyctx_legacy_ext)
-  target_compile_definitions(test_isolation PRIVATE
-    PYCTX_TEST_EXT_DIR="${CMAKE_CURRENT_BINARY_DIR}/ext")
-endif()
+foreach(t test_isolation test_single_phase_owngil)
+  if(TARGET ${t})
+    add_dependencies(${t} pyctx_legacy_ext)
+    target_compile_definitions(${t} PRIVATE
+      PYCTX_TEST_EXT_DIR="${CMAKE_CURRENT_BINARY_DIR}/ext")
+  endif()
+endforeach()
 
 if(TARGET test_runtime_lifecycle)
   # The lifecycle test sets the program name and expects sys.executable.
@@ -35,7 +37,8 @@ endif()
 # Suite binaries should finish well within a minute each.
 foreach(t test_runtime_lifecycle test_context test_thread_affinity test_parallelism
           test_isolation test_requests test_async test_cancel_timeout test_exactly_once
-          test_stuck_close test_invalid_args test_host_functions test_asyncio)
+          test_stuck_close test_invalid_args test_host_functions test_asyncio
+          test_concurrent_imports test_single_phase_owngil test_owngil_module_leak)
   if(TEST ${t})
     set_tests_properties(${t} PROPERTIES TIMEOUT 120)
   endif()

@@ -32,14 +32,29 @@ ModuleState *state_of(PyObject *module) {
     return static_cast<ModuleState *>(PyModule_GetState(module));
 }
 
-// PyModule_AddObjectRef exists only from 3.10; this never steals `obj`.
+// module.<name> = obj (a new reference is taken), under a key that is not
+// interned. PyModule_AddObject and friends intern the name, CPython 3.12+
+// makes interned strings immortal, and an interpreter with its own
+// allocator never frees its immortal strings when it ends: every name the
+// module adds this way that nothing else interned (Symbol, HostTerm,
+// HostError, TAG_*, MAX_DEPTH, async_call) stayed behind after each owngil
+// context. Lookups of the attribute compare strings, so they find a plain
+// key as well.
 int add_ref(PyObject *module, const char *name, PyObject *obj) {
-    Py_INCREF(obj);
-    if (PyModule_AddObject(module, name, obj) < 0) {
-        Py_DECREF(obj);
-        return -1;
-    }
-    return 0;
+    PyObject *dict = PyModule_GetDict(module);  // borrowed
+    PyObject *key = PyUnicode_FromString(name);
+    if (!key) return -1;
+    int rc = PyDict_SetItem(dict, key, obj);
+    Py_DECREF(key);
+    return rc;
+}
+
+int add_int(PyObject *module, const char *name, long value) {
+    PyObject *obj = PyLong_FromLong(value);
+    if (!obj) return -1;
+    int rc = add_ref(module, name, obj);
+    Py_DECREF(obj);
+    return rc;
 }
 
 #if PY_VERSION_HEX >= 0x030A0000
@@ -293,12 +308,27 @@ int module_exec(PyObject *module) {
     }
 
     using namespace pyctx::core::cbor;
-    if (PyModule_AddIntConstant(module, "TAG_SYMBOL", static_cast<long>(kTagSymbol)) < 0 ||
-        PyModule_AddIntConstant(module, "TAG_SET", static_cast<long>(kTagSet)) < 0 ||
-        PyModule_AddIntConstant(module, "TAG_TUPLE", static_cast<long>(kTagTuple)) < 0 ||
-        PyModule_AddIntConstant(module, "TAG_HOST_TERM", static_cast<long>(kTagHostTerm)) < 0 ||
-        PyModule_AddIntConstant(module, "MAX_DEPTH", kMaxDepth) < 0)
+    if (add_int(module, "TAG_SYMBOL", static_cast<long>(kTagSymbol)) < 0 ||
+        add_int(module, "TAG_SET", static_cast<long>(kTagSet)) < 0 ||
+        add_int(module, "TAG_TUPLE", static_cast<long>(kTagTuple)) < 0 ||
+        add_int(module, "TAG_HOST_TERM", static_cast<long>(kTagHostTerm)) < 0 ||
+        add_int(module, "MAX_DEPTH", kMaxDepth) < 0)
         return -1;
+
+    // The functions, added here rather than through m_methods (which would
+    // intern their names too).
+    PyObject *module_name = PyModule_GetNameObject(module);
+    if (!module_name) return -1;
+    for (PyMethodDef *def = module_methods; def->ml_name; ++def) {
+        PyObject *fn = PyCFunction_NewEx(def, module, module_name);
+        if (!fn || add_ref(module, def->ml_name, fn) < 0) {
+            Py_XDECREF(fn);
+            Py_DECREF(module_name);
+            return -1;
+        }
+        Py_DECREF(fn);
+    }
+    Py_DECREF(module_name);
     return 0;
 }
 
@@ -347,7 +377,7 @@ PyModuleDef module_def = {
     "pyctx",
     "The Python side of pyctx: values shared with the host program.",
     static_cast<Py_ssize_t>(sizeof(ModuleState)),
-    module_methods,
+    nullptr,  // functions: added by module_exec
     module_slots,
     module_traverse,
     module_clear,

@@ -2,6 +2,7 @@
 
 #include "core/python/errors.h"
 #include "core/python/host_calls.h"
+#include "core/python/import_guard.h"
 #include "core/python/module.h"
 #include "core/python/setup_py.h"
 
@@ -34,6 +35,8 @@ bool add_search_paths(const std::vector<std::string> &paths) {
 
 bool PyState::init(const std::vector<std::string> &search_paths, const std::string &preload,
                    Error *err) {
+    // First, so that every extension this interpreter imports is guarded.
+    if (!install_import_guard(err)) return false;
     if (!load_py_types(&types_, err)) return false;
     if (!add_search_paths(search_paths)) {
         *err = fetch_python_error();

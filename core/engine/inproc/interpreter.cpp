@@ -8,7 +8,9 @@
 #include "core/engine/context.h"
 #include "core/engine/inproc/inproc_executor.h"
 #include "core/engine/runtime.h"
+#include "core/python/import_lock.h"
 #include "core/python/interpreter_exit.h"
+#include "core/python/keyword_tuples.h"
 #include "core/python/memory_cap.h"
 #include "core/python/sandbox.h"
 
@@ -26,6 +28,9 @@ bool InprocExecutor::setup_interpreter(Error *err) {
     } else {
 #if PY_VERSION_HEX >= 0x030C0000
         std::unique_lock sub(rt.subinterpreter_mu);
+        // Creation imports builtin modules: no other interpreter may be
+        // creating or executing extension modules meanwhile (import_lock.h).
+        ImportLockHold imports(nullptr);
         PyThreadState *main_ts = PyThreadState_New(main);
         PyEval_RestoreThread(main_ts);
         PyInterpreterConfig cfg;
@@ -102,12 +107,16 @@ void InprocExecutor::teardown_interpreter() {
     }
 #if PY_VERSION_HEX >= 0x030C0000
     std::lock_guard sub(Runtime::get().subinterpreter_mu);
+    // Ending frees the interpreter's extension modules while others may be
+    // importing the same ones (gh-136423). Its own threads may still import.
+    ImportLockHold imports(PyThreadState_GetInterpreter(ts));
     PyEval_RestoreThread(ts);
     Py_EndInterpreter(ts);
     sandbox_leave();  // no thread of that interpreter is left
     if (MemoryCap *cap = ctx_.memory_cap()) cap->leave_thread();
     auto *main_ts = static_cast<PyThreadState *>(main_thread_state_);
     PyEval_RestoreThread(main_ts);
+    disown_keyword_tuples();  // 3.12 (keyword_tuples.h)
     PyThreadState_Clear(main_ts);
     PyThreadState_DeleteCurrent();
     main_thread_state_ = nullptr;

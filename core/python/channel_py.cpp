@@ -167,8 +167,24 @@ PyObject *running_loop() {
     return loop;
 }
 
+// The awaitable form is a few lines of Python, compiled into the module on
+// first use only: compiled code interns its names, and interned strings of
+// an owngil interpreter are never freed (see add_ref in module.cpp), so a
+// context that never awaits a channel pays nothing.
+PyObject *arecv_helper(PyObject *module) {
+    PyObject *dict = PyModule_GetDict(module);  // borrowed
+    if (PyObject *fn = PyDict_GetItemString(dict, "_channel_arecv")) return new_ref(fn);
+    if (!PyDict_GetItemString(dict, "__builtins__") &&
+        PyDict_SetItemString(dict, "__builtins__", PyEval_GetBuiltins()) < 0)
+        return nullptr;
+    PyRef code(Py_CompileString(kChannelHelpers, "<pyctx-channel>", Py_file_input));
+    PyRef res(code ? PyEval_EvalCode(code.get(), dict, dict) : nullptr);
+    if (!res) return nullptr;
+    return PyObject_GetAttrString(module, "_channel_arecv");
+}
+
 PyObject *ch_arecv(PyObject *self, PyObject *) {
-    PyRef helper(PyObject_GetAttrString(module_of(self), "_channel_arecv"));
+    PyRef helper(arecv_helper(module_of(self)));
     return helper ? PyObject_CallOneArg(helper.get(), self) : nullptr;
 }
 

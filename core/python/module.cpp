@@ -297,15 +297,6 @@ int module_exec(PyObject *module) {
     if (!st->channel_closed || add_ref(module, "ChannelClosed", st->channel_closed) < 0) return -1;
     st->channel_type = PyType_FromModuleAndSpec(module, &pyctx::core::channel_spec, nullptr);
     if (!st->channel_type || add_ref(module, "Channel", st->channel_type) < 0) return -1;
-    {
-        PyObject *dict = PyModule_GetDict(module);  // borrowed
-        if (PyDict_SetItemString(dict, "__builtins__", PyEval_GetBuiltins()) < 0) return -1;
-        PyObject *code = Py_CompileString(pyctx::core::kChannelHelpers, "<pyctx-channel>", Py_file_input);
-        PyObject *res = code ? PyEval_EvalCode(code, dict, dict) : nullptr;
-        Py_XDECREF(code);
-        if (!res) return -1;
-        Py_DECREF(res);
-    }
 
     using namespace pyctx::core::cbor;
     if (add_int(module, "TAG_SYMBOL", static_cast<long>(kTagSymbol)) < 0 ||

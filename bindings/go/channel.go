@@ -81,7 +81,7 @@ func (ch *Channel) Recv(timeout time.Duration) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Unmarshal(b)
+	return Decode(b)
 }
 
 // RecvBytes returns the next raw bytes from a byte channel.
@@ -103,7 +103,7 @@ func (ch *Channel) TryRecv() (v any, ok bool, err error) {
 	}
 	b := C.GoBytes(unsafe.Pointer(out.data), C.int(out.len))
 	C.pyctx_bytes_free(&out)
-	v, err = Unmarshal(b)
+	v, err = Decode(b)
 	return v, err == nil, err
 }
 

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"pyctx.dev/pyctx"
+	"github.com/pyctx/pyctx/bindings/go"
 )
 
 func TestSandboxBlocksProcessCreation(t *testing.T) {

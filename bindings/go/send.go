@@ -122,11 +122,11 @@ func goPyctxSend(handle C.uintptr_t, contextName *C.char, target *C.uint8_t, tar
 			rc = 1
 		}
 	}()
-	t, err := Unmarshal(unsafe.Slice((*byte)(unsafe.Pointer(target)), int(targetLen)))
+	t, err := Decode(unsafe.Slice((*byte)(unsafe.Pointer(target)), int(targetLen)))
 	if err != nil {
 		return 1
 	}
-	v, err := Unmarshal(unsafe.Slice((*byte)(unsafe.Pointer(value)), int(valueLen)))
+	v, err := Decode(unsafe.Slice((*byte)(unsafe.Pointer(value)), int(valueLen)))
 	if err != nil {
 		return 1
 	}

@@ -48,7 +48,7 @@ func StoreGet(key string) (v any, version uint64, found bool, err error) {
 	}
 	b := C.GoBytes(unsafe.Pointer(out.data), C.int(out.len))
 	C.pyctx_bytes_free(&out)
-	v, err = Unmarshal(b)
+	v, err = Decode(b)
 	return v, uint64(cv), err == nil, err
 }
 
@@ -101,7 +101,7 @@ func StoreKeys(prefix string) ([]string, error) {
 	}
 	b := C.GoBytes(unsafe.Pointer(out.data), C.int(out.len))
 	C.pyctx_bytes_free(&out)
-	v, err := Unmarshal(b)
+	v, err := Decode(b)
 	if err != nil {
 		return nil, err
 	}

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"pyctx.dev/pyctx"
+	"github.com/pyctx/pyctx/bindings/go"
 )
 
 func TestStoreSharedWithPython(t *testing.T) {

@@ -241,7 +241,14 @@ typedef enum pyctx_mode {
     PYCTX_MODE_WORKER = 0,
     /** A PEP 684 subinterpreter with its own GIL (Python 3.12+): runs in
      *  parallel with every other context, fully isolated. Extension modules
-     *  without subinterpreter support fail to import with ImportError. */
+     *  without subinterpreter support (single-phase init, numpy and the
+     *  like) fail to import with an ImportError naming the module and
+     *  pointing to worker contexts; on 3.12 their init never runs in the
+     *  owngil interpreter. The first import of an extension module is
+     *  serialized across the whole process (a re-entrant lock waited for
+     *  with the GIL released, also held while owngil interpreters are
+     *  created and ended): it works around CPython 3.12/3.13 crashes on
+     *  concurrent extension initialization in subinterpreters. */
     PYCTX_MODE_OWNGIL = 1
 } pyctx_mode;
 

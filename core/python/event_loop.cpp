@@ -84,7 +84,19 @@ PyObject *EventLoop::create_future() {
 bool EventLoop::start_task(Request *r, PyObject *awaitable_in) {
     PyRef awaitable(awaitable_in);
     Error err;
+    // Making the loop and the task runs Python code: an interrupt landing
+    // there (a close) would leave half-built asyncio objects that complain
+    // when collected. Hold interrupts back meanwhile, as during a host call;
+    // a request stopped in between unwinds when it is seen claimed.
+    r->host_waiting.store(true, std::memory_order_release);
+    struct Release {
+        Request *r;
+        ~Release() { r->host_waiting.store(false, std::memory_order_release); }
+    } release{r};
     if (!ensure(&err)) {
+        if (PyCoro_CheckExact(awaitable.get())) {
+            PyRef closed(PyObject_CallMethod(awaitable.get(), "close", nullptr));
+        }
         PyErr_SetString(PyExc_RuntimeError, err.message.c_str());
         return false;
     }

@@ -9,8 +9,8 @@
 
 namespace pyctx::core {
 
-// A subinterpreter about to end: threading._shutdown() (joins non-daemon
-// threads; may block as long as they run) and atexit callbacks, so that
+// A subinterpreter about to end: joins its non-daemon threads (may block as
+// long as they run) and runs its atexit callbacks, so that
 // Py_EndInterpreter, run under the process-wide interpreter lock, finds
 // nothing left to wait for. Errors are reported as unraisable.
 void finish_subinterpreter_work();

@@ -35,56 +35,55 @@ const char kJoinHelper[] =
 
 }  // namespace
 
+#if PY_VERSION_HEX < 0x030D0000
+// threading._shutdown()'s two steps, for 3.12: the hooks that tell worker
+// threads to end (concurrent.futures registers its executors' there), then
+// joining the non-daemon threads. In C: code compiled here would intern
+// names an own-GIL interpreter never frees.
+static void shutdown_threads_312(PyObject *threading) {
+    PyRef hooks(PyObject_GetAttrString(threading, "_threading_atexits"));
+    if (hooks && PyList_Check(hooks.get())) {
+        for (Py_ssize_t i = PyList_GET_SIZE(hooks.get()); i-- > 0;) {
+            PyRef done(PyObject_CallNoArgs(PyList_GET_ITEM(hooks.get(), i)));
+            if (!done) PyErr_WriteUnraisable(hooks.get());
+        }
+    }
+    PyErr_Clear();
+    // By ident, not current_thread(): that would make a dummy Thread for
+    // this thread, whose collection at interpreter end complains.
+    PyRef me(PyLong_FromUnsignedLong(PyThread_get_thread_ident()));
+    PyRef main(PyObject_CallMethod(threading, "main_thread", nullptr));
+    PyRef threads(PyObject_CallMethod(threading, "enumerate", nullptr));
+    if (me && main && threads && PyList_Check(threads.get())) {
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(threads.get()); ++i) {
+            PyObject *t = PyList_GET_ITEM(threads.get(), i);  // borrowed
+            if (t == main.get()) continue;
+            PyRef ident(PyObject_GetAttrString(t, "ident"));
+            PyRef daemon(ident ? PyObject_GetAttrString(t, "daemon") : nullptr);
+            if (!daemon || PyObject_RichCompareBool(ident.get(), me.get(), Py_EQ) != 0 ||
+                PyObject_IsTrue(daemon.get()) != 0) {
+                PyErr_Clear();
+                continue;
+            }
+            PyRef joined(PyObject_CallMethod(t, "join", nullptr));
+            if (!joined) PyErr_WriteUnraisable(t);
+        }
+    }
+    PyErr_Clear();
+}
+#endif
+
 void finish_subinterpreter_work() {
-    // threading._shutdown() joins the non-daemon threads (for as long as they
-    // run: no lock is held here). On 3.12 it asserts a main-thread lock that
-    // a subinterpreter's main thread never had, so there its two steps are
-    // done here, in C (code compiled here would intern names an own-GIL
-    // interpreter never frees).
-    PyObject *threading = PyDict_GetItemString(PyImport_GetModuleDict(), "threading");  // borrowed
+    // threading._shutdown() joins the non-daemon threads, for as long as they
+    // run (no lock is held here). On 3.12 it asserts a main-thread lock that
+    // a subinterpreter's main thread never had, so its steps are done here.
+    if (PyObject *threading = PyDict_GetItemString(PyImport_GetModuleDict(), "threading")) {
 #if PY_VERSION_HEX >= 0x030D0000
-    if (threading) {
         PyRef r(PyObject_CallMethod(threading, "_shutdown", nullptr));
         if (!r) PyErr_WriteUnraisable(threading);
-    }
-    if (false) {
 #else
-    if (threading) {
-        // What _shutdown does first: the hooks that tell worker threads to
-        // end (concurrent.futures registers its executors' there).
-        PyRef hooks(PyObject_GetAttrString(threading, "_threading_atexits"));
-        if (hooks && PyList_Check(hooks.get())) {
-            for (Py_ssize_t i = PyList_GET_SIZE(hooks.get()); i-- > 0;) {
-                PyRef done(PyObject_CallNoArgs(PyList_GET_ITEM(hooks.get(), i)));
-                if (!done) PyErr_WriteUnraisable(hooks.get());
-            }
-        }
-        PyErr_Clear();
+        shutdown_threads_312(threading);
 #endif
-        // By ident, not current_thread(): that would make a dummy Thread for
-        // this thread, whose collection at interpreter end complains.
-        PyRef me(PyLong_FromUnsignedLong(PyThread_get_thread_ident()));
-        PyRef main(PyObject_CallMethod(threading, "main_thread", nullptr));
-        PyRef threads(PyObject_CallMethod(threading, "enumerate", nullptr));
-        if (me && main && threads && PyList_Check(threads.get())) {
-            for (Py_ssize_t i = 0; i < PyList_GET_SIZE(threads.get()); ++i) {
-                PyObject *t = PyList_GET_ITEM(threads.get(), i);  // borrowed
-                if (t == main.get()) continue;
-                PyRef ident(PyObject_GetAttrString(t, "ident"));
-                if (!ident || PyObject_RichCompareBool(ident.get(), me.get(), Py_EQ) != 0) {
-                    PyErr_Clear();
-                    continue;
-                }
-                PyRef daemon(PyObject_GetAttrString(t, "daemon"));
-                if (!daemon || PyObject_IsTrue(daemon.get()) != 0) {
-                    PyErr_Clear();
-                    continue;
-                }
-                PyRef joined(PyObject_CallMethod(t, "join", nullptr));
-                if (!joined) PyErr_WriteUnraisable(t);
-            }
-        }
-        PyErr_Clear();
     }
     call_if_loaded("atexit", "_run_exitfuncs");
 }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "capi/c_error.h"
+#include "core/base/futex.h"
 #include "core/engine/context.h"
 #include "core/engine/runtime.h"
 #include "core/host/host_call.h"
@@ -65,6 +66,12 @@ inline const core::HostCall *from_c(const pyctx_host_call_t *call) {
 }
 inline pyctx_host_call_t *to_c(core::HostCall *call) {
     return reinterpret_cast<pyctx_host_call_t *>(call);
+}
+
+// The steady-clock deadline of a timeout counted from now (0: none).
+inline int64_t deadline_from(uint32_t timeout_ms) {
+    return timeout_ms == PYCTX_NO_TIMEOUT ? 0
+                                          : core::now_ns() + static_cast<int64_t>(timeout_ms) * 1000000;
 }
 
 inline pyctx_error_t *invalid(std::string message) {

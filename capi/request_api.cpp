@@ -6,14 +6,9 @@
 using namespace pyctx;
 using capi::guarded;
 using capi::invalid;
+using capi::deadline_from;
 
 namespace {
-
-int64_t deadline_from(uint32_t timeout_ms) {
-    return timeout_ms == PYCTX_NO_TIMEOUT
-               ? 0
-               : core::now_ns() + static_cast<int64_t>(timeout_ms) * 1000000;
-}
 
 pyctx_error_t *check_context(pyctx_context_t *context) {
     if (!context) return invalid("context is NULL");

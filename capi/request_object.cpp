@@ -9,6 +9,7 @@
 using namespace pyctx;
 using capi::guarded;
 using capi::invalid;
+using capi::deadline_from;
 
 namespace {
 
@@ -30,11 +31,6 @@ protected:
 
 // The request whose callback runs on this thread (it may free itself).
 thread_local pyctx_request *tls_in_callback = nullptr;
-
-int64_t deadline_from(uint32_t timeout_ms) {
-    return timeout_ms == PYCTX_NO_TIMEOUT ? 0
-                                          : core::now_ns() + static_cast<int64_t>(timeout_ms) * 1000000;
-}
 
 }  // namespace
 

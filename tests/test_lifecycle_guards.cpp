@@ -143,4 +143,28 @@ TEST_P(GuardTest, ClosingWithCoroutinesInFlightPrintsNothing) {
     EXPECT_EQ(printed, "") << "close printed:\n" << printed;
 }
 
+TEST_P(GuardTest, ClosingAfterPythonStartedThreadsPrintsNothing) {
+    // Threads Python made and finished: a plain thread, an executor pool,
+    // and asyncio.run with run_in_executor (which also makes a dummy thread
+    // entry for the pool's workers). Their teardown at close must not print
+    // "Exception ignored in ..." or anything else.
+    Outcome o = exec(ctx(),
+                     "import threading, asyncio, concurrent.futures\n"
+                     "box = []\n"
+                     "t = threading.Thread(target=lambda: box.append(1)); t.start(); t.join()\n"
+                     "with concurrent.futures.ThreadPoolExecutor(2) as pool:\n"
+                     "    box.extend(pool.map(lambda x: x * 2, [1, 2, 3]))\n"
+                     "async def main():\n"
+                     "    loop = asyncio.get_running_loop()\n"
+                     "    return await loop.run_in_executor(None, sum, [1, 2, 3])\n"
+                     "box.append(asyncio.run(main()))\n");
+    ASSERT_TRUE(o.ok()) << o.describe();
+    EXPECT_EQ(eval_text(ctx(), "repr(box)"), "[1, 2, 4, 6, 6]");
+    std::string printed = capture_stderr([&] {
+        Error e(pyctx_context_close(ctx(), 10000));
+        EXPECT_EQ(status_of(e.get()), PYCTX_OK) << describe(e.get());
+    });
+    EXPECT_EQ(printed, "") << "close printed:\n" << printed;
+}
+
 }  // namespace

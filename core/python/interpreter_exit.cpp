@@ -88,6 +88,38 @@ void finish_subinterpreter_work() {
     call_if_loaded("atexit", "_run_exitfuncs");
 }
 
+// When Python code asks threading.current_thread() on a thread threading
+// did not start (the context thread: Thread() asks, for its daemon flag;
+// Thread.join() asks too), 3.13 makes a dummy Thread and tracks it with an
+// object in a thread-local whose __del__ takes threading's lock. In an own
+// interpreter that __del__ runs when Py_EndInterpreter clears the thread
+// state, after the threading module's globals are gone, and prints
+// "Exception ignored in _DeleteDummyThreadOnDel" (CPython gh-130522, fixed
+// in 3.13.3). Emptying the thread-local is not enough: Py_EndInterpreter's
+// own threading shutdown and atexit calls make the dummy again. So, on the
+// CPython releases with the bug, the __del__ is made to do nothing once
+// threading is torn down.
+void quiet_dummy_thread_teardown() {
+#if PY_VERSION_HEX >= 0x030D0000 && PY_VERSION_HEX < 0x030D0300
+    PyObject *threading = PyDict_GetItemString(PyImport_GetModuleDict(), "threading");
+    if (!threading || !PyObject_HasAttrString(threading, "_DeleteDummyThreadOnDel")) return;
+    PyRef globals(PyDict_New());
+    if (globals && PyDict_SetItemString(globals.get(), "threading", threading) == 0) {
+        PyRef r(PyRun_String(
+            "def _guard(cls=threading._DeleteDummyThreadOnDel, original="
+            "threading._DeleteDummyThreadOnDel.__del__, module=threading):\n"
+            "    def __del__(self):\n"
+            "        if getattr(module, '_active_limbo_lock', None) is not None:\n"
+            "            original(self)\n"
+            "    cls.__del__ = __del__\n"
+            "_guard()\n",
+            Py_file_input, globals.get(), globals.get()));
+        if (!r) PyErr_WriteUnraisable(threading);
+    }
+    PyErr_Clear();
+#endif
+}
+
 std::vector<std::string> join_main_threads(int64_t deadline_ns) {
     std::vector<std::string> names;
     PyObject *modules = PyImport_GetModuleDict();

@@ -14,6 +14,10 @@ namespace pyctx::core {
 // Py_EndInterpreter, run under the process-wide interpreter lock, finds
 // nothing left to wait for. Errors are reported as unraisable.
 void finish_subinterpreter_work();
+// Context thread of an own interpreter, GIL held, just before it ends:
+// keeps CPython 3.13.0-3.13.2 from printing an error about the thread's
+// dummy threading entry while the interpreter ends.
+void quiet_dummy_thread_teardown();
 
 // The main interpreter before finalization: joins its non-daemon threads
 // until `deadline_ns` (steady clock) and returns the names of those still

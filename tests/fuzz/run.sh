@@ -21,7 +21,7 @@ work=${PYCTX_FUZZ_WORK:-$build/fuzz-work}
 bash "$root/scripts/deps.sh" fuzz
 if [[ ! -f "$build/CMakeCache.txt" ]]; then
   CC=clang CXX=clang++ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DPYCTX_FUZZ=ON -DPYCTX_BUILD_TESTS=OFF -DPYCTX_BUILD_BENCH=OFF \
+    -DCMAKE_UNITY_BUILD=ON -DPYCTX_FUZZ=ON -DPYCTX_BUILD_TESTS=OFF -DPYCTX_BUILD_BENCH=OFF \
     -DPYCTX_BUILD_EXAMPLES=OFF >/dev/null
 fi
 # shellcheck disable=SC2086 # a word list
@@ -37,21 +37,20 @@ cmake --build "$build" -j"$(nproc)" --target $(printf 'fuzz_%s ' $targets)
 #    unbalanced, and a heap scan after each one costs 99% of the throughput.
 declare -A fuzz_opts=([cbor]="" [call]="-detect_leaks=0")
 
-failed=()
-for t in $targets; do
-  bin="$build/tests/fuzz/fuzz_$t"
-  out="$work/$t"
+# One target: run it, then judge its log. Prints its report; exit status 0
+# when it found nothing.
+run_target() {
+  local t=$1 bin="$build/tests/fuzz/fuzz_$1" out="$work/$1" rc=0
   rm -rf "$out/artifacts"  # only this run's findings count
   mkdir -p "$out/corpus" "$out/artifacts"
-  log="$out/last.log"
-  echo "fuzz_$t: ${seconds}s (log: $log)"
-  rc=0
+  local log="$out/last.log"
   # shellcheck disable=SC2086 # the options are flag lists
   ASAN_OPTIONS="detect_leaks=1:allocator_may_return_null=0" \
   UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
     "$bin" ${fuzz_opts[$t]:-} -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=20 \
       -dict="$here/cbor.dict" -artifact_prefix="$out/artifacts/" -print_final_stats=1 \
       ${PYCTX_FUZZ_ARGS:-} "$out/corpus" "$here/corpus/$t" >"$log" 2>&1 || rc=$?
+  echo "fuzz_$t: ${seconds}s (log: $log)"
   grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb)' "$log" | sed 's/^/  /' || true
   # libFuzzer exits non-zero on a crash, leak, timeout or OOM; a sanitizer
   # report on another thread or an artifact left behind fails the run too.
@@ -60,8 +59,22 @@ for t in $targets; do
     echo "fuzz_$t FAILED (exit $rc); report:"
     grep -E -A40 '^==[0-9]+==ERROR|runtime error:|^fuzz_' "$log" | head -80 || tail -40 "$log"
     ls -l "$out/artifacts" || true
-    failed+=("$t")
+    return 1
   fi
+}
+
+# The targets run side by side (each is one process on one core), so the
+# step takes one target's time, not the sum. Reports print in order.
+mkdir -p "$work"
+declare -A pid_of
+for t in $targets; do
+  run_target "$t" >"$work/$t.report" 2>&1 &
+  pid_of[$t]=$!
+done
+failed=()
+for t in $targets; do
+  wait "${pid_of[$t]}" || failed+=("$t")
+  cat "$work/$t.report"
 done
 if ((${#failed[@]})); then
   echo "fuzzing FAILED: ${failed[*]}"

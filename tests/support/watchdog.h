@@ -13,6 +13,8 @@
 #include <string>
 #include <thread>
 
+#include <unistd.h>
+
 namespace pyctx_test {
 
 class Watchdog {
@@ -25,6 +27,7 @@ public:
             if (!cv_.wait_for(lock, guard, [this] { return disarmed_; })) {
                 std::fprintf(stderr, "watchdog: %s still waiting after %lld ms, aborting\n",
                              name.c_str(), static_cast<long long>(guard.count()));
+                dump_stacks();
                 std::abort();
             }
         });
@@ -41,6 +44,18 @@ public:
     }
 
 private:
+    // Every thread's stack to stderr, when gdb is there (a hang in CI is
+    // then diagnosable from its log). PYCTX_WATCHDOG_NO_GDB=1 skips it.
+    static void dump_stacks() {
+        if (std::getenv("PYCTX_WATCHDOG_NO_GDB")) return;
+        if (std::system("command -v gdb >/dev/null 2>&1") != 0) return;
+        std::fflush(stderr);
+        const std::string cmd = "gdb -p " + std::to_string(::getpid()) +
+                                " -batch -nx -ex 'thread apply all bt' 1>&2 2>/dev/null";
+        int rc = std::system(cmd.c_str());
+        (void)rc;
+    }
+
     std::mutex mu_;
     std::condition_variable cv_;
     bool disarmed_ = false;

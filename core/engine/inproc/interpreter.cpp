@@ -111,6 +111,7 @@ void InprocExecutor::teardown_interpreter() {
     // importing the same ones (gh-136423). Its own threads may still import.
     ImportLockHold imports(PyThreadState_GetInterpreter(ts));
     PyEval_RestoreThread(ts);
+    quiet_dummy_thread_teardown();
     Py_EndInterpreter(ts);
     sandbox_leave();  // no thread of that interpreter is left
     if (MemoryCap *cap = ctx_.memory_cap()) cap->leave_thread();

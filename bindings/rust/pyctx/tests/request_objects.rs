@@ -40,6 +40,7 @@ fn a_waited_request_cancelled_from_another_thread_completes_as_cancelled() {
         Ok(Value::None)
     })
     .unwrap();
+    let rx = Arc::new(Mutex::new(rx));
     for mode in MODES {
         let ctx = context(mode);
         ctx.exec(&spin_after_signal("req_cancel_started")).unwrap();
@@ -47,9 +48,9 @@ fn a_waited_request_cancelled_from_another_thread_completes_as_cancelled() {
         request.submit().unwrap();
         let request = Arc::new(request);
         let canceller = {
-            let request = Arc::clone(&request);
+            let (request, rx) = (Arc::clone(&request), Arc::clone(&rx));
             std::thread::spawn(move || {
-                rx.recv().unwrap(); // running now
+                rx.lock().unwrap().recv().unwrap(); // running now
                 request.cancel().unwrap();
             })
         };
@@ -150,13 +151,13 @@ fn submit_many_runs_a_thousand_requests_with_their_own_values() {
         assert_eq!(ids.len(), 1000, "{mode}: unique ids");
         for (i, request) in batch.iter().enumerate() {
             request.wait(Some(Duration::from_secs(60))).unwrap();
-            assert_eq!(request.result().unwrap(), Value::Int(3 * i as i64), "{mode}: request {i}");
+            assert_eq!(request.result().unwrap(), Value::from(3 * i as i64), "{mode}: request {i}");
         }
         // The same batch again, once done.
         Request::submit_many(batch.iter_mut().rev()).unwrap();
         for (i, request) in batch.iter().enumerate() {
             request.wait(None).unwrap();
-            assert_eq!(request.result().unwrap(), Value::Int(3 * i as i64));
+            assert_eq!(request.result().unwrap(), Value::from(3 * i as i64));
         }
         assert_eq!(ctx.stats().unwrap().completed, 2000 + 1, "{mode}");
     }

@@ -82,7 +82,7 @@ func (c *Context) CallMany(ctx context.Context, calls []Call) ([]Result, error) 
 	if accepted == 0 {
 		return nil, refusal
 	}
-	waitBatch(ctx, sub.batch)
+	cancelled := waitBatch(ctx, sub.batch)
 
 	taken := make([]C.pyctxgo_taken, accepted)
 	dst := buf[:cap(buf)] // the encoding is no longer needed
@@ -90,7 +90,11 @@ func (c *Context) CallMany(ctx context.Context, calls []Call) ([]Result, error) 
 	results := make([]Result, len(calls))
 	used := 0
 	for i := range taken {
-		results[i].Value, results[i].Err = takenResult(ctx, &taken[i], dst[used:])
+		if cancelled && Status(taken[i].status) == StatusCancelled {
+			results[i].Err = ctxError(ctx) // ctx ended it: report ctx's reason
+		} else {
+			results[i].Value, results[i].Err = takenResult(ctx, &taken[i], dst[used:])
+		}
 		if taken[i].copied != 0 {
 			used += int(taken[i].copied_len)
 		}
@@ -131,21 +135,23 @@ func encodeBatch(calls []Call) (*[]byte, []C.pyctxgo_batch_call, error) {
 // waitBatch blocks until every accepted call is done, cancelling them all
 // if ctx ends first. Like a single cancellable call, it first waits briefly
 // inside the library, and only a batch still running after that starts a
-// goroutine to watch ctx.
-func waitBatch(ctx context.Context, batch *C.pyctxgo_batch) {
+// goroutine to watch ctx. True when ctx ended and the batch was cancelled.
+func waitBatch(ctx context.Context, batch *C.pyctxgo_batch) bool {
 	if ctx.Done() == nil {
 		C.pyctxgo_batch_wait(batch, C.PYCTX_NO_TIMEOUT)
-		return
+		return false
 	}
 	if C.pyctxgo_batch_wait(batch, firstWaitMs) != 0 {
-		return
+		return false
 	}
 	finished := make(chan struct{})
 	watcherDone := make(chan struct{})
+	cancelled := false
 	go func() {
 		defer close(watcherDone)
 		select {
 		case <-ctx.Done():
+			cancelled = true
 			C.pyctxgo_batch_cancel(batch)
 		case <-finished:
 		}
@@ -153,4 +159,5 @@ func waitBatch(ctx context.Context, batch *C.pyctxgo_batch) {
 	C.pyctxgo_batch_wait(batch, C.PYCTX_NO_TIMEOUT)
 	close(finished)
 	<-watcherDone // the watcher no longer touches the batch
+	return cancelled
 }

@@ -199,7 +199,7 @@ impl Request {
     /// Request::submit_many(&mut batch).unwrap();
     /// for (i, request) in batch.iter().enumerate() {
     ///     request.wait(None).unwrap();
-    ///     assert_eq!(request.result().unwrap(), Value::Int(i as i64));
+    ///     assert_eq!(request.result().unwrap(), Value::Int(i as i128));
     /// }
     /// ```
     pub fn submit_many<'r>(requests: impl IntoIterator<Item = &'r mut Request>) -> Result<(), SubmitManyError> {

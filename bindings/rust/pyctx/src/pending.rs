@@ -134,8 +134,13 @@ unsafe extern "C" fn on_complete(user_data: *mut c_void, request: *mut ffi::pyct
 /// The destructor of the callback's user data: the request's reference.
 unsafe extern "C" fn release_completion(user_data: *mut c_void) {
     // SAFETY: the pointer came from `Arc::into_raw` in `PendingRequest::submit`;
-    // the library calls this exactly once. Dropping a `Completion` cannot panic.
-    drop(unsafe { Arc::from_raw(user_data as *const Completion) });
+    // the library calls this exactly once.
+    let completion = unsafe { Arc::from_raw(user_data as *const Completion) };
+    // A waker left in the slot is the executor's code, dropped here: its
+    // panic must not unwind into C either.
+    if catch_unwind(AssertUnwindSafe(|| drop(completion))).is_err() {
+        eprintln!("pyctx: dropping a waker panicked in a request's finalizer (ignored)");
+    }
 }
 
 enum State {

@@ -163,11 +163,17 @@ impl<'a> Call<'a> {
     /// wait on it, cancel it from another thread, submit it again, or
     /// submit many at once.
     pub fn request(self) -> Result<Request> {
+        // A new request has no kwargs and no deadline: only what is set
+        // crosses the FFI (a request per future is on the pipelined path).
         let mut request = Request::new(self.ctx)?;
         request.set_call(self.module, self.function)?;
         request.set_encoded_args(&self.encoded_args())?;
-        request.set_encoded_kwargs(encode_named(&self.kwargs).as_deref())?;
-        request.set_timeout(self.timeout)?;
+        if let Some(kwargs) = encode_named(&self.kwargs) {
+            request.set_encoded_kwargs(Some(&kwargs))?;
+        }
+        if self.timeout.is_some() {
+            request.set_timeout(self.timeout)?;
+        }
         Ok(request)
     }
 }
@@ -244,9 +250,15 @@ impl<'a> Eval<'a> {
     pub fn request(self) -> Result<Request> {
         let mut request = Request::new(self.ctx)?;
         request.set_eval(self.expression)?;
-        request.set_env(self.env)?;
-        request.set_encoded_kwargs(encode_named(&self.locals).as_deref())?;
-        request.set_timeout(self.timeout)?;
+        if self.env.is_some() {
+            request.set_env(self.env)?;
+        }
+        if let Some(locals) = encode_named(&self.locals) {
+            request.set_encoded_kwargs(Some(&locals))?;
+        }
+        if self.timeout.is_some() {
+            request.set_timeout(self.timeout)?;
+        }
         Ok(request)
     }
 }
@@ -295,8 +307,12 @@ impl<'a> Exec<'a> {
     pub fn request(self) -> Result<Request> {
         let mut request = Request::new(self.ctx)?;
         request.set_exec(self.code)?;
-        request.set_env(self.env)?;
-        request.set_timeout(self.timeout)?;
+        if self.env.is_some() {
+            request.set_env(self.env)?;
+        }
+        if self.timeout.is_some() {
+            request.set_timeout(self.timeout)?;
+        }
         Ok(request)
     }
 }

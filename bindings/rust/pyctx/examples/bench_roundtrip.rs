@@ -40,8 +40,13 @@ struct Options {
 }
 
 fn parse_options() -> Result<Options, String> {
-    let mut o =
-        Options { modes: vec![Mode::Worker, Mode::OwnGil], calls: 20_000, rounds: 7, batch: 256, json: false };
+    let mut o = Options {
+        modes: vec![Mode::Worker, Mode::OwnGil],
+        calls: 20_000,
+        rounds: 7,
+        batch: 256,
+        json: false,
+    };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().ok_or(format!("{arg} needs a value"));
@@ -302,8 +307,14 @@ fn main() {
     }
     if !o.json {
         println!();
-        println!("pipelined, {} in flight, {} rounds of {} calls (mean ns per call)", o.batch, o.rounds, o.calls);
-        println!("{:<8} {:>11} {:>11} {:>9} {:>9}", "mode", "one-by-one", "submit_many", "futures", "1by1/many");
+        println!(
+            "pipelined, {} in flight, {} rounds of {} calls (mean ns per call)",
+            o.batch, o.rounds, o.calls
+        );
+        println!(
+            "{:<8} {:>11} {:>11} {:>9} {:>9}",
+            "mode", "one-by-one", "submit_many", "futures", "1by1/many"
+        );
     }
     for &mode in &o.modes {
         let ctx = rt.context(&ContextOptions::new().mode(mode).preload(&preload)).expect("create context");

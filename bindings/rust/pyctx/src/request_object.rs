@@ -93,7 +93,8 @@ impl Request {
         let mut raw = ptr::null_mut();
         // SAFETY: `raw` is written on success.
         unsafe { Error::check(ffi::pyctx_request_new(&mut raw))? };
-        let raw = NonNull::new(raw).ok_or_else(|| Error::new(ErrorKind::Internal, "request_new gave no request"))?;
+        let raw = NonNull::new(raw)
+            .ok_or_else(|| Error::new(ErrorKind::Internal, "request_new gave no request"))?;
         let request = Request { raw, ctx: ctx.clone(), env: None };
         // SAFETY: live request and context.
         unsafe { Error::check(ffi::pyctx_request_set_context(request.as_raw(), ctx.as_raw()))? };
@@ -156,7 +157,9 @@ impl Request {
         free_user_data: ffi::pyctx_free_fn,
     ) -> Result<()> {
         // SAFETY: live request; the caller vouches for the callback.
-        unsafe { Error::check(ffi::pyctx_request_set_callback(self.as_raw(), callback, user_data, free_user_data)) }
+        unsafe {
+            Error::check(ffi::pyctx_request_set_callback(self.as_raw(), callback, user_data, free_user_data))
+        }
     }
 
     /// Replaces the positional arguments of a call (not allowed while in
@@ -202,15 +205,16 @@ impl Request {
     ///     assert_eq!(request.result().unwrap(), Value::Int(i as i128));
     /// }
     /// ```
-    pub fn submit_many<'r>(requests: impl IntoIterator<Item = &'r mut Request>) -> Result<(), SubmitManyError> {
+    pub fn submit_many<'r>(
+        requests: impl IntoIterator<Item = &'r mut Request>,
+    ) -> Result<(), SubmitManyError> {
         // `&mut` items: no request appears twice, and none is shared.
         let raws: Vec<*mut ffi::pyctx_request_t> = requests.into_iter().map(|r| r.as_raw()).collect();
         let mut accepted = 0usize;
         // SAFETY: every pointer is a live request borrowed exclusively for
         // the call.
-        let result = unsafe {
-            Error::check(ffi::pyctx_request_submit_many(raws.as_ptr(), raws.len(), &mut accepted))
-        };
+        let result =
+            unsafe { Error::check(ffi::pyctx_request_submit_many(raws.as_ptr(), raws.len(), &mut accepted)) };
         result.map_err(|error| SubmitManyError { accepted, error })
     }
 

@@ -128,7 +128,10 @@ fn eval_and_exec_requests_use_their_env_locals_and_timeout() {
     assert_eq!(exec.run().unwrap(), Value::None);
     let mut eval = env.eval_with("total * k").local("k", 3).request().unwrap();
     assert_eq!(eval.run().unwrap(), Value::Int(30));
-    assert!(ctx.eval("'total' in globals()").unwrap() == Value::Bool(false), "the env is not the default namespace");
+    assert!(
+        ctx.eval("'total' in globals()").unwrap() == Value::Bool(false),
+        "the env is not the default namespace"
+    );
     // A deadline of the request itself: the outcome is Timeout, and the
     // wait returns normally.
     let mut slow = ctx.exec_with("while True: pass").timeout(Duration::from_millis(50)).request().unwrap();
@@ -211,7 +214,11 @@ fn dropping_an_in_flight_request_cancels_it_and_waits() {
         // Returns only once the spinning request was interrupted and done.
         drop(running);
         assert_eq!(ctx.stats().unwrap().cancelled, before + 2, "{mode}: both completed as cancelled");
-        assert_eq!(ctx.eval("ran").unwrap(), Value::list(Vec::<Value>::new()), "{mode}: the queued one never ran");
+        assert_eq!(
+            ctx.eval("ran").unwrap(),
+            Value::list(Vec::<Value>::new()),
+            "{mode}: the queued one never ran"
+        );
     }
     // Dropping a request that is done, or was never submitted, is plain.
     let ctx = context(Mode::Worker);

@@ -102,3 +102,68 @@ func BenchmarkMarshalDecode(b *testing.B) {
 		}
 	}
 }
+
+// The pipelined identity call, benchBatch calls in flight at a time, per
+// call (ns/op is per call):
+//
+//	BenchmarkPipelinedCallAsync  CallAsync of each call, then each Result
+//	                             (one submission, one wake-up and one Go
+//	                             callback per call)
+//	BenchmarkPipelinedCallMany   CallMany of the whole batch (one
+//	                             submission and wake-up per batch)
+const benchBatch = 256
+
+func BenchmarkPipelinedCallAsync(b *testing.B) {
+	c := benchContext(b)
+	ctx := context.Background()
+	futures := make([]*Future, 0, benchBatch)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for left := b.N; left > 0; {
+		n := benchBatch
+		if left < n {
+			n = left
+		}
+		futures = futures[:0]
+		for i := 0; i < n; i++ {
+			f, err := c.CallAsync(ctx, benchModule, benchFunction, 1)
+			if err != nil {
+				b.Fatal(err)
+			}
+			futures = append(futures, f)
+		}
+		for _, f := range futures {
+			if _, err := f.Result(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		left -= n
+	}
+}
+
+func BenchmarkPipelinedCallMany(b *testing.B) {
+	c := benchContext(b)
+	ctx := context.Background()
+	calls := make([]Call, benchBatch)
+	for i := range calls {
+		calls[i] = Call{Module: benchModule, Function: benchFunction, Args: []any{1}}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for left := b.N; left > 0; {
+		n := benchBatch
+		if left < n {
+			n = left
+		}
+		results, err := c.CallMany(ctx, calls[:n])
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, r := range results {
+			if r.Err != nil {
+				b.Fatal(r.Err)
+			}
+		}
+		left -= n
+	}
+}

@@ -15,7 +15,9 @@
 //
 // Call, Eval and Exec block until Python answers; their context.Context's
 // cancellation or deadline cancels the Python request. CallAsync, EvalAsync
-// and ExecAsync return a Future at once. Env is a persistent namespace.
+// and ExecAsync return a Future at once. CallMany runs a batch of calls,
+// submitted together with one wake-up of the context (the fast way to
+// pipeline many small calls). Env is a persistent namespace.
 //
 // Values cross as CBOR; Marshal and Decode are the package's codec and
 // values.go documents the Go type of each Python type. Unmarshal fills a Go

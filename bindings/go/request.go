@@ -32,6 +32,7 @@ type request struct {
 // carries every C argument: "text\0function\0" then the args and kwargs CBOR.
 type encoded struct {
 	buf              []byte
+	textOff          int // 0 but in a batch's shared buffer
 	funcOff          int
 	argsOff, argsLen int
 	kwOff, kwLen     int
@@ -62,14 +63,22 @@ func putBuf(b *[]byte) {
 }
 
 func (r *request) encode(buf []byte) (encoded, error) {
-	e := encoded{}
+	e, b, err := r.appendTo(buf[:0])
+	e.buf = b
+	return e, err
+}
+
+// appendTo appends r's encoding to b; the offsets it returns count from the
+// start of b (the text is at textOff), so many requests share one buffer.
+func (r *request) appendTo(b []byte) (encoded, []byte, error) {
+	e := encoded{textOff: len(b)}
 	if err := checkText("module, expression or code", r.text); err != nil {
-		return e, err
+		return e, b, err
 	}
 	if err := checkText("function name", r.function); err != nil {
-		return e, err
+		return e, b, err
 	}
-	b := append(buf[:0], r.text...)
+	b = append(b, r.text...)
 	b = append(b, 0)
 	e.funcOff = len(b)
 	b = append(b, r.function...)
@@ -78,19 +87,18 @@ func (r *request) encode(buf []byte) (encoded, error) {
 	if len(r.args) > 0 {
 		e.argsOff = len(b)
 		if b, err = appendItems(b, r.args, 1); err != nil {
-			return e, err
+			return e, b, err
 		}
 		e.argsLen = len(b) - e.argsOff
 	}
 	if r.kwargs != nil {
 		e.kwOff = len(b)
 		if b, err = appendStringMap(b, r.kwargs, 1); err != nil {
-			return e, err
+			return e, b, err
 		}
 		e.kwLen = len(b) - e.kwOff
 	}
-	e.buf = b
-	return e, nil
+	return e, b, nil
 }
 
 func (e *encoded) cstr(off int) *C.char { return (*C.char)(unsafe.Pointer(&e.buf[off])) }

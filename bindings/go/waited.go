@@ -96,6 +96,11 @@ func (c *Context) submitRequest(r *request, enc *encoded, timeout C.uint32_t,
 func takeRequest(ctx context.Context, req *C.pyctx_request_t, buf []byte) (any, error) {
 	dst := buf[:cap(buf)]
 	t := C.pyctxgo_request_take(req, (*C.uint8_t)(unsafe.Pointer(&dst[0])), C.size_t(len(dst)))
+	return takenResult(ctx, &t, dst)
+}
+
+// takenResult converts one read-out request; a copied value starts at dst.
+func takenResult(ctx context.Context, t *C.pyctxgo_taken, dst []byte) (any, error) {
 	if Status(t.status) != StatusOK {
 		err := errorFromFields(Status(t.status), goStringOrEmpty(t.message),
 			goStringOrEmpty(t.python_type), goStringOrEmpty(t.traceback))

@@ -15,25 +15,38 @@
 //!
 //! Plus the Rust encode/decode work alone, which hardly depends on load.
 //!
+//! Then the pipelined case: `--batch` requests in flight at once, as
+//! reused `Request` objects submitted one by one (`submit` each) or
+//! together (`Request::submit_many`, one wake-up of the context), and as
+//! `call_async` futures; alternating rounds, the median of the mean time per
+//! call.
+//!
 //! usage: cargo run --release --example bench_roundtrip -- [--mode worker|owngil|both]
-//!        [--calls N] [--rounds N] [--json]
+//!        [--calls N] [--rounds N] [--batch N] [--json]
 
 use std::ffi::CString;
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use pyctx::{Context, ContextOptions, IntoArgs, Mode, Runtime, RuntimeOptions, Value, cbor, ffi};
+use pyctx::{Context, ContextOptions, IntoArgs, Mode, Request, Runtime, RuntimeOptions, Value, cbor, ffi};
 
 struct Options {
     modes: Vec<Mode>,
     calls: u32,
     rounds: u32,
+    batch: usize,
     json: bool,
 }
 
 fn parse_options() -> Result<Options, String> {
-    let mut o = Options { modes: vec![Mode::Worker, Mode::OwnGil], calls: 20_000, rounds: 7, json: false };
+    let mut o = Options {
+        modes: vec![Mode::Worker, Mode::OwnGil],
+        calls: 20_000,
+        rounds: 7,
+        batch: 256,
+        json: false,
+    };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().ok_or(format!("{arg} needs a value"));
@@ -46,12 +59,13 @@ fn parse_options() -> Result<Options, String> {
             }
             "--calls" => o.calls = value()?.parse().map_err(|e| format!("--calls: {e}"))?,
             "--rounds" => o.rounds = value()?.parse().map_err(|e| format!("--rounds: {e}"))?,
+            "--batch" => o.batch = value()?.parse().map_err(|e| format!("--batch: {e}"))?,
             "--json" => o.json = true,
             other => return Err(format!("unknown argument {other}")),
         }
     }
-    if o.calls == 0 || o.rounds == 0 {
-        return Err("--calls and --rounds must be positive".into());
+    if o.calls == 0 || o.rounds == 0 || o.batch == 0 {
+        return Err("--calls, --rounds and --batch must be positive".into());
     }
     Ok(o)
 }
@@ -134,6 +148,72 @@ fn binding_overhead(result: &[u8], calls: u32) -> f64 {
         black_box(&buf);
         black_box(cbor::decode(black_box(result)).expect("decode"));
     })
+}
+
+/// How the pipelined case puts a batch in flight.
+#[derive(Clone, Copy)]
+enum Pipeline {
+    /// `Request::submit` of each reused request object.
+    OneByOne,
+    /// `Request::submit_many` of the whole batch.
+    SubmitMany,
+    /// `call_async` futures, waited one after another.
+    Futures,
+}
+
+/// `calls` identity calls, `requests.len()` in flight at a time; mean ns
+/// per call. Every result is decoded, as a caller would.
+fn pipelined_round(ctx: &Context, requests: &mut [Request], calls: u32, how: Pipeline) -> f64 {
+    let batch = requests.len();
+    let start = Instant::now();
+    let mut left = calls as usize;
+    while left > 0 {
+        let n = left.min(batch);
+        let requests = &mut requests[..n];
+        match how {
+            Pipeline::OneByOne | Pipeline::SubmitMany => {
+                if let Pipeline::SubmitMany = how {
+                    Request::submit_many(requests.iter_mut()).expect("submit_many");
+                } else {
+                    for r in requests.iter_mut() {
+                        r.submit().expect("submit");
+                    }
+                }
+                for r in requests.iter() {
+                    r.wait(None).expect("wait");
+                    black_box(r.result().expect("identity call"));
+                }
+            }
+            Pipeline::Futures => {
+                let pending: Vec<_> =
+                    (0..n).map(|_| ctx.call_async("pyctx_bench_funcs", "identity", (2.0,))).collect();
+                for p in pending {
+                    black_box(p.wait().expect("identity call"));
+                }
+            }
+        }
+        left -= n;
+    }
+    start.elapsed().as_nanos() as f64 / f64::from(calls)
+}
+
+/// Alternating rounds of the three pipelines: median ns per call of each.
+fn pipelined(ctx: &Context, o: &Options) -> [f64; 3] {
+    let mut requests: Vec<Request> = (0..o.batch)
+        .map(|_| ctx.call_with("pyctx_bench_funcs", "identity").args((2.0,)).request().expect("request"))
+        .collect();
+    let hows = [Pipeline::OneByOne, Pipeline::SubmitMany, Pipeline::Futures];
+    for how in hows {
+        pipelined_round(ctx, &mut requests, o.calls / 5 + 100, how); // warm-up
+    }
+    let mut samples = [Vec::new(), Vec::new(), Vec::new()];
+    for i in 0..o.rounds as usize {
+        for k in 0..3 {
+            let k = (k + i) % 3; // rotate which goes first
+            samples[k].push(pipelined_round(ctx, &mut requests, o.calls, hows[k]));
+        }
+    }
+    samples.map(|s| median(&s))
 }
 
 fn median(xs: &[f64]) -> f64 {
@@ -223,6 +303,33 @@ fn main() {
                 rust_p50 / c_p50,
                 rust_mean / c_mean
             );
+        }
+    }
+    if !o.json {
+        println!();
+        println!(
+            "pipelined, {} in flight, {} rounds of {} calls (mean ns per call)",
+            o.batch, o.rounds, o.calls
+        );
+        println!(
+            "{:<8} {:>11} {:>11} {:>9} {:>9}",
+            "mode", "one-by-one", "submit_many", "futures", "1by1/many"
+        );
+    }
+    for &mode in &o.modes {
+        let ctx = rt.context(&ContextOptions::new().mode(mode).preload(&preload)).expect("create context");
+        let [one, many, futures] = pipelined(&ctx, &o);
+        if o.json {
+            for (metric, value, unit) in [
+                ("pipelined_one_by_one_ns", one, "ns"),
+                ("pipelined_submit_many_ns", many, "ns"),
+                ("pipelined_futures_ns", futures, "ns"),
+                ("one_by_one_over_submit_many", one / many, "ratio"),
+            ] {
+                emit(mode, metric, value, unit, &python);
+            }
+        } else {
+            println!("{:<8} {one:>11.0} {many:>11.0} {futures:>9.0} {:>9.2}", mode.as_str(), one / many);
         }
     }
     rt.shutdown(std::time::Duration::from_secs(5)).expect("shutdown");

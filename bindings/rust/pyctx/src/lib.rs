@@ -6,7 +6,9 @@
 //! ([`Mode::OwnGil`], truly parallel). Send a context requests — call a
 //! function, evaluate an expression, execute code — and wait for the
 //! [`Value`], or get a [`PendingRequest`] future that works with any
-//! executor. Python can call Rust closures registered with [`host`].
+//! executor, or build a [`Request`] object: submit it (alone or many at
+//! once), wait on it with a timeout, cancel it from another thread, submit
+//! it again. Python can call Rust closures registered with [`host`].
 //!
 //! ```
 //! use pyctx::{ContextOptions, Mode, Runtime, RuntimeOptions, Value};
@@ -38,6 +40,7 @@ pub mod host;
 pub mod log;
 mod pending;
 mod request;
+mod request_object;
 mod runtime;
 mod sandbox;
 #[cfg(feature = "serde")]
@@ -56,6 +59,7 @@ pub use error::{Error, ErrorKind, Result};
 pub use host::HostCall;
 pub use pending::{PendingRequest, live_async_requests};
 pub use request::{Call, Eval, Exec};
+pub use request_object::{Request, SubmitManyError};
 pub use runtime::{Allocator, Runtime, RuntimeOptions, State, library_version, library_version_string};
 pub use sandbox::Sandbox;
 pub use value::{BigInt, ListElement, Value};

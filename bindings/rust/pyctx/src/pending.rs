@@ -1,12 +1,14 @@
 //! Asynchronous requests as `std::future::Future`s, independent of any
-//! executor.
+//! executor, on request objects ([`Request`]).
 //!
-//! Each submitted request owns one reference-counted `Completion`. One
-//! reference goes to the C library as `user_data` and comes back exactly
-//! once in the completion callback (on a library thread); the other lives in
-//! the `PendingRequest`. Whichever side lets go last frees the state and the
-//! C result with it, so a future dropped before its request completed
-//! leaks nothing and is never touched afterwards.
+//! Each `PendingRequest` owns one request object whose completion callback
+//! holds a reference-counted `Completion` (released by the callback's
+//! destructor when the request object is freed). The callback marks the
+//! completion and wakes the future's waker; the result stays in the request
+//! object until the future reads it. A future dropped before completion
+//! cancels its request and, rather than wait, hands the request object to
+//! its callback, which frees it: nothing leaks and nothing is touched
+//! afterwards.
 
 use std::ffi::c_void;
 use std::future::Future;
@@ -15,13 +17,11 @@ use std::pin::Pin;
 use std::ptr::{self, NonNull};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::task::{Context as TaskContext, Poll, Wake, Waker};
+use std::task::{Context as TaskContext, Poll, Waker};
 
-use crate::cbor;
-use crate::context::Context;
-use crate::env::Env;
 use crate::error::{Error, ErrorKind, Result};
 use crate::ffi;
+use crate::request_object::Request;
 use crate::value::Value;
 
 /// A `pyctx_bytes_t` the library filled; freed on drop.
@@ -53,43 +53,8 @@ impl Drop for OwnedBytes {
     }
 }
 
-/// An owned `pyctx_result_t`.
-struct RawResult(NonNull<ffi::pyctx_result_t>);
-
-// SAFETY: the header lets the owner free or read a result on any thread.
-unsafe impl Send for RawResult {}
-
-impl RawResult {
-    fn into_value(self) -> Result<Value> {
-        let raw = self.0.as_ptr();
-        // SAFETY: `raw` is live until `self` drops at the end of this fn.
-        unsafe {
-            let status = ffi::pyctx_result_status(raw);
-            if status == ffi::PYCTX_OK {
-                let mut len = 0usize;
-                let data = ffi::pyctx_result_value(raw, &mut len);
-                if data.is_null() {
-                    return Err(Error::new(ErrorKind::Internal, "successful result without a value"));
-                }
-                return cbor::decode(std::slice::from_raw_parts(data, len));
-            }
-            let error = ffi::pyctx_result_error(raw);
-            if error.is_null() {
-                Err(Error::new(ErrorKind::from_status(status), ""))
-            } else {
-                Err(Error::from_borrowed(error))
-            }
-        }
-    }
-}
-
-impl Drop for RawResult {
-    fn drop(&mut self) {
-        // SAFETY: owned.
-        unsafe { ffi::pyctx_result_free(self.0.as_ptr()) };
-    }
-}
-
+/// Completion states alive now (submitted and not yet both completed and
+/// released). For leak tests.
 /// Completion states alive now (submitted and not yet both completed and
 /// released). For leak tests.
 static LIVE_COMPLETIONS: AtomicUsize = AtomicUsize::new(0);
@@ -103,12 +68,15 @@ pub fn live_async_requests() -> usize {
 
 #[derive(Default)]
 struct Slot {
-    result: Option<RawResult>,
     waker: Option<Waker>,
+    /// Set by the callback: the request is done and its result readable.
     completed: bool,
+    /// Set by a future dropped before completion: the callback frees the
+    /// request object.
+    abandoned: bool,
 }
 
-/// State shared by a future and its completion callback.
+/// State shared by a future and its request's completion callback.
 struct Completion {
     slot: Mutex<Slot>,
 }
@@ -124,19 +92,6 @@ impl Completion {
     fn lock(&self) -> MutexGuard<'_, Slot> {
         self.slot.lock().unwrap_or_else(PoisonError::into_inner)
     }
-
-    fn complete(&self, result: Option<RawResult>) {
-        let waker = {
-            let mut slot = self.lock();
-            slot.result = result;
-            slot.completed = true;
-            slot.waker.take()
-        };
-        // The waker is the executor's code: run it outside the lock.
-        if let Some(waker) = waker {
-            waker.wake();
-        }
-    }
 }
 
 impl Drop for Completion {
@@ -145,19 +100,46 @@ impl Drop for Completion {
     }
 }
 
-/// The completion callback: takes back the library's reference.
-unsafe extern "C" fn on_complete(user_data: *mut c_void, _request_id: u64, result: *mut ffi::pyctx_result_t) {
+/// The completion callback of every future's request object, on a library
+/// thread, once per submission.
+unsafe extern "C" fn on_complete(user_data: *mut c_void, request: *mut ffi::pyctx_request_t) {
     let outcome = catch_unwind(AssertUnwindSafe(|| {
-        // SAFETY: `user_data` is the reference `submit` leaked for this
-        // request; the library hands it back exactly once.
-        let completion = unsafe { Arc::from_raw(user_data as *const Completion) };
-        completion.complete(NonNull::new(result).map(RawResult));
+        // SAFETY: `user_data` is the reference given with the callback; the
+        // request object holds it until its destructor runs, which is after
+        // this callback returns.
+        let completion = unsafe { &*(user_data as *const Completion) };
+        let (abandoned, waker) = {
+            let mut slot = completion.lock();
+            slot.completed = true;
+            (slot.abandoned, slot.waker.take())
+        };
+        if abandoned {
+            // The future is gone and gave the request to us: a callback may
+            // free its own request (the library then releases it, and this
+            // completion, after we return).
+            // SAFETY: nobody else refers to the request any more.
+            unsafe { ffi::pyctx_request_free(request) };
+        } else if let Some(waker) = waker {
+            // The waker is the executor's code: run it outside the lock.
+            waker.wake();
+        }
     }));
     if outcome.is_err() {
-        // Only a panicking waker gets here; the result is stored already and
-        // the reference was released while unwinding. Unwinding into C would
-        // abort the process, so the panic ends here.
+        // Only a panicking waker gets here; the completion is marked already.
+        // Unwinding into C would abort the process, so the panic ends here.
         eprintln!("pyctx: a waker panicked in a completion callback (ignored)");
+    }
+}
+
+/// The destructor of the callback's user data: the request's reference.
+unsafe extern "C" fn release_completion(user_data: *mut c_void) {
+    // SAFETY: the pointer came from `Arc::into_raw` in `PendingRequest::submit`;
+    // the library calls this exactly once.
+    let completion = unsafe { Arc::from_raw(user_data as *const Completion) };
+    // A waker left in the slot is the executor's code, dropped here: its
+    // panic must not unwind into C either.
+    if catch_unwind(AssertUnwindSafe(|| drop(completion))).is_err() {
+        eprintln!("pyctx: dropping a waker panicked in a request's finalizer (ignored)");
     }
 }
 
@@ -165,11 +147,8 @@ enum State {
     /// Submission failed; the error is handed out on the first poll.
     Failed(Option<Error>),
     Submitted {
-        ctx: Context,
-        /// Keeps the env of an eval/exec alive while the request may run.
-        _env: Option<Env>,
+        request: Request,
         completion: Arc<Completion>,
-        id: u64,
     },
     Done,
 }
@@ -178,8 +157,8 @@ enum State {
 /// Works with any executor (it only uses the [`Waker`] it is polled with).
 ///
 /// Dropping it before it completes cancels the request (a queued request
-/// never runs, a running one is interrupted); the library's later
-/// completion then frees everything.
+/// never runs, a running one is interrupted) without waiting; the library's
+/// later completion then frees everything.
 ///
 /// ```
 /// # let rt = pyctx::Runtime::get_or_init(&Default::default()).unwrap();
@@ -194,33 +173,37 @@ pub struct PendingRequest {
 }
 
 impl PendingRequest {
-    /// Submits through `submit(callback, user_data, out_request_id)`.
-    pub(crate) fn submit(
-        ctx: &Context,
-        env: Option<&Env>,
-        submit: impl FnOnce(ffi::pyctx_completion_fn, *mut c_void, *mut u64) -> Result<()>,
-    ) -> PendingRequest {
+    /// Submits a built request object (or reports why it could not be built).
+    pub(crate) fn submit(request: Result<Request>) -> PendingRequest {
+        let failed = |error| PendingRequest { state: State::Failed(Some(error)) };
+        let mut request = match request {
+            Ok(request) => request,
+            Err(error) => return failed(error),
+        };
         let completion = Arc::new(Completion::new());
         let user_data = Arc::into_raw(Arc::clone(&completion)) as *mut c_void;
-        let mut id = 0u64;
-        match submit(Some(on_complete), user_data, &mut id) {
-            Ok(()) => PendingRequest {
-                state: State::Submitted { ctx: ctx.clone(), _env: env.cloned(), completion, id },
-            },
-            Err(error) => {
-                // Not accepted: the callback will never run, so the
-                // library's reference is ours to release.
-                // SAFETY: the pointer came from `Arc::into_raw` above.
-                drop(unsafe { Arc::from_raw(user_data as *const Completion) });
-                PendingRequest { state: State::Failed(Some(error)) }
-            }
+        // SAFETY: `on_complete` catches every panic and treats `user_data`
+        // as the `Arc<Completion>` that `release_completion` drops.
+        if let Err(error) =
+            unsafe { request.set_raw_callback(Some(on_complete), user_data, Some(release_completion)) }
+        {
+            // Not stored: the reference is still ours to release.
+            // SAFETY: the pointer came from `Arc::into_raw` above.
+            drop(unsafe { Arc::from_raw(user_data as *const Completion) });
+            return failed(error);
+        }
+        match request.submit() {
+            Ok(()) => PendingRequest { state: State::Submitted { request, completion } },
+            // Not accepted: the request never completes; dropping it frees
+            // it at once, and the completion with it.
+            Err(error) => failed(error),
         }
     }
 
     /// The library's request id; `None` when submission failed.
     pub fn request_id(&self) -> Option<u64> {
         match &self.state {
-            State::Submitted { id, .. } => Some(*id),
+            State::Submitted { request, .. } => request.id(),
             _ => None,
         }
     }
@@ -230,8 +213,7 @@ impl PendingRequest {
     /// [`ErrorKind::NotFound`] when the request has completed already.
     pub fn cancel(&self) -> Result<()> {
         match &self.state {
-            // SAFETY: the context handle is kept alive by `ctx`.
-            State::Submitted { ctx, id, .. } => unsafe { Error::check(ffi::pyctx_cancel(ctx.as_raw(), *id)) },
+            State::Submitted { request, .. } => request.cancel(),
             State::Failed(_) | State::Done => {
                 Err(Error::new(ErrorKind::NotFound, "the request is not pending"))
             }
@@ -246,22 +228,36 @@ impl PendingRequest {
         }
     }
 
-    /// Blocks the calling thread until the result arrives.
+    /// Blocks the calling thread until the result arrives (the library's
+    /// own wait: it spins briefly, then parks).
     pub fn wait(mut self) -> Result<Value> {
-        struct Unpark(std::thread::Thread);
-        impl Wake for Unpark {
-            fn wake(self: Arc<Self>) {
-                self.0.unpark();
-            }
+        if let State::Submitted { request, .. } = &self.state {
+            request.wait(None)?;
         }
-        let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
-        let mut cx = TaskContext::from_waker(&waker);
-        loop {
-            if let Poll::Ready(result) = Pin::new(&mut self).poll(&mut cx) {
-                return result;
+        self.take()
+    }
+
+    /// The outcome once complete (`None` while in flight).
+    fn take_if_complete(&mut self) -> Option<Result<Value>> {
+        let outcome = match &mut self.state {
+            State::Failed(error) => Err(error.take().expect("PendingRequest polled after completion")),
+            State::Done => panic!("PendingRequest polled after completion"),
+            State::Submitted { request, completion } => {
+                if !completion.lock().completed {
+                    return None;
+                }
+                request.result()
             }
-            std::thread::park();
-        }
+        };
+        // Done: the request object is freed here (its callback has set
+        // `completed`, so the free waits at most for it to return).
+        self.state = State::Done;
+        Some(outcome)
+    }
+
+    fn take(&mut self) -> Result<Value> {
+        self.take_if_complete()
+            .unwrap_or_else(|| Err(Error::new(ErrorKind::Internal, "a waited request is not complete")))
     }
 }
 
@@ -269,39 +265,44 @@ impl Future for PendingRequest {
     type Output = Result<Value>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Result<Value>> {
-        let outcome = match &mut self.state {
-            State::Failed(error) => Err(error.take().expect("PendingRequest polled after completion")),
-            State::Done => panic!("PendingRequest polled after completion"),
-            State::Submitted { completion, .. } => {
-                let mut slot = completion.lock();
-                if !slot.completed {
-                    if !slot.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-                        slot.waker = Some(cx.waker().clone());
-                    }
-                    return Poll::Pending;
+        if let State::Submitted { completion, .. } = &self.state {
+            let mut slot = completion.lock();
+            if !slot.completed {
+                if !slot.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                    slot.waker = Some(cx.waker().clone());
                 }
-                let result = slot.result.take();
-                drop(slot);
-                match result {
-                    Some(raw) => raw.into_value(),
-                    None => Err(Error::new(ErrorKind::Internal, "completion without a result")),
-                }
+                return Poll::Pending;
             }
-        };
-        self.state = State::Done;
-        Poll::Ready(outcome)
+        }
+        match self.take_if_complete() {
+            Some(outcome) => Poll::Ready(outcome),
+            None => unreachable!("checked complete above"),
+        }
     }
 }
 
 impl Drop for PendingRequest {
     fn drop(&mut self) {
-        if let State::Submitted { ctx, completion, id, .. } = &self.state {
-            if !completion.lock().completed {
-                // NOT_FOUND here only means it completed meanwhile.
-                // SAFETY: the context handle is kept alive by `ctx`.
-                unsafe { ffi::pyctx_error_free(ffi::pyctx_cancel(ctx.as_raw(), *id)) };
-            }
+        let State::Submitted { request, completion } = std::mem::replace(&mut self.state, State::Done) else {
+            return;
+        };
+        if completion.lock().completed {
+            return; // `request` drops here: freed, waiting at most for its callback
         }
+        // Cancel while the request is still ours (the callback never frees
+        // it before `abandoned` is set). NOT_FOUND only means it completed
+        // meanwhile.
+        let _ = request.cancel();
+        let mut slot = completion.lock();
+        if slot.completed {
+            drop(slot);
+            return; // completed meanwhile: freed here
+        }
+        // Still in flight: the callback frees the request object when it
+        // completes; this side lets go of it without waiting.
+        slot.abandoned = true;
+        drop(slot);
+        let _raw: NonNull<ffi::pyctx_request_t> = request.into_raw();
     }
 }
 

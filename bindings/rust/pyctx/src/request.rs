@@ -11,6 +11,7 @@ use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::ffi;
 use crate::pending::{OwnedBytes, PendingRequest};
+use crate::request_object::Request;
 use crate::timeout;
 use crate::value::Value;
 
@@ -87,7 +88,7 @@ pub(crate) fn call_sync(
 ///     .unwrap();
 /// assert_eq!(Vec::<i32>::try_from(v).unwrap(), [3, 2, 1]);
 /// ```
-#[must_use = "a request does nothing until run() or run_async()"]
+#[must_use = "a request does nothing until run(), run_async() or request()"]
 pub struct Call<'a> {
     ctx: &'a Context,
     module: &'a str,
@@ -155,32 +156,25 @@ impl<'a> Call<'a> {
 
     /// Submits the call; the future yields its result.
     pub fn run_async(self) -> PendingRequest {
-        let args = self.encoded_args();
-        let kwargs = encode_named(&self.kwargs);
-        let (kw_ptr, kw_len) = slice_parts(&kwargs);
-        let ms = timeout::to_ms(self.timeout);
-        PendingRequest::submit(self.ctx, None, |on_complete, user_data, out_id| {
-            with_cstr("module", self.module, |module| {
-                with_cstr("function", self.function, |function| {
-                    // SAFETY: live context; buffers are copied by the library.
-                    unsafe {
-                        Error::check(ffi::pyctx_call_async(
-                            self.ctx.as_raw(),
-                            module,
-                            function,
-                            args.as_ptr(),
-                            args.len(),
-                            kw_ptr,
-                            kw_len,
-                            ms,
-                            on_complete,
-                            user_data,
-                            out_id,
-                        ))
-                    }
-                })
-            })
-        })
+        PendingRequest::submit(self.request())
+    }
+
+    /// The call as a [`Request`] object, not yet submitted: submit it,
+    /// wait on it, cancel it from another thread, submit it again, or
+    /// submit many at once.
+    pub fn request(self) -> Result<Request> {
+        // A new request has no kwargs and no deadline: only what is set
+        // crosses the FFI (a request per future is on the pipelined path).
+        let mut request = Request::new(self.ctx)?;
+        request.set_call(self.module, self.function)?;
+        request.set_encoded_args(&self.encoded_args())?;
+        if let Some(kwargs) = encode_named(&self.kwargs) {
+            request.set_encoded_kwargs(Some(&kwargs))?;
+        }
+        if self.timeout.is_some() {
+            request.set_timeout(self.timeout)?;
+        }
+        Ok(request)
     }
 }
 
@@ -193,7 +187,7 @@ impl<'a> Call<'a> {
 /// let v = ctx.eval_with("x * y + 1").local("x", 3).local("y", 4).run().unwrap();
 /// assert_eq!(v, pyctx::Value::Int(13));
 /// ```
-#[must_use = "a request does nothing until run() or run_async()"]
+#[must_use = "a request does nothing until run(), run_async() or request()"]
 pub struct Eval<'a> {
     ctx: &'a Context,
     expression: &'a str,
@@ -249,33 +243,29 @@ impl<'a> Eval<'a> {
     }
 
     pub fn run_async(self) -> PendingRequest {
-        let locals = encode_named(&self.locals);
-        let (l_ptr, l_len) = slice_parts(&locals);
-        let ms = timeout::to_ms(self.timeout);
-        PendingRequest::submit(self.ctx, self.env, |on_complete, user_data, out_id| {
-            with_cstr("expression", self.expression, |expression| {
-                // SAFETY: live context; the pending request keeps the env alive.
-                unsafe {
-                    Error::check(ffi::pyctx_eval_async(
-                        self.ctx.as_raw(),
-                        expression,
-                        env_ptr(self.env),
-                        l_ptr,
-                        l_len,
-                        ms,
-                        on_complete,
-                        user_data,
-                        out_id,
-                    ))
-                }
-            })
-        })
+        PendingRequest::submit(self.request())
+    }
+
+    /// The eval as a [`Request`] object, not yet submitted.
+    pub fn request(self) -> Result<Request> {
+        let mut request = Request::new(self.ctx)?;
+        request.set_eval(self.expression)?;
+        if self.env.is_some() {
+            request.set_env(self.env)?;
+        }
+        if let Some(locals) = encode_named(&self.locals) {
+            request.set_encoded_kwargs(Some(&locals))?;
+        }
+        if self.timeout.is_some() {
+            request.set_timeout(self.timeout)?;
+        }
+        Ok(request)
     }
 }
 
 /// An exec of statements, from [`Context::exec_with`] or
 /// [`Env::exec_with`]. Its value is always `Value::None`.
-#[must_use = "a request does nothing until run() or run_async()"]
+#[must_use = "a request does nothing until run(), run_async() or request()"]
 pub struct Exec<'a> {
     ctx: &'a Context,
     code: &'a str,
@@ -310,22 +300,19 @@ impl<'a> Exec<'a> {
     }
 
     pub fn run_async(self) -> PendingRequest {
-        let ms = timeout::to_ms(self.timeout);
-        PendingRequest::submit(self.ctx, self.env, |on_complete, user_data, out_id| {
-            with_cstr("code", self.code, |code| {
-                // SAFETY: live context; the pending request keeps the env alive.
-                unsafe {
-                    Error::check(ffi::pyctx_exec_async(
-                        self.ctx.as_raw(),
-                        code,
-                        env_ptr(self.env),
-                        ms,
-                        on_complete,
-                        user_data,
-                        out_id,
-                    ))
-                }
-            })
-        })
+        PendingRequest::submit(self.request())
+    }
+
+    /// The exec as a [`Request`] object, not yet submitted.
+    pub fn request(self) -> Result<Request> {
+        let mut request = Request::new(self.ctx)?;
+        request.set_exec(self.code)?;
+        if self.env.is_some() {
+            request.set_env(self.env)?;
+        }
+        if self.timeout.is_some() {
+            request.set_timeout(self.timeout)?;
+        }
+        Ok(request)
     }
 }

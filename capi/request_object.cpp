@@ -60,9 +60,40 @@ struct pyctx_request {
         if (free_user_data) free_user_data(user_data);
     }
     void retain() { refs.fetch_add(1, std::memory_order_relaxed); }
+    // The last reference recycles the handle (its strings and buffers keep
+    // their capacity): a binding that makes one request object per future
+    // then allocates nothing per request once warm.
     void release() {
-        if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+        if (refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+        if (free_user_data) free_user_data(user_data);
+        reset();
+        core::RequestPool<pyctx_request>::recycle(this);
     }
+
+private:
+    static constexpr size_t kKeepBytes = 4096;
+    // Back to the state of a new handle.
+    void reset() {
+        refs.store(1, std::memory_order_relaxed);
+        ctx.reset();
+        kind = PYCTX_REQUEST_NONE;
+        target.clear();
+        text.clear();
+        args.clear_keeping(kKeepBytes);
+        kwargs.clear_keeping(kKeepBytes);
+        env_ctx.reset();
+        env_id = 0;
+        timeout_ms = PYCTX_NO_TIMEOUT;
+        callback = nullptr;
+        user_data = nullptr;
+        free_user_data = nullptr;
+        state.store(HandleState::fresh, std::memory_order_relaxed);
+        current = core::RequestRef();
+        id.store(0, std::memory_order_relaxed);
+        if (!error_object.error.ok()) error_object.error = core::Error();
+    }
+
+public:
     core::RequestRef current_ref() const {
         std::lock_guard lock(current_lock);
         return current;
@@ -176,7 +207,7 @@ pyctx_error_t *set_cbor(pyctx_request *h, core::ByteBuffer &slot, const uint8_t 
                         int major, const char *what) {
     if (auto *e = not_in_flight(h)) return e;
     if (auto *e = capi::check_cbor(data, len, major, what)) return e;
-    slot.clear_keeping(0);
+    slot.clear_keeping(4096);  // a reused request keeps its buffer
     if (len && !slot.append(data, len)) throw std::bad_alloc();
     return nullptr;
 }
@@ -188,7 +219,7 @@ extern "C" {
 PYCTX_API pyctx_error_t *pyctx_request_new(pyctx_request_t **out_request) {
     return guarded([&]() -> pyctx_error_t * {
         if (!out_request) return invalid("out_request is NULL");
-        *out_request = new pyctx_request();
+        *out_request = core::RequestPool<pyctx_request>::acquire();
         return nullptr;
     });
 }

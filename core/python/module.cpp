@@ -219,9 +219,27 @@ PyType_Spec host_term_spec = {
 // and must keep per-interpreter state in module or context state, never in
 // C globals (see Py_mod_multiple_interpreters).
 // =========================================================================
+// module.__getattr__ (PEP 562): the attributes made on first use.
+PyObject *module_getattr(PyObject *module, PyObject *name) {
+    ModuleState *st = state_of(module);
+    if (st && PyUnicode_Check(name) && PyUnicode_CompareWithASCIIString(name, "Channel") == 0) {
+        if (!st->channel_type) {
+            st->channel_type = PyType_FromModuleAndSpec(module, &pyctx::core::channel_spec, nullptr);
+            if (!st->channel_type) return nullptr;
+            // Later lookups find it in the module's dict.
+            if (add_ref(module, "Channel", st->channel_type) < 0) return nullptr;
+        }
+        Py_INCREF(st->channel_type);
+        return st->channel_type;
+    }
+    PyErr_Format(PyExc_AttributeError, "module 'pyctx' has no attribute %R", name);
+    return nullptr;
+}
+
 #define PYCTX_FASTCALL(fn) \
     reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(pyctx::core::fn))
 PyMethodDef module_methods[] = {
+    {"__getattr__", module_getattr, METH_O, nullptr},
     {"call", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(pyctx::core::host_py_call)),
      METH_FASTCALL,
      "call(name, *args)\n--\n\n"
@@ -301,8 +319,9 @@ int module_exec(PyObject *module) {
         "pyctx.ChannelClosed", "Raised at the end of a channel: it is closed (and drained).",
         PyExc_EOFError, nullptr);
     if (!st->channel_closed || add_ref(module, "ChannelClosed", st->channel_closed) < 0) return -1;
-    st->channel_type = PyType_FromModuleAndSpec(module, &pyctx::core::channel_spec, nullptr);
-    if (!st->channel_type || add_ref(module, "Channel", st->channel_type) < 0) return -1;
+    // pyctx.Channel is made on first use (module_getattr): making a type
+    // interns its method names, which on 3.12 stay behind, immortal, after
+    // every own-GIL interpreter that made it.
 
     using namespace pyctx::core::cbor;
     if (add_int(module, "TAG_SYMBOL", static_cast<long>(kTagSymbol)) < 0 ||

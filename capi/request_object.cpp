@@ -11,9 +11,13 @@ using capi::guarded;
 using capi::invalid;
 using capi::deadline_from;
 
-namespace {
+// Outside the anonymous namespace: pyctx_request (external linkage) holds one.
+namespace pyctx::capi {
+enum class RequestHandleState : int { fresh = 0, in_flight = 1, done = 2 };
+}  // namespace pyctx::capi
+using HandleState = pyctx::capi::RequestHandleState;
 
-enum class HandleState : int { fresh = 0, in_flight = 1, done = 2 };
+namespace {
 
 // The engine request of one submission; it points back at its handle.
 struct Submission final : core::Request {

@@ -29,7 +29,13 @@ bool HostRegistry::remove(const std::string &name) {
 std::shared_ptr<HostFunction> HostRegistry::find(std::string_view name) {
     std::lock_guard lock(mu_);
     auto it = map_.find(name);
-    return it == map_.end() ? nullptr : it->second;
+    if (it != map_.end()) return it->second;
+    return fallback_ ? fallback_(name) : nullptr;
+}
+
+void HostRegistry::set_fallback(Fallback fallback) {
+    std::lock_guard lock(mu_);
+    fallback_ = std::move(fallback);
 }
 
 void HostRegistry::clear() {

@@ -4,6 +4,7 @@
 // the Python side and core/host/host_call.h the pending invocation.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -44,8 +45,13 @@ public:
     bool remove(const std::string &name);
     std::shared_ptr<HostFunction> find(std::string_view name);
     void clear();
+    // Resolves names not registered here (a process context's child, whose
+    // host functions live in the host process, sends every name there).
+    using Fallback = std::function<std::shared_ptr<HostFunction>(std::string_view)>;
+    void set_fallback(Fallback fallback);
 
 private:
+    Fallback fallback_;
     std::mutex mu_;
     StringMap<std::shared_ptr<HostFunction>> map_;
 };

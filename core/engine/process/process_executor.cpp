@@ -31,7 +31,9 @@ ProcessExecutor::ProcessExecutor(Context &ctx) : ctx_(ctx), lane_(ctx.lane()) {}
 
 ProcessExecutor::~ProcessExecutor() {
     // Reached once the io thread let go of its reference (or never ran).
-    for (std::thread *t : {&io_, &host_thread_}) {
+    std::vector<std::thread *> threads{&io_};
+    for (auto &t : host_threads_) threads.push_back(&t);
+    for (std::thread *t : threads) {
         if (!t->joinable()) continue;
         if (t->get_id() == std::this_thread::get_id()) {
             t->detach();
@@ -386,7 +388,8 @@ void ProcessExecutor::finish_io() {
         host_stop_ = true;
     }
     host_cv_.notify_all();
-    if (host_thread_.joinable()) host_thread_.join();
+    for (auto &t : host_threads_)
+        if (t.joinable()) t.join();
     {
         std::unique_ptr<ChildProcess> gone;
         std::lock_guard lock(child_mu_);

@@ -137,7 +137,10 @@ private:
     std::vector<Answer> answers_;
     std::atomic<bool> answers_pending_{false};
     bool host_stop_ = false;
-    std::thread host_thread_;
+    // Grown when every one is busy: a host function blocked in a call back
+    // into this context needs another thread for the nested host calls.
+    std::vector<std::thread> host_threads_;
+    size_t idle_hosts_ = 0;
 
     std::thread io_;
     std::atomic<uint32_t> started_{0};  // 1 ok, 2 failed

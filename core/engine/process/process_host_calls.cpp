@@ -63,14 +63,17 @@ void ProcessExecutor::start_host_call(uint64_t call_id, std::string_view name,
                                                  child_->generation, call_id, call);
     std::lock_guard lock(host_mu_);
     host_calls_.push_back(call);
-    if (!host_thread_.joinable()) {
+    if (idle_hosts_ < host_calls_.size()) {
         try {
-            host_thread_ = std::thread(&ProcessExecutor::host_thread_main, this);
+            host_threads_.emplace_back(&ProcessExecutor::host_thread_main, this);
+            ++idle_hosts_;
         } catch (const std::system_error &) {
-            host_calls_.pop_back();
-            host_call_fail(call, "no thread to run host functions on");
-            call->release();
-            return;
+            if (host_threads_.empty()) {
+                host_calls_.pop_back();
+                host_call_fail(call, "no thread to run host functions on");
+                call->release();
+                return;
+            }
         }
     }
     host_cv_.notify_one();
@@ -85,11 +88,13 @@ void ProcessExecutor::host_thread_main() {
         if (host_calls_.empty()) break;
         HostCall *call = host_calls_.front();
         host_calls_.pop_front();
+        --idle_hosts_;
         if (host_stop_) {
             lock.unlock();
             host_call_fail(call, "the context closed before the host function ran");
             call->release();
             lock.lock();
+            ++idle_hosts_;
             continue;
         }
         lock.unlock();
@@ -98,6 +103,7 @@ void ProcessExecutor::host_thread_main() {
         fn.reset();  // may run the finalizer of an unregistered function
         call->release();
         lock.lock();
+        ++idle_hosts_;
     }
     Executor::set_current(nullptr);
 }

@@ -313,44 +313,55 @@ bool ProcessExecutor::child_died() {
                       std::to_string(pid) + ") " + how;
     if (uint64_t cap = ctx_.options().memory_limit)
         msg += " (its memory cap is " + std::to_string(cap) + " bytes of address space)";
-    for (auto &[id, r] : inflight_) {
-        lane_.queue().end_running(r);
-        r->phase.store(Phase::finished, std::memory_order_release);
-        lane_.complete(r, Outcome{Error(Status::crashed, msg), {}}, Origin::library_thread);
-        r->release();
-    }
-    inflight_.clear();
     outbox_.clear();
     {
         std::lock_guard lock(host_mu_);
         answers_.clear();  // answers to the dead child's host calls are dropped
         answers_pending_.store(false, std::memory_order_relaxed);
     }
-    if (lane_.is_closing()) return false;
-    Error spawn_error;
-    if (may_restart()) {
-        seg_.reset();
-        std::unique_ptr<ChildProcess> next;
-        spawn_error = spawn(&next);
-        if (spawn_error.ok()) {
-            std::unique_ptr<ChildProcess> old;
-            {
-                std::lock_guard lock(child_mu_);
-                old = std::move(child_);
-                child_ = std::move(next);
-            }
-            pid_.store(static_cast<uint64_t>(child_->pid), std::memory_order_relaxed);
-            restarts_.fetch_add(1, std::memory_order_relaxed);
-            env_floor_ = ctx_.new_env_id();  // envs of the dead child fail as closed
-            close_sent_ = false;
-            return true;
-        }
-        msg += "; restarting it failed: " + spawn_error.message;
-    } else if (ctx_.options().restart_max) {
+    const bool closing = lane_.is_closing();
+    bool restart = !closing && may_restart();
+    if (!closing && !restart && ctx_.options().restart_max)
         msg += "; its restart budget is spent, so the context is closed";
+    // What the child held crashes with it. Without a restart the context
+    // closes first, so whoever sees a crashed outcome then sees it closed.
+    std::vector<Request *> held;
+    for (auto &[id, r] : inflight_) {
+        lane_.queue().end_running(r);
+        held.push_back(r);
     }
-    // No restart: what waits in the queue crashes with it, then the
-    // context closes (later submissions see closed).
+    inflight_.clear();
+    if (!restart && !closing) close_after_crash(msg);
+    for (Request *r : held) {
+        r->phase.store(Phase::finished, std::memory_order_release);
+        lane_.complete(r, Outcome{Error(Status::crashed, msg), {}}, Origin::library_thread);
+        r->release();
+    }
+    if (!restart) return false;
+    seg_.reset();
+    std::unique_ptr<ChildProcess> next;
+    Error spawn_error = spawn(&next);
+    if (!spawn_error.ok()) {
+        close_after_crash(msg + "; restarting it failed: " + spawn_error.message);
+        return false;
+    }
+    std::unique_ptr<ChildProcess> old;
+    {
+        std::lock_guard lock(child_mu_);
+        old = std::move(child_);
+        child_ = std::move(next);
+    }
+    pid_.store(static_cast<uint64_t>(child_->pid), std::memory_order_relaxed);
+    restarts_.fetch_add(1, std::memory_order_relaxed);
+    env_floor_ = ctx_.new_env_id();  // envs of the dead child fail as closed
+    close_sent_ = false;
+    return true;
+}
+
+void ProcessExecutor::close_after_crash(const std::string &msg) {
+    // Later submissions see closed; what waits in the queue crashed with it.
+    pid_.store(0, std::memory_order_relaxed);
+    lane_.begin_close();
     std::vector<Request *> queued, tasks;
     lane_.queue().take_all(queued, tasks);
     for (auto *list : {&queued, &tasks}) {
@@ -360,8 +371,6 @@ bool ProcessExecutor::child_died() {
             r->release();
         }
     }
-    lane_.begin_close();
-    return false;
 }
 
 void ProcessExecutor::finish_io() {

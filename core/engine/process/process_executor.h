@@ -94,6 +94,7 @@ private:
     void handle(const ByteBuffer &msg);
     bool child_died();  // completes what it held; true when a new child runs
     bool may_restart();
+    void close_after_crash(const std::string &msg);
     void finish_io();
     bool encode_request(Request *r, ByteBuffer &out);
     void send_stop(uint64_t id);

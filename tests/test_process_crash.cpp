@@ -81,7 +81,10 @@ TEST_P(ProcessCrash, EveryRequestInFlightCompletesOnceAsCrashed) {
     for (const Completion &c : collector.all()) {
         if (c.status == PYCTX_ERR_CRASHED) {
             ++crashed;
-            EXPECT_NE(c.message.find(cc.expected), std::string::npos) << c.message;
+            // A sanitizer reports a segfault itself, then ends the child its way.
+            const bool own_handler = kSanitized && std::string(cc.name) == "segfault";
+            if (!own_handler)
+                EXPECT_NE(c.message.find(cc.expected), std::string::npos) << c.message;
             EXPECT_NE(c.message.find(std::to_string(pid)), std::string::npos) << c.message;
         } else if (c.status == PYCTX_OK) {
             ++ok;

@@ -99,6 +99,7 @@ TEST(ProcessRestart, AWindowForgetsOldCrashes) {
 }
 
 TEST(ProcessMemoryCap, AllocationBeyondTheCapRaisesMemoryError) {
+    if (kSanitized) GTEST_SKIP() << "a sanitizer's shadow memory needs more address space than any cap";
     Context ctx;
     // Above what the interpreter itself reserves at start.
     constexpr size_t kCap = size_t{512} << 20;
@@ -115,6 +116,7 @@ TEST(ProcessMemoryCap, AllocationBeyondTheCapRaisesMemoryError) {
 }
 
 TEST(ProcessMemoryCap, AChildKilledUnderTheCapNamesIt) {
+    if (kSanitized) GTEST_SKIP() << "a sanitizer's shadow memory needs more address space than any cap";
     Context ctx;
     constexpr size_t kCap = size_t{512} << 20;
     ASSERT_TRUE(IsOk(create_process_context(ctx, {.memory_limit = kCap})));

@@ -18,6 +18,15 @@
 
 namespace pyctx_test {
 
+/** Built with ASan or TSan: the child's crash is caught by the sanitizer's
+ *  own handler (reported, then an abort or an exit code), and its shadow
+ *  memory makes an address-space cap meaningless. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+inline constexpr bool kSanitized = true;
+#else
+inline constexpr bool kSanitized = false;
+#endif
+
 struct ProcessSpec {
     const char *name = nullptr;
     const char *preload = nullptr;

@@ -137,15 +137,32 @@ void ProcessExecutor::io_main(std::shared_ptr<Context> self) {
             break;
         }
         if (progress) continue;
+        if (close_sent_) escalate_unwatched_close();
         auto ready = [&] {
             return seg_.to_host().has_data() || answers_pending_.load(std::memory_order_acquire) ||
                    child_->exited.load(std::memory_order_acquire) ||
                    (outbox_.empty() && (lane_.queue().has_work() ||
                                         (lane_.is_closing() && !close_sent_)));
         };
-        if (!spin_.spin(ready)) park_on_bell(h.host_bell, ready);
+        // While closing, parked with a timeout: a close nobody waits for
+        // (a freed handle) still escalates.
+        if (!spin_.spin(ready)) park_on_bell(h.host_bell, ready, close_sent_ ? 100000000 : -1);
     }
     finish_io();
+}
+
+void ProcessExecutor::escalate_unwatched_close() {
+    // Context::close escalates within its own timeout; this is the bound
+    // for a context closed without waiting (pyctx_context_free).
+    constexpr int64_t kTerm = 5'000'000'000, kKill = 10'000'000'000;
+    int64_t now = now_ns();
+    if (!close_sent_at_) close_sent_at_ = now;
+    int64_t waited = now - close_sent_at_;
+    if (waited > kKill) {
+        child_->signal(SIGKILL);
+    } else if (waited > kTerm) {
+        child_->signal(SIGTERM);
+    }
 }
 
 void ProcessExecutor::send_stop(uint64_t id) {
@@ -355,6 +372,7 @@ bool ProcessExecutor::child_died() {
     restarts_.fetch_add(1, std::memory_order_relaxed);
     env_floor_ = ctx_.new_env_id();  // envs of the dead child fail as closed
     close_sent_ = false;
+    close_sent_at_ = 0;
     return true;
 }
 

@@ -96,6 +96,7 @@ private:
     bool may_restart();
     void close_after_crash(const std::string &msg);
     void finish_io();
+    void escalate_unwatched_close();
     bool encode_request(Request *r, ByteBuffer &out);
     void send_stop(uint64_t id);
     // process_host_calls.cpp
@@ -122,6 +123,7 @@ private:
     std::deque<ByteBuffer> outbox_;  // encoded messages waiting for room in the ring
     ByteBuffer inbox_;
     bool close_sent_ = false;
+    int64_t close_sent_at_ = 0;
     AdaptiveSpin spin_{1024};
 
     // host functions called by the child

@@ -49,6 +49,7 @@ bool ProcessExecutor::on_own_thread() const { return Executor::current() == this
 Error ProcessExecutor::start() {
     if (Error e = find_process_helper(ctx_.options().process_helper, &helper_); !e.ok()) return e;
     if (Error e = seg_.create(kRingBytes); !e.ok()) return e;
+    seg_ready_.store(true, std::memory_order_release);
     std::unique_ptr<ChildProcess> c;
     if (Error e = spawn(&c); !e.ok()) return e;
     pid_.store(static_cast<uint64_t>(c->pid), std::memory_order_relaxed);
@@ -64,10 +65,15 @@ Error ProcessExecutor::start() {
     return {};
 }
 
-void ProcessExecutor::wake() { ring_bell(seg_.header().host_bell, -1); }
+void ProcessExecutor::wake() {
+    // A runtime shutdown may close a context whose start has not mapped
+    // the segment yet: nothing to wake then.
+    if (seg_ready_.load(std::memory_order_acquire)) ring_bell(seg_.header().host_bell, -1);
+}
 
 void ProcessExecutor::stop_claimed(Request *r) {
     if (r->phase.load(std::memory_order_seq_cst) == Phase::queued) return;  // never sent
+    if (!seg_ready_.load(std::memory_order_acquire)) return;
     SegmentHeader &h = seg_.header();
     if (h.child_running.load(std::memory_order_seq_cst) == r->id) {
         // Running now: the child's SIGINT handler raises KeyboardInterrupt in

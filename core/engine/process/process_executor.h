@@ -110,6 +110,7 @@ private:
     // One segment for the executor's life: a restarted child gets it reset,
     // so the host's bell stays where wakers ring it.
     Segment seg_;
+    std::atomic<bool> seg_ready_{false};
     std::unique_ptr<ChildProcess> child_;  // io thread (and start)
     std::mutex child_mu_;                  // guards child_ for other threads
     std::atomic<uint64_t> pid_{0};

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "pyctx.h"
 #include "../capi/draft/process.h"
@@ -188,4 +189,30 @@ TEST_F(ProcessTalk, CancelledCoroutineIsCancelledInTheChild) {
     bool seen = false;
     while (!seen && Clock::now() < until) seen = eval_bool(ctx_.get(), "'was_cancelled' in globals()").value_or(false);
     EXPECT_TRUE(seen);
+}
+
+TEST_F(ProcessTalk, CancelsRacingCompletionsCompleteEachRequestOnce) {
+    Collector collector;
+    constexpr int kN = 300;
+    std::vector<uint64_t> ids(kN);
+    for (int i = 0; i < kN; ++i) {
+        ASSERT_TRUE(IsOk(pyctx_eval_async(ctx_.get(), "time.sleep(0.0005) or 1", nullptr, nullptr,
+                                          0, PYCTX_NO_TIMEOUT, collector.fn(),
+                                          collector.user_data(), &ids[i])));
+    }
+    // Cancel every other one from another thread while the child works
+    // through them: some are queued here, some in the child, one running.
+    std::thread canceller([&] {
+        for (int i = 0; i < kN; i += 2) {
+            Error e(pyctx_cancel(ctx_.get(), ids[i]));
+            (void)e;  // not_found when it completed first
+        }
+    });
+    canceller.join();
+    ASSERT_TRUE(collector.wait_for(kN));
+    EXPECT_EQ(collector.duplicates(), 0u);
+    EXPECT_EQ(collector.count(), static_cast<size_t>(kN));
+    for (const Completion &c : collector.all())
+        EXPECT_TRUE(c.status == PYCTX_OK || c.status == PYCTX_ERR_CANCELLED) << c.message;
+    EXPECT_EQ(eval_int(ctx_.get(), "3"), 3);
 }

@@ -73,6 +73,12 @@ def main():
             if not u["reason"].strip():
                 problems.append("asyncio %s: unavailable without a reason" % mode)
 
+    # Process contexts beside the in-process modes, in one run.
+    for mode in modes + ["process"]:
+        for metric in ("p50_ns", "p99_ns", "per_s"):
+            expect("process", "sync add", mode, metric)
+        expect("process", "pipelined add", mode, "per_s")
+
     scaling_case = [k[1] for k in have if k[0] == "scaling"]
     case = scaling_case[0] if scaling_case else "?"
     if not case.endswith("N=%d" % n):

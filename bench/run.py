@@ -80,6 +80,8 @@ def plan(p, build, n):
         ("async", [exe("bench_async"), "--requests", p["requests"],
                    "--sleepers", p["sleepers"], "--sync-calls", p["sync_calls"]], {}),
         ("concurrent", [exe("bench_concurrent"), "--calls", p["conc_calls"]], {}),
+        ("process", [exe("bench_process"), "--calls", p["calls"],
+                     "--requests", p["requests"]], {}),
         ("scaling", [exe("bench_scaling"), "--n", n, "--fact-n", p["fact_n"],
                      "--repeat", p["repeat"], "--rounds", p["rounds"]], {}),
         ("scaling", [py, os.path.join(HERE, "scaling_baselines.py"), "--n", n,
@@ -573,6 +575,27 @@ class Report:
         self.lines += table("7. asyncio on one context", ["case", "mode", "figure", "runs",
                                                           "target"], rows)
 
+    def process(self):
+        f, rows = self.f, []
+        order = ["worker", "owngil", "process"]
+        for case in f.cases("process"):
+            for mode in sorted(f.modes("process", case), key=lambda m: order.index(m)
+                               if m in order else 99):
+                g = lambda m: f.median("process", case, mode, m)  # noqa: E731
+                target = ""
+                if mode == "process" and case == "sync add":
+                    target = self.target("8. process sync p50 <= 3 µs", g("p50_ns"), "<=", 3e3,
+                                         "≤3µs")
+                elif mode == "process":
+                    target = self.target("8. process pipelined >= 1M/s", g("per_s"), ">=", 1e6,
+                                         "≥1M/s")
+                rows.append([case, mode, fmt_ns(g("p50_ns")), fmt_ns(g("p99_ns")),
+                             fmt_rate(g("per_s")), f.runs("process", case, mode, "per_s"),
+                             target])
+        rows += self.unavailable_rows("process", 7)
+        self.lines += table("8. Process contexts against worker and owngil (operator.add)",
+                            ["case", "mode", "p50", "p99", "requests/s", "runs", "target"], rows)
+
     def build(self, ran):
         """The tables of the benchmarks in `ran` (names as in plan())."""
         if "handoff" in ran or "roundtrip" in ran:
@@ -585,7 +608,7 @@ class Report:
             self.sync("eval", "2. Eval with locals, one calling thread", "evals/s", 500e3)
         for name, part in (("async", self.pipelined), ("concurrent", self.concurrent),
                            ("scaling", self.scaling), ("context_cost", self.context_cost),
-                           ("async", self.asyncio)):
+                           ("async", self.asyncio), ("process", self.process)):
             if name in ran:
                 part()
                 self.note_calibration()
@@ -599,7 +622,7 @@ def main():
     ap.add_argument("--quick", action="store_true", help="smaller sizes, 2 runs (< ~1 min)")
     ap.add_argument("--smoke", action="store_true", help="tiny sizes, 1 run: checks only")
     ap.add_argument("--only", help="comma-separated: handoff,roundtrip,embed,async,"
-                                   "concurrent,scaling,context_cost")
+                                   "concurrent,process,scaling,context_cost")
     ap.add_argument("--n", type=int, default=os.cpu_count(), help="contexts for scaling")
     ap.add_argument("--json", help="where to write every run's values (default: "
                                    "bench/results.json for a full run of everything, else "

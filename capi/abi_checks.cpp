@@ -34,6 +34,7 @@ static_assert(same(Status::not_found, PYCTX_ERR_NOT_FOUND));
 static_assert(same(Status::no_memory, PYCTX_ERR_NO_MEMORY));
 static_assert(same(Status::stuck, PYCTX_ERR_STUCK));
 static_assert(same(Status::internal, PYCTX_ERR_INTERNAL));
+static_assert(same(Status::crashed, PYCTX_ERR_CRASHED));
 
 static_assert(static_cast<int>(State::uninit) == PYCTX_STATE_UNINIT);
 static_assert(static_cast<int>(State::initing) == PYCTX_STATE_INITING);
@@ -43,6 +44,7 @@ static_assert(static_cast<int>(State::stopped) == PYCTX_STATE_STOPPED);
 
 static_assert(static_cast<int>(Mode::worker) == PYCTX_MODE_WORKER);
 static_assert(static_cast<int>(Mode::owngil) == PYCTX_MODE_OWNGIL);
+static_assert(static_cast<int>(Mode::process) == PYCTX_MODE_PROCESS);
 
 static_assert(cbor::kTagSet == PYCTX_CBOR_TAG_SET);
 static_assert(cbor::kTagSymbol == PYCTX_CBOR_TAG_SYMBOL);

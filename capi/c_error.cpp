@@ -80,6 +80,7 @@ PYCTX_API const char *pyctx_status_name(pyctx_status status) {
         case PYCTX_ERR_NO_MEMORY: return "no_memory";
         case PYCTX_ERR_STUCK: return "stuck";
         case PYCTX_ERR_INTERNAL: return "internal";
+        case PYCTX_ERR_CRASHED: return "crashed";
     }
     return "unknown";
 }

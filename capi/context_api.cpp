@@ -21,8 +21,9 @@ PYCTX_API pyctx_error_t *pyctx_context_options_set_mode(pyctx_context_options_t 
                                                         pyctx_mode mode) {
     if (!options) return invalid("options is NULL");
     int m = static_cast<int>(mode);
-    if (m != PYCTX_MODE_WORKER && m != PYCTX_MODE_OWNGIL)
-        return invalid("unknown context mode " + std::to_string(m) + " (expected worker or owngil)");
+    if (m != PYCTX_MODE_WORKER && m != PYCTX_MODE_OWNGIL && m != PYCTX_MODE_PROCESS)
+        return invalid("unknown context mode " + std::to_string(m) +
+                       " (expected worker, owngil or process)");
     options->options.mode = static_cast<core::Mode>(m);
     return nullptr;
 }
@@ -36,9 +37,11 @@ PYCTX_API pyctx_error_t *pyctx_context_options_set_mode_name(pyctx_context_optio
             options->options.mode = core::Mode::worker;
         } else if (std::strcmp(mode, "owngil") == 0) {
             options->options.mode = core::Mode::owngil;
+        } else if (std::strcmp(mode, "process") == 0) {
+            options->options.mode = core::Mode::process;
         } else {
             return invalid(std::string("unknown context mode '") + mode +
-                           "' (expected 'worker' or 'owngil')");
+                           "' (expected 'worker', 'owngil' or 'process')");
         }
         return nullptr;
     });

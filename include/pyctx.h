@@ -108,7 +108,10 @@ typedef enum pyctx_status {
     PYCTX_ERR_NO_MEMORY = 13,
     PYCTX_ERR_STUCK = 14,  /**< close timed out: Python did not return; the
                                  context thread and its memory stay pinned */
-    PYCTX_ERR_INTERNAL = 15
+    PYCTX_ERR_INTERNAL = 15,
+    PYCTX_ERR_CRASHED = 16 /**< a process context's child process died (crash,
+                                abort, exit, killed); the message names the
+                                signal or exit code */
 } pyctx_status;
 
 /** A short stable name for a status, e.g. "timeout". Never NULL. */
@@ -249,7 +252,15 @@ typedef enum pyctx_mode {
      *  with the GIL released, also held while owngil interpreters are
      *  created and ended): it works around CPython 3.12/3.13 crashes on
      *  concurrent extension initialization in subinterpreters. */
-    PYCTX_MODE_OWNGIL = 1
+    PYCTX_MODE_OWNGIL = 1,
+    /** The context's Python runs in a child process the library starts (its
+     *  helper executable, posix_spawn), on that process's main interpreter:
+     *  every extension imports, contexts run in parallel, and a crash in
+     *  the child never reaches the host: every request it held completes
+     *  with PYCTX_ERR_CRASHED. Requests travel through shared-memory rings.
+     *  Close interrupts, then sends SIGTERM, then SIGKILL, always within its
+     *  timeout. All Python versions. */
+    PYCTX_MODE_PROCESS = 2
 } pyctx_mode;
 
 typedef struct pyctx_context_options pyctx_context_options_t;
@@ -261,7 +272,7 @@ PYCTX_API void pyctx_context_options_free(pyctx_context_options_t *options);
  *  PYCTX_ERR_INVALID_ARGUMENT. */
 PYCTX_API pyctx_error_t *pyctx_context_options_set_mode(pyctx_context_options_t *options,
                                                         pyctx_mode mode);
-/** The same by name: "worker" or "owngil". */
+/** The same by name: "worker", "owngil" or "process". */
 PYCTX_API pyctx_error_t *pyctx_context_options_set_mode_name(pyctx_context_options_t *options,
                                                              const char *mode);
 /** A name for logs and the OS thread name. Default "pyctx-<n>". */

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages a build needs, only when something is missing.
-#   scripts/deps.sh core        C/C++ toolchain, CMake, GoogleTest, Python headers
+#   scripts/deps.sh core        C/C++ toolchain, CMake, GoogleTest, Python headers,
+#                               numpy for Debian's python3 (the process-context test)
 #   scripts/deps.sh bindings    + Go, Erlang/OTP, rebar3, git, Rust >= 1.85
 #                               and the serde crates the Rust tests build
 #   scripts/deps.sh fuzz        + clang and its sanitizer/libFuzzer runtimes
@@ -15,7 +16,7 @@ rust_ok() {
   [[ -n "$major" && -n "$minor" ]] && ((major > 1 || (major == 1 && minor >= 85)))
 }
 
-want=(cmake g++ make pkg-config libgtest-dev libbenchmark-dev python3-dev binutils)
+want=(cmake g++ make pkg-config libgtest-dev libbenchmark-dev python3-dev python3-numpy binutils)
 if [[ "${1:-core}" == bindings ]]; then
   want+=(golang-go erlang-nox erlang-dev rebar3 git librust-serde-dev librust-serde-derive-dev)
   # Debian 12's plain cargo/rustc (1.65/1.63) cannot read the crates: its

@@ -57,6 +57,7 @@ add_test(NAME header_strict_cxx11
 # ---- exported symbols ----------------------------------------------------------
 add_test(NAME abi_exports_match_header
   COMMAND ${CMAKE_COMMAND} -DLIB=$<TARGET_FILE:pyctx> -DHEADER=${_pyctx_include}/pyctx.h
+          -DDRAFT_DIR=${PROJECT_SOURCE_DIR}/capi/draft
           -DNM=${CMAKE_NM} -P ${CMAKE_CURRENT_SOURCE_DIR}/abi/check_exports.cmake)
 
 # ---- plain C hosts -------------------------------------------------------------

@@ -36,6 +36,7 @@ void expect_clear_refusal(pyctx_context_t *owngil) {
     EXPECT_NE(msg.find("'pyctx_legacy_ext'"), std::string::npos) << msg;
     EXPECT_NE(msg.find("owngil context"), std::string::npos) << msg;
     EXPECT_NE(msg.find("worker context"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("process context"), std::string::npos) << msg;
     // The ImportError carries the module's name and file, as import errors do.
     ASSERT_TRUE(exec(owngil, "try:\n"
                              "    import pyctx_legacy_ext\n"
@@ -74,4 +75,11 @@ TEST(SinglePhaseInOwngil, RefusedBeforeItsInitRunsThenImportsInAWorker) {
     ASSERT_TRUE(IsOk(create_context(again, PYCTX_MODE_OWNGIL)));
     expect_clear_refusal(again.get());
     EXPECT_EQ(eval_int(worker.get(), "__import__('pyctx_legacy_ext').init_calls()"), 1);
+
+    // A process context imports it too: in its child's main interpreter,
+    // where its init runs once more (a process of its own).
+    Context process;
+    ASSERT_TRUE(IsOk(create_context(process, PYCTX_MODE_PROCESS)));
+    EXPECT_EQ(eval_int(process.get(), "__import__('pyctx_legacy_ext').answer()"), 42);
+    EXPECT_EQ(eval_int(process.get(), "__import__('pyctx_legacy_ext').init_calls()"), 1);
 }

@@ -26,6 +26,7 @@ enum class Status : int {
     no_memory = 13,
     stuck = 14,
     internal = 15,
+    crashed = 16,  // a process context's child died
 };
 
 struct Error {

@@ -20,7 +20,7 @@ static uint32_t *addr(std::atomic<uint32_t> &word) {
     return reinterpret_cast<uint32_t *>(&word);
 }
 
-bool futex_wait(std::atomic<uint32_t> &word, uint32_t expected, int64_t timeout_ns) {
+static bool wait_op(std::atomic<uint32_t> &word, uint32_t expected, int64_t timeout_ns, int op) {
     struct timespec ts;
     struct timespec *tsp = nullptr;
     if (timeout_ns >= 0) {
@@ -28,8 +28,20 @@ bool futex_wait(std::atomic<uint32_t> &word, uint32_t expected, int64_t timeout_
         ts.tv_nsec = static_cast<long>(timeout_ns % 1000000000);
         tsp = &ts;
     }
-    long rc = syscall(SYS_futex, addr(word), FUTEX_WAIT_PRIVATE, expected, tsp, nullptr, 0);
+    long rc = syscall(SYS_futex, addr(word), op, expected, tsp, nullptr, 0);
     return !(rc == -1 && errno == ETIMEDOUT);
+}
+
+bool futex_wait(std::atomic<uint32_t> &word, uint32_t expected, int64_t timeout_ns) {
+    return wait_op(word, expected, timeout_ns, FUTEX_WAIT_PRIVATE);
+}
+
+bool futex_wait_shared(std::atomic<uint32_t> &word, uint32_t expected, int64_t timeout_ns) {
+    return wait_op(word, expected, timeout_ns, FUTEX_WAIT);
+}
+
+void futex_wake_shared(std::atomic<uint32_t> &word, int count) {
+    syscall(SYS_futex, addr(word), FUTEX_WAKE, count, nullptr, nullptr, 0);
 }
 
 void futex_wake(std::atomic<uint32_t> &word, int count) {
@@ -49,6 +61,10 @@ bool futex_wait(std::atomic<uint32_t> &word, uint32_t expected, int64_t timeout_
 }
 void futex_wake(std::atomic<uint32_t> &, int) {}
 void futex_wake_all(std::atomic<uint32_t> &) {}
+bool futex_wait_shared(std::atomic<uint32_t> &word, uint32_t expected, int64_t timeout_ns) {
+    return futex_wait(word, expected, timeout_ns);
+}
+void futex_wake_shared(std::atomic<uint32_t> &, int) {}
 #endif
 
 }  // namespace pyctx::core

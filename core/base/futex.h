@@ -17,6 +17,12 @@ bool futex_wait(std::atomic<uint32_t> &word, uint32_t expected, int64_t timeout_
 void futex_wake(std::atomic<uint32_t> &word, int count = 1);
 void futex_wake_all(std::atomic<uint32_t> &word);
 
+// The same for a word in memory shared between processes (an mmap'd
+// segment): the kernel keys these waits by the physical page, not by this
+// process's address space, so the other process's wake reaches them.
+bool futex_wait_shared(std::atomic<uint32_t> &word, uint32_t expected, int64_t timeout_ns = -1);
+void futex_wake_shared(std::atomic<uint32_t> &word, int count = 1);
+
 // One spin-loop step: tells the CPU we are busy-waiting.
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)

@@ -2,6 +2,7 @@
 
 #include "core/base/futex.h"
 #include "core/engine/inproc/inproc_executor.h"
+#include "core/engine/process/process_executor.h"
 #include "core/engine/runtime.h"
 
 namespace pyctx::core {
@@ -23,18 +24,27 @@ Error Context::create(ContextOptions options, std::shared_ptr<Context> *out) {
         return Error(Status::unsupported,
                      std::string("owngil contexts need Python 3.12+, this is ") + rt.python_version());
     }
-    if (options.memory_limit && options.mode != Mode::owngil) {
+    if (options.memory_limit && options.mode == Mode::worker) {
         return Error(Status::unsupported,
-                     "a memory limit needs an owngil context: worker contexts share the main "
-                     "interpreter, whose allocations cannot be told apart");
+                     "a memory limit needs an owngil or process context: worker contexts share "
+                     "the main interpreter, whose allocations cannot be told apart");
+    }
+    if (options.mode == Mode::process && options.sandbox) {
+        return Error(Status::unsupported,
+                     "a sandbox policy is not available for process contexts yet (their "
+                     "kernel-level sandbox is separate work): use a worker or owngil context");
     }
     uint64_t n = g_context_counter.fetch_add(1, std::memory_order_relaxed) + 1;
     if (options.name.empty()) options.name = "pyctx-" + std::to_string(n);
 
     std::shared_ptr<Context> ctx(new Context(std::move(options)));
-    if (ctx->options_.memory_limit)
+    if (ctx->options_.memory_limit && ctx->options_.mode == Mode::owngil)
         ctx->memory_cap_ = std::make_unique<MemoryCap>(ctx->options_.memory_limit);
-    ctx->executor_ = std::make_unique<InprocExecutor>(*ctx);
+    if (ctx->options_.mode == Mode::process) {
+        ctx->executor_ = std::make_unique<ProcessExecutor>(*ctx);
+    } else {
+        ctx->executor_ = std::make_unique<InprocExecutor>(*ctx);
+    }
     ctx->lane_.attach(ctx->executor_.get(), ctx);
     if (Error e = rt.add_context(ctx); !e.ok()) return e;
     if (Error e = ctx->executor_->start(); !e.ok()) {
@@ -79,6 +89,12 @@ ContextStats Context::stats() const {
     ContextStats s;
     static_cast<LaneStats &>(s) = lane_.stats();
     s.thread_id = executor_->thread_id();
+    if (options_.mode == Mode::process) {
+        auto &px = static_cast<const ProcessExecutor &>(*executor_);
+        s.child_pid = px.child_pid();
+        s.restarts = px.restarts();
+        s.memory_limit = options_.memory_limit;
+    }
     if (memory_cap_) {
         s.memory_used = memory_cap_->used();
         s.memory_limit = memory_cap_->limit();

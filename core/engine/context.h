@@ -19,7 +19,7 @@
 
 namespace pyctx::core {
 
-enum class Mode : int { worker = 0, owngil = 1 };
+enum class Mode : int { worker = 0, owngil = 1, process = 2 };
 
 struct ContextOptions {
     Mode mode = Mode::worker;
@@ -29,11 +29,17 @@ struct ContextOptions {
     std::shared_ptr<const SandboxPolicy> sandbox;  // nullptr: none (immutable, shared)
     size_t memory_limit = 0;                       // bytes; 0 = none (owngil only)
     uint32_t create_timeout_ms = 0;  // 0 = wait for the preload as long as it runs
+    // process mode: the helper executable ("" = next to the library, else
+    // the install path) and the restart budget (0 = a crash closes it).
+    std::string process_helper;
+    uint32_t restart_max = 0, restart_window_ms = 0;
 };
 
 struct ContextStats : LaneStats {
     uint64_t thread_id = 0;
     uint64_t memory_used = 0, memory_limit = 0;  // only counted with a limit
+    uint64_t child_pid = 0;  // process mode: the current child (0: none)
+    uint32_t restarts = 0;   // process mode: children started after a crash
 };
 
 class Context : public std::enable_shared_from_this<Context> {

@@ -52,6 +52,7 @@ Error Runtime::init(const RuntimeOptions &options) {
     // Added to every interpreter's sys.path as its context starts (an
     // isolated config ignores PYTHONPATH-style settings).
     search_paths_ = options.paths;
+    options_ = options;  // process contexts pass them on to their child
     python_thread_ = std::thread([this, options] {
         name_this_thread("pyctx-python");
         python_main(options);

@@ -46,6 +46,8 @@ public:
     void *main_interpreter() const { return main_interp_; }
     // Extra sys.path entries from the init options (fixed once RUNNING).
     const std::vector<std::string> &search_paths() const { return search_paths_; }
+    // The init options (fixed once RUNNING).
+    const RuntimeOptions &options() const { return options_; }
 
     // Contexts register while the runtime runs; shutdown closes them all.
     Error add_context(const std::shared_ptr<Context> &ctx);
@@ -66,6 +68,7 @@ private:
     char python_version_[32] = "";
     void *main_interp_ = nullptr;
     std::vector<std::string> search_paths_;
+    RuntimeOptions options_;
 
     std::thread python_thread_;
     std::mutex py_mu_;

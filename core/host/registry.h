@@ -4,6 +4,7 @@
 // the Python side and core/host/host_call.h the pending invocation.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -42,11 +43,17 @@ public:
     // (its finalizer is user code).
     void add(std::shared_ptr<HostFunction> fn);
     bool remove(const std::string &name) { return table_.erase(name); }
-    std::shared_ptr<HostFunction> find(std::string_view name) const { return table_.find(name); }
+    std::shared_ptr<HostFunction> find(std::string_view name) const;
     void clear() { table_.clear(); }
+    // Resolves names not registered here (a process context's child, whose
+    // host functions live in the host process, sends every name there).
+    using Fallback = std::function<std::shared_ptr<HostFunction>(std::string_view)>;
+    void set_fallback(Fallback fallback);
 
 private:
     NamedTable<HostFunction> table_;
+    mutable std::mutex fallback_mu_;
+    Fallback fallback_;
 };
 
 HostRegistry &host_registry();

@@ -47,8 +47,8 @@ bool target_of(PyObject *spec, Target *out) {
 
 
 constexpr const char kWhere[] =
-    "Use a worker context for it (worker contexts run on the main interpreter), "
-    "or a process context once available.";
+    "It runs in worker contexts (the main interpreter of this process) and in process "
+    "contexts (the main interpreter of a child process, in parallel with the others).";
 
 void set_refusal(PyObject *spec, const std::string &name, const std::string &why) {
     PyRef msg(PyUnicode_FromFormat(

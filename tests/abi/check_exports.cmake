@@ -16,8 +16,16 @@ if(NOT rc EQUAL 0)
   message(FATAL_ERROR "${NM} failed on ${LIB}: ${nm_err}")
 endif()
 
-# Declared functions: `PYCTX_API <type> [*]pyctx_name(`.
+# Declared functions: `PYCTX_API <type> [*]pyctx_name(`. Draft headers
+# (capi/draft/*.h, to be folded into pyctx.h) declare public functions too.
 file(READ "${HEADER}" header)
+if(DEFINED DRAFT_DIR)
+  file(GLOB drafts "${DRAFT_DIR}/*.h")
+  foreach(draft IN LISTS drafts)
+    file(READ "${draft}" draft_text)
+    string(APPEND header "${draft_text}")
+  endforeach()
+endif()
 string(REGEX MATCHALL "PYCTX_API[^;(]*[ *]pyctx_[a-z0-9_]+\\(" decls "${header}")
 set(declared "")
 foreach(decl IN LISTS decls)

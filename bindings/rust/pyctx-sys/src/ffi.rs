@@ -40,6 +40,7 @@ pub const PYCTX_ERR_NOT_FOUND: pyctx_status = 12;
 pub const PYCTX_ERR_NO_MEMORY: pyctx_status = 13;
 pub const PYCTX_ERR_STUCK: pyctx_status = 14;
 pub const PYCTX_ERR_INTERNAL: pyctx_status = 15;
+pub const PYCTX_ERR_CRASHED: pyctx_status = 16;
 
 /// Opaque: `pyctx_error_t`.
 #[repr(C)]
@@ -83,6 +84,7 @@ pub struct pyctx_runtime_options_t {
 pub type pyctx_mode = c_uint;
 pub const PYCTX_MODE_WORKER: pyctx_mode = 0;
 pub const PYCTX_MODE_OWNGIL: pyctx_mode = 1;
+pub const PYCTX_MODE_PROCESS: pyctx_mode = 2;
 
 /// Opaque: `pyctx_context_options_t`.
 #[repr(C)]

@@ -1,0 +1,43 @@
+// Options and introspection of process contexts (capi/draft/process.h).
+#include "capi/handles.h"
+#include "capi/draft/process.h"
+
+using namespace pyctx;
+using capi::guarded;
+using capi::invalid;
+
+extern "C" {
+
+PYCTX_API pyctx_error_t *pyctx_context_options_set_process_helper(
+    pyctx_context_options_t *options, const char *path) {
+    return guarded([&]() -> pyctx_error_t * {
+        if (!options) return invalid("options is NULL");
+        if (!path) {
+            options->options.process_helper.clear();
+            return nullptr;
+        }
+        if (auto *e = capi::check_text(path, "helper path", true)) return e;
+        options->options.process_helper = path;
+        return nullptr;
+    });
+}
+
+PYCTX_API pyctx_error_t *pyctx_context_options_set_restart(pyctx_context_options_t *options,
+                                                           uint32_t max_restarts,
+                                                           uint32_t window_ms) {
+    if (!options) return invalid("options is NULL");
+    options->options.restart_max = max_restarts;
+    options->options.restart_window_ms = window_ms;
+    return nullptr;
+}
+
+PYCTX_API pyctx_error_t *pyctx_context_process_info(const pyctx_context_t *context,
+                                                    uint64_t *out_pid, uint32_t *out_restarts) {
+    if (!context) return invalid("context is NULL");
+    core::ContextStats s = context->ctx->stats();
+    if (out_pid) *out_pid = s.child_pid;
+    if (out_restarts) *out_restarts = s.restarts;
+    return nullptr;
+}
+
+}  // extern "C"

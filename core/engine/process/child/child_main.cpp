@@ -1,0 +1,162 @@
+// The helper process's life: configuration from the control socket, Python
+// on the main interpreter, the start-up reply, serving, exit.
+#include <Python.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <thread>
+
+#include "core/engine/process/child/child_server.h"
+#include "core/engine/process/spawn.h"
+#include "core/engine/process/wire.h"
+#include "core/host/registry.h"
+#include "core/python/module.h"
+
+namespace pyctx::core {
+
+namespace {
+
+struct ChildConfig {
+    std::string name, preload, home, program_name;
+    std::vector<std::string> paths;
+    uint32_t allocator = 0;
+    uint64_t memory_limit = 0;
+};
+
+bool read_exact(int fd, void *p, size_t n) {
+    auto *b = static_cast<uint8_t *>(p);
+    while (n) {
+        ssize_t r = ::recv(fd, b, n, 0);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return false;
+        b += r;
+        n -= static_cast<size_t>(r);
+    }
+    return true;
+}
+
+bool read_config(ChildConfig *c) {
+    uint32_t len = 0;
+    if (!read_exact(kChildControlFd, &len, 4) || len > (1u << 26)) return false;
+    std::string buf(len, '\0');
+    if (!read_exact(kChildControlFd, buf.data(), len)) return false;
+    wire::Reader r(reinterpret_cast<const uint8_t *>(buf.data()), buf.size());
+    c->name = r.str();
+    c->preload = r.str();
+    uint32_t n = r.u32();
+    for (uint32_t i = 0; i < n && r.ok(); ++i) c->paths.emplace_back(r.str());
+    c->home = r.str();
+    c->program_name = r.str();
+    c->allocator = r.u32();
+    c->memory_limit = r.u64();
+    return r.ok();
+}
+
+void reply(const Error &e) {
+    ByteBuffer m;
+    wire::Writer w(m);
+    w.u32(0).u32(static_cast<uint32_t>(e.status)).str(e.message).str(e.python_type).str(e.traceback);
+    uint32_t len = static_cast<uint32_t>(m.size() - 4);
+    std::memcpy(m.data(), &len, 4);
+    const uint8_t *p = m.data();
+    size_t left = m.size();
+    while (left) {
+        ssize_t s = ::send(kChildControlFd, p, left, MSG_NOSIGNAL);
+        if (s < 0 && errno == EINTR) continue;
+        if (s <= 0) _exit(0);  // the host is gone
+        p += s;
+        left -= static_cast<size_t>(s);
+    }
+}
+
+Error start_python(const ChildConfig &c) {
+    PyPreConfig pre;
+    PyPreConfig_InitIsolatedConfig(&pre);
+    pre.utf8_mode = 1;
+    if (c.allocator == 1) pre.allocator = PYMEM_ALLOCATOR_MALLOC;
+    if (c.allocator == 2) pre.allocator = PYMEM_ALLOCATOR_PYMALLOC;
+    PyStatus st = Py_PreInitialize(&pre);
+    if (!PyStatus_Exception(st) && PyImport_AppendInittab("pyctx", pyctx_py_module_init) != 0)
+        return Error(Status::internal, "could not register the pyctx module");
+    PyConfig config;
+    PyConfig_InitIsolatedConfig(&config);
+    // This process is ours: Python's SIGINT handling carries interrupts.
+    config.install_signal_handlers = 1;
+    config.parse_argv = 0;
+    config.site_import = 1;
+    if (!PyStatus_Exception(st) && !c.home.empty())
+        st = PyConfig_SetBytesString(&config, &config.home, c.home.c_str());
+    if (!PyStatus_Exception(st) && !c.program_name.empty())
+        st = PyConfig_SetBytesString(&config, &config.program_name, c.program_name.c_str());
+    if (!PyStatus_Exception(st)) st = Py_InitializeFromConfig(&config);
+    PyConfig_Clear(&config);
+    if (PyStatus_Exception(st))
+        return Error(Status::internal, std::string("Python initialization failed in the child: ") +
+                                           (st.err_msg ? st.err_msg : "unknown error"));
+    return {};
+}
+
+// A host function as the child sees it: a name the host resolves.
+class RemoteHostFunction final : public HostFunction {
+public:
+    explicit RemoteHostFunction(std::string name) : HostFunction(std::move(name)) {}
+    void invoke(HostCall *call) override { ChildServer::instance()->send_host_call(call); }
+};
+
+}  // namespace
+
+int child_main() {
+    ChildConfig config;
+    if (!read_config(&config)) {
+        std::fputs("pyctx-process-helper: no configuration on the control channel\n", stderr);
+        return 64;
+    }
+    Segment segment;
+    if (Error e = segment.attach(kChildSegmentFd); !e.ok()) {
+        reply(e);
+        return 1;
+    }
+    if (config.memory_limit) {
+        rlimit lim{static_cast<rlim_t>(config.memory_limit), static_cast<rlim_t>(config.memory_limit)};
+        if (setrlimit(RLIMIT_AS, &lim) != 0) {
+            reply(Error(Status::internal, std::string("setrlimit(RLIMIT_AS): ") + std::strerror(errno)));
+            return 1;
+        }
+    }
+    if (Error e = start_python(config); !e.ok()) {
+        reply(e);
+        return 1;
+    }
+    host_registry().set_fallback(
+        [](std::string_view name) { return std::make_shared<RemoteHostFunction>(std::string(name)); });
+    Error err;
+    {
+        ChildServer server(segment, kChildWakeFd, config.name);
+        if (!server.init(config.paths, config.preload, &err)) {
+            reply(err);
+            std::fflush(nullptr);
+            _exit(1);  // no finalization: the host only needs the reply
+        }
+        reply(Error());
+        // The host going away (any way at all) closes its end: then leave.
+        std::thread([] {
+            char b;
+            for (;;) {
+                ssize_t r = ::recv(kChildControlFd, &b, 1, 0);
+                if (r > 0 || (r < 0 && errno == EINTR)) continue;
+                _exit(0);
+            }
+        }).detach();
+        server.run();
+        server.clear();
+    }
+    Py_FinalizeEx();
+    std::fflush(nullptr);
+    _exit(0);
+}
+
+}  // namespace pyctx::core

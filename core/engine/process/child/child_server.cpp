@@ -1,0 +1,309 @@
+#include "core/engine/process/child/child_server.h"
+
+#include <Python.h>
+#include <signal.h>
+
+#include <thread>
+
+#include "core/engine/process/wire.h"
+#include "core/python/errors.h"
+#include "core/python/host_calls.h"
+
+namespace pyctx::core {
+
+ChildServer *ChildServer::instance_ = nullptr;
+
+namespace {
+
+PyObject *sigint_handler(PyObject *, PyObject *) {
+    ChildServer *s = ChildServer::instance();
+    if (!s) Py_RETURN_NONE;
+    return s->on_sigint();
+}
+
+PyMethodDef sigint_def = {"_pyctx_interrupt", sigint_handler, METH_VARARGS,
+                          "Raises KeyboardInterrupt in the request the host stopped."};
+
+}  // namespace
+
+ChildServer::ChildServer(Segment &segment, int wake_fd, std::string name)
+    : seg_(segment), hdr_(segment.header()), wake_fd_(wake_fd), name_(std::move(name)) {
+    instance_ = this;
+    ContextThread::set_current(this);
+}
+
+ChildServer::~ChildServer() {
+    ContextThread::set_current(nullptr);
+    instance_ = nullptr;
+}
+
+bool ChildServer::init(const std::vector<std::string> &paths, const std::string &preload,
+                       Error *err) {
+    py_ = std::make_unique<PyState>(*this);
+    if (!py_->init(paths, preload, err)) return false;
+    PyRef fn(PyCFunction_New(&sigint_def, nullptr));
+    PyRef signal_mod(PyImport_ImportModule("signal"));
+    PyRef r(fn && signal_mod ? PyObject_CallMethod(signal_mod.get(), "signal", "iO", SIGINT, fn.get())
+                             : nullptr);
+    if (!r) {
+        *err = fetch_python_error();
+        return false;
+    }
+    return true;
+}
+
+void ChildServer::clear() {
+    if (py_) py_->clear();
+    for (Request *r : local_) r->release();
+    local_.clear();
+    for (auto &[id, r] : tasks_) r->release();
+    tasks_.clear();
+}
+
+PyObject *ChildServer::on_sigint() {
+    Request *top = current_request();
+    uint64_t target = hdr_.interrupt_target.load(std::memory_order_seq_cst);
+    if (top && target == top->id && !top->host_waiting.load(std::memory_order_acquire)) {
+        hdr_.interrupt_target.store(0, std::memory_order_relaxed);
+        PyErr_SetString(PyExc_KeyboardInterrupt, "the request was interrupted");
+        return nullptr;
+    }
+    Py_RETURN_NONE;
+}
+
+// ---------------------------------------------------------------------------
+// serving
+
+void ChildServer::serve(const std::atomic<uint32_t> *until, const Request *abort) {
+    auto done = [&] {
+        return (until && until->load(std::memory_order_acquire) == Request::kDone) ||
+               (abort && abort->is_claimed());
+    };
+    for (;;) {
+        read_ring();
+        if (done()) return;
+        while (!closing_ && !local_.empty()) {
+            Request *r = local_.front();
+            local_.pop_front();
+            run_one(r);
+            read_ring();
+            if (done()) return;
+        }
+        if (closing_ || done()) return;
+        EventLoop &loop = py_->loop();
+        if (loop.has_tasks() && !loop.running()) {
+            // Block in the selector; the host writes the eventfd to wake it.
+            hdr_.child_bell.store(SegmentHeader::kInSelector, std::memory_order_seq_cst);
+            bool work = seg_.to_child().has_data();
+            if (work) hdr_.child_bell.store(SegmentHeader::kAwake, std::memory_order_seq_cst);
+            loop.drive(!work);
+            hdr_.child_bell.store(SegmentHeader::kAwake, std::memory_order_seq_cst);
+            continue;
+        }
+        park();
+    }
+}
+
+void ChildServer::park() {
+    Ring &ring = seg_.to_child();
+    PyThreadState *ts = PyEval_SaveThread();
+    auto ready = [&] { return ring.has_data(); };
+    if (!spin_.spin(ready)) park_on_bell(hdr_.child_bell, ready);
+    PyEval_RestoreThread(ts);
+}
+
+bool ChildServer::read_ring() {
+    bool any = false;
+    while (seg_.to_child().read(inbox_)) {
+        any = true;
+        handle(inbox_);
+    }
+    if (any) ring_bell(hdr_.host_bell, -1);  // it may wait for room
+    return any;
+}
+
+void ChildServer::handle(const ByteBuffer &msg) {
+    wire::Reader rd(msg.data(), msg.size());
+    auto kind = static_cast<wire::ToChild>(rd.u8());
+    switch (kind) {
+        case wire::ToChild::call:
+        case wire::ToChild::eval:
+        case wire::ToChild::exec: {
+            auto *r = new Request();
+            r->kind = kind == wire::ToChild::call   ? RequestKind::call
+                      : kind == wire::ToChild::eval ? RequestKind::eval
+                                                    : RequestKind::exec;
+            r->id = rd.u64();
+            r->env_id = rd.u64();
+            if (kind == wire::ToChild::call) r->target = rd.str();
+            r->text = rd.str();
+            if (kind != wire::ToChild::exec) (void)rd.bytes_into(r->args);
+            if (kind == wire::ToChild::call) (void)rd.bytes_into(r->kwargs);
+            if (!rd.ok()) {
+                complete(r, Outcome{Error(Status::internal, "unreadable request message"), {}});
+                r->release();
+                return;
+            }
+            local_.push_back(r);
+            return;
+        }
+        case wire::ToChild::stop: stop(rd.u64()); return;
+        case wire::ToChild::drop_env: py_->namespaces().drop(rd.u64()); return;
+        case wire::ToChild::host_answer: {
+            uint64_t id = rd.u64();
+            bool ok = rd.u8() != 0;
+            std::string_view payload = rd.str();
+            HostCall *call = nullptr;
+            {
+                std::lock_guard lock(calls_mu_);
+                auto it = calls_.find(id);
+                if (it != calls_.end()) {
+                    call = it->second;
+                    calls_.erase(it);
+                }
+            }
+            if (!call) return;
+            if (ok && rd.ok()) {
+                host_call_return(call, reinterpret_cast<const uint8_t *>(payload.data()),
+                                 payload.size());
+            } else {
+                host_call_fail(call, std::string(payload).c_str());
+            }
+            return;
+        }
+        case wire::ToChild::close: closing_ = true; return;
+    }
+    // An unknown kind: the two sides disagree; nothing here can be trusted.
+    std::fputs("pyctx-process-helper: unknown message from the host; exiting\n", stderr);
+    std::fflush(stderr);
+    _exit(70);
+}
+
+void ChildServer::stop(uint64_t id) {
+    Request *found = nullptr;
+    for (Request *r : local_)
+        if (r->id == id) found = r;
+    for (Request *r : running_)
+        if (!found && r->id == id) found = r;
+    auto it = tasks_.find(id);
+    if (!found && it != tasks_.end()) found = it->second;
+    if (!found || !found->claim()) return;
+    // Its one completion (the host has completed it already and only needs
+    // to let go of it). A running one unwinds by the interrupt, a waiting
+    // one when its host-call wait sees it claimed, a task by cancel.
+    send_completion(id, Outcome{Error(Status::cancelled, "stopped by the host"), {}});
+    if (it != tasks_.end() && it->second == found) py_->loop().cancel_task(id);
+}
+
+void ChildServer::run_one(Request *r) {
+    if (r->is_claimed()) {  // stopped while it waited here
+        r->release();
+        return;
+    }
+    Request *outer = current_request();
+    running_.push_back(r);
+    hdr_.child_running.store(r->id, std::memory_order_seq_cst);
+    r->phase.store(Phase::running, std::memory_order_seq_cst);
+    py_->execute(r);
+    running_.pop_back();
+    hdr_.child_running.store(outer ? outer->id : 0, std::memory_order_seq_cst);
+    clear_pending_interrupt(r);
+    if (r->phase.load(std::memory_order_relaxed) == Phase::running)
+        r->phase.store(Phase::finished, std::memory_order_release);
+    r->release();
+}
+
+void ChildServer::clear_pending_interrupt(Request *r) {
+    uint64_t id = r->id;
+    hdr_.interrupt_target.compare_exchange_strong(id, 0, std::memory_order_seq_cst);
+}
+
+// ---------------------------------------------------------------------------
+// completions and host calls
+
+void ChildServer::complete(Request *r, Outcome &&out) {
+    if (!r->claim()) return;
+    send_completion(r->id, out);
+}
+
+void ChildServer::send_completion(uint64_t id, const Outcome &out) {
+    ByteBuffer m;
+    wire::Writer w(m);
+    w.u8(static_cast<uint8_t>(wire::ToHost::complete)).u64(id).u32(static_cast<uint32_t>(out.error.status));
+    w.str(out.error.message).str(out.error.python_type).str(out.error.traceback).bytes(out.value);
+    if (!w.ok() || m.size() > seg_.to_host().max_payload()) {
+        std::string why = w.ok() ? "the result (" + std::to_string(out.value.size()) +
+                                       " bytes of CBOR) exceeds what a process context carries "
+                                       "in one message"
+                                 : "out of memory";
+        m.clear();
+        wire::Writer(m)
+            .u8(static_cast<uint8_t>(wire::ToHost::complete))
+            .u64(id)
+            .u32(static_cast<uint32_t>(w.ok() ? Status::encode : Status::no_memory))
+            .str(why)
+            .str("")
+            .str("")
+            .bytes(nullptr, 0);
+    }
+    write_out(m);
+}
+
+void ChildServer::write_out(const ByteBuffer &msg) {
+    std::lock_guard lock(out_mu_);
+    Ring &ring = seg_.to_host();
+    while (!ring.try_write(msg.data(), msg.size())) {
+        // Full: the host drains it whatever it does; wait for that.
+        ring_bell(hdr_.host_bell, -1);
+        std::this_thread::yield();
+    }
+    ring_bell(hdr_.host_bell, -1);
+}
+
+void ChildServer::invoke_host(HostCall *call) {
+    std::shared_ptr<HostFunction> fn = std::move(call->function);
+    fn->invoke(call);  // a RemoteHostFunction: sends it to the host
+}
+
+void ChildServer::send_host_call(HostCall *call) {
+    uint64_t id;
+    {
+        std::lock_guard lock(calls_mu_);
+        id = next_call_++;
+        calls_.emplace(id, call);  // the answering side's reference
+    }
+    ByteBuffer m;
+    wire::Writer w(m);
+    w.u8(static_cast<uint8_t>(wire::ToHost::host_call)).u64(id).str(call->name).bytes(call->args);
+    if (!w.ok() || m.size() > seg_.to_host().max_payload()) {
+        {
+            std::lock_guard lock(calls_mu_);
+            calls_.erase(id);
+        }
+        host_call_fail(call, "the host call's arguments exceed what a process context carries "
+                             "in one message");
+        return;
+    }
+    write_out(m);
+}
+
+bool ChildServer::post_host_reply(HostCall *call) {
+    // host_call_return runs on this (main) thread with the GIL: resolve now.
+    resume_awaited_host_call(*py_, call);
+    return true;
+}
+
+void ChildServer::add_task(Request *r) {
+    r->retain();
+    tasks_.emplace(r->id, r);
+}
+
+Request *ChildServer::take_task(uint64_t id) {
+    auto it = tasks_.find(id);
+    if (it == tasks_.end()) return nullptr;
+    Request *r = it->second;
+    tasks_.erase(it);
+    return r;
+}
+
+}  // namespace pyctx::core

@@ -1,0 +1,108 @@
+// The child's side of a process context: its main thread serves the
+// request ring on the main interpreter, through the same Python glue an
+// in-process context uses (PyState: runner, namespaces, event loop, host
+// calls) -- this class is that glue's ContextThread. There is no lane in the
+// child: the host's lane owns every request's life; the child sends exactly
+// one completion per request it received (a stopped one included, so the
+// host can let go of it).
+//
+// Interrupts: the host stores the id of the request to stop in the
+// segment and sends SIGINT; the Python-level handler installed here raises
+// KeyboardInterrupt only if that request is the one running (a late signal
+// never hits the next request). A blocking sleep or read returns EINTR and
+// runs the handler, so those are interrupted too.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/base/spin_lock.h"
+#include "core/engine/process/segment.h"
+#include "core/python/context_thread.h"
+#include "core/python/py_state.h"
+
+namespace pyctx::core {
+
+class ChildServer final : public ContextThread, public HostCallWaiter {
+public:
+    ChildServer(Segment &segment, int wake_fd, std::string name);
+    ~ChildServer();
+
+    // With the GIL held: the glue's state, the preload, the SIGINT handler.
+    bool init(const std::vector<std::string> &paths, const std::string &preload, Error *err);
+    // Serves until the host sends `close`.
+    void run() { serve(nullptr, nullptr); }
+    void clear();
+
+    // A host function call from Python (any thread of the child).
+    void send_host_call(HostCall *call);
+    // The SIGINT handler's decision (main thread, GIL held): nullptr with
+    // KeyboardInterrupt set, or None.
+    PyObject *on_sigint();
+    static ChildServer *instance() { return instance_; }
+
+    // ---- ContextThread ----
+    const std::string &context_name() const override { return name_; }
+    PyState &py() override { return *py_; }
+    void complete(Request *r, Outcome &&out) override;
+    Request *current_request() override { return running_.empty() ? nullptr : running_.back(); }
+    void clear_pending_interrupt(Request *r) override;
+    bool is_closing() const override { return closing_; }
+    void invoke_host(HostCall *call) override;
+    void wait_host_answer(HostCall *call, const Request *waiting) override {
+        serve(&call->answered, waiting);
+    }
+    std::shared_ptr<HostCallWaiter> host_call_waiter() override {
+        return std::shared_ptr<HostCallWaiter>(std::shared_ptr<void>(), this);  // lives as long as the process
+    }
+    void add_task(Request *r) override;
+    Request *take_task(uint64_t id) override;
+    int wake_fd() const override { return wake_fd_; }
+
+    // ---- HostCallWaiter ----
+    void host_answer_arrived() override {}  // answers are read on the main thread itself
+    bool post_host_reply(HostCall *call) override;
+
+private:
+    void serve(const std::atomic<uint32_t> *until, const Request *abort);
+    bool read_ring();
+    void handle(const ByteBuffer &msg);
+    void stop(uint64_t id);
+    void run_one(Request *r);
+    void park();
+    // Writes one message to the completion ring, waiting for room.
+    void write_out(const ByteBuffer &msg);
+    void send_completion(uint64_t id, const Outcome &out);
+
+    Segment &seg_;
+    SegmentHeader &hdr_;
+    const int wake_fd_;
+    const std::string name_;
+    std::unique_ptr<PyState> py_;
+    bool closing_ = false;
+    ByteBuffer inbox_;
+    AdaptiveSpin spin_{1024};
+
+    std::deque<Request *> local_;    // received, not started
+    std::vector<Request *> running_;  // nested by host calls
+    std::unordered_map<uint64_t, Request *> tasks_;
+
+    SpinLock out_mu_;  // the completion ring's single producer
+    std::mutex calls_mu_;
+    std::unordered_map<uint64_t, HostCall *> calls_;  // waiting for the host's answer
+    uint64_t next_call_ = 1;
+
+    static ChildServer *instance_;
+};
+
+// The helper's whole life: reads its configuration from the control
+// socket, starts Python, serves, exits. Returns the exit code.
+int child_main();
+
+}  // namespace pyctx::core

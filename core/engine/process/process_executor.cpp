@@ -1,0 +1,437 @@
+#include "core/engine/process/process_executor.h"
+
+#include <signal.h>
+
+#include "core/engine/context.h"
+#include "core/engine/process/spawn.h"
+#include "core/engine/process/wire.h"
+#include "core/engine/runtime.h"
+#include "core/engine/thread_name.h"
+
+namespace pyctx::core {
+
+namespace {
+
+constexpr uint64_t kRingBytes = uint64_t{1} << 22;  // 4 MiB each way, touched lazily
+
+// Executor-internal messages through the lane's queue, so they reach the
+// io thread in order with the requests. Never claimed or counted.
+struct ProcessControl final : Request {
+    enum class Op : uint8_t { stop, drop_env };
+    ProcessControl(Op op, uint64_t subject) : op(op), subject(subject) {
+        kind = RequestKind::control;
+    }
+    const Op op;
+    const uint64_t subject;
+};
+
+}  // namespace
+
+ProcessExecutor::ProcessExecutor(Context &ctx) : ctx_(ctx), lane_(ctx.lane()) {}
+
+ProcessExecutor::~ProcessExecutor() {
+    // Reached once the io thread let go of its reference (or never ran).
+    std::vector<std::thread *> threads{&io_};
+    for (auto &t : host_threads_) threads.push_back(&t);
+    for (std::thread *t : threads) {
+        if (!t->joinable()) continue;
+        if (t->get_id() == std::this_thread::get_id()) {
+            t->detach();
+        } else {
+            t->join();
+        }
+    }
+    child_.reset();
+}
+
+bool ProcessExecutor::on_own_thread() const { return Executor::current() == this; }
+
+Error ProcessExecutor::start() {
+    if (Error e = find_process_helper(ctx_.options().process_helper, &helper_); !e.ok()) return e;
+    if (Error e = seg_.create(kRingBytes); !e.ok()) return e;
+    seg_ready_.store(true, std::memory_order_release);
+    std::unique_ptr<ChildProcess> c;
+    if (Error e = spawn(&c); !e.ok()) return e;
+    pid_.store(static_cast<uint64_t>(c->pid), std::memory_order_relaxed);
+    {
+        std::lock_guard lock(child_mu_);
+        child_ = std::move(c);
+    }
+    try {
+        io_ = std::thread(&ProcessExecutor::io_main, this, ctx_.shared_from_this());
+    } catch (const std::system_error &) {
+        return Error(Status::internal, "could not start the io thread of a process context");
+    }
+    return {};
+}
+
+void ProcessExecutor::wake() {
+    // A runtime shutdown may close a context whose start has not mapped
+    // the segment yet: nothing to wake then.
+    if (seg_ready_.load(std::memory_order_acquire)) ring_bell(seg_.header().host_bell, -1);
+}
+
+void ProcessExecutor::stop_claimed(Request *r) {
+    if (r->phase.load(std::memory_order_seq_cst) == Phase::queued) return;  // never sent
+    if (!seg_ready_.load(std::memory_order_acquire)) return;
+    SegmentHeader &h = seg_.header();
+    if (h.child_running.load(std::memory_order_seq_cst) == r->id) {
+        // Running now: the child's SIGINT handler raises KeyboardInterrupt in
+        // it if it is still the one running (a blocking sleep or read too).
+        h.interrupt_target.store(r->id, std::memory_order_seq_cst);
+        std::lock_guard lock(child_mu_);
+        if (child_) child_->signal(SIGINT);
+    }
+    // Queued in the child, a task, or waiting for a host answer: it learns
+    // in order through the ring.
+    lane_.post_control(RequestRef(new ProcessControl(ProcessControl::Op::stop, r->id)));
+}
+
+Outcome ProcessExecutor::run_nested(Request *r) {
+    if (Executor::current() == this && std::this_thread::get_id() == io_.get_id()) {
+        return Outcome{Error(Status::invalid_argument,
+                             "a synchronous request from a completion callback of a process "
+                             "context to that same context would wait for itself: submit it "
+                             "asynchronously"),
+                       {}};
+    }
+    // The host-call thread: a host function calling back into its context.
+    // The child serves its ring while it waits for this host call's answer.
+    r->retain();
+    if (Error e = lane_.submit(RequestRef(r), false); !e.ok()) return Outcome{std::move(e), {}};
+    lane_.wait(r, r->deadline_ns);
+    return std::move(r->outcome);
+}
+
+void ProcessExecutor::release_env(uint64_t env_id) {
+    lane_.post_control(RequestRef(new ProcessControl(ProcessControl::Op::drop_env, env_id)));
+}
+
+bool ProcessExecutor::wait_exited(int64_t deadline_ns) {
+    while (exited_.load(std::memory_order_acquire) == 0) {
+        int64_t remaining = deadline_ns - now_ns();
+        if (remaining <= 0) return false;
+        futex_wait(exited_, 0, remaining);
+    }
+    std::lock_guard lock(join_mu_);
+    if (io_.joinable()) io_.join();
+    return true;
+}
+
+void ProcessExecutor::abandon() {
+    std::lock_guard lock(join_mu_);
+    if (io_.joinable()) io_.detach();
+}
+
+// ---------------------------------------------------------------------------
+// the io thread
+
+void ProcessExecutor::io_main(std::shared_ptr<Context> self) {
+    (void)self;  // keeps the context (and this executor) alive while it runs
+    Executor::set_current(this);
+    name_this_thread("pyctx-proc-io");
+    SegmentHeader &h = seg_.header();
+    for (;;) {
+        bool progress = drain();
+        progress |= take_answers();
+        progress |= pump();
+        if (child_->exited.load(std::memory_order_acquire)) {
+            drain();  // what it wrote before it ended
+            if (!lane_.is_closing() || !close_sent_) {
+                if (child_died()) continue;
+            }
+            break;
+        }
+        if (progress) continue;
+        if (close_sent_) escalate_unwatched_close();
+        auto ready = [&] {
+            return seg_.to_host().has_data() || answers_pending_.load(std::memory_order_acquire) ||
+                   child_->exited.load(std::memory_order_acquire) ||
+                   (outbox_.empty() && (lane_.queue().has_work() ||
+                                        (lane_.is_closing() && !close_sent_)));
+        };
+        // While closing, parked with a timeout: a close nobody waits for
+        // (a freed handle) still escalates.
+        if (!spin_.spin(ready)) park_on_bell(h.host_bell, ready, close_sent_ ? 100000000 : -1);
+    }
+    finish_io();
+}
+
+void ProcessExecutor::escalate_unwatched_close() {
+    // Context::close escalates within its own timeout; this is the bound
+    // for a context closed without waiting (pyctx_context_free).
+    constexpr int64_t kTerm = 5'000'000'000, kKill = 10'000'000'000;
+    int64_t now = now_ns();
+    if (!close_sent_at_) close_sent_at_ = now;
+    int64_t waited = now - close_sent_at_;
+    if (waited > kKill) {
+        child_->signal(SIGKILL);
+    } else if (waited > kTerm) {
+        child_->signal(SIGTERM);
+    }
+}
+
+void ProcessExecutor::send_stop(uint64_t id) {
+    ByteBuffer m;
+    wire::Writer(m).u8(static_cast<uint8_t>(wire::ToChild::stop)).u64(id);
+    outbox_.push_back(std::move(m));
+}
+
+bool ProcessExecutor::encode_request(Request *r, ByteBuffer &out) {
+    wire::Writer w(out);
+    switch (r->kind) {
+        case RequestKind::call:
+            w.u8(static_cast<uint8_t>(wire::ToChild::call)).u64(r->id).u64(r->env_id);
+            w.str(r->target).str(r->text).bytes(r->args).bytes(r->kwargs);
+            break;
+        case RequestKind::eval:
+            w.u8(static_cast<uint8_t>(wire::ToChild::eval)).u64(r->id).u64(r->env_id);
+            w.str(r->text).bytes(r->args);
+            break;
+        case RequestKind::exec:
+            w.u8(static_cast<uint8_t>(wire::ToChild::exec)).u64(r->id).u64(r->env_id).str(r->text);
+            break;
+        case RequestKind::control: return false;
+    }
+    return w.ok();
+}
+
+bool ProcessExecutor::pump() {
+    bool progress = false, sent = false;
+    Ring &ring = seg_.to_child();
+    for (;;) {
+        if (!outbox_.empty()) {
+            if (!ring.try_write(outbox_.front().data(), outbox_.front().size())) break;
+            outbox_.pop_front();
+            progress = sent = true;
+            continue;
+        }
+        Request *r = lane_.queue().pop_to_running();
+        if (!r) {
+            if (lane_.is_closing() && !close_sent_) {
+                // Everything before it went out: the child finishes and exits.
+                ByteBuffer m;
+                wire::Writer(m).u8(static_cast<uint8_t>(wire::ToChild::close));
+                outbox_.push_back(std::move(m));
+                close_sent_ = true;
+                continue;
+            }
+            break;
+        }
+        progress = true;
+        if (r->is_control()) {
+            auto *c = static_cast<ProcessControl *>(r);
+            if (c->op == ProcessControl::Op::stop) {
+                send_stop(c->subject);
+            } else {
+                ByteBuffer m;
+                wire::Writer(m).u8(static_cast<uint8_t>(wire::ToChild::drop_env)).u64(c->subject);
+                outbox_.push_back(std::move(m));
+            }
+            r->release();
+            continue;
+        }
+        RequestRef hold(r);
+        if (r->is_claimed()) {  // cancelled or timed out while queued
+            lane_.queue().end_running(r);
+            continue;
+        }
+        Error refuse;
+        ByteBuffer m;
+        if (lane_.is_closing()) {
+            refuse = Error(Status::closed, "context '" + ctx_.name() + "' is closed");
+        } else if (r->env_id && r->env_id < env_floor_) {
+            refuse = Error(Status::closed, "this env belonged to a child process of context '" +
+                                               ctx_.name() + "' that crashed; create a new env");
+        } else if (!encode_request(r, m)) {
+            refuse = Error(Status::no_memory, "out of memory");
+        } else if (m.size() > ring.max_payload()) {
+            refuse = Error(Status::invalid_argument,
+                           "the request (" + std::to_string(m.size()) +
+                               " bytes) exceeds what a process context carries in one message (" +
+                               std::to_string(ring.max_payload()) + " bytes)");
+        }
+        if (!refuse.ok()) {
+            lane_.queue().end_running(r);
+            lane_.complete(r, Outcome{std::move(refuse), {}}, Origin::library_thread);
+            continue;
+        }
+        outbox_.push_back(std::move(m));
+        r->phase.store(Phase::running, std::memory_order_seq_cst);
+        inflight_.emplace(r->id, hold.detach());
+        // Cancelled between the pop and the phase change: stop_claimed saw
+        // it queued and sent nothing.
+        if (r->is_claimed()) send_stop(r->id);
+    }
+    if (sent) ring_bell(seg_.header().child_bell, child_->wake_fd);
+    return progress;
+}
+
+bool ProcessExecutor::drain() {
+    bool any = false;
+    while (seg_.to_host().read(inbox_)) {
+        any = true;
+        handle(inbox_);
+    }
+    // It may wait for room to write more.
+    if (any) ring_bell(seg_.header().child_bell, child_->wake_fd);
+    return any;
+}
+
+void ProcessExecutor::handle(const ByteBuffer &msg) {
+    wire::Reader rd(msg.data(), msg.size());
+    auto kind = static_cast<wire::ToHost>(rd.u8());
+    if (kind == wire::ToHost::complete) {
+        uint64_t id = rd.u64();
+        auto status = static_cast<Status>(rd.u32());
+        Outcome out;
+        out.error = Error(status, std::string(rd.str()));
+        if (status == Status::ok) out.error.message.clear();
+        out.error.python_type = rd.str();
+        out.error.traceback = rd.str();
+        bool ok = rd.bytes_into(out.value) && rd.ok();
+        auto it = inflight_.find(id);
+        if (it == inflight_.end()) return;  // not ours (protocol error): ignored
+        Request *r = it->second;
+        inflight_.erase(it);
+        lane_.queue().end_running(r);
+        if (!ok) out = Outcome{Error(Status::internal, "unreadable completion from the child"), {}};
+        r->phase.store(Phase::finished, std::memory_order_release);
+        lane_.complete(r, std::move(out), Origin::library_thread);
+        r->release();
+    } else if (kind == wire::ToHost::host_call) {
+        uint64_t call_id = rd.u64();
+        std::string_view name = rd.str();
+        std::string_view args = rd.str();
+        if (rd.ok()) start_host_call(call_id, name, args);
+    } else {
+        // A child that speaks nonsense cannot be trusted with more work.
+        std::lock_guard lock(child_mu_);
+        if (child_) child_->signal(SIGKILL);
+    }
+}
+
+bool ProcessExecutor::may_restart() {
+    const ContextOptions &o = ctx_.options();
+    if (o.restart_max == 0) return false;
+    int64_t now = now_ns();
+    if (o.restart_window_ms) {
+        int64_t since = now - int64_t{o.restart_window_ms} * 1000000;
+        while (!restart_times_.empty() && restart_times_.front() < since) restart_times_.pop_front();
+    }
+    if (restart_times_.size() >= o.restart_max) return false;
+    restart_times_.push_back(now);
+    return true;
+}
+
+bool ProcessExecutor::child_died() {
+    std::string how;
+    pid_t pid;
+    {
+        std::lock_guard lock(child_->mu);
+        how = child_->how_it_ended;
+        pid = child_->pid;
+    }
+    std::string msg = "process context '" + ctx_.name() + "': its child process (pid " +
+                      std::to_string(pid) + ") " + how;
+    if (uint64_t cap = ctx_.options().memory_limit)
+        msg += " (its memory cap is " + std::to_string(cap) + " bytes of address space)";
+    outbox_.clear();
+    {
+        std::lock_guard lock(host_mu_);
+        answers_.clear();  // answers to the dead child's host calls are dropped
+        answers_pending_.store(false, std::memory_order_relaxed);
+    }
+    const bool closing = lane_.is_closing();
+    bool restart = !closing && may_restart();
+    if (!closing && !restart && ctx_.options().restart_max)
+        msg += "; its restart budget is spent, so the context is closed";
+    // What the child held crashes with it. Without a restart the context
+    // closes first, so whoever sees a crashed outcome then sees it closed.
+    std::vector<Request *> held;
+    for (auto &[id, r] : inflight_) {
+        lane_.queue().end_running(r);
+        held.push_back(r);
+    }
+    inflight_.clear();
+    if (!restart && !closing) close_after_crash(msg);
+    for (Request *r : held) {
+        r->phase.store(Phase::finished, std::memory_order_release);
+        lane_.complete(r, Outcome{Error(Status::crashed, msg), {}}, Origin::library_thread);
+        r->release();
+    }
+    if (!restart) return false;
+    seg_.reset();
+    std::unique_ptr<ChildProcess> next;
+    Error spawn_error = spawn(&next);
+    if (!spawn_error.ok()) {
+        close_after_crash(msg + "; restarting it failed: " + spawn_error.message);
+        return false;
+    }
+    std::unique_ptr<ChildProcess> old;
+    {
+        std::lock_guard lock(child_mu_);
+        old = std::move(child_);
+        child_ = std::move(next);
+    }
+    pid_.store(static_cast<uint64_t>(child_->pid), std::memory_order_relaxed);
+    restarts_.fetch_add(1, std::memory_order_relaxed);
+    env_floor_ = ctx_.new_env_id();  // envs of the dead child fail as closed
+    close_sent_ = false;
+    close_sent_at_ = 0;
+    return true;
+}
+
+void ProcessExecutor::close_after_crash(const std::string &msg) {
+    // Later submissions see closed; what waits in the queue crashed with it.
+    pid_.store(0, std::memory_order_relaxed);
+    lane_.begin_close();
+    std::vector<Request *> queued, tasks;
+    lane_.queue().take_all(queued, tasks);
+    for (auto *list : {&queued, &tasks}) {
+        for (Request *r : *list) {
+            if (!r->is_control())
+                lane_.complete(r, Outcome{Error(Status::crashed, msg), {}}, Origin::library_thread);
+            r->release();
+        }
+    }
+}
+
+void ProcessExecutor::finish_io() {
+    // The last child is gone (or going: killed and reaped below).
+    {
+        std::lock_guard lock(child_mu_);
+        if (child_) child_->signal(SIGKILL);
+    }
+    while (!child_->exited.load(std::memory_order_acquire)) futex_wait(child_->exited, 0);
+    pid_.store(0, std::memory_order_relaxed);
+    left_python_.store(1, std::memory_order_release);
+    futex_wake_all(left_python_);
+    for (auto &[id, r] : inflight_) {
+        lane_.queue().end_running(r);
+        lane_.complete(r, Outcome{Error(Status::closed, "context '" + ctx_.name() + "' is closed"), {}},
+                       Origin::library_thread);
+        r->release();
+    }
+    inflight_.clear();
+    lane_.queue().close_control();
+    lane_.complete_all_as_closed(Origin::library_thread);
+    {
+        std::lock_guard lock(host_mu_);
+        host_stop_ = true;
+    }
+    host_cv_.notify_all();
+    for (auto &t : host_threads_)
+        if (t.joinable()) t.join();
+    {
+        std::unique_ptr<ChildProcess> gone;
+        std::lock_guard lock(child_mu_);
+        gone = std::move(child_);
+    }
+    Executor::set_current(nullptr);
+    Runtime::get().remove_context(&ctx_);
+    exited_.store(1, std::memory_order_release);
+    futex_wake_all(exited_);
+}
+
+}  // namespace pyctx::core

@@ -1,0 +1,156 @@
+// The process executor: a context's Python runs in a child process (the
+// helper executable, on its main interpreter), so any extension runs there,
+// in parallel with every other context, and a crash never reaches the host.
+//
+// Host side, per context: the io thread moves requests from the lane's
+// queue into the shared request ring and completions from the completion
+// ring back to the lane (parking on a cross-process futex after bounded
+// spinning); a reaper thread per child blocks in waitid() and reports its
+// death; a host-call thread runs the host functions the child's Python
+// calls (never the io thread: a host function may call back into this very
+// context and wait for the answer). The lane keeps owning every request's
+// life: a request sent to the child stays "running" in the lane, so cancel,
+// deadlines and close find it; when the child dies, every request it held
+// completes exactly once as crashed.
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "core/base/futex.h"
+#include "core/engine/executor.h"
+#include "core/engine/process/segment.h"
+#include "core/host/host_call.h"
+
+namespace pyctx::core {
+
+class Context;
+class Lane;
+
+// One started child and its channel.
+struct ChildProcess {
+    pid_t pid = -1;
+    uint32_t generation = 0;
+    std::atomic<uint32_t> *host_bell = nullptr;  // rung when it dies
+    int control_fd = -1;  // host end of the control socket
+    int wake_fd = -1;     // the child's selector wake-up (eventfd)
+    std::mutex mu;        // kill() only while not reaped (no pid reuse)
+    bool reaped = false;
+    std::string how_it_ended;        // describe_wait_status(), once reaped
+    std::atomic<uint32_t> exited{0};  // futex word: 1 once reaped
+    std::thread reaper;
+
+    ~ChildProcess();
+    // Sends `sig` unless the child was reaped already.
+    void signal(int sig);
+};
+
+class ProcessExecutor final : public Executor {
+public:
+    explicit ProcessExecutor(Context &ctx);
+    ~ProcessExecutor() override;
+
+    Error start() override;
+    void wake() override;
+    void stop_claimed(Request *r) override;
+    bool defer_delivery(Request *) override { return false; }
+    bool on_own_thread() const override;
+    Outcome run_nested(Request *r) override;
+    bool serve_until_done(Request *) override { return false; }
+    void release_env(uint64_t env_id) override;
+    void begin_close() override { wake(); }
+    bool wait_left_python(int64_t deadline_ns) override;
+    bool wait_exited(int64_t deadline_ns) override;
+    bool has_exited() const override { return exited_.load(std::memory_order_acquire) != 0; }
+    void abandon() override;
+    // The child's pid: its Python runs on the child's main thread.
+    uint64_t thread_id() const override { return child_pid(); }
+
+    uint64_t child_pid() const { return pid_.load(std::memory_order_relaxed); }
+    uint32_t restarts() const { return restarts_.load(std::memory_order_relaxed); }
+
+    // A host function answered a call of child generation `gen` (any thread).
+    void post_answer(uint32_t gen, uint64_t call_id, HostCall *call);
+
+private:
+    // process_child.cpp
+    Error spawn(std::unique_ptr<ChildProcess> *out);
+    Error handshake(ChildProcess &c, int64_t deadline_ns);
+    void reap(ChildProcess *c);
+    // process_executor.cpp: the io thread.
+    void io_main(std::shared_ptr<Context> self);
+    bool pump();                // lane queue -> request ring
+    bool drain();               // completion ring -> lane
+    void handle(const ByteBuffer &msg);
+    bool child_died();  // completes what it held; true when a new child runs
+    bool may_restart();
+    void close_after_crash(const std::string &msg);
+    void finish_io();
+    void escalate_unwatched_close();
+    bool encode_request(Request *r, ByteBuffer &out);
+    void send_stop(uint64_t id);
+    // process_host_calls.cpp
+    void start_host_call(uint64_t call_id, std::string_view name, std::string_view args);
+    void host_thread_main();
+    bool take_answers();
+
+    Context &ctx_;
+    Lane &lane_;
+    std::string helper_;
+    // One segment for the executor's life: a restarted child gets it reset,
+    // so the host's bell stays where wakers ring it.
+    Segment seg_;
+    std::atomic<bool> seg_ready_{false};
+    std::unique_ptr<ChildProcess> child_;  // io thread (and start)
+    std::mutex child_mu_;                  // guards child_ for other threads
+    std::atomic<uint64_t> pid_{0};
+    std::atomic<uint32_t> generation_{0};
+    std::atomic<uint32_t> restarts_{0};
+    std::deque<int64_t> restart_times_;
+    uint64_t env_floor_ = 0;  // envs below it belonged to a dead child
+
+    // io thread only
+    std::unordered_map<uint64_t, Request *> inflight_;  // sent, not yet answered
+    std::deque<ByteBuffer> outbox_;  // encoded messages waiting for room in the ring
+    ByteBuffer inbox_;
+    bool close_sent_ = false;
+    int64_t close_sent_at_ = 0;
+    AdaptiveSpin spin_{1024};
+
+    // host functions called by the child
+    struct Answer {
+        uint32_t gen;
+        uint64_t call_id;
+        bool ok;
+        ByteBuffer value;
+        std::string message;
+    };
+    std::mutex host_mu_;
+    std::condition_variable host_cv_;
+    std::deque<HostCall *> host_calls_;
+    std::vector<Answer> answers_;
+    std::atomic<bool> answers_pending_{false};
+    bool host_stop_ = false;
+    // Grown when every one is busy: a host function blocked in a call back
+    // into this context needs another thread for the nested host calls.
+    std::vector<std::thread> host_threads_;
+    size_t idle_hosts_ = 0;
+
+    std::thread io_;
+    std::atomic<uint32_t> started_{0};  // 1 ok, 2 failed
+    std::atomic<uint32_t> left_python_{0};  // the last child is gone, none will follow
+    std::atomic<uint32_t> exited_{0};
+    std::mutex join_mu_;
+};
+
+}  // namespace pyctx::core

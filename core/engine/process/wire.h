@@ -1,0 +1,130 @@
+// The messages between a process context's host side and its child, and
+// their encoding. Plain data only -- kinds, integers, strings, CBOR bytes,
+// ids -- never a pointer, so every message means the same in both address
+// spaces and later kinds (object handles by id, streams, buffers in memfd
+// segments by id and offset) fit the same frame.
+//
+// A message is one frame in a ring (ring.h): an 8-byte frame header (the
+// payload length, u32, and a reserved u32), then the payload:
+//
+//     u8  kind             what follows depends on the kind (below)
+//     ... fields           in order; integers little-endian u8/u32/u64,
+//                          strings and byte strings as u32 length + bytes
+//
+// Host -> child (request ring):
+//   1 call    u64 id, u64 env, str module, str function, bytes args, bytes kwargs
+//   2 eval    u64 id, u64 env, str expression, bytes locals
+//   3 exec    u64 id, u64 env, str code
+//   16 stop   u64 id          the host completed it (cancel, timeout, close):
+//                             skip it if not started, cancel its task
+//   17 drop_env u64 env
+//   18 host_answer u64 call, u8 ok, bytes value (ok) | str message (not ok)
+//   19 close  (no fields)     finish and exit
+// Child -> host (completion ring):
+//   1 complete u64 id, u32 status, str message, str python_type,
+//              str traceback, bytes value
+//   2 host_call u64 call, str function name, bytes args (CBOR array)
+// Kinds 32-63 in both directions are reserved for object handles, 64-95
+// for streams, 96-127 for shared buffers. An unknown kind is a protocol
+// error: the receiver stops (the child exits, the host kills it).
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+#include "core/base/byte_buffer.h"
+
+namespace pyctx::core::wire {
+
+enum class ToChild : uint8_t {
+    call = 1,
+    eval = 2,
+    exec = 3,
+    stop = 16,
+    drop_env = 17,
+    host_answer = 18,
+    close = 19,
+};
+
+enum class ToHost : uint8_t {
+    complete = 1,
+    host_call = 2,
+};
+
+// Appends fields to a message. A failed allocation sticks (ok() false).
+class Writer {
+public:
+    explicit Writer(ByteBuffer &out) : out_(out) {}
+    Writer &u8(uint8_t v) { return raw(&v, 1); }
+    Writer &u32(uint32_t v) { return raw(&v, 4); }
+    Writer &u64(uint64_t v) { return raw(&v, 8); }
+    Writer &str(std::string_view s) { return bytes(s.data(), s.size()); }
+    Writer &bytes(const void *p, size_t n) {
+        u32(static_cast<uint32_t>(n));
+        return raw(p, n);
+    }
+    Writer &bytes(const ByteBuffer &b) { return bytes(b.data(), b.size()); }
+    bool ok() const { return ok_; }
+
+private:
+    Writer &raw(const void *p, size_t n) {
+        ok_ = ok_ && out_.append(p, n);
+        return *this;
+    }
+    ByteBuffer &out_;
+    bool ok_ = true;
+};
+
+// Reads fields back; reading past the end sets a sticky failure.
+class Reader {
+public:
+    Reader(const uint8_t *p, size_t n) : p_(p), end_(p + n) {}
+    uint8_t u8() {
+        uint8_t v = 0;
+        raw(&v, 1);
+        return v;
+    }
+    uint32_t u32() {
+        uint32_t v = 0;
+        raw(&v, 4);
+        return v;
+    }
+    uint64_t u64() {
+        uint64_t v = 0;
+        raw(&v, 8);
+        return v;
+    }
+    std::string_view str() {
+        uint32_t n = u32();
+        if (!ok_ || static_cast<size_t>(end_ - p_) < n) {
+            ok_ = false;
+            return {};
+        }
+        std::string_view s(reinterpret_cast<const char *>(p_), n);
+        p_ += n;
+        return s;
+    }
+    bool bytes_into(ByteBuffer &out) {
+        std::string_view s = str();
+        out.clear();
+        return ok_ && out.append(s.data(), s.size());
+    }
+    bool ok() const { return ok_; }
+
+private:
+    void raw(void *v, size_t n) {
+        if (!ok_ || static_cast<size_t>(end_ - p_) < n) {
+            ok_ = false;
+            return;
+        }
+        std::memcpy(v, p_, n);
+        p_ += n;
+    }
+    const uint8_t *p_;
+    const uint8_t *end_;
+    bool ok_ = true;
+};
+
+}  // namespace pyctx::core::wire

@@ -52,6 +52,10 @@ public:
     bool has_exited() const override { return exited_.load(std::memory_order_acquire) != 0; }
     void abandon() override;
     uint64_t thread_id() const override { return native_tid_.load(std::memory_order_relaxed); }
+    Activity activity() const override {
+        return {parked_.load(std::memory_order_relaxed) != 0,
+                current_id_.load(std::memory_order_relaxed) != 0};
+    }
 
     // ---- ContextThread (the Python glue's view; context thread only) ----
     const std::string &context_name() const override;

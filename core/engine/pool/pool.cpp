@@ -91,7 +91,7 @@ Error Pool::pick_locked(const RouteHint &hint, const Member **out, RouteInfo *in
             }
         }
         return Error(Status::closed, "the env's context '" + hint.pinned->name() +
-                                         "' is no longer a member of pool '" + options_.name +
+                                         "' is not (or no longer) a member of pool '" + options_.name +
                                          "'");
     }
     const size_t n = members_.size();

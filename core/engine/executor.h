@@ -69,10 +69,13 @@ public:
     virtual Activity activity() const { return {}; }
 
     // The executor whose thread this is, or nullptr.
-    static Executor *current();
+    static Executor *current() { return tls_current_; }
 
 protected:
-    static void set_current(Executor *e);
+    static void set_current(Executor *e) { tls_current_ = e; }
+
+private:
+    static inline thread_local Executor *tls_current_ = nullptr;
 };
 
 }  // namespace pyctx::core

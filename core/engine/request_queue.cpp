@@ -109,6 +109,7 @@ Request *RequestQueue::take_task(uint64_t id) {
 
 bool RequestQueue::idle() const {
     std::lock_guard lock(lock_);
+    std::lock_guard run_lock(run_lock_);
     return head_ == nullptr && running_.empty() && tasks_.empty();
 }
 

@@ -187,7 +187,7 @@ Error Pool::cancel(uint64_t id) {
 
 size_t Pool::size() const {
     std::shared_lock lock(mu_);
-    return members_.size();
+    return is_closed() ? 0 : members_.size();
 }
 
 std::shared_ptr<Context> Pool::member(size_t index) const {

@@ -11,6 +11,14 @@ using namespace pyctx;
 using capi::guarded;
 using capi::invalid;
 
+// The header's values are the core's (as capi/abi_checks.cpp does for the rest).
+static_assert(PYCTX_POOL_LEAST_QUEUED == static_cast<int>(core::RoutePolicy::least_queued));
+static_assert(PYCTX_POOL_ROUND_ROBIN == static_cast<int>(core::RoutePolicy::round_robin));
+static_assert(PYCTX_POOL_BY_KEY == static_cast<int>(core::RoutePolicy::by_key));
+static_assert(PYCTX_POOL_REPLACE == static_cast<int>(core::ReplacePolicy::replace));
+static_assert(PYCTX_POOL_LEAVE == static_cast<int>(core::ReplacePolicy::leave));
+static_assert(PYCTX_POOL_MAX_SIZE == core::PoolOptions::kMaxSize);
+
 namespace {
 
 int64_t deadline_from(uint32_t timeout_ms) {

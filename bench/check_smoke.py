@@ -64,6 +64,15 @@ def main():
                 expect("embed", "call identity, new thread state per call", mode, metric)
         for metric in ("per_s", "p50_ns", "p99_ns"):
             expect("concurrent", "50 threads over 2 contexts", mode, metric)
+        # Pools against N hand-managed contexts, same run.
+        tag = "%d contexts, 1000 in flight" % n
+        for who in ("hand-managed", "pool least queued", "pool round robin"):
+            expect("pool", "pipelined identity, %s, %s" % (who, tag), mode, "per_s")
+        for who in ("pool least queued", "pool round robin"):
+            expect("pool", "pipelined identity, %s, %s" % (who, tag), mode, "vs_hand")
+        for who in ("hand-managed", "pool least queued"):
+            expect("pool", "sync identity, %s, %d contexts" % (who, n), mode, "p50_ns")
+        expect("pool", "sync identity, pool least queued, %d contexts" % n, mode, "vs_hand")
         asyncio_figures = [k for k in have if k[0] == "asyncio" and k[2] == mode]
         asyncio_unavailable = [u for u in doc["unavailable"]
                                if u["bench"] == "asyncio" and u["mode"] == mode]

@@ -82,6 +82,8 @@ def plan(p, build, n):
         ("concurrent", [exe("bench_concurrent"), "--calls", p["conc_calls"]], {}),
         ("process", [exe("bench_process"), "--calls", p["calls"],
                      "--requests", p["requests"]], {}),
+        ("pool", [exe("bench_pool"), "--n", n, "--requests", p["requests"] // 2,
+                  "--rounds", max(p["rounds"], 3), "--sync-calls", p["sync_calls"] // 2], {}),
         ("scaling", [exe("bench_scaling"), "--n", n, "--fact-n", p["fact_n"],
                      "--repeat", p["repeat"], "--rounds", p["rounds"]], {}),
         ("scaling", [py, os.path.join(HERE, "scaling_baselines.py"), "--n", n,
@@ -503,6 +505,26 @@ class Report:
         self.lines += table("4. Concurrent callers (sync identity calls)",
                             ["case", "mode", "total calls/s", "p50", "p99", "runs"], rows)
 
+    def pool(self):
+        f, rows = self.f, []
+        for case in f.cases("pool"):
+            for mode in f.modes("pool", case):
+                g = lambda m: f.median("pool", case, mode, m)  # noqa: E731
+                figure = fmt_rate(g("per_s")) if g("per_s") is not None else fmt_ns(g("p50_ns"))
+                vs = g("vs_hand")
+                tgt = ""
+                if vs is not None and "pipelined" in case:
+                    tgt = self.target("4b. %s %s >= 0.95× hand-managed" % (case, mode), vs,
+                                      ">=", 0.95, "≥0.95×")
+                rows.append([case, mode, figure, fmt(vs, "%.2f×") if vs is not None else "",
+                             f.runs("pool", case, mode, "per_s") or
+                             f.runs("pool", case, mode, "p50_ns"), tgt])
+        self.lines += table("4b. Pools against N hand-managed contexts (same work, interleaved)",
+                            ["case", "mode", "completions/s or p50", "vs hand", "runs",
+                             "target"], rows)
+        self.lines += ["", "vs hand: pool ÷ hand-managed, same run (pipelined: rate, higher "
+                       "is better; sync: p50, lower is better)."]
+
     def scaling(self):
         f, rows = self.f, []
         for case in f.cases("scaling"):
@@ -607,8 +629,9 @@ class Report:
         if "roundtrip" in ran:
             self.sync("eval", "2. Eval with locals, one calling thread", "evals/s", 500e3)
         for name, part in (("async", self.pipelined), ("concurrent", self.concurrent),
-                           ("scaling", self.scaling), ("context_cost", self.context_cost),
-                           ("async", self.asyncio), ("process", self.process)):
+                           ("pool", self.pool), ("scaling", self.scaling),
+                           ("context_cost", self.context_cost), ("async", self.asyncio),
+                           ("process", self.process)):
             if name in ran:
                 part()
                 self.note_calibration()
@@ -621,7 +644,7 @@ def main():
     ap.add_argument("--runs", type=int, help="runs per benchmark (default 5; quick 2)")
     ap.add_argument("--quick", action="store_true", help="smaller sizes, 2 runs (< ~1 min)")
     ap.add_argument("--smoke", action="store_true", help="tiny sizes, 1 run: checks only")
-    ap.add_argument("--only", help="comma-separated: handoff,roundtrip,embed,async,"
+    ap.add_argument("--only", help="comma-separated: handoff,roundtrip,embed,async,pool,"
                                    "concurrent,process,scaling,context_cost")
     ap.add_argument("--n", type=int, default=os.cpu_count(), help="contexts for scaling")
     ap.add_argument("--json", help="where to write every run's values (default: "

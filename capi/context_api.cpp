@@ -102,7 +102,7 @@ PYCTX_API pyctx_error_t *pyctx_context_close(pyctx_context_t *context, uint32_t 
 
 PYCTX_API void pyctx_context_free(pyctx_context_t *context) {
     if (!context) return;
-    context->ctx->begin_close();
+    if (context->close_on_free) context->ctx->begin_close();
     delete context;
 }
 

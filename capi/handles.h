@@ -28,6 +28,7 @@ struct pyctx_context_options {
 // freeing, so a late call on a closed handle reports `closed` safely.
 struct pyctx_context {
     std::shared_ptr<pyctx::core::Context> ctx;
+    bool close_on_free = true;  // false for a pool member's handle (the pool owns it)
 };
 
 struct pyctx_env {

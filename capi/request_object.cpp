@@ -2,7 +2,9 @@
 // on the same engine path as the one-call functions (core/engine/lane.h).
 #include <mutex>
 
+#include "capi/draft/pools.h"
 #include "capi/handles.h"
+#include "capi/pool_handles.h"
 #include "core/base/futex.h"
 #include "core/base/spin_lock.h"
 
@@ -42,7 +44,11 @@ struct pyctx_request {
     std::atomic<int> refs{1};  // the owner's, plus one while in flight
 
     // ---- settings (the owner's thread) ----
+    // The destination; with a pool, the member the current submission went to.
     std::shared_ptr<core::Context> ctx;
+    std::shared_ptr<core::Pool> pool;  // a pool destination (capi/draft/pools.h)
+    std::string key;
+    bool has_key = false;
     pyctx_request_kind kind = PYCTX_REQUEST_NONE;
     std::string target, text;
     core::ByteBuffer args, kwargs;
@@ -58,6 +64,8 @@ struct pyctx_request {
     mutable core::SpinLock current_lock;  // `current` is read by waiters on any thread
     core::RequestRef current;
     std::atomic<uint64_t> id{0};
+    std::atomic<uint64_t> pool_member{0};  // pool submissions: where it went
+    std::atomic<int> key_moved{0};
     pyctx_error error_object;  // written at completion, before `state` is done
 
     ~pyctx_request() {
@@ -135,11 +143,12 @@ void on_submission_done(core::Request *engine, void *) {
 // Builds the engine request of a submission, or an error for bad settings.
 pyctx_error_t *prepare(pyctx_request *h, core::RequestRef *out) {
     if (auto *e = not_in_flight(h)) return e;
-    if (!h->ctx) return invalid("the request has no destination context (pyctx_request_set_context)");
+    if (!h->ctx && !h->pool)
+        return invalid("the request has no destination (pyctx_request_set_context or _set_pool)");
     if (h->kind == PYCTX_REQUEST_NONE)
         return invalid("the request has no kind (pyctx_request_set_call/_eval/_exec)");
     if (!core::Runtime::get().running()) return capi::not_running();
-    if (h->env_ctx && h->env_ctx != h->ctx) {
+    if (h->env_ctx && !h->pool && h->env_ctx != h->ctx) {
         return invalid("env belongs to context '" + h->env_ctx->name() + "', not '" +
                        h->ctx->name() + "'");
     }
@@ -166,7 +175,7 @@ pyctx_error_t *prepare(pyctx_request *h, core::RequestRef *out) {
     r->env_id = h->kind == PYCTX_REQUEST_CALL ? 0 : h->env_id;
     r->deadline_ns = deadline_from(h->timeout_ms);
     r->sink = on_submission_done;
-    r->id = h->ctx->lane().next_request_id();
+    r->id = h->pool ? h->pool->next_request_id() : h->ctx->lane().next_request_id();
     *out = std::move(r);
     return nullptr;
 }
@@ -192,6 +201,31 @@ void disarm(pyctx_request *h) {
     h->id.store(0, std::memory_order_release);
     h->state.store(HandleState::fresh, std::memory_order_release);
     h->release();
+}
+
+// Submits a prepared request through its pool: the member is chosen, then
+// the handle points at it and is armed before the request becomes visible.
+pyctx_error_t *submit_to_pool(pyctx_request *h, core::RequestRef r) {
+    core::RouteHint hint;
+    hint.pinned = h->kind == PYCTX_REQUEST_CALL ? nullptr : h->env_ctx.get();
+    hint.has_key = h->has_key && !hint.pinned;  // an env decides the member
+    hint.key = h->key.data();
+    hint.key_len = h->key.size();
+    bool armed = false;
+    core::Error err = h->pool->route(hint, [&](core::Context &m, const core::RouteInfo &info) {
+        h->ctx = m.shared_from_this();
+        h->pool_member.store(info.member_id, std::memory_order_relaxed);
+        h->key_moved.store(info.key_moved ? 1 : 0, std::memory_order_relaxed);
+        if (!armed) arm(h, r);
+        armed = true;
+        r->retain();  // the queue's reference (dropped by submit on refusal)
+        return m.lane().submit(core::RequestRef(r.get()), true);
+    });
+    if (!err.ok()) {
+        if (armed) disarm(h);
+        return capi::make_error(std::move(err));
+    }
+    return nullptr;
 }
 
 pyctx_error_t *set_text_kind(pyctx_request *h, pyctx_request_kind kind, const char *target,
@@ -247,6 +281,7 @@ PYCTX_API pyctx_error_t *pyctx_request_set_context(pyctx_request_t *request,
         if (auto *e = not_in_flight(request)) return e;
         if (!context) return invalid("context is NULL");
         request->ctx = context->ctx;
+        request->pool = nullptr;
         return nullptr;
     });
 }
@@ -310,6 +345,7 @@ PYCTX_API pyctx_error_t *pyctx_request_submit(pyctx_request_t *request) {
     return guarded([&]() -> pyctx_error_t * {
         core::RequestRef r;
         if (auto *e = prepare(request, &r)) return e;
+        if (request->pool) return submit_to_pool(request, std::move(r));
         arm(request, r);
         core::Error err = request->ctx->lane().submit(std::move(r), true);
         if (!err.ok()) {
@@ -334,9 +370,15 @@ PYCTX_API pyctx_error_t *pyctx_request_submit_many(pyctx_request_t *const *reque
             run.clear();
             core::Context *ctx = nullptr;
             pyctx_error_t *stop = nullptr;
+            if (requests[i] && requests[i]->pool) {  // routed one by one
+                if (auto *e = pyctx_request_submit(requests[i])) return e;
+                ++accepted;
+                ++i;
+                continue;
+            }
             for (size_t j = i; j < count; ++j) {
                 pyctx_request *h = requests[j];
-                if (h && ctx && h->ctx.get() != ctx) break;
+                if (h && ctx && (h->ctx.get() != ctx || h->pool)) break;
                 core::RequestRef r;
                 if (!h) {
                     stop = invalid("requests[" + std::to_string(j) + "] is NULL");
@@ -432,6 +474,37 @@ PYCTX_API pyctx_error_t *pyctx_request_take_value(pyctx_request_t *request,
         return invalid("the request holds no value");
     out_value->data = r->outcome.value.release(&out_value->len);
     return nullptr;
+}
+
+// ---- pool destinations (capi/draft/pools.h) --------------------------------
+
+PYCTX_API pyctx_error_t *pyctx_request_set_pool(pyctx_request_t *request, pyctx_pool_t *pool) {
+    return guarded([&]() -> pyctx_error_t * {
+        if (auto *e = not_in_flight(request)) return e;
+        if (!pool) return invalid("pool is NULL");
+        // `ctx` keeps naming the last submission's context until the next one.
+        request->pool = pool->pool;
+        return nullptr;
+    });
+}
+
+PYCTX_API pyctx_error_t *pyctx_request_set_key(pyctx_request_t *request, const void *key,
+                                               size_t len) {
+    return guarded([&]() -> pyctx_error_t * {
+        if (auto *e = not_in_flight(request)) return e;
+        if (len && !key) return invalid("key is NULL with a non-zero length");
+        request->has_key = len != 0;
+        request->key.assign(len ? static_cast<const char *>(key) : "", len);
+        return nullptr;
+    });
+}
+
+PYCTX_API uint64_t pyctx_request_pool_member(const pyctx_request_t *request) {
+    return request ? request->pool_member.load(std::memory_order_relaxed) : 0;
+}
+
+PYCTX_API int pyctx_request_key_moved(const pyctx_request_t *request) {
+    return request ? request->key_moved.load(std::memory_order_relaxed) : 0;
 }
 
 }  // extern "C"

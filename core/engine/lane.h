@@ -48,7 +48,13 @@ public:
     RequestQueue &queue() { return queue_; }
     const std::string &name() const { return name_; }
 
-    uint64_t next_request_id() { return next_id_.fetch_add(1, std::memory_order_relaxed); }
+    uint64_t next_request_id() { return ids_->fetch_add(1, std::memory_order_relaxed); }
+    // Draws request ids from `ids` from now on (a pool's members share one
+    // counter, so ids are unique per pool). Before the lane is published.
+    void share_ids(std::shared_ptr<std::atomic<uint64_t>> ids) {
+        shared_ids_ = std::move(ids);
+        ids_ = shared_ids_.get();
+    }
 
     // Accepts `r` (its id set). With `watch_deadline`, a deadline is fired
     // by the service thread; otherwise the waiter times it out itself. On an
@@ -113,6 +119,8 @@ private:
     std::weak_ptr<void> owner_;
     RequestQueue queue_;
     std::atomic<uint64_t> next_id_{1};
+    std::shared_ptr<std::atomic<uint64_t>> shared_ids_;
+    std::atomic<uint64_t> *ids_ = &next_id_;
     std::atomic<bool> closing_{false};
     // Written by the executor's thread on every completion: kept off the
     // line of next_id_, which every submitting thread writes.

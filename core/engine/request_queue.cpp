@@ -107,6 +107,12 @@ Request *RequestQueue::take_task(uint64_t id) {
     return r;
 }
 
+bool RequestQueue::idle() const {
+    std::lock_guard lock(lock_);
+    std::lock_guard run_lock(run_lock_);
+    return head_ == nullptr && running_.empty() && tasks_.empty();
+}
+
 Request *RequestQueue::find(uint64_t id) {
     std::lock_guard lock(lock_);
     std::lock_guard run_lock(run_lock_);

@@ -41,6 +41,9 @@ public:
     bool push_control(Request *r);
 
     bool has_work() const { return depth_.load(std::memory_order_acquire) != 0; }
+    // Nothing queued, running or pending as a task (a pool's leaving member
+    // has finished its work).
+    bool idle() const;
     size_t depth() const { return depth_.load(std::memory_order_relaxed); }
 
     // The head of the FIFO (the caller owns its reference). A user request

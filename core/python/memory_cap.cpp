@@ -32,7 +32,7 @@ __attribute__((tls_model("initial-exec"))) thread_local CapTls t_cap_tls;
 std::mutex g_registry_mu;
 std::vector<std::pair<void *, MemoryCap *>> g_registry;  // interpreter -> cap
 std::atomic<size_t> g_registered{0};
-std::atomic<uint64_t> g_generation{1};
+std::atomic<uint64_t> g_cap_generation{1};
 // Capped context threads inside their interpreter: 0 means no allocation
 // can be attributed, and the hooks pass straight through.
 std::atomic<size_t> g_live{0};
@@ -43,7 +43,7 @@ std::atomic<size_t> g_live{0};
 // thread state is only read to refresh it. A thread with no thread state
 // yet is not cached: it may be a Python thread about to get one.
 MemoryCap *lookup_by_interpreter(CapTls &t) {
-    uint64_t gen = g_generation.load(std::memory_order_acquire);
+    uint64_t gen = g_cap_generation.load(std::memory_order_acquire);
     if (gen == t.seen_gen) return t.seen_cap;
     PyThreadState *ts = current_tstate_or_null();
     if (!ts) return nullptr;
@@ -205,7 +205,7 @@ void MemoryCap::attach_interpreter(void *interp) {
     std::lock_guard lock(g_registry_mu);
     g_registry.emplace_back(interp, this);
     g_registered.store(g_registry.size(), std::memory_order_relaxed);
-    g_generation.fetch_add(1, std::memory_order_release);
+    g_cap_generation.fetch_add(1, std::memory_order_release);
 }
 
 void MemoryCap::leave_thread() {
@@ -215,7 +215,7 @@ void MemoryCap::leave_thread() {
     std::lock_guard lock(g_registry_mu);
     std::erase_if(g_registry, [this](const auto &e) { return e.second == this; });
     g_registered.store(g_registry.size(), std::memory_order_relaxed);
-    g_generation.fetch_add(1, std::memory_order_release);
+    g_cap_generation.fetch_add(1, std::memory_order_release);
     interp_ = nullptr;
 }
 

@@ -30,7 +30,7 @@ thread_local void *t_entered_interp = nullptr;  // own-GIL: the interpreter regi
 std::mutex g_interps_mu;
 std::vector<std::pair<void *, std::shared_ptr<const ActiveSandbox>>> g_interps;
 std::atomic<size_t> g_interp_count{0};
-std::atomic<uint64_t> g_generation{1};  // bumped by every registry change
+std::atomic<uint64_t> g_sandbox_generation{1};  // bumped by every registry change
 thread_local PyThreadState *t_seen_ts = nullptr;
 thread_local uint64_t t_seen_gen = 0;
 thread_local const ActiveSandbox *t_seen = nullptr;
@@ -326,7 +326,7 @@ const ActiveSandbox *sandbox_of_current_thread() {
     if (!ts) return nullptr;
     // Cached per thread while the registry is unchanged, so threads of other
     // interpreters do not contend on its lock for every event.
-    uint64_t gen = g_generation.load(std::memory_order_acquire);
+    uint64_t gen = g_sandbox_generation.load(std::memory_order_acquire);
     if (ts == t_seen_ts && gen == t_seen_gen) return t_seen;
     void *interp = PyThreadState_GetInterpreter(ts);
     const ActiveSandbox *found = nullptr;
@@ -371,7 +371,7 @@ bool sandbox_enter(const SandboxPolicy &policy, const std::string &context_name,
             std::lock_guard lock(g_interps_mu);
             g_interps.emplace_back(interp, active);
             g_interp_count.store(g_interps.size(), std::memory_order_release);
-            g_generation.fetch_add(1, std::memory_order_acq_rel);
+            g_sandbox_generation.fetch_add(1, std::memory_order_acq_rel);
             t_entered_interp = interp;
         }
         set_thread_sandbox(std::move(active));
@@ -395,7 +395,7 @@ void sandbox_leave() {
             }
         }
         g_interp_count.store(g_interps.size(), std::memory_order_release);
-        g_generation.fetch_add(1, std::memory_order_acq_rel);
+        g_sandbox_generation.fetch_add(1, std::memory_order_acq_rel);
     }
 }
 

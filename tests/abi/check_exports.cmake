@@ -16,12 +16,13 @@ if(NOT rc EQUAL 0)
   message(FATAL_ERROR "${NM} failed on ${LIB}: ${nm_err}")
 endif()
 
-# Declared functions: `PYCTX_API <type> [*]pyctx_name(`. Draft headers
-# (capi/draft/*.h, to be folded into pyctx.h) declare public functions too.
+# Declared functions: `PYCTX_API <type> [*]pyctx_name(`. Draft headers of
+# declarations not yet folded into pyctx.h (capi/draft/*.h, -DDRAFTS=dir)
+# count as the header.
 file(READ "${HEADER}" header)
-if(DEFINED DRAFT_DIR)
-  file(GLOB drafts "${DRAFT_DIR}/*.h")
-  foreach(draft IN LISTS drafts)
+if(DEFINED DRAFTS)
+  file(GLOB draft_headers "${DRAFTS}/*.h")
+  foreach(draft IN LISTS draft_headers)
     file(READ "${draft}" draft_text)
     string(APPEND header "${draft_text}")
   endforeach()

@@ -260,6 +260,8 @@ void InprocExecutor::run_control(Request *r) {
 // completion
 
 void InprocExecutor::complete(Request *r, Outcome &&out) {
+    if (r->id == current_id_.load(std::memory_order_relaxed))
+        completed_id_.store(r->id, std::memory_order_relaxed);  // before the caller wakes
     lane_.complete(r, std::move(out), Origin::executor);
 }
 

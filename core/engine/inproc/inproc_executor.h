@@ -52,6 +52,11 @@ public:
     bool has_exited() const override { return exited_.load(std::memory_order_acquire) != 0; }
     void abandon() override;
     uint64_t thread_id() const override { return native_tid_.load(std::memory_order_relaxed); }
+    Activity activity() const override {
+        uint64_t running = current_id_.load(std::memory_order_relaxed);
+        return {parked_.load(std::memory_order_relaxed) != 0,
+                running != 0 && running != completed_id_.load(std::memory_order_relaxed)};
+    }
 
     // ---- ContextThread (the Python glue's view; context thread only) ----
     const std::string &context_name() const override;
@@ -118,6 +123,9 @@ private:
     void *main_thread_state_ = nullptr;  // owngil: main-interpreter tstate of this thread
     unsigned long py_thread_ident_ = 0;  // PyThread_get_thread_ident()
     std::atomic<uint64_t> current_id_{0};  // top running request, under its GIL
+    // The top running request once it has its outcome, before the thread is
+    // back in the loop: a sync caller woken by it sees this member as free.
+    std::atomic<uint64_t> completed_id_{0};
     std::atomic<uint64_t> native_tid_{0};
 };
 

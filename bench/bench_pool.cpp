@@ -1,0 +1,215 @@
+// Pool overhead: the same total work through a pool of N members and over N
+// hand-managed contexts, interleaved in rounds within one run so every case
+// sees the same machine load.
+//
+//   pipelined: one caller keeps `--window` identity calls in flight over N
+//     contexts (hand: pyctx_call_async in turn over the N; pool:
+//     pyctx_pool_call_async, least queued and round robin): completions per
+//     second, median over `--rounds`, and each pool case's ratio to hand.
+//   sync: one caller's sync identity round trips (hand: pyctx_call in turn
+//     over the N; pool: pyctx_pool_call, least queued): p50 and the ratio.
+//
+// usage: bench_pool [--mode worker|owngil|both] [--n N] [--requests R]
+//                   [--window W] [--rounds K] [--sync-calls S]
+#include "bench_common.hpp"
+
+#include "../capi/draft/pools.h"
+
+#include <algorithm>
+#include <atomic>
+#include <deque>
+#include <functional>
+#include <thread>
+
+namespace {
+
+using bench::Cbor;
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+struct Completions {
+    std::atomic<uint64_t> done{0};
+    std::atomic<uint64_t> failed{0};
+    void wait_for(uint64_t target) const {
+        for (unsigned spins = 0; done.load(std::memory_order_acquire) < target; ++spins) {
+            if (spins % 256 == 255)
+                std::this_thread::yield();
+            else
+                cpu_relax();
+        }
+    }
+};
+
+// Callbacks may still run after a waiter saw the last completion: these
+// live until exit (pyctx_shutdown waits for every callback).
+Completions &new_completions() {
+    static std::deque<Completions> all;
+    return all.emplace_back();
+}
+
+void on_complete(void *user_data, uint64_t, pyctx_result_t *result) {
+    auto *c = static_cast<Completions *>(user_data);
+    if (pyctx_result_status(result) != PYCTX_OK) c->failed.fetch_add(1);
+    pyctx_result_free(result);
+    c->done.fetch_add(1, std::memory_order_release);
+}
+
+const Cbor &identity_args() {
+    static const Cbor args = bench::make_cbor([](pyctx_cbor_writer_t *w) {
+        return pyctx_cbor_write_array(w, 1) || pyctx_cbor_write_float(w, 2.0);
+    });
+    return args;
+}
+
+// `submit(c)` sends one identity call completing into `c`.
+using Submit = std::function<void(Completions &)>;
+
+double pipelined_per_s(const Submit &submit, uint64_t total, uint64_t window) {
+    Completions &c = new_completions();
+    uint64_t submitted = 0;
+    int64_t t0 = bench::now_ns();
+    while (submitted < total) {
+        const uint64_t done = c.done.load(std::memory_order_acquire);
+        while (submitted < total && submitted - done < window) {
+            submit(c);
+            ++submitted;
+        }
+        if (submitted < total) c.wait_for(done + 1);
+    }
+    c.wait_for(total);
+    double secs = static_cast<double>(bench::now_ns() - t0) / 1e9;
+    if (c.failed.load() != 0) bench::die("a pipelined call failed");
+    return static_cast<double>(total) / secs;
+}
+
+double median(std::vector<double> v) { return bench::percentile(v, 50); }
+
+pyctx_pool_t *make_pool(pyctx_mode mode, size_t n, pyctx_pool_routing routing) {
+    pyctx_context_options_t *m = pyctx_context_options_new();
+    pyctx_pool_options_t *o = pyctx_pool_options_new();
+    if (!m || !o) bench::die("out of memory");
+    bench::die_on(pyctx_context_options_set_mode(m, mode), "set_mode");
+    bench::die_on(pyctx_context_options_set_preload(m, "import math, pyctx_bench_funcs"),
+                  "set_preload");
+    bench::die_on(pyctx_pool_options_set_member_options(o, m), "set_member_options");
+    bench::die_on(pyctx_pool_options_set_size(o, n), "set_size");
+    bench::die_on(pyctx_pool_options_set_routing(o, routing), "set_routing");
+    pyctx_pool_t *pool = nullptr;
+    bench::die_on(pyctx_pool_create(o, &pool), "pyctx_pool_create");
+    pyctx_pool_options_free(o);
+    pyctx_context_options_free(m);
+    return pool;
+}
+
+void run_mode(pyctx_mode mode, size_t n, uint64_t requests, uint64_t window, long rounds,
+              long sync_calls) {
+    const char *mode_s = bench::mode_name(mode);
+    const Cbor &args = identity_args();
+    std::vector<pyctx_context_t *> hand;
+    for (size_t i = 0; i < n; ++i) hand.push_back(bench::make_bench_context(mode));
+    pyctx_pool_t *lq = make_pool(mode, n, PYCTX_POOL_LEAST_QUEUED);
+    pyctx_pool_t *rr = make_pool(mode, n, PYCTX_POOL_ROUND_ROBIN);
+
+    size_t turn = 0;
+    Submit by_hand = [&](Completions &c) {
+        pyctx_context_t *ctx = hand[turn++ % n];
+        bench::die_on(pyctx_call_async(ctx, "pyctx_bench_funcs", "identity", args.data(),
+                                       args.size(), nullptr, 0, PYCTX_NO_TIMEOUT, on_complete,
+                                       &c, nullptr),
+                      "pyctx_call_async");
+    };
+    auto through = [&](pyctx_pool_t *pool) -> Submit {
+        return [&, pool](Completions &c) {
+            bench::die_on(pyctx_pool_call_async(pool, "pyctx_bench_funcs", "identity",
+                                                args.data(), args.size(), nullptr, 0,
+                                                PYCTX_NO_TIMEOUT, on_complete, &c, nullptr),
+                          "pyctx_pool_call_async");
+        };
+    };
+    Submit by_lq = through(lq), by_rr = through(rr);
+
+    // Warm-up of every path, then the interleaved rounds.
+    for (Submit *s : std::initializer_list<Submit *>{&by_hand, &by_lq, &by_rr}) pipelined_per_s(*s, window * 2, window);
+    std::vector<double> hand_s, lq_s, rr_s;
+    const uint64_t per_round = std::max<uint64_t>(requests / rounds, window);
+    for (long r = 0; r < rounds; ++r) {
+        hand_s.push_back(pipelined_per_s(by_hand, per_round, window));
+        lq_s.push_back(pipelined_per_s(by_lq, per_round, window));
+        rr_s.push_back(pipelined_per_s(by_rr, per_round, window));
+    }
+    const std::string tag = std::to_string(n) + " contexts, " + std::to_string(window) +
+                            " in flight";
+    const double h = median(hand_s), l = median(lq_s), rrm = median(rr_s);
+    bench::emit("pool", "pipelined identity, hand-managed, " + tag, mode_s, "per_s", h, "1/s");
+    bench::emit("pool", "pipelined identity, pool least queued, " + tag, mode_s, "per_s", l, "1/s");
+    bench::emit("pool", "pipelined identity, pool round robin, " + tag, mode_s, "per_s", rrm, "1/s");
+    bench::emit("pool", "pipelined identity, pool least queued, " + tag, mode_s, "vs_hand", l / h, "x");
+    bench::emit("pool", "pipelined identity, pool round robin, " + tag, mode_s, "vs_hand", rrm / h, "x");
+
+    // Sync round trips, in alternating chunks.
+    auto sync_hand = [&] {
+        int64_t t0 = bench::now_ns();
+        pyctx_bytes_t out{};
+        bench::die_on(pyctx_call(hand[turn++ % n], "pyctx_bench_funcs", "identity", args.data(),
+                                 args.size(), nullptr, 0, PYCTX_NO_TIMEOUT, &out),
+                      "pyctx_call");
+        pyctx_bytes_free(&out);
+        return static_cast<double>(bench::now_ns() - t0);
+    };
+    auto sync_pool = [&] {
+        int64_t t0 = bench::now_ns();
+        pyctx_bytes_t out{};
+        bench::die_on(pyctx_pool_call(lq, "pyctx_bench_funcs", "identity", args.data(),
+                                      args.size(), nullptr, 0, PYCTX_NO_TIMEOUT, &out),
+                      "pyctx_pool_call");
+        pyctx_bytes_free(&out);
+        return static_cast<double>(bench::now_ns() - t0);
+    };
+    std::vector<double> lat_hand, lat_pool;
+    for (long i = 0; i < std::min(sync_calls, 1000L); ++i) {
+        sync_hand();
+        sync_pool();
+    }
+    const long chunk = 500;
+    for (long done = 0; done < sync_calls; done += chunk) {
+        const long k = std::min(chunk, sync_calls - done);
+        for (long i = 0; i < k; ++i) lat_hand.push_back(sync_hand());
+        for (long i = 0; i < k; ++i) lat_pool.push_back(sync_pool());
+    }
+    const double ph = median(lat_hand), pp = median(lat_pool);
+    const std::string stag = std::to_string(n) + " contexts";
+    bench::emit("pool", "sync identity, hand-managed, " + stag, mode_s, "p50_ns", ph, "ns");
+    bench::emit("pool", "sync identity, pool least queued, " + stag, mode_s, "p50_ns", pp, "ns");
+    bench::emit("pool", "sync identity, pool least queued, " + stag, mode_s, "vs_hand", pp / ph, "x");
+
+    bench::die_on(pyctx_pool_close(lq, 10000), "pyctx_pool_close");
+    bench::die_on(pyctx_pool_close(rr, 10000), "pyctx_pool_close");
+    pyctx_pool_free(lq);
+    pyctx_pool_free(rr);
+    for (pyctx_context_t *ctx : hand) bench::close_context(ctx);
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+    bench::Args args(argc, argv);
+    const std::string modes_arg = args.get_str("--mode", "both");
+    const long n = args.get_int("--n", 2);
+    const long requests = args.get_int("--requests", 600000);
+    const long window = args.get_int("--window", 1000);
+    const long rounds = args.get_int("--rounds", 5);
+    const long sync_calls = args.get_int("--sync-calls", 20000);
+    args.finish();
+    if (n < 1 || requests < 1 || window < 1 || rounds < 1 || sync_calls < 1)
+        bench::die("counts must be >= 1");
+    bench::init_runtime();
+    for (pyctx_mode mode : bench::parse_modes(modes_arg))
+        run_mode(mode, static_cast<size_t>(n), static_cast<uint64_t>(requests),
+                 static_cast<uint64_t>(window), rounds, sync_calls);
+    bench::shutdown_runtime();
+    return 0;
+}

@@ -2,7 +2,10 @@
 // requests while other threads cancel random ids, some requests carry tiny
 // deadlines, and the context is closed mid-stream. Every accepted request
 // must complete exactly once (with the id it was given); no refused
-// submission may ever complete.
+// submission may ever complete. Two gates make every round cover all
+// outcomes however loaded the machine is: submitters wait halfway until one
+// request has completed OK, and at three quarters until the close returned
+// (so some submissions are refused).
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -46,7 +49,19 @@ struct Stress {
     std::unique_ptr<Slot[]> slots{new Slot[kTotal]};
     std::atomic<int> submitted{0};
     Counter completed;
+    std::atomic<bool> ok_seen{false};      // one request completed OK
+    std::atomic<bool> close_returned{false};
 };
+
+/** Blocks until `flag` is set (C++20 atomic wait: no polling, no sleeps). */
+void wait_for_flag(const std::atomic<bool> &flag) {
+    while (!flag.load()) flag.wait(false);
+}
+
+void raise_flag(std::atomic<bool> &flag) {
+    flag.store(true);
+    flag.notify_all();
+}
 
 Stress *g_stress = nullptr;
 
@@ -60,6 +75,7 @@ void on_complete(void *user_data, uint64_t id, pyctx_result_t *raw) {
         size_t len = 0;
         const uint8_t *v = pyctx_result_value(result.get(), &len);
         slot->value_ok.store(v && as_int(v, len) == slot->n * 2);
+        if (!g_stress->ok_seen.load()) raise_flag(g_stress->ok_seen);
     }
     slot->completions.fetch_add(1);
     g_stress->completed.add();
@@ -101,6 +117,8 @@ void run_round(pyctx_mode mode) {
     for (int t = 0; t < kSubmitters; ++t) {
         threads.emplace_back([&, t] {
             for (int k = 0; k < kPerSubmitter; ++k) {
+                if (k == kPerSubmitter / 2) wait_for_flag(stress->ok_seen);
+                if (k == kPerSubmitter * 3 / 4) wait_for_flag(stress->close_returned);
                 int i = t * kPerSubmitter + k;
                 Slot &slot = stress->slots[i];
                 uint64_t id = 0;
@@ -143,11 +161,14 @@ void run_round(pyctx_mode mode) {
             }
         });
     }
-    // Closer: closes the context halfway through the submissions.
+    // Closer: closes the context between half and three quarters of the
+    // submissions, once a request has completed OK.
     threads.emplace_back([&] {
         while (stress->submitted.load() < kCloseAfter) std::this_thread::yield();
+        wait_for_flag(stress->ok_seen);
         Error e(pyctx_context_close(ctx.get(), 10000));
         close_status.store(status_of(e.get()));
+        raise_flag(stress->close_returned);
     });
 
     for (int t = 0; t < kSubmitters; ++t) threads[t].join();

@@ -19,6 +19,13 @@ const (
 	// ModeOwnGIL runs a PEP 684 subinterpreter with its own GIL, in parallel
 	// with every other context (Python 3.12+).
 	ModeOwnGIL Mode = C.PYCTX_MODE_OWNGIL
+	// ModeProcess runs the main interpreter of a child process the library
+	// starts (its pyctx-process-helper, found next to libpyctx): every
+	// extension module imports, contexts run in parallel, and a crash of the
+	// child fails that context's queued and running requests with
+	// ErrCrashed instead of ending the host. Stats.ThreadID is the child's
+	// pid.
+	ModeProcess Mode = C.PYCTX_MODE_PROCESS
 )
 
 func (m Mode) String() string {
@@ -27,6 +34,8 @@ func (m Mode) String() string {
 		return "worker"
 	case ModeOwnGIL:
 		return "owngil"
+	case ModeProcess:
+		return "process"
 	}
 	return "mode(" + itoa(int(m)) + ")"
 }
@@ -52,9 +61,10 @@ type ContextOptions struct {
 	Sandbox *Sandbox
 	// MemoryLimit caps the memory the context's Python allocates, in bytes
 	// (0: no cap). Over the cap an allocation raises MemoryError in that
-	// context only. Only ModeOwnGIL contexts can be capped: a worker context
-	// with a limit fails with ErrUnsupported; below 16 MiB is
-	// ErrInvalidArgument.
+	// context only. ModeOwnGIL and ModeProcess contexts can be capped (a
+	// process context's cap is its child's address space, RLIMIT_AS: size it
+	// above what extensions reserve at import); a worker context with a
+	// limit fails with ErrUnsupported; below 16 MiB is ErrInvalidArgument.
 	MemoryLimit uint64
 }
 
@@ -161,7 +171,7 @@ type Stats struct {
 	TimedOut   uint64
 	Closed     uint64 // completed as closed
 	QueueDepth uint64 // queued now, not yet running
-	ThreadID   uint64 // native id of the context thread
+	ThreadID   uint64 // native id of the context thread; a ModeProcess context's child pid
 	// MemoryUsed is the bytes of live Python allocations (counted only with
 	// a MemoryLimit); MemoryLimit is the cap (0: none).
 	MemoryUsed  uint64

@@ -2,8 +2,10 @@
 //
 // Python is initialized once per process with Init. A Context is a Python
 // execution lane with its own OS thread, in ModeWorker (the main
-// interpreter, sharing its GIL) or ModeOwnGIL (a subinterpreter with its own
-// GIL, running in parallel with other contexts):
+// interpreter, sharing its GIL), ModeOwnGIL (a subinterpreter with its own
+// GIL, running in parallel with other contexts) or ModeProcess (a child
+// process's interpreter: in parallel, any extension, and a crash there fails
+// the context's requests with ErrCrashed instead of ending the host):
 //
 //	rt, err := pyctx.Init(nil)
 //	...

@@ -30,6 +30,7 @@ const (
 	StatusNoMemory           Status = C.PYCTX_ERR_NO_MEMORY
 	StatusStuck              Status = C.PYCTX_ERR_STUCK
 	StatusInternal           Status = C.PYCTX_ERR_INTERNAL
+	StatusCrashed            Status = C.PYCTX_ERR_CRASHED
 )
 
 // Sentinel errors, one per status, for errors.Is. Every error this package
@@ -50,6 +51,10 @@ var (
 	ErrNoMemory           = errors.New("pyctx: out of memory")
 	ErrStuck              = errors.New("pyctx: context stuck")
 	ErrInternal           = errors.New("pyctx: internal error")
+	// ErrCrashed: a ModeProcess context's child process died (segfault,
+	// abort, os._exit, killed) with the request queued or running; the
+	// *Error's Message names the pid and the signal or exit code.
+	ErrCrashed = errors.New("pyctx: crashed")
 )
 
 var statusInfo = map[Status]struct {
@@ -72,6 +77,7 @@ var statusInfo = map[Status]struct {
 	StatusNoMemory:           {"no memory", ErrNoMemory},
 	StatusStuck:              {"stuck", ErrStuck},
 	StatusInternal:           {"internal", ErrInternal},
+	StatusCrashed:            {"crashed", ErrCrashed},
 }
 
 func (s Status) String() string {

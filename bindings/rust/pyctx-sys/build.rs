@@ -15,13 +15,17 @@
 //! arguments to doctests either, so the library is also symlinked into
 //! `OUT_DIR` and that directory is a link-search path: cargo puts such paths
 //! (they are inside the target directory) on the loader path of everything
-//! it runs (`cargo run`, `cargo test`).
+//! it runs (`cargo run`, `cargo test`). The library looks for the helper
+//! executable of process contexts next to itself, as loaded, so the helper
+//! (from the library's directory, or `../libexec/pyctx/` of an install) is
+//! symlinked beside it.
 
 use std::env;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const LIB_FILE: &str = "libpyctx.so";
+const HELPER_FILE: &str = "pyctx-process-helper";
 
 fn main() {
     for var in ["PYCTX_LIB_DIR", "PKG_CONFIG", "PKG_CONFIG_PATH", "PKG_CONFIG_LIBDIR", "PKG_CONFIG_SYSROOT_DIR"] {
@@ -120,6 +124,18 @@ fn link_into(lib_dir: &Path, out_dir: &Path) {
         #[cfg(unix)]
         if let Err(err) = std::os::unix::fs::symlink(entry.path(), &link) {
             println!("cargo:warning=could not link {} into OUT_DIR: {err}", name.to_string_lossy());
+        }
+    }
+    let helper = [lib_dir.join(HELPER_FILE), lib_dir.join("../libexec/pyctx").join(HELPER_FILE)]
+        .into_iter()
+        .find(|p| p.is_file());
+    if let Some(helper) = helper {
+        println!("cargo:rerun-if-changed={}", helper.display());
+        let link = out_dir.join(HELPER_FILE);
+        let _ = std::fs::remove_file(&link);
+        #[cfg(unix)]
+        if let Err(err) = std::os::unix::fs::symlink(&helper, &link) {
+            println!("cargo:warning=could not link {HELPER_FILE} into OUT_DIR: {err}");
         }
     }
 }

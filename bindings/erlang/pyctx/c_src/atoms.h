@@ -11,12 +11,12 @@
     X(pyctx) X(pyctx_host_call) X(python) \
     X(timeout) X(cancelled) X(closed) X(not_running) X(queue_full) \
     X(invalid_argument) X(already_initialized) X(unsupported) X(decode) \
-    X(encode) X(not_found) X(no_memory) X(stuck) X(internal) \
+    X(encode) X(not_found) X(no_memory) X(stuck) X(internal) X(crashed) \
     X(abandoned) X(sending) X(sent) X(pending) X(not_owner) X(already_answered) \
     X(uninit) X(initing) X(running) X(shutting_down) X(stopped) \
-    X(worker) X(owngil) X(name) X(mode) X(completed) X(failed) \
+    X(worker) X(owngil) X(process) X(name) X(mode) X(completed) X(failed) \
     X(timed_out) X(queue_depth) X(thread_id) X(closed_requests) \
-    X(memory_used) X(memory_limit)
+    X(memory_used) X(memory_limit) X(restored) X(unchanged)
 
 #define PYCTX_ERL_DECLARE_ATOM(a) extern ERL_NIF_TERM ATOM_##a;
 PYCTX_ERL_ATOM_LIST(PYCTX_ERL_DECLARE_ATOM)

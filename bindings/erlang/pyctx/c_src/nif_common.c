@@ -30,6 +30,7 @@ static ERL_NIF_TERM status_atom(pyctx_status status) {
     case PYCTX_ERR_NOT_FOUND: return ATOM_not_found;
     case PYCTX_ERR_NO_MEMORY: return ATOM_no_memory;
     case PYCTX_ERR_STUCK: return ATOM_stuck;
+    case PYCTX_ERR_CRASHED: return ATOM_crashed;
     default: return ATOM_internal;
     }
 }

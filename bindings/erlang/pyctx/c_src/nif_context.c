@@ -159,6 +159,14 @@ ERL_NIF_TERM nif_context_stop(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[
     return err == NULL ? ATOM_ok : error_tuple_consume(env, err);
 }
 
+static ERL_NIF_TERM mode_atom(pyctx_mode mode) {
+    switch (mode) {
+    case PYCTX_MODE_OWNGIL: return ATOM_owngil;
+    case PYCTX_MODE_PROCESS: return ATOM_process;
+    default: return ATOM_worker;
+    }
+}
+
 ERL_NIF_TERM nif_context_info(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]) {
     (void)argc;
     ctx_res *res;
@@ -173,7 +181,7 @@ ERL_NIF_TERM nif_context_info(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[
                            ATOM_memory_limit};
     ERL_NIF_TERM values[] = {
         make_binary_str(env, pyctx_context_name(res->ctx)),
-        pyctx_context_mode(res->ctx) == PYCTX_MODE_OWNGIL ? ATOM_owngil : ATOM_worker,
+        mode_atom(pyctx_context_mode(res->ctx)),
         pyctx_context_is_closed(res->ctx) ? ATOM_true : ATOM_false,
         enif_make_uint64(env, stats.completed),
         enif_make_uint64(env, stats.failed),

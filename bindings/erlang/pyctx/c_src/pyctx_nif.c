@@ -13,6 +13,7 @@
 #include "nif_common.h"
 #include "nif_context.h"
 #include "nif_host.h"
+#include "nif_process.h"
 #include "nif_request.h"
 #include "nif_talk.h"
 
@@ -161,6 +162,7 @@ static ErlNifFunc nif_funcs[] = {
     {"store_delete", 2, nif_store_delete, 0},
     {"store_keys", 1, nif_store_keys, ERL_NIF_DIRTY_JOB_CPU_BOUND},
     {"log_forward", 3, nif_log_forward, 0},
+    {"keep_child_exit_status", 0, nif_keep_child_exit_status, 0},
 };
 
 ERL_NIF_INIT(pyctx_nif, nif_funcs, load, NULL, upgrade, NULL)

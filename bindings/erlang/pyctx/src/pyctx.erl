@@ -1,8 +1,11 @@
 %% @doc Run Python inside the Erlang VM.
 %%
 %% A context is a Python execution lane with its own OS thread, in `worker'
-%% mode (the main interpreter, shared GIL) or `owngil' mode (a subinterpreter
-%% with its own GIL: contexts run in parallel). No function here blocks a
+%% mode (the main interpreter, shared GIL), `owngil' mode (a subinterpreter
+%% with its own GIL: contexts run in parallel) or `process' mode (the main
+%% interpreter of a child process: parallel, any extension, and a crash there
+%% answers that context's requests `{error, {crashed, Reason}}' instead of
+%% taking the VM down). No function here blocks a
 %% scheduler: every request is submitted asynchronously by the NIF and the
 %% library's completion thread answers the calling process with a message
 %%
@@ -48,9 +51,12 @@
                 | {python, Type :: binary(), Message :: binary(), Traceback :: binary()}
                 | {encode | decode | invalid_argument | unsupported | not_found
                    | no_memory | stuck | internal | already_initialized, binary()}
+                %% a process context's child died; the binary names its pid
+                %% and the signal or exit code
+                | {crashed, binary()}
                 | no_reply.
 -type timeout_ms() :: non_neg_integer() | infinity.
--type context_opts() :: #{mode => worker | owngil,
+-type context_opts() :: #{mode => worker | owngil | process,
                           name => name(),
                           preload => iodata(),
                           queue_capacity => non_neg_integer(),
@@ -83,7 +89,8 @@
 start_context() ->
     start_context(#{}).
 
-%% @doc Starts a context. Options: `mode' (`worker' default, or `owngil'),
+%% @doc Starts a context. Options: `mode' (`worker' default, `owngil' or
+%% `process'),
 %% `name' (thread and log name), `preload' (Python code run first in the
 %% context's default namespace), `queue_capacity' (0: unbounded), `owner'
 %% (a pid: the context is closed when that process dies), `sandbox' (a
@@ -91,16 +98,19 @@ start_context() ->
 %% booleans and `allow_paths', a list of `{AbsolutePath, read_only |
 %% read_write}'; a blocked operation raises PermissionError in Python, an
 %% audit hook that is no boundary against C code, see the README),
-%% `memory_limit' (bytes, owngil contexts only: over it Python gets
-%% MemoryError; a worker context with a limit is `{error, {unsupported, _}}').
+%% `memory_limit' (bytes, owngil and process contexts: over it Python gets
+%% MemoryError, a process context's cap is its child's address space; a
+%% worker context with a limit is `{error, {unsupported, _}}').
 %% Starts the Python runtime first if needed.
 -spec start_context(context_opts()) -> {ok, context()} | {error, reason()}.
 start_context(Opts) when is_map(Opts) ->
     check_options(Opts, [mode, name, preload, queue_capacity, owner, sandbox, memory_limit]),
     {SandboxFlags, AllowPaths} = sandbox_args(maps:get(sandbox, Opts, undefined)),
+    Mode = maps:get(mode, Opts, worker),
     case ensure_runtime() of
         ok ->
-            pyctx_nif:context_start(maps:get(mode, Opts, worker),
+            keep_child_exit_status(Mode),
+            pyctx_nif:context_start(Mode,
                                     maps:get(name, Opts, undefined),
                                     maps:get(preload, Opts, undefined),
                                     maps:get(queue_capacity, Opts, 0),
@@ -110,6 +120,17 @@ start_context(Opts) when is_map(Opts) ->
         Error ->
             Error
     end.
+
+%% The BEAM ignores SIGCHLD, so the kernel would discard the exit status of
+%% a process context's child: restore the default first (see
+%% c_src/nif_process.c), unless the application says not to.
+keep_child_exit_status(Mode) when Mode =:= process; Mode =:= <<"process">>; Mode =:= "process" ->
+    case application:get_env(pyctx, process_exit_status, true) of
+        true -> pyctx_nif:keep_child_exit_status();
+        false -> unchanged
+    end;
+keep_child_exit_status(_Mode) ->
+    unchanged.
 
 %% @equiv stop_context(Ctx, 5000)
 -spec stop_context(context()) -> ok | {error, reason()}.

@@ -11,7 +11,7 @@
          host_register/2, host_unregister/1, host_reply/2,
          to_cbor/1, from_cbor/1, cbor_diagnose/1,
          store_put/2, store_get/1, store_cas/3, store_delete/2, store_keys/1,
-         log_forward/3]).
+         log_forward/3, keep_child_exit_status/0]).
 
 -on_load(load/0).
 
@@ -56,3 +56,4 @@ store_cas(_Key, _Expected, _Value) -> ?NOT_LOADED.
 store_delete(_Key, _Expected) -> ?NOT_LOADED.
 store_keys(_Prefix) -> ?NOT_LOADED.
 log_forward(_Pid, _MinLevel, _Capacity) -> ?NOT_LOADED.
+keep_child_exit_status() -> ?NOT_LOADED.

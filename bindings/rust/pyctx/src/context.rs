@@ -28,14 +28,21 @@ pub enum Mode {
     /// A PEP 684 subinterpreter with its own GIL (Python 3.12+): runs in
     /// parallel with every other context, fully isolated.
     OwnGil,
+    /// The main interpreter of a child process the library starts (its
+    /// `pyctx-process-helper`, found next to `libpyctx`): every extension
+    /// module imports, contexts run in parallel, and a crash of the child
+    /// fails that context's requests with [`ErrorKind::Crashed`] instead of
+    /// ending the host. [`ContextStats::thread_id`] is the child's pid.
+    Process,
 }
 
 impl Mode {
-    /// `"worker"` or `"owngil"`.
+    /// `"worker"`, `"owngil"` or `"process"` (the C API's mode names).
     pub fn as_str(self) -> &'static str {
         match self {
             Mode::Worker => "worker",
             Mode::OwnGil => "owngil",
+            Mode::Process => "process",
         }
     }
 
@@ -43,6 +50,7 @@ impl Mode {
         match self {
             Mode::Worker => ffi::PYCTX_MODE_WORKER,
             Mode::OwnGil => ffi::PYCTX_MODE_OWNGIL,
+            Mode::Process => ffi::PYCTX_MODE_PROCESS,
         }
     }
 }
@@ -58,14 +66,16 @@ impl FromStr for Mode {
 
     /// ```
     /// assert_eq!("owngil".parse::<pyctx::Mode>().unwrap(), pyctx::Mode::OwnGil);
+    /// assert_eq!("process".parse::<pyctx::Mode>().unwrap(), pyctx::Mode::Process);
     /// assert!("threads".parse::<pyctx::Mode>().is_err());
     /// ```
     fn from_str(s: &str) -> Result<Mode> {
         match s {
             "worker" => Ok(Mode::Worker),
             "owngil" => Ok(Mode::OwnGil),
+            "process" => Ok(Mode::Process),
             other => Err(Error::invalid_argument(format!(
-                "unknown context mode {other:?} (expected \"worker\" or \"owngil\")"
+                "unknown context mode {other:?} (expected \"worker\", \"owngil\" or \"process\")"
             ))),
         }
     }
@@ -122,8 +132,11 @@ impl ContextOptions {
 
     /// Caps the memory the context's Python allocates, in bytes (0, the
     /// default: no cap). Over the cap an allocation raises `MemoryError` in
-    /// that context only. Only [`Mode::OwnGil`] contexts can be capped:
-    /// creating a worker context with a cap fails with
+    /// that context only. [`Mode::OwnGil`] and [`Mode::Process`] contexts
+    /// can be capped (a process context's cap is its child's address space,
+    /// `RLIMIT_AS`: size it above what extensions reserve at import; a child
+    /// killed over it fails its requests as [`ErrorKind::Crashed`] naming
+    /// the cap); creating a worker context with a cap fails with
     /// [`ErrorKind::Unsupported`]; below 16 MiB is
     /// [`ErrorKind::InvalidArgument`].
     pub fn memory_limit(mut self, bytes: usize) -> ContextOptions {
@@ -178,7 +191,8 @@ pub struct ContextStats {
     pub closed: u64,
     /// Requests queued now, not yet running.
     pub queue_depth: u64,
-    /// Native id of the context's thread (`threading.get_native_id()` there).
+    /// Native id of the context's thread (`threading.get_native_id()` there);
+    /// for a [`Mode::Process`] context the child's pid (`os.getpid()` there).
     pub thread_id: u64,
     /// Bytes of live Python allocations (counted only with a memory limit).
     pub memory_used: u64,
@@ -207,7 +221,8 @@ impl Drop for Handle {
 
 /// A Python execution lane: one OS thread running either the main
 /// interpreter ([`Mode::Worker`]) or its own subinterpreter
-/// ([`Mode::OwnGil`]). Cheap to clone (clones share the context), `Send`
+/// ([`Mode::OwnGil`]), or a child process running Python for it
+/// ([`Mode::Process`]). Cheap to clone (clones share the context), `Send`
 /// and `Sync`: any number of threads may send it requests at once; they run
 /// one after another on the context's thread.
 ///
@@ -252,6 +267,7 @@ impl Context {
         // SAFETY: live handle.
         match unsafe { ffi::pyctx_context_mode(self.as_raw()) } {
             ffi::PYCTX_MODE_OWNGIL => Mode::OwnGil,
+            ffi::PYCTX_MODE_PROCESS => Mode::Process,
             _ => Mode::Worker,
         }
     }

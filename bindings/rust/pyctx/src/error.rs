@@ -41,6 +41,10 @@ pub enum ErrorKind {
     Stuck,
     /// A bug in the library.
     Internal,
+    /// A [`Mode::Process`](crate::Mode::Process) context's child process
+    /// died (segfault, abort, `os._exit`, killed) with the request queued or
+    /// running; the message names the pid and the signal or exit code.
+    Crashed,
     /// A [`Value`](crate::Value) did not have the Rust type asked for.
     Conversion,
     /// A status this crate does not know (a newer library).
@@ -65,6 +69,7 @@ impl ErrorKind {
             ffi::PYCTX_ERR_NO_MEMORY => ErrorKind::NoMemory,
             ffi::PYCTX_ERR_STUCK => ErrorKind::Stuck,
             ffi::PYCTX_ERR_INTERNAL => ErrorKind::Internal,
+            ffi::PYCTX_ERR_CRASHED => ErrorKind::Crashed,
             other => ErrorKind::Unknown(other),
         }
     }
@@ -88,6 +93,7 @@ impl ErrorKind {
             ErrorKind::NoMemory => "out of memory",
             ErrorKind::Stuck => "stuck",
             ErrorKind::Internal => "internal error",
+            ErrorKind::Crashed => "crashed",
             ErrorKind::Conversion => "conversion error",
             ErrorKind::Unknown(_) => "unknown status",
         }
@@ -209,6 +215,11 @@ impl Error {
     /// `kind() == ErrorKind::Closed`.
     pub fn is_closed(&self) -> bool {
         self.kind == ErrorKind::Closed
+    }
+
+    /// `kind() == ErrorKind::Crashed`.
+    pub fn is_crashed(&self) -> bool {
+        self.kind == ErrorKind::Crashed
     }
 
     /// `kind() == ErrorKind::Python`.

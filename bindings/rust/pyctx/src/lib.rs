@@ -1,14 +1,17 @@
 //! Run Python inside a Rust program, safely, through pyctx.
 //!
 //! One process-wide [`Runtime`] runs Python; each [`Context`] is a Python
-//! execution lane with its own OS thread, either on the main interpreter
-//! ([`Mode::Worker`]) or in its own subinterpreter with its own GIL
-//! ([`Mode::OwnGil`], truly parallel). Send a context requests — call a
-//! function, evaluate an expression, execute code — and wait for the
-//! [`Value`], or get a [`PendingRequest`] future that works with any
-//! executor, or build a [`Request`] object: submit it (alone or many at
-//! once), wait on it with a timeout, cancel it from another thread, submit
-//! it again. Python can call Rust closures registered with [`host`].
+//! execution lane with its own OS thread: on the main interpreter
+//! ([`Mode::Worker`]), in its own subinterpreter with its own GIL
+//! ([`Mode::OwnGil`], truly parallel), or in a child process of its own
+//! ([`Mode::Process`]: parallel, any extension, and a crash there fails
+//! its requests with [`ErrorKind::Crashed`] instead of ending the host).
+//! Send a context requests — call a function, evaluate an expression,
+//! execute code — and wait for the [`Value`], or get a [`PendingRequest`]
+//! future that works with any executor, or build a [`Request`] object:
+//! submit it (alone or many at once), wait on it with a timeout, cancel it
+//! from another thread, submit it again. Python can call Rust closures
+//! registered with [`host`].
 //!
 //! ```
 //! use pyctx::{ContextOptions, Mode, Runtime, RuntimeOptions, Value};

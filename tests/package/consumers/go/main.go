@@ -1,4 +1,5 @@
-// An outside Go program: a struct filled from a Python dict with Unmarshal.
+// An outside Go program: a struct filled from a Python dict with Unmarshal,
+// and a process context (its helper found from the installed library).
 package main
 
 import (
@@ -40,6 +41,16 @@ func main() {
 	}
 	if err != nil || p != (point{2, 1, "P"}) {
 		fmt.Fprintf(os.Stderr, "unmarshal: %+v, %v\n", p, err)
+		os.Exit(1)
+	}
+	child, err := rt.NewContext(&pyctx.ContextOptions{Mode: pyctx.ModeProcess})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "process context:", err)
+		os.Exit(1)
+	}
+	defer child.Close()
+	if v, err := child.Eval(context.Background(), "6 * 7", nil); err != nil || v != int64(42) {
+		fmt.Fprintf(os.Stderr, "eval in the child: %v, %v\n", v, err)
 		os.Exit(1)
 	}
 	fmt.Println("go outside module: ok")

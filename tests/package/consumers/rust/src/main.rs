@@ -1,6 +1,7 @@
-//! An outside program: a derived struct through Python and back.
+//! An outside program: a derived struct through Python and back, and a
+//! process context (its helper found from the installed library).
 
-use pyctx::{ContextOptions, Runtime, RuntimeOptions};
+use pyctx::{ContextOptions, Mode, Runtime, RuntimeOptions, Value};
 use serde::{Deserialize, Serialize};
 
 #[derive(Serialize, Deserialize, Debug, PartialEq)]
@@ -17,5 +18,7 @@ fn main() {
     let p = Point { x: 1, y: 2, label: "p".into() };
     let back: Point = ctx.call_serde("__main__", "flip", &(p,)).expect("call");
     assert_eq!(back, Point { x: 2, y: 1, label: "P".into() });
+    let child = rt.context(&ContextOptions::new().mode(Mode::Process)).expect("process context");
+    assert_eq!(child.eval("6 * 7").expect("eval in the child"), Value::Int(42));
     println!("rust outside crate (libpyctx {}): ok", pyctx::library_version_string());
 }

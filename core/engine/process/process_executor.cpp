@@ -74,17 +74,25 @@ void ProcessExecutor::wake() {
 void ProcessExecutor::stop_claimed(Request *r) {
     if (r->phase.load(std::memory_order_seq_cst) == Phase::queued) return;  // never sent
     if (!seg_ready_.load(std::memory_order_acquire)) return;
-    SegmentHeader &h = seg_.header();
-    if (h.child_running.load(std::memory_order_seq_cst) == r->id) {
-        // Running now: the child's SIGINT handler raises KeyboardInterrupt in
-        // it if it is still the one running (a blocking sleep or read too).
-        h.interrupt_target.store(r->id, std::memory_order_seq_cst);
-        std::lock_guard lock(child_mu_);
-        if (child_) child_->signal(SIGINT);
-    }
-    // Queued in the child, a task, or waiting for a host answer: it learns
-    // in order through the ring.
+    // The child learns in order through the ring; the io thread interrupts
+    // the request too if it is running, but only once that stop (and every
+    // one before it) is in the ring: a signal sent from here could unwind the
+    // running request before the child has read an earlier stop, and the
+    // child would then run a request already cancelled.
     lane_.post_control(RequestRef(new ProcessControl(ProcessControl::Op::stop, r->id)));
+}
+
+void ProcessExecutor::interrupt_if_running(uint64_t id) {
+    // The child's SIGINT handler raises KeyboardInterrupt in the request if
+    // it is still the one running (a blocking sleep or read too). A
+    // read-modify-write, paired with the exchange in ChildServer::run_one:
+    // either this one comes first and the child then reads the stop from the
+    // ring before it runs the request, or it sees the request running.
+    SegmentHeader &h = seg_.header();
+    if (h.child_running.fetch_add(0, std::memory_order_acq_rel) != id) return;
+    h.interrupt_target.store(id, std::memory_order_seq_cst);
+    std::lock_guard lock(child_mu_);
+    if (child_) child_->signal(SIGINT);
 }
 
 Outcome ProcessExecutor::run_nested(Request *r) {
@@ -202,6 +210,9 @@ bool ProcessExecutor::pump() {
             progress = sent = true;
             continue;
         }
+        // Everything sent so far is in the ring: interrupts may go now.
+        for (uint64_t id : interrupts_after_send_) interrupt_if_running(id);
+        interrupts_after_send_.clear();
         Request *r = lane_.queue().pop_to_running();
         if (!r) {
             if (lane_.is_closing() && !close_sent_) {
@@ -219,6 +230,7 @@ bool ProcessExecutor::pump() {
             auto *c = static_cast<ProcessControl *>(r);
             if (c->op == ProcessControl::Op::stop) {
                 send_stop(c->subject);
+                interrupts_after_send_.push_back(c->subject);
             } else {
                 ByteBuffer m;
                 wire::Writer(m).u8(static_cast<uint8_t>(wire::ToChild::drop_env)).u64(c->subject);
@@ -257,7 +269,10 @@ bool ProcessExecutor::pump() {
         inflight_.emplace(r->id, hold.detach());
         // Cancelled between the pop and the phase change: stop_claimed saw
         // it queued and sent nothing.
-        if (r->is_claimed()) send_stop(r->id);
+        if (r->is_claimed()) {
+            send_stop(r->id);
+            interrupts_after_send_.push_back(r->id);
+        }
     }
     if (sent) ring_bell(seg_.header().child_bell, child_->wake_fd);
     return progress;

@@ -99,6 +99,7 @@ private:
     void escalate_unwatched_close();
     bool encode_request(Request *r, ByteBuffer &out);
     void send_stop(uint64_t id);
+    void interrupt_if_running(uint64_t id);
     // process_host_calls.cpp
     void start_host_call(uint64_t call_id, std::string_view name, std::string_view args);
     void host_thread_main();
@@ -122,6 +123,7 @@ private:
     // io thread only
     std::unordered_map<uint64_t, Request *> inflight_;  // sent, not yet answered
     std::deque<ByteBuffer> outbox_;  // encoded messages waiting for room in the ring
+    std::vector<uint64_t> interrupts_after_send_;  // SIGINT once outbox_ is in the ring
     ByteBuffer inbox_;
     bool close_sent_ = false;
     int64_t close_sent_at_ = 0;

@@ -157,10 +157,12 @@ PYCTX_API int pyctx_cbor_write_object(pyctx_cbor_writer_t *writer, const pyctx_o
  *
  * Credit (backpressure): the host grants credit -- at open and with
  * pyctx_stream_credit() -- and the iterator is never advanced more times
- * than the credit granted in total (one advance per item delivered, plus the
- * one that found the end or raised). Items are delivered in order, batched
- * when they come fast; each delivered item consumes one credit. With no
- * credit left the iterator waits, suspended, in the context.
+ * than the credit granted in total. Each advance either produces an item
+ * (delivered, in order; batched when items come fast) or finds the end (or
+ * the exception that ends the stream), so the end of a stream that was
+ * granted exactly as many credits as it has items is only found, and
+ * reported, once one more credit is granted. With no credit left the
+ * iterator waits, suspended, in the context.
  *
  * Callbacks: `on_item` runs once per item, `on_end` exactly once, after the
  * last item, with PYCTX_OK (the iterator was exhausted) or the status and

@@ -45,7 +45,7 @@ struct pyctx_request {
 
     // ---- settings (the owner's thread) ----
     std::shared_ptr<core::Context> ctx;
-    pyctx_request_kind kind = PYCTX_REQUEST_NONE;
+    int kind = PYCTX_REQUEST_NONE;  // a pyctx_request_kind (int: the object kinds join the enum later)
     std::string target, text;
     core::ByteBuffer args, kwargs;
     std::shared_ptr<core::Context> env_ctx;
@@ -357,7 +357,7 @@ PYCTX_API uint64_t pyctx_request_id(const pyctx_request_t *request) {
 }
 
 PYCTX_API pyctx_request_kind pyctx_request_get_kind(const pyctx_request_t *request) {
-    return request ? request->kind : PYCTX_REQUEST_NONE;
+    return request ? static_cast<pyctx_request_kind>(request->kind) : PYCTX_REQUEST_NONE;
 }
 
 PYCTX_API pyctx_status pyctx_request_status(const pyctx_request_t *request) {
@@ -400,6 +400,7 @@ PYCTX_API pyctx_error_t *pyctx_request_take_value(pyctx_request_t *request,
 namespace pyctx::capi {
 
 std::shared_ptr<core::Context> request_context(const pyctx_request_t *h) { return h->ctx; }
+int request_kind(const pyctx_request_t *h) { return h->kind; }
 
 pyctx_error_t *fill_engine_request(pyctx_request_t *h, core::Request *r) {
     if (!h->ctx) return invalid("the request has no destination context (pyctx_request_set_context)");
@@ -411,7 +412,7 @@ pyctx_error_t *fill_engine_request(pyctx_request_t *h, core::Request *r) {
         return invalid("env belongs to context '" + h->env_ctx->name() + "', not '" +
                        h->ctx->name() + "'");
     }
-    const pyctx_request_kind kind = h->kind;
+    const int kind = h->kind;
     if (kind == PYCTX_REQUEST_EXEC && (!h->args.empty() || !h->kwargs.empty()))
         return invalid("an exec request takes no args or kwargs");
     if (kind == PYCTX_REQUEST_EVAL && !h->args.empty())
@@ -427,7 +428,7 @@ pyctx_error_t *fill_engine_request(pyctx_request_t *h, core::Request *r) {
     if (h->result_form == PYCTX_RESULT_OBJECT &&
         (kind == PYCTX_REQUEST_EXEC || kind == PYCTX_REQUEST_RELEASE))
         return invalid("an exec or release request has no result to return as an object handle");
-    switch (static_cast<int>(kind)) {  // the object kinds are not in the enum until folded in
+    switch (kind) {
         case PYCTX_REQUEST_CALL: r->kind = core::RequestKind::call; break;
         case PYCTX_REQUEST_EVAL: r->kind = core::RequestKind::eval; break;
         case PYCTX_REQUEST_EXEC: r->kind = core::RequestKind::exec; break;
@@ -457,7 +458,7 @@ pyctx_error_t *fill_engine_request(pyctx_request_t *h, core::Request *r) {
 
 namespace {
 
-pyctx_error_t *set_object_kind(pyctx_request_t *h, pyctx_request_kind kind,
+pyctx_error_t *set_object_kind(pyctx_request_t *h, int kind,
                                const pyctx_object_t *object, const char *name, const char *what) {
     if (auto *e = not_in_flight(h)) return e;
     if (!object) return invalid("object is NULL");

@@ -15,5 +15,7 @@ namespace pyctx::capi {
 pyctx_error_t *fill_engine_request(pyctx_request_t *h, core::Request *r);
 // The destination context of `h` (nullptr: not set).
 std::shared_ptr<core::Context> request_context(const pyctx_request_t *h);
+// The kind of `h` as an int (the object kinds are not in the enum yet).
+int request_kind(const pyctx_request_t *h);
 
 }  // namespace pyctx::capi

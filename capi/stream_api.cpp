@@ -250,7 +250,7 @@ PYCTX_API pyctx_error_t *pyctx_stream_open(pyctx_request_t *request, uint32_t cr
     return guarded([&]() -> pyctx_error_t * {
         if (!request) return invalid("request is NULL");
         if (!out_stream) return invalid("out_stream is NULL");
-        const pyctx_request_kind kind = pyctx_request_get_kind(request);
+        const int kind = capi::request_kind(request);
         if (kind != PYCTX_REQUEST_CALL && kind != PYCTX_REQUEST_EVAL &&
             kind != PYCTX_REQUEST_OBJECT_CALL && kind != PYCTX_REQUEST_METHOD_CALL)
             return invalid("a stream is opened from a call, eval, object call or method call request");

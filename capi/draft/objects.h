@@ -59,11 +59,12 @@ extern "C" {
  */
 typedef struct pyctx_object pyctx_object_t;
 
-/** Request kinds of object operations (values of pyctx_request_kind). */
-#define PYCTX_REQUEST_OBJECT_CALL ((pyctx_request_kind)4) /**< object(*args, **kwargs) */
-#define PYCTX_REQUEST_METHOD_CALL ((pyctx_request_kind)5) /**< object.method(*args, **kwargs) */
-#define PYCTX_REQUEST_GETATTR ((pyctx_request_kind)6)     /**< object.name */
-#define PYCTX_REQUEST_RELEASE ((pyctx_request_kind)7)     /**< drop the reference */
+/** Request kinds of object operations: values of pyctx_request_kind, as
+ *  plain ints until they join that enum in pyctx.h. */
+#define PYCTX_REQUEST_OBJECT_CALL 4 /**< object(*args, **kwargs) */
+#define PYCTX_REQUEST_METHOD_CALL 5 /**< object.method(*args, **kwargs) */
+#define PYCTX_REQUEST_GETATTR 6     /**< object.name */
+#define PYCTX_REQUEST_RELEASE 7     /**< drop the reference */
 
 /** What a call, eval or object request returns. Values are stable. */
 typedef enum pyctx_result_form {

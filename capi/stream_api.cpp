@@ -68,9 +68,13 @@ struct pyctx_stream {
     pyctx_error end_error;               // written when decided
     std::atomic<bool> cancelled{false};
     std::atomic<bool> ended{false};      // on_end has returned
+    bool freed_in_end = false;           // pyctx_stream_free from on_end (that thread only)
 
-    ~pyctx_stream() {
-        if (free_user_data) free_user_data(user_data);
+    ~pyctx_stream() { drop_user_data(); }
+    // No callback runs after the end, so the user data goes with the
+    // owner's free (or right after on_end, when that is where it was freed).
+    void drop_user_data() {
+        if (pyctx_free_fn f = std::exchange(free_user_data, nullptr)) f(user_data);
     }
     void retain() { refs.fetch_add(1, std::memory_order_relaxed); }
     void release() {
@@ -98,6 +102,7 @@ core::Error submit_message(pyctx_stream *s, core::RequestKind kind, uint32_t cou
 
 // Reports the end (once): `lock` is held on entry and released here.
 void report_end(pyctx_stream *s, std::unique_lock<std::mutex> &lock, core::Error err) {
+    s->retain();  // on_end may free the stream (the owner's reference)
     s->end_decided = true;
     s->end_error.error = std::move(err);
     // The context forgets the stream (a no-op there when it already has).
@@ -111,11 +116,13 @@ void report_end(pyctx_stream *s, std::unique_lock<std::mutex> &lock, core::Error
         const core::Error &e = s->end_error.error;
         s->on_end(s->user_data, s, static_cast<pyctx_status>(e.status), e.ok() ? nullptr : &s->end_error);
         tls_in_end = outer;
+        if (s->freed_in_end) s->drop_user_data();
     }
     lock.lock();
     s->ended.store(true, std::memory_order_release);
     s->cv.notify_all();
     lock.unlock();
+    s->release();
 }
 
 // An end decided outside a message's completion (cancel, refusal).
@@ -348,7 +355,9 @@ PYCTX_API int pyctx_stream_is_done(const pyctx_stream_t *stream) {
 
 PYCTX_API void pyctx_stream_free(pyctx_stream_t *stream) {
     if (!stream) return;
-    if (tls_in_end != stream) {
+    if (tls_in_end == stream) {
+        stream->freed_in_end = true;  // its user data goes once on_end returns
+    } else {
         try {
             cancel(stream);
         } catch (...) {
@@ -356,6 +365,8 @@ PYCTX_API void pyctx_stream_free(pyctx_stream_t *stream) {
         }
         std::unique_lock lock(stream->mu);
         stream->cv.wait(lock, [&] { return stream->ended.load(std::memory_order_acquire); });
+        lock.unlock();
+        stream->drop_user_data();
     }
     stream->release();
 }

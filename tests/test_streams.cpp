@@ -404,13 +404,16 @@ TEST_P(StreamTest, ClosingTheContextEndsOpenStreamsOnceAndFreesUserData) {
 }
 
 TEST_P(StreamTest, FreeingAnOpenStreamCancelsItAndFreeFromItsEndIsAllowed) {
+    static std::atomic<int> freed{0};
+    freed = 0;
     Collector c;
     Request r = call_request("counting", cbor_array(1000000));
     pyctx_stream_t *raw = nullptr;
     ASSERT_TRUE(IsOk(pyctx_stream_open(r.get(), 3, Collector::on_item, Collector::on_end, &c,
-                                       nullptr, &raw)));
+                                       [](void *) { freed.fetch_add(1); }, &raw)));
     ASSERT_TRUE(c.wait_items(3));
-    pyctx_stream_free(raw);  // cancels, waits for the end
+    pyctx_stream_free(raw);  // cancels, waits for the end, releases the user data
+    EXPECT_EQ(freed.load(), 1);
     EXPECT_EQ(c.ends, 1);
     EXPECT_EQ(c.status, PYCTX_ERR_CANCELLED);
     EXPECT_EQ(eval_text(ctx(), "','.join(finished)"), "counting");

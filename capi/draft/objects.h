@@ -173,8 +173,10 @@ PYCTX_API int pyctx_cbor_write_object(pyctx_cbor_writer_t *writer, const pyctx_o
  * error of the call that was to produce the iterator. Both run on a library
  * thread, one at a time per stream, with no GIL and no library lock held;
  * they must not block, may grant credit, cancel, and (on_end only) free the
- * stream. `item` is borrowed for the duration of the callback. The user
- * data is released by its destructor once, when the stream is freed.
+ * stream. `item` is borrowed for the duration of the callback. No callback
+ * runs after on_end. The user data is released by its destructor once,
+ * inside pyctx_stream_free() (when called from on_end: right after on_end
+ * returns).
  *
  * Pull form: with `on_item` NULL the items wait in the stream for
  * pyctx_stream_next(), which grants credit itself (the open's `credit`, at

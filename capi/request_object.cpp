@@ -55,7 +55,7 @@ struct pyctx_request {
     void *user_data = nullptr;
     pyctx_free_fn free_user_data = nullptr;
     std::shared_ptr<capi::ObjectRef> object;  // object kinds: the handle used
-    pyctx_result_form result_form = PYCTX_RESULT_VALUE;
+    core::ResultForm result_form = core::ResultForm::value;
 
     // ---- the current submission ----
     std::atomic<HandleState> state{HandleState::fresh};
@@ -425,7 +425,7 @@ pyctx_error_t *fill_engine_request(pyctx_request_t *h, core::Request *r) {
             (!h->args.empty() || !h->kwargs.empty()))
             return invalid("an attribute read or a release takes no args or kwargs");
     }
-    if (h->result_form == PYCTX_RESULT_OBJECT &&
+    if (h->result_form == core::ResultForm::object &&
         (kind == PYCTX_REQUEST_EXEC || kind == PYCTX_REQUEST_RELEASE))
         return invalid("an exec or release request has no result to return as an object handle");
     switch (kind) {
@@ -447,8 +447,7 @@ pyctx_error_t *fill_engine_request(pyctx_request_t *h, core::Request *r) {
         throw std::bad_alloc();
     r->env_id = kind == PYCTX_REQUEST_EVAL || kind == PYCTX_REQUEST_EXEC ? h->env_id : 0;
     r->object_id = object_kind ? h->object->id : 0;
-    r->result_form = h->result_form == PYCTX_RESULT_OBJECT ? core::ResultForm::object
-                                                            : core::ResultForm::value;
+    r->result_form = h->result_form;
     r->deadline_ns = deadline_from(h->timeout_ms);
     r->id = h->ctx->lane().next_request_id();
     return nullptr;
@@ -479,12 +478,15 @@ extern "C" {
 
 PYCTX_API pyctx_error_t *pyctx_request_set_result_form(pyctx_request_t *request,
                                                        pyctx_result_form form) {
-    if (auto *e = not_in_flight(request)) return e;
-    int f = static_cast<int>(form);
-    if (f != PYCTX_RESULT_VALUE && f != PYCTX_RESULT_OBJECT)
-        return invalid("unknown result form " + std::to_string(f));
-    request->result_form = form;
-    return nullptr;
+    return guarded([&]() -> pyctx_error_t * {
+        if (auto *e = not_in_flight(request)) return e;
+        int f = static_cast<int>(form);  // compared as an int: any value may arrive
+        if (f != PYCTX_RESULT_VALUE && f != PYCTX_RESULT_OBJECT)
+            return invalid("unknown result form " + std::to_string(f) +
+                           " (expected PYCTX_RESULT_VALUE or PYCTX_RESULT_OBJECT)");
+        request->result_form = static_cast<core::ResultForm>(f);
+        return nullptr;
+    });
 }
 
 PYCTX_API pyctx_error_t *pyctx_request_set_object_call(pyctx_request_t *request,

@@ -45,10 +45,11 @@ enum class RequestKind : uint8_t {
 };
 
 // What a call, eval or object request returns.
+// (Numbered: the public forms share these values; 2 is the buffer view.)
 enum class ResultForm : uint8_t {
-    value,   // the result as CBOR
-    object,  // a new handle to the result: CBOR tag kTagObjectRef [key, id]
-    stream,  // the result (an iterator) becomes stream `id` (null value)
+    value = 0,   // the result as CBOR
+    object = 1,  // a new handle to the result: CBOR tag kTagObjectRef [key, id]
+    stream = 3,  // the result (an iterator) becomes stream `id` (null value)
 };
 
 // Where a request is. Written by the executor; read by cancel and deadlines

@@ -225,6 +225,10 @@ void on_message_done(core::Request *r, void *) {
         }
     } catch (...) {
         // Out of memory delivering: end the stream rather than lose items silently.
+        {
+            std::lock_guard lock(s->mu);
+            s->in_flight = false;
+        }
         decide_end(s, core::Error(core::Status::no_memory, "out of memory delivering stream items"));
     }
     s->release();

@@ -310,10 +310,14 @@ TEST_P(ObjectTest, ThousandsOfHandlesFromSeveralThreadsLeaveNothingBehind) {
 TEST_P(ObjectTest, HandlesMadeAndReleasedWhileTheContextClosesNeverCrash) {
     constexpr int kThreads = 4;
     std::atomic<bool> stop{false};
-    std::atomic<int> made{0}, unexpected{0};
+    std::atomic<int> made{0}, unexpected{0}, running{kThreads};
     std::vector<std::thread> threads;
     for (int t = 0; t < kThreads; ++t) {
         threads.emplace_back([&] {
+            struct Done {
+                std::atomic<int> &n;
+                ~Done() { n.fetch_sub(1); }
+            } done{running};
             std::vector<Object> kept;
             while (!stop.load()) {
                 Object o;
@@ -329,7 +333,8 @@ TEST_P(ObjectTest, HandlesMadeAndReleasedWhileTheContextClosesNeverCrash) {
             }
         });
     }
-    while (made.load() < 2000) std::this_thread::yield();
+    while (made.load() < 2000 && running.load() > 0) std::this_thread::yield();
+    EXPECT_GE(made.load(), 2000);
     ASSERT_TRUE(IsOk(pyctx_context_close(ctx(), 10000)));
     stop.store(true);
     for (auto &th : threads) th.join();

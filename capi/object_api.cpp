@@ -39,8 +39,8 @@ bool parse_ref(const core::ByteBuffer &v, uint64_t *key, uint64_t *id) {
            (*key = k.arg, *id = i.arg, true);
 }
 
-// One synchronous object request (a thin wrapper: the request object does
-// the checks).
+// A synchronous release through the request object (it marks the handle
+// released when submitted).
 pyctx_error_t *run_object_request(pyctx_request_t *req, uint32_t timeout_ms, pyctx_bytes_t *out) {
     pyctx_error_t *e = pyctx_request_set_timeout(req, timeout_ms);
     if (!e) e = pyctx_request_submit(req);
@@ -50,6 +50,39 @@ pyctx_error_t *run_object_request(pyctx_request_t *req, uint32_t timeout_ms, pyc
     if (!e && out) e = pyctx_request_take_value(req, out);
     pyctx_request_free(req);
     return e;
+}
+
+// One synchronous object request on the engine path of pyctx_call (a pooled
+// request, run_sync): the same request kind the request object submits,
+// without a request object's allocation per call.
+pyctx_error_t *run_object_sync(const pyctx_object_t *object, core::RequestKind kind,
+                               const char *name, const char *what, const uint8_t *args,
+                               size_t args_len, const uint8_t *kwargs, size_t kwargs_len,
+                               uint32_t timeout_ms, pyctx_bytes_t *out) {
+    if (!object) return invalid("object is NULL");
+    if (!out) return invalid("the result pointer is NULL");
+    if (what) {
+        if (auto *e = capi::check_text(name, what)) return e;
+    }
+    if (auto *e = capi::check_cbor(args, args_len, 4, "args")) return e;
+    if (auto *e = capi::check_cbor(kwargs, kwargs_len, 5, "kwargs")) return e;
+    if (!core::Runtime::get().running()) return capi::not_running();
+    const capi::ObjectRef &ref = *object->ref;
+    if (auto *e = capi::check_object_use(ref, nullptr)) return e;
+    core::RequestRef r(core::PooledRequest::make());
+    r->kind = kind;
+    r->object_id = ref.id;
+    if (what) r->text.assign(name);
+    if (args_len && !r->args.append(args, args_len)) throw std::bad_alloc();
+    if (kwargs_len && !r->kwargs.append(kwargs, kwargs_len)) throw std::bad_alloc();
+    r->deadline_ns = timeout_ms == PYCTX_NO_TIMEOUT
+                         ? 0
+                         : core::now_ns() + static_cast<int64_t>(timeout_ms) * 1000000;
+    r->id = ref.ctx->lane().next_request_id();
+    core::Outcome outcome = ref.ctx->lane().run_sync(std::move(r));
+    if (!outcome.error.ok()) return capi::make_error(std::move(outcome.error));
+    out->data = outcome.value.release(&out->len);
+    return nullptr;
 }
 
 }  // namespace
@@ -140,18 +173,9 @@ PYCTX_API pyctx_error_t *pyctx_object_call(const pyctx_object_t *object, const u
                                            size_t args_len, const uint8_t *kwargs,
                                            size_t kwargs_len, uint32_t timeout_ms,
                                            pyctx_bytes_t *out_result) {
-    return guarded([&]() -> pyctx_error_t * {
-        if (!out_result) return invalid("out_result is NULL");
-        pyctx_request_t *req = nullptr;
-        if (auto *e = pyctx_request_new(&req)) return e;
-        pyctx_error_t *e = pyctx_request_set_object_call(req, object);
-        if (!e) e = pyctx_request_set_args(req, args, args_len);
-        if (!e) e = pyctx_request_set_kwargs(req, kwargs, kwargs_len);
-        if (e) {
-            pyctx_request_free(req);
-            return e;
-        }
-        return run_object_request(req, timeout_ms, out_result);
+    return guarded([&] {
+        return run_object_sync(object, core::RequestKind::object_call, nullptr, nullptr, args,
+                               args_len, kwargs, kwargs_len, timeout_ms, out_result);
     });
 }
 
@@ -159,32 +183,17 @@ PYCTX_API pyctx_error_t *pyctx_object_call_method(const pyctx_object_t *object, 
                                                   const uint8_t *args, size_t args_len,
                                                   const uint8_t *kwargs, size_t kwargs_len,
                                                   uint32_t timeout_ms, pyctx_bytes_t *out_result) {
-    return guarded([&]() -> pyctx_error_t * {
-        if (!out_result) return invalid("out_result is NULL");
-        pyctx_request_t *req = nullptr;
-        if (auto *e = pyctx_request_new(&req)) return e;
-        pyctx_error_t *e = pyctx_request_set_method_call(req, object, method);
-        if (!e) e = pyctx_request_set_args(req, args, args_len);
-        if (!e) e = pyctx_request_set_kwargs(req, kwargs, kwargs_len);
-        if (e) {
-            pyctx_request_free(req);
-            return e;
-        }
-        return run_object_request(req, timeout_ms, out_result);
+    return guarded([&] {
+        return run_object_sync(object, core::RequestKind::method_call, method, "method", args,
+                               args_len, kwargs, kwargs_len, timeout_ms, out_result);
     });
 }
 
 PYCTX_API pyctx_error_t *pyctx_object_getattr(const pyctx_object_t *object, const char *name,
                                               uint32_t timeout_ms, pyctx_bytes_t *out_value) {
-    return guarded([&]() -> pyctx_error_t * {
-        if (!out_value) return invalid("out_value is NULL");
-        pyctx_request_t *req = nullptr;
-        if (auto *e = pyctx_request_new(&req)) return e;
-        if (auto *e = pyctx_request_set_getattr(req, object, name)) {
-            pyctx_request_free(req);
-            return e;
-        }
-        return run_object_request(req, timeout_ms, out_value);
+    return guarded([&] {
+        return run_object_sync(object, core::RequestKind::getattr, name, "attribute name", nullptr,
+                               0, nullptr, 0, timeout_ms, out_value);
     });
 }
 

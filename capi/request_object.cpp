@@ -478,9 +478,11 @@ extern "C" {
 
 PYCTX_API pyctx_error_t *pyctx_request_set_result_form(pyctx_request_t *request,
                                                        pyctx_result_form form) {
+    // Read as an int at once (not through the lambda's reference): any value
+    // may arrive from C.
+    const int f = static_cast<int>(form);
     return guarded([&]() -> pyctx_error_t * {
         if (auto *e = not_in_flight(request)) return e;
-        int f = static_cast<int>(form);  // compared as an int: any value may arrive
         if (f != PYCTX_RESULT_VALUE && f != PYCTX_RESULT_OBJECT)
             return invalid("unknown result form " + std::to_string(f) +
                            " (expected PYCTX_RESULT_VALUE or PYCTX_RESULT_OBJECT)");

@@ -7,7 +7,9 @@
 #include "core/cbor/tags.h"
 #include "core/engine/context.h"
 #include "core/engine/runtime.h"
+#include "core/request/request.h"
 #include "pyctx.h"
+#include "capi/draft/objects.h"
 
 namespace {
 
@@ -50,6 +52,9 @@ static_assert(cbor::kTagSet == PYCTX_CBOR_TAG_SET);
 static_assert(cbor::kTagSymbol == PYCTX_CBOR_TAG_SYMBOL);
 static_assert(cbor::kTagTuple == PYCTX_CBOR_TAG_TUPLE);
 static_assert(cbor::kTagHostTerm == PYCTX_CBOR_TAG_HOST_TERM);
+static_assert(cbor::kTagObjectRef == PYCTX_CBOR_TAG_OBJECT);
+static_assert(static_cast<int>(pyctx::core::ResultForm::value) == PYCTX_RESULT_VALUE);
+static_assert(static_cast<int>(pyctx::core::ResultForm::object) == PYCTX_RESULT_OBJECT);
 
 static_assert(cbor::kMaxDepth == PYCTX_CBOR_MAX_DEPTH);
 static_assert(static_cast<int>(cbor::Type::uint) == PYCTX_CBOR_UINT);

@@ -12,5 +12,7 @@ inline constexpr uint64_t kTagSymbol = 39;         // identifier (Erlang atoms)
 inline constexpr uint64_t kTagSet = 258;           // finite set
 inline constexpr uint64_t kTagTuple = 28793;       // 0x7079, "py"
 inline constexpr uint64_t kTagHostTerm = 28794;    // 0x707A, opaque host data
+// An object handle: encloses [context key, handle id] (two unsigned ints).
+inline constexpr uint64_t kTagObjectRef = 28796;   // 0x707C
 
 }  // namespace pyctx::core::cbor

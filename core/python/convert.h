@@ -16,6 +16,8 @@
 
 namespace pyctx::core {
 
+class ObjectTable;
+
 // The pyctx module's types, as strong references, for one interpreter
 // (subinterpreters each have their own). Filled by load_py_types()
 // (core/py_module.h) and released by release_py_types().
@@ -23,6 +25,9 @@ struct PyTypes {
     PyObject *symbol_type = nullptr;     // pyctx.Symbol
     PyObject *host_term_type = nullptr;  // pyctx.HostTerm
     PyObject *host_error_type = nullptr; // pyctx.HostError (for the host-call code)
+    // The context's object handles, which object-reference tags name
+    // (nullptr: such tags are refused).
+    const ObjectTable *objects = nullptr;
 };
 
 // Decodes exactly one complete CBOR item filling all of [data, data+len)

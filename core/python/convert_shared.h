@@ -24,6 +24,7 @@ using cbor::Major;
 using cbor::Type;
 using cbor::kTagHostTerm;
 using cbor::kTagNegativeBignum;
+using cbor::kTagObjectRef;
 using cbor::kTagPositiveBignum;
 using cbor::kTagSet;
 using cbor::kTagSymbol;

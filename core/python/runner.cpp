@@ -34,6 +34,12 @@ void PyState::execute(Request *r) {
         case RequestKind::call: run_call(r); break;
         case RequestKind::eval: run_eval(r); break;
         case RequestKind::exec: run_exec(r); break;
+        case RequestKind::object_call:
+        case RequestKind::method_call:
+        case RequestKind::getattr:
+        case RequestKind::release: run_object(r); break;
+        case RequestKind::stream_pull:
+        case RequestKind::stream_close: streams_.run(r); break;
         case RequestKind::control: break;  // handled by the executor
     }
 }
@@ -44,6 +50,11 @@ void PyState::run_call(Request *r) {
     Error err;
     PyRef fn(ns_.resolve_function(*r, &err));
     if (!fn) return fail(r, std::move(err));
+    call_object(r, std::move(fn));
+}
+
+void PyState::call_object(Request *r, PyRef fn) {
+    Error err;
     // Common case: a few positional arguments and no kwargs go straight
     // from CBOR into a stack array for vectorcall, with no list.
     if (r->kwargs.empty()) {
@@ -139,8 +150,8 @@ void PyState::complete_with(Request *r, PyObject *result_in) {
     } else if (is_awaitable(result.get())) {
         if (loop_.start_task(r, result.release())) return;
         out.error = fetch_python_error();
-    } else if (!python_to_cbor(result.get(), types_, out.value, &out.error)) {
-        out.value.clear();
+    } else {
+        encode_result(r, result.get(), out);
     }
     result.reset();
     thread_.complete(r, std::move(out));

@@ -22,6 +22,9 @@ namespace pyctx::core {
 struct Outcome {
     Error error;       // status ok => `value` holds CBOR
     ByteBuffer value;
+    // Non-zero when the executor made an object handle for this result (see
+    // ResultForm::object): whoever drops the outcome unclaimed must release it.
+    uint64_t object_id = 0;
 };
 
 enum class RequestKind : uint8_t {
@@ -29,6 +32,24 @@ enum class RequestKind : uint8_t {
     eval,     // text = expression, args = locals map (optional), env_id
     exec,     // text = code, env_id
     control,  // executor-internal message (see ControlRequest); never claimed
+    // Object handles and streams (core/python/objects.h, streams.h): plain
+    // data only -- a handle or stream is a context-local integer id
+    // (`object_id`), never a pointer, so these kinds can cross any executor
+    // seam (a shared-memory ring to a child process included).
+    object_call,  // object_id(*args, **kwargs)
+    method_call,  // object_id.<text>(*args, **kwargs)
+    getattr,      // object_id.<text>
+    release,      // drop the handle object_id
+    stream_pull,  // stream object_id: advance up to `count` items, return them
+    stream_close, // stream object_id: close it (its finally blocks run)
+};
+
+// What a call, eval or object request returns.
+// (Numbered: the public forms share these values; 2 is the buffer view.)
+enum class ResultForm : uint8_t {
+    value = 0,   // the result as CBOR
+    object = 1,  // a new handle to the result: CBOR tag kTagObjectRef [key, id]
+    stream = 3,  // the result (an iterator) becomes stream `id` (null value)
 };
 
 // Where a request is. Written by the executor; read by cancel and deadlines
@@ -68,6 +89,9 @@ struct Request {
     std::string text;         // function path, expression or code
     ByteBuffer args;          // CBOR array (call) / locals map (eval)
     ByteBuffer kwargs;        // CBOR map (call)
+    uint64_t object_id = 0;   // object kinds: the handle; stream kinds: the stream
+    uint32_t count = 0;       // stream_pull: how many items it may advance
+    ResultForm result_form = ResultForm::value;
     CompletionSink sink = nullptr;
     void *sink_data = nullptr;
 
@@ -136,6 +160,9 @@ protected:
         text.clear();
         args.clear_keeping(kKeepBytes);
         kwargs.clear_keeping(kKeepBytes);
+        object_id = 0;
+        count = 0;
+        result_form = ResultForm::value;
         sink = nullptr;
         sink_data = nullptr;
         refs.store(1, std::memory_order_relaxed);
@@ -149,6 +176,7 @@ protected:
         deadline_watched.store(false, std::memory_order_relaxed);
         if (!outcome.error.ok()) outcome.error = Error();
         outcome.value.clear_keeping(kKeepBytes);
+        outcome.object_id = 0;
         next = nullptr;
     }
 

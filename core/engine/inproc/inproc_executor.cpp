@@ -262,7 +262,10 @@ void InprocExecutor::run_control(Request *r) {
 void InprocExecutor::complete(Request *r, Outcome &&out) {
     if (r->id == current_id_.load(std::memory_order_relaxed))
         completed_id_.store(r->id, std::memory_order_relaxed);  // before the caller wakes
-    lane_.complete(r, std::move(out), Origin::executor);
+    const uint64_t made = out.object_id;
+    // Lost the claim (cancel, deadline, close won): a handle or stream made
+    // for this result would never reach the host, so it goes now.
+    if (!lane_.complete(r, std::move(out), Origin::executor)) py_->drop_unclaimed(*r, made);
 }
 
 bool InprocExecutor::defer_delivery(Request *r) {

@@ -42,6 +42,8 @@ thread_local pyctx_request *tls_in_callback = nullptr;
 
 }  // namespace
 
+// Handles are recycled (release() -> reset()): every field below must be
+// put back to its initial value in reset(), or a new request inherits it.
 struct pyctx_request {
     std::atomic<int> refs{1};  // the owner's, plus one while in flight
 
@@ -94,6 +96,9 @@ private:
     void reset() {
         refs.store(1, std::memory_order_relaxed);
         ctx.reset();
+        pool.reset();
+        key.clear();
+        has_key = false;
         kind = PYCTX_REQUEST_NONE;
         target.clear();
         text.clear();
@@ -108,6 +113,8 @@ private:
         state.store(HandleState::fresh, std::memory_order_relaxed);
         current = core::RequestRef();
         id.store(0, std::memory_order_relaxed);
+        pool_member.store(0, std::memory_order_relaxed);
+        key_moved.store(0, std::memory_order_relaxed);
         if (!error_object.error.ok()) error_object.error = core::Error();
     }
 

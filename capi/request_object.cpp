@@ -110,6 +110,10 @@ private:
         callback = nullptr;
         user_data = nullptr;
         free_user_data = nullptr;
+        object.reset();
+        result_form = core::ResultForm::value;
+        pyctx_object_free(result_object);
+        result_object = nullptr;
         state.store(HandleState::fresh, std::memory_order_relaxed);
         current = core::RequestRef();
         id.store(0, std::memory_order_relaxed);

@@ -13,6 +13,7 @@
 // usage: bench_async [--mode worker|owngil|both] [--part pipelined|asyncio|both]
 //                    [--requests N] [--window N] [--sleepers N] [--sync-calls N]
 #include "bench_common.hpp"
+#include "completions.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -24,61 +25,11 @@ namespace {
 
 using bench::Cbor;
 
-inline void cpu_relax() {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
-}
+using bench::Completions;
+using bench::new_completions;
+using bench::on_complete;
 
-// Completion bookkeeping shared with the callbacks (library threads).
-struct Completions {
-    std::atomic<uint64_t> done{0};
-    std::atomic<uint64_t> failed{0};
-    std::mutex first_error_mu;
-    std::string first_error;  // describe() of the first failed result
-
-    void record(pyctx_result_t *result) {
-        if (pyctx_result_status(result) != PYCTX_OK) {
-            if (failed.fetch_add(1) == 0) {
-                std::lock_guard<std::mutex> lock(first_error_mu);
-                first_error = bench::describe(pyctx_result_error(result));
-            }
-        }
-        pyctx_result_free(result);
-        done.fetch_add(1, std::memory_order_release);
-    }
-
-    // Polls until at least `target` requests have completed. The waiter
-    // polls instead of sleeping so that completions never pay for waking it
-    // (a futex wake per completion would cost more than the request).
-    void wait_for(uint64_t target) const {
-        for (unsigned spins = 0; done.load(std::memory_order_acquire) < target; ++spins) {
-            if (spins % 256 == 255)
-                std::this_thread::yield();  // let others run on a busy machine
-            else
-                cpu_relax();
-        }
-    }
-};
-
-// A callback may still be running after the waiter saw the last completion,
-// so Completions live until exit (after pyctx_shutdown(), which waits for
-// every callback) rather than on the stack.
-Completions &new_completions() {
-    static std::deque<Completions> all;
-    return all.emplace_back();
-}
-
-void on_complete(void *user_data, uint64_t, pyctx_result_t *result) {
-    static_cast<Completions *>(user_data)->record(result);
-}
-
-const Cbor &identity_args() {
-    static const Cbor args = bench::make_cbor([](pyctx_cbor_writer_t *w) {
-        return pyctx_cbor_write_array(w, 1) || pyctx_cbor_write_float(w, 2.0);
-    });
-    return args;
-}
+using bench::identity_args;
 
 // Benchmark 3.
 void bench_pipelined(pyctx_context_t *ctx, const char *mode, uint64_t total, uint64_t window) {

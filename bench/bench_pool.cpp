@@ -12,6 +12,7 @@
 // usage: bench_pool [--mode worker|owngil|both] [--n N] [--requests R]
 //                   [--window W] [--rounds K] [--sync-calls S]
 #include "bench_common.hpp"
+#include "completions.hpp"
 
 #include "../capi/draft/pools.h"
 
@@ -24,46 +25,11 @@
 namespace {
 
 using bench::Cbor;
+using bench::Completions;
+using bench::new_completions;
+using bench::on_complete;
 
-inline void cpu_relax() {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
-}
-
-struct Completions {
-    std::atomic<uint64_t> done{0};
-    std::atomic<uint64_t> failed{0};
-    void wait_for(uint64_t target) const {
-        for (unsigned spins = 0; done.load(std::memory_order_acquire) < target; ++spins) {
-            if (spins % 256 == 255)
-                std::this_thread::yield();
-            else
-                cpu_relax();
-        }
-    }
-};
-
-// Callbacks may still run after a waiter saw the last completion: these
-// live until exit (pyctx_shutdown waits for every callback).
-Completions &new_completions() {
-    static std::deque<Completions> all;
-    return all.emplace_back();
-}
-
-void on_complete(void *user_data, uint64_t, pyctx_result_t *result) {
-    auto *c = static_cast<Completions *>(user_data);
-    if (pyctx_result_status(result) != PYCTX_OK) c->failed.fetch_add(1);
-    pyctx_result_free(result);
-    c->done.fetch_add(1, std::memory_order_release);
-}
-
-const Cbor &identity_args() {
-    static const Cbor args = bench::make_cbor([](pyctx_cbor_writer_t *w) {
-        return pyctx_cbor_write_array(w, 1) || pyctx_cbor_write_float(w, 2.0);
-    });
-    return args;
-}
+using bench::identity_args;
 
 // `submit(c)` sends one identity call completing into `c`.
 using Submit = std::function<void(Completions &)>;
@@ -82,7 +48,7 @@ double pipelined_per_s(const Submit &submit, uint64_t total, uint64_t window) {
     }
     c.wait_for(total);
     double secs = static_cast<double>(bench::now_ns() - t0) / 1e9;
-    if (c.failed.load() != 0) bench::die("a pipelined call failed");
+    if (c.failed.load() != 0) bench::die("a pipelined call failed: " + c.first_error);
     return static_cast<double>(total) / secs;
 }
 

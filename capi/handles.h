@@ -89,6 +89,18 @@ pyctx_error_t *check_text(const char *value, const char *what, bool allow_empty 
 // (4 array, 5 map); NULL/0 means absent.
 pyctx_error_t *check_cbor(const uint8_t *data, size_t len, int major, const char *what);
 
+// The request-building steps every one-call entry point shares (contexts
+// and pools; request_api.cpp):
+// checks and copies the arguments of a call (`target` module, `text`
+// function), eval or exec into `r`, with its deadline; an error for bad
+// arguments (the request is then not submitted).
+pyctx_error_t *fill_request(core::Request *r, core::RequestKind kind, const char *target,
+                            const char *text, const char *text_what, const uint8_t *args,
+                            size_t args_len, const uint8_t *kwargs, size_t kwargs_len,
+                            uint64_t env_id, uint32_t timeout_ms);
+// Makes `r` complete through the C callback `on_complete(user_data, ...)`.
+void complete_through_c(pyctx_result *r, pyctx_completion_fn on_complete, void *user_data);
+
 // Runs `body`, turning any escaping C++ exception into an error: nothing
 // ever unwinds across the C boundary.
 template <class F>

@@ -21,41 +21,16 @@ static_assert(PYCTX_POOL_MAX_SIZE == core::PoolOptions::kMaxSize);
 
 namespace {
 
-int64_t deadline_from(uint32_t timeout_ms) {
-    return timeout_ms == PYCTX_NO_TIMEOUT
-               ? 0
-               : core::now_ns() + static_cast<int64_t>(timeout_ms) * 1000000;
-}
-
 pyctx_error_t *check_pool(const pyctx_pool_t *pool) {
     if (!pool) return invalid("pool is NULL");
     if (!core::Runtime::get().running()) return capi::not_running();
     return nullptr;
 }
 
-// The parts of a call request both one-call functions share.
-pyctx_error_t *fill_call(core::Request *r, const char *module, const char *function,
-                         const uint8_t *args, size_t args_len, const uint8_t *kwargs,
-                         size_t kwargs_len, uint32_t timeout_ms) {
-    if (auto *e = capi::check_text(module, "module")) return e;
-    if (auto *e = capi::check_text(function, "function")) return e;
-    if (auto *e = capi::check_cbor(args, args_len, 4, "args")) return e;
-    if (auto *e = capi::check_cbor(kwargs, kwargs_len, 5, "kwargs")) return e;
-    r->kind = core::RequestKind::call;
-    r->target.assign(module);
-    r->text.assign(function);
-    if (args_len && !r->args.append(args, args_len)) throw std::bad_alloc();
-    if (kwargs_len && !r->kwargs.append(kwargs, kwargs_len)) throw std::bad_alloc();
-    r->deadline_ns = deadline_from(timeout_ms);
-    return nullptr;
-}
-
-// The completion sink of pyctx_pool_call_async: the request is the result.
-void deliver_to_c(core::Request *r, void *user_data) {
-    auto *result = static_cast<pyctx_result *>(r);
-    if (!r->outcome.error.ok()) result->error_object.error = std::move(r->outcome.error);
-    r->retain();  // the callback's reference, dropped by pyctx_result_free
-    result->on_complete(user_data, r->id, result);
+// The error for a member index the pool does not have.
+pyctx_error_t *no_member(const pyctx_pool_t *pool, size_t index) {
+    return capi::make_error(PYCTX_ERR_NOT_FOUND, "pool '" + pool->pool->name() +
+                                                     "' has no member " + std::to_string(index));
 }
 
 }  // namespace
@@ -91,12 +66,7 @@ PYCTX_API pyctx_error_t *pyctx_pool_options_set_member_options(
 
 PYCTX_API pyctx_error_t *pyctx_pool_options_set_name(pyctx_pool_options_t *options,
                                                      const char *name) {
-    return guarded([&]() -> pyctx_error_t * {
-        if (!options) return invalid("options is NULL");
-        if (auto *e = capi::check_text(name, "name")) return e;
-        options->options.name = name;
-        return nullptr;
-    });
+    return capi::set_text(options, name, "name", [&] { options->options.name = name; });
 }
 
 PYCTX_API pyctx_error_t *pyctx_pool_options_set_routing(pyctx_pool_options_t *options,
@@ -197,10 +167,7 @@ PYCTX_API pyctx_error_t *pyctx_pool_member_context(pyctx_pool_t *pool, size_t in
         if (!pool) return invalid("pool is NULL");
         if (!out_context) return invalid("out_context is NULL");
         std::shared_ptr<core::Context> ctx = pool->pool->member(index);
-        if (!ctx)
-            return capi::make_error(PYCTX_ERR_NOT_FOUND, "pool '" + pool->pool->name() +
-                                                             "' has no member " +
-                                                             std::to_string(index));
+        if (!ctx) return no_member(pool, index);
         *out_context = new pyctx_context{std::move(ctx), false};
         return nullptr;
     });
@@ -225,8 +192,9 @@ PYCTX_API pyctx_error_t *pyctx_pool_call(pyctx_pool_t *pool, const char *module,
         if (auto *e = check_pool(pool)) return e;
         if (!out_result) return invalid("out_result is NULL");
         core::RequestRef r(core::PooledRequest::make());
-        if (auto *e = fill_call(r.get(), module, function, args, args_len, kwargs, kwargs_len,
-                                timeout_ms))
+        if (auto *e = capi::fill_request(r.get(), core::RequestKind::call, module, function,
+                                         nullptr, args, args_len, kwargs, kwargs_len, 0,
+                                         timeout_ms))
             return e;
         r->id = pool->pool->next_request_id();
         core::Outcome out = pool->pool->run_sync(std::move(r), core::RouteHint{}, nullptr);
@@ -247,13 +215,10 @@ PYCTX_API pyctx_error_t *pyctx_pool_call_async(pyctx_pool_t *pool, const char *m
         if (!on_complete) return invalid("on_complete is NULL");
         core::RequestRef hold(pyctx_result::make());
         auto *r = static_cast<pyctx_result *>(hold.get());
-        if (auto *e = fill_call(r, module, function, args, args_len, kwargs, kwargs_len,
-                                timeout_ms))
+        if (auto *e = capi::fill_request(r, core::RequestKind::call, module, function, nullptr,
+                                         args, args_len, kwargs, kwargs_len, 0, timeout_ms))
             return e;
-        r->sink = deliver_to_c;
-        r->sink_data = user_data;
-        r->on_complete = on_complete;
-        r->user_data = user_data;
+        capi::complete_through_c(r, on_complete, user_data);
         r->id = pool->pool->next_request_id();
         const uint64_t id = r->id;
         core::Error err = pool->pool->route(core::RouteHint{}, [&](core::Context &m, const core::RouteInfo &) {
@@ -303,10 +268,7 @@ PYCTX_API pyctx_error_t *pyctx_pool_member_stats(const pyctx_pool_t *pool, size_
         if (!pool) return invalid("pool is NULL");
         if (!out_stats) return invalid("out_stats is NULL");
         core::PoolMemberStats s;
-        if (!pool->pool->member_stats(index, &s))
-            return capi::make_error(PYCTX_ERR_NOT_FOUND, "pool '" + pool->pool->name() +
-                                                             "' has no member " +
-                                                             std::to_string(index));
+        if (!pool->pool->member_stats(index, &s)) return no_member(pool, index);
         pyctx_pool_member_stats_t full = {s.member_id,   s.slot,      s.parked ? 1u : 0u,
                                           s.busy ? 1u : 0u, s.completed, s.failed,
                                           s.cancelled,   s.timed_out, s.closed,

@@ -7,29 +7,14 @@ using namespace pyctx;
 using capi::guarded;
 using capi::invalid;
 using capi::deadline_from;
+using capi::fill_request;
 
-namespace {
+namespace pyctx::capi {
 
-pyctx_error_t *check_context(pyctx_context_t *context) {
-    if (!context) return invalid("context is NULL");
-    if (!core::Runtime::get().running()) return capi::not_running();
-    return nullptr;
-}
-
-pyctx_error_t *check_env(pyctx_context_t *context, pyctx_env_t *env) {
-    if (env && env->ctx != context->ctx) {
-        return invalid("env belongs to context '" + env->ctx->name() + "', not '" +
-                       context->ctx->name() + "'");
-    }
-    return nullptr;
-}
-
-// Fills the parts common to every request kind. Returns an error for bad
-// arguments; the request is not submitted then.
-pyctx_error_t *fill(core::Request *r, core::RequestKind kind, const char *target,
-                    const char *text, const char *text_what, const uint8_t *args, size_t args_len,
-                    const uint8_t *kwargs, size_t kwargs_len, uint64_t env_id,
-                    uint32_t timeout_ms) {
+pyctx_error_t *fill_request(core::Request *r, core::RequestKind kind, const char *target,
+                            const char *text, const char *text_what, const uint8_t *args,
+                            size_t args_len, const uint8_t *kwargs, size_t kwargs_len,
+                            uint64_t env_id, uint32_t timeout_ms) {
     r->kind = kind;
     if (kind == core::RequestKind::call) {
         if (auto *e = capi::check_text(target, "module")) return e;
@@ -49,14 +34,7 @@ pyctx_error_t *fill(core::Request *r, core::RequestKind kind, const char *target
     return nullptr;
 }
 
-pyctx_error_t *run_sync(pyctx_context_t *context, core::RequestRef request,
-                        pyctx_bytes_t *out_result) {
-    request->id = context->ctx->lane().next_request_id();
-    core::Outcome out = context->ctx->lane().run_sync(std::move(request));
-    if (!out.error.ok()) return capi::make_error(std::move(out.error));
-    if (out_result) out_result->data = out.value.release(&out_result->len);
-    return nullptr;
-}
+namespace {
 
 // The core's completion sink for C callers: the request is a pyctx_result.
 void deliver_to_c(core::Request *r, void *user_data) {
@@ -66,14 +44,47 @@ void deliver_to_c(core::Request *r, void *user_data) {
     result->on_complete(user_data, r->id, result);
 }
 
-pyctx_error_t *submit_async(pyctx_context_t *context, pyctx_result *r,
-                            pyctx_completion_fn on_complete, void *user_data,
-                            uint64_t *out_request_id) {
-    core::RequestRef hold(r);
+}  // namespace
+
+void complete_through_c(pyctx_result *r, pyctx_completion_fn on_complete, void *user_data) {
     r->sink = deliver_to_c;
     r->sink_data = user_data;
     r->on_complete = on_complete;
     r->user_data = user_data;
+}
+
+}  // namespace pyctx::capi
+
+namespace {
+
+pyctx_error_t *check_context(pyctx_context_t *context) {
+    if (!context) return invalid("context is NULL");
+    if (!core::Runtime::get().running()) return capi::not_running();
+    return nullptr;
+}
+
+pyctx_error_t *check_env(pyctx_context_t *context, pyctx_env_t *env) {
+    if (env && env->ctx != context->ctx) {
+        return invalid("env belongs to context '" + env->ctx->name() + "', not '" +
+                       context->ctx->name() + "'");
+    }
+    return nullptr;
+}
+
+pyctx_error_t *run_sync(pyctx_context_t *context, core::RequestRef request,
+                        pyctx_bytes_t *out_result) {
+    request->id = context->ctx->lane().next_request_id();
+    core::Outcome out = context->ctx->lane().run_sync(std::move(request));
+    if (!out.error.ok()) return capi::make_error(std::move(out.error));
+    if (out_result) out_result->data = out.value.release(&out_result->len);
+    return nullptr;
+}
+
+pyctx_error_t *submit_async(pyctx_context_t *context, pyctx_result *r,
+                            pyctx_completion_fn on_complete, void *user_data,
+                            uint64_t *out_request_id) {
+    core::RequestRef hold(r);
+    capi::complete_through_c(r, on_complete, user_data);
     r->id = context->ctx->lane().next_request_id();
     uint64_t id = r->id;
     core::Error err = context->ctx->lane().submit(std::move(hold), true);
@@ -83,17 +94,17 @@ pyctx_error_t *submit_async(pyctx_context_t *context, pyctx_result *r,
 }
 
 // The shared body of every *_async entry point: checks, allocation, the
-// kind-specific `fill_request`, submission.
+// kind-specific `fill_kind`, submission.
 template <class Fill>
 pyctx_error_t *submit_new(pyctx_context_t *context, pyctx_env_t *env,
                           pyctx_completion_fn on_complete, void *user_data,
-                          uint64_t *out_request_id, Fill &&fill_request) {
+                          uint64_t *out_request_id, Fill &&fill_kind) {
     return guarded([&]() -> pyctx_error_t * {
         if (auto *e = check_context(context)) return e;
         if (!on_complete) return invalid("on_complete is NULL");
         if (auto *e = check_env(context, env)) return e;
         auto *r = pyctx_result::make();
-        if (auto *e = fill_request(r)) {
+        if (auto *e = fill_kind(r)) {
             r->release();
             return e;
         }
@@ -113,7 +124,7 @@ PYCTX_API pyctx_error_t *pyctx_call(pyctx_context_t *context, const char *module
         if (auto *e = check_context(context)) return e;
         if (!out_result) return invalid("out_result is NULL");
         core::RequestRef r(core::PooledRequest::make());
-        if (auto *e = fill(r.get(), core::RequestKind::call, module, function, nullptr, args,
+        if (auto *e = fill_request(r.get(), core::RequestKind::call, module, function, nullptr, args,
                            args_len, kwargs, kwargs_len, 0, timeout_ms))
             return e;
         return run_sync(context, std::move(r), out_result);
@@ -128,7 +139,7 @@ PYCTX_API pyctx_error_t *pyctx_eval(pyctx_context_t *context, const char *expres
         if (!out_result) return invalid("out_result is NULL");
         if (auto *e = check_env(context, env)) return e;
         core::RequestRef r(core::PooledRequest::make());
-        if (auto *e = fill(r.get(), core::RequestKind::eval, nullptr, expression, "expression",
+        if (auto *e = fill_request(r.get(), core::RequestKind::eval, nullptr, expression, "expression",
                            locals, locals_len, nullptr, 0, env ? env->id : 0, timeout_ms))
             return e;
         return run_sync(context, std::move(r), out_result);
@@ -141,7 +152,7 @@ PYCTX_API pyctx_error_t *pyctx_exec(pyctx_context_t *context, const char *code, 
         if (auto *e = check_context(context)) return e;
         if (auto *e = check_env(context, env)) return e;
         core::RequestRef r(core::PooledRequest::make());
-        if (auto *e = fill(r.get(), core::RequestKind::exec, nullptr, code, "code", nullptr, 0,
+        if (auto *e = fill_request(r.get(), core::RequestKind::exec, nullptr, code, "code", nullptr, 0,
                            nullptr, 0, env ? env->id : 0, timeout_ms))
             return e;
         return run_sync(context, std::move(r), nullptr);
@@ -155,7 +166,7 @@ PYCTX_API pyctx_error_t *pyctx_call_async(pyctx_context_t *context, const char *
                                           pyctx_completion_fn on_complete, void *user_data,
                                           uint64_t *out_request_id) {
     return submit_new(context, nullptr, on_complete, user_data, out_request_id, [&](pyctx_result *r) {
-        return fill(r, core::RequestKind::call, module, function, nullptr, args, args_len, kwargs,
+        return fill_request(r, core::RequestKind::call, module, function, nullptr, args, args_len, kwargs,
                     kwargs_len, 0, timeout_ms);
     });
 }
@@ -166,7 +177,7 @@ PYCTX_API pyctx_error_t *pyctx_eval_async(pyctx_context_t *context, const char *
                                           pyctx_completion_fn on_complete, void *user_data,
                                           uint64_t *out_request_id) {
     return submit_new(context, env, on_complete, user_data, out_request_id, [&](pyctx_result *r) {
-        return fill(r, core::RequestKind::eval, nullptr, expression, "expression", locals,
+        return fill_request(r, core::RequestKind::eval, nullptr, expression, "expression", locals,
                     locals_len, nullptr, 0, env ? env->id : 0, timeout_ms);
     });
 }
@@ -176,7 +187,7 @@ PYCTX_API pyctx_error_t *pyctx_exec_async(pyctx_context_t *context, const char *
                                           pyctx_completion_fn on_complete, void *user_data,
                                           uint64_t *out_request_id) {
     return submit_new(context, env, on_complete, user_data, out_request_id, [&](pyctx_result *r) {
-        return fill(r, core::RequestKind::exec, nullptr, code, "code", nullptr, 0, nullptr, 0,
+        return fill_request(r, core::RequestKind::exec, nullptr, code, "code", nullptr, 0, nullptr, 0,
                     env ? env->id : 0, timeout_ms);
     });
 }

@@ -90,8 +90,10 @@ struct pyctx_request {
         core::RequestPool<pyctx_request>::recycle(this);
     }
 
-private:
+    // Buffer capacity a recycled or re-set request keeps.
     static constexpr size_t kKeepBytes = 4096;
+
+private:
     // Back to the state of a new handle.
     void reset() {
         refs.store(1, std::memory_order_relaxed);
@@ -243,7 +245,7 @@ pyctx_error_t *set_cbor(pyctx_request *h, core::ByteBuffer &slot, const uint8_t 
                         int major, const char *what) {
     if (auto *e = not_in_flight(h)) return e;
     if (auto *e = capi::check_cbor(data, len, major, what)) return e;
-    slot.clear_keeping(4096);  // a reused request keeps its buffer
+    slot.clear_keeping(pyctx_request::kKeepBytes);
     if (len && !slot.append(data, len)) throw std::bad_alloc();
     return nullptr;
 }

@@ -144,20 +144,7 @@ func waitBatch(ctx context.Context, batch *C.pyctxgo_batch) bool {
 	if C.pyctxgo_batch_wait(batch, firstWaitMs) != 0 {
 		return false
 	}
-	finished := make(chan struct{})
-	watcherDone := make(chan struct{})
-	cancelled := false
-	go func() {
-		defer close(watcherDone)
-		select {
-		case <-ctx.Done():
-			cancelled = true
-			C.pyctxgo_batch_cancel(batch)
-		case <-finished:
-		}
-	}()
-	C.pyctxgo_batch_wait(batch, C.PYCTX_NO_TIMEOUT)
-	close(finished)
-	<-watcherDone // the watcher no longer touches the batch
-	return cancelled
+	return waitCancelling(ctx,
+		func() { C.pyctxgo_batch_wait(batch, C.PYCTX_NO_TIMEOUT) },
+		func() { C.pyctxgo_batch_cancel(batch) })
 }

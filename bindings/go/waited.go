@@ -49,6 +49,15 @@ func (c *Context) runWaited(ctx context.Context, r *request) (any, error) {
 // waitWatched blocks until req is done, cancelling it if ctx ends first;
 // true when it did.
 func (c *Context) waitWatched(ctx context.Context, req *C.pyctx_request_t) bool {
+	return waitCancelling(ctx,
+		func() { _ = takeError(C.pyctx_request_wait(req, C.PYCTX_NO_TIMEOUT)) },
+		func() { _ = takeError(C.pyctx_request_cancel(req)) })
+}
+
+// waitCancelling runs wait (which returns once the work is done) while a
+// goroutine calls cancel if ctx ends first; true when it did. When it
+// returns, the goroutine no longer touches the work.
+func waitCancelling(ctx context.Context, wait, cancel func()) bool {
 	finished := make(chan struct{})
 	watcherDone := make(chan struct{})
 	cancelled := false
@@ -57,13 +66,13 @@ func (c *Context) waitWatched(ctx context.Context, req *C.pyctx_request_t) bool 
 		select {
 		case <-ctx.Done():
 			cancelled = true
-			_ = takeError(C.pyctx_request_cancel(req))
+			cancel()
 		case <-finished:
 		}
 	}()
-	_ = takeError(C.pyctx_request_wait(req, C.PYCTX_NO_TIMEOUT))
+	wait()
 	close(finished)
-	<-watcherDone // the watcher no longer touches req
+	<-watcherDone
 	return cancelled
 }
 

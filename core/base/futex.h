@@ -39,6 +39,21 @@ inline int64_t now_ns() {
         .count();
 }
 
+// Blocks until `word` is non-zero (a one-shot flag: started, left Python,
+// exited) or the steady-clock `deadline_ns` passes (0: no deadline).
+// True when the flag is set.
+inline bool wait_until_set(std::atomic<uint32_t> &word, int64_t deadline_ns = 0) {
+    while (word.load(std::memory_order_acquire) == 0) {
+        int64_t remaining = -1;
+        if (deadline_ns) {
+            remaining = deadline_ns - now_ns();
+            if (remaining <= 0) return false;
+        }
+        futex_wait(word, 0, remaining);
+    }
+    return true;
+}
+
 // Bounded adaptive spinning, used before parking on both sides of a handoff.
 // The budget grows when spinning pays off and shrinks when it does not, so
 // an idle context stops burning a core while a busy ping-pong stays in the

@@ -11,12 +11,12 @@
 
 #include "core/engine/context.h"
 #include "core/engine/executor.h"
+#include "core/python/embed.h"
 #include "core/python/interpreter_exit.h"
 #include "core/base/futex.h"
 #include "core/host/endpoints.h"
 #include "core/host/log_sink.h"
 #include "core/host/registry.h"
-#include "core/python/module.h"
 
 namespace pyctx::core {
 
@@ -42,7 +42,7 @@ Error Runtime::init(const RuntimeOptions &options) {
     State expected = State::uninit;
     if (!state_.compare_exchange_strong(expected, State::initing, std::memory_order_acq_rel)) {
         // Someone else initializes (or did): wait until INITING is over.
-        while (init_done_.load(std::memory_order_acquire) == 0) futex_wait(init_done_, 0);
+        wait_until_set(init_done_);
         return Error(Status::already_initialized,
                      state() == State::running ? "the runtime is already initialized"
                                                : "the runtime was already initialized and has "
@@ -86,13 +86,6 @@ static void make_libpython_global() {
     }
 }
 
-static Error status_error(const PyStatus &st, const char *what) {
-    std::string msg = what;
-    if (st.func) msg += std::string(" (") + st.func + ")";
-    if (st.err_msg) msg += std::string(": ") + st.err_msg;
-    return Error(Status::internal, msg);
-}
-
 void Runtime::python_main(RuntimeOptions options) {
     Error err;
     PyThreadState *saved = nullptr;
@@ -103,37 +96,13 @@ void Runtime::python_main(RuntimeOptions options) {
             break;
         }
         make_libpython_global();
-        PyPreConfig pre;
-        PyPreConfig_InitIsolatedConfig(&pre);
-        pre.utf8_mode = 1;
-        if (options.allocator == 1) pre.allocator = PYMEM_ALLOCATOR_MALLOC;
-        if (options.allocator == 2) pre.allocator = PYMEM_ALLOCATOR_PYMALLOC;
-        PyStatus st = Py_PreInitialize(&pre);
-        if (PyStatus_Exception(st)) {
-            err = status_error(st, "Python pre-initialization failed");
-            break;
-        }
-        if (PyImport_AppendInittab("pyctx", pyctx_py_module_init) != 0) {
-            err = Error(Status::internal, "could not register the pyctx module");
-            break;
-        }
-        PyConfig config;
-        PyConfig_InitIsolatedConfig(&config);
-        config.install_signal_handlers = 0;  // the host owns signals
-        config.parse_argv = 0;
-        config.site_import = 1;
-        auto set = [&](wchar_t **field, const std::string &value) {
-            return PyConfig_SetBytesString(&config, field, value.c_str());
-        };
-        if (!options.home.empty()) st = set(&config.home, options.home);
-        if (!PyStatus_Exception(st) && !options.program_name.empty())
-            st = set(&config.program_name, options.program_name);
-        if (!PyStatus_Exception(st)) st = Py_InitializeFromConfig(&config);
-        PyConfig_Clear(&config);
-        if (PyStatus_Exception(st)) {
-            err = status_error(st, "Python initialization failed");
-            break;
-        }
+        EmbedSettings settings;
+        settings.home = options.home;
+        settings.program_name = options.program_name;
+        settings.allocator = options.allocator;
+        settings.own_signals = false;  // the host owns signals
+        err = initialize_python(settings);
+        if (!err.ok()) break;
         // The libpython actually loaded ("3.13.0 (main, ...)"), not the headers.
         const char *v = Py_GetVersion();
         size_t n = std::min(std::strcspn(v, " "), sizeof python_version_ - 1);

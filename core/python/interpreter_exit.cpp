@@ -100,7 +100,10 @@ void finish_subinterpreter_work() {
 // CPython releases with the bug, the __del__ is made to do nothing once
 // threading is torn down.
 void quiet_dummy_thread_teardown() {
-#if PY_VERSION_HEX >= 0x030D0000 && PY_VERSION_HEX < 0x030D0300
+#if PY_VERSION_HEX >= 0x030D0000
+    // The libpython that runs, not the headers built against: a 3.13.x
+    // build may load another 3.13 patch release.
+    if (Py_Version >= 0x030D0300) return;
     PyObject *threading = PyDict_GetItemString(PyImport_GetModuleDict(), "threading");
     if (!threading || !PyObject_HasAttrString(threading, "_DeleteDummyThreadOnDel")) return;
     PyRef globals(PyDict_New());

@@ -21,7 +21,7 @@ work=${PYCTX_FUZZ_WORK:-$build/fuzz-work}
 bash "$root/scripts/deps.sh" fuzz
 if [[ ! -f "$build/CMakeCache.txt" ]]; then
   CC=clang CXX=clang++ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DCMAKE_UNITY_BUILD=ON -DPYCTX_FUZZ=ON -DPYCTX_BUILD_TESTS=OFF -DPYCTX_BUILD_BENCH=OFF \
+    -DPYCTX_FUZZ=ON -DPYCTX_BUILD_TESTS=OFF -DPYCTX_BUILD_BENCH=OFF \
     -DPYCTX_BUILD_EXAMPLES=OFF >/dev/null
 fi
 # shellcheck disable=SC2086 # a word list

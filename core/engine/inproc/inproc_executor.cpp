@@ -129,20 +129,11 @@ void InprocExecutor::thread_main(std::shared_ptr<Context> self) {
 }
 
 bool InprocExecutor::wait_left_python(int64_t deadline_ns) {
-    while (left_python_.load(std::memory_order_acquire) == 0) {
-        int64_t remaining = deadline_ns - now_ns();
-        if (remaining <= 0) return false;
-        futex_wait(left_python_, 0, remaining);
-    }
-    return true;
+    return wait_until_set(left_python_, deadline_ns);
 }
 
 bool InprocExecutor::wait_exited(int64_t deadline_ns) {
-    while (exited_.load(std::memory_order_acquire) == 0) {
-        int64_t remaining = deadline_ns - now_ns();
-        if (remaining <= 0) return false;
-        futex_wait(exited_, 0, remaining);
-    }
+    if (!wait_until_set(exited_, deadline_ns)) return false;
     std::lock_guard lock(join_mu_);
     if (thread_.joinable()) thread_.join();
     return true;

@@ -160,7 +160,7 @@ Error ProcessExecutor::handshake(ChildProcess &c, int64_t deadline_ns) {
     if (rc == 1) {
         // Died during start-up: wait (briefly) for the reaper to say how.
         c.signal(SIGKILL);
-        while (!c.exited.load(std::memory_order_acquire)) futex_wait(c.exited, 0, 100000000);
+        wait_until_set(c.exited);
         std::lock_guard lock(c.mu);
         return Error(Status::crashed,
                      who + ": the child process (pid " + std::to_string(c.pid) + ") " +

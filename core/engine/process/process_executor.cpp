@@ -108,11 +108,7 @@ void ProcessExecutor::release_env(uint64_t env_id) {
 }
 
 bool ProcessExecutor::wait_exited(int64_t deadline_ns) {
-    while (exited_.load(std::memory_order_acquire) == 0) {
-        int64_t remaining = deadline_ns - now_ns();
-        if (remaining <= 0) return false;
-        futex_wait(exited_, 0, remaining);
-    }
+    if (!wait_until_set(exited_, deadline_ns)) return false;
     std::lock_guard lock(join_mu_);
     if (io_.joinable()) io_.join();
     return true;
@@ -403,7 +399,7 @@ void ProcessExecutor::finish_io() {
         std::lock_guard lock(child_mu_);
         if (child_) child_->signal(SIGKILL);
     }
-    while (!child_->exited.load(std::memory_order_acquire)) futex_wait(child_->exited, 0);
+    wait_until_set(child_->exited);
     pid_.store(0, std::memory_order_relaxed);
     left_python_.store(1, std::memory_order_release);
     futex_wake_all(left_python_);

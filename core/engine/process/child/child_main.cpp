@@ -14,7 +14,7 @@
 #include "core/engine/process/spawn.h"
 #include "core/engine/process/wire.h"
 #include "core/host/registry.h"
-#include "core/python/module.h"
+#include "core/python/embed.h"
 
 namespace pyctx::core {
 
@@ -74,30 +74,12 @@ void reply(const Error &e) {
 }
 
 Error start_python(const ChildConfig &c) {
-    PyPreConfig pre;
-    PyPreConfig_InitIsolatedConfig(&pre);
-    pre.utf8_mode = 1;
-    if (c.allocator == 1) pre.allocator = PYMEM_ALLOCATOR_MALLOC;
-    if (c.allocator == 2) pre.allocator = PYMEM_ALLOCATOR_PYMALLOC;
-    PyStatus st = Py_PreInitialize(&pre);
-    if (!PyStatus_Exception(st) && PyImport_AppendInittab("pyctx", pyctx_py_module_init) != 0)
-        return Error(Status::internal, "could not register the pyctx module");
-    PyConfig config;
-    PyConfig_InitIsolatedConfig(&config);
-    // This process is ours: Python's SIGINT handling carries interrupts.
-    config.install_signal_handlers = 1;
-    config.parse_argv = 0;
-    config.site_import = 1;
-    if (!PyStatus_Exception(st) && !c.home.empty())
-        st = PyConfig_SetBytesString(&config, &config.home, c.home.c_str());
-    if (!PyStatus_Exception(st) && !c.program_name.empty())
-        st = PyConfig_SetBytesString(&config, &config.program_name, c.program_name.c_str());
-    if (!PyStatus_Exception(st)) st = Py_InitializeFromConfig(&config);
-    PyConfig_Clear(&config);
-    if (PyStatus_Exception(st))
-        return Error(Status::internal, std::string("Python initialization failed in the child: ") +
-                                           (st.err_msg ? st.err_msg : "unknown error"));
-    return {};
+    EmbedSettings settings;
+    settings.home = c.home;
+    settings.program_name = c.program_name;
+    settings.allocator = static_cast<int>(c.allocator);
+    settings.own_signals = true;  // this process is ours: SIGINT carries interrupts
+    return initialize_python(settings);
 }
 
 // A host function as the child sees it: a name the host resolves.

@@ -2,6 +2,7 @@
 // on the same engine path as the one-call functions (core/engine/lane.h).
 #include <mutex>
 
+#include "capi/buffer_handle.h"
 #include "capi/handles.h"
 #include "core/base/futex.h"
 #include "core/base/spin_lock.h"
@@ -52,6 +53,8 @@ struct pyctx_request {
     pyctx_request_fn callback = nullptr;
     void *user_data = nullptr;
     pyctx_free_fn free_user_data = nullptr;
+    core::ResultForm result_form = core::ResultForm::value;
+    core::AttachedBuffers attached;  // handed to the next submission
 
     // ---- the current submission ----
     std::atomic<HandleState> state{HandleState::fresh};
@@ -87,6 +90,8 @@ pyctx_error_t *not_in_flight(const pyctx_request *r) {
 void on_submission_done(core::Request *engine, void *) {
     auto *sub = static_cast<Submission *>(engine);
     pyctx_request *h = sub->handle;
+    // Done: its lent buffers are the host's again once Python's views are gone.
+    engine->buffers.clear();
     if (!engine->outcome.error.ok()) h->error_object.error = std::move(engine->outcome.error);
     h->state.store(HandleState::done, std::memory_order_release);
     if (h->callback) {
@@ -116,6 +121,8 @@ pyctx_error_t *prepare(pyctx_request *h, core::RequestRef *out) {
         return invalid("an exec request takes no args or kwargs");
     if (h->kind == PYCTX_REQUEST_EVAL && !h->args.empty())
         return invalid("an eval request takes no args: pass its locals with pyctx_request_set_kwargs");
+    if (h->kind == PYCTX_REQUEST_EXEC && h->result_form != core::ResultForm::value)
+        return invalid("an exec request has no result to view: PYCTX_RESULT_BUFFER needs a call or eval");
     core::RequestRef r(Submission::make());
     auto *sub = static_cast<Submission *>(r.get());
     sub->handle = h;
@@ -135,6 +142,8 @@ pyctx_error_t *prepare(pyctx_request *h, core::RequestRef *out) {
     r->env_id = h->kind == PYCTX_REQUEST_CALL ? 0 : h->env_id;
     r->deadline_ns = deadline_from(h->timeout_ms);
     r->sink = on_submission_done;
+    r->result_form = h->result_form;
+    r->buffers.copy_from(h->attached);
     r->id = h->ctx->lane().next_request_id();
     *out = std::move(r);
     return nullptr;
@@ -285,6 +294,7 @@ PYCTX_API pyctx_error_t *pyctx_request_submit(pyctx_request_t *request) {
             disarm(request);
             return capi::make_error(std::move(err));
         }
+        request->attached.clear();  // the submission holds them now
         return nullptr;
     });
 }
@@ -320,6 +330,7 @@ PYCTX_API pyctx_error_t *pyctx_request_submit_many(pyctx_request_t *const *reque
             size_t n = 0;
             core::Error err;
             if (!run.empty()) err = ctx->lane().submit_batch(run.data(), run.size(), &n);
+            for (size_t k = 0; k < n; ++k) requests[i + k]->attached.clear();
             for (size_t k = n; k < run.size(); ++k) {  // refused: never completes
                 run[k]->release();
                 disarm(requests[i + k]);
@@ -400,6 +411,50 @@ PYCTX_API pyctx_error_t *pyctx_request_take_value(pyctx_request_t *request,
     if (!r || !request->error_object.error.ok() || r->outcome.value.empty())
         return invalid("the request holds no value");
     out_value->data = r->outcome.value.release(&out_value->len);
+    return nullptr;
+}
+
+// ---- borrowed buffers (capi/draft/buffers.h) ----
+
+PYCTX_API pyctx_error_t *pyctx_request_attach_buffer(pyctx_request_t *request,
+                                                     pyctx_buffer_t *buffer, uint32_t *out_index) {
+    return guarded([&]() -> pyctx_error_t * {
+        if (auto *e = not_in_flight(request)) return e;
+        if (!buffer) return invalid("buffer is NULL");
+        if (request->attached.size() >= UINT32_MAX) return invalid("too many attached buffers");
+        size_t index = request->attached.add(capi::from_c(buffer));
+        if (out_index) *out_index = static_cast<uint32_t>(index);
+        return nullptr;
+    });
+}
+
+PYCTX_API pyctx_error_t *pyctx_request_clear_buffers(pyctx_request_t *request) {
+    if (auto *e = not_in_flight(request)) return e;
+    request->attached.clear();
+    return nullptr;
+}
+
+PYCTX_API pyctx_error_t *pyctx_request_set_result_form(pyctx_request_t *request,
+                                                       pyctx_result_form form) {
+    return guarded([&]() -> pyctx_error_t * {
+        if (auto *e = not_in_flight(request)) return e;
+        switch (form) {
+            case PYCTX_RESULT_VALUE: request->result_form = core::ResultForm::value; return nullptr;
+            case PYCTX_RESULT_BUFFER: request->result_form = core::ResultForm::buffer; return nullptr;
+        }
+        return invalid("unknown result form " + std::to_string(static_cast<int>(form)));
+    });
+}
+
+PYCTX_API pyctx_error_t *pyctx_request_take_buffer(pyctx_request_t *request,
+                                                   pyctx_buffer_t **out_buffer) {
+    if (!request) return invalid("request is NULL");
+    if (!out_buffer) return invalid("out_buffer is NULL");
+    core::RequestRef r = request->done() ? request->current_ref() : core::RequestRef();
+    if (!r || !request->error_object.error.ok() || !r->outcome.buffer)
+        return invalid("the request holds no buffer result (not done, failed, not "
+                       "PYCTX_RESULT_BUFFER, or already taken)");
+    *out_buffer = capi::to_c(r->outcome.buffer.detach());
     return nullptr;
 }
 

@@ -376,6 +376,13 @@ private:
                 if (!b) return nullptr;
                 return check(host_term_new(types_.host_term_type, b.get()), start);
             }
+            case kTagBuffer: {
+                if (!enclosed(t.arg, "buffer", start, &h, Type::uint)) return nullptr;
+                std::string problem;
+                PyObject *view = lent_buffer_view(types_, h.arg, &problem);
+                if (!view && !problem.empty()) return fail(start, problem);
+                return check(view, start);
+            }
             default:
                 return fail(start, "unknown tag " + std::to_string(t.arg));
         }

@@ -5,6 +5,7 @@
 #include "core/python/convert.h"
 #include "core/python/errors.h"
 #include "core/python/py_state.h"
+#include "core/python/result_form.h"
 
 namespace pyctx::core {
 
@@ -176,8 +177,8 @@ void EventLoop::task_done(uint64_t request_id, PyObject *task) {
         PyRef value(PyObject_CallMethod(task, "result", nullptr));
         if (!value) {
             out.error = fetch_python_error();
-        } else if (!python_to_cbor(value.get(), types_, out.value, &out.error)) {
-            out.value.clear();
+        } else {
+            result_to_outcome(*r, value.get(), types_, thread_, &out);
         }
     }
     PyErr_Clear();

@@ -16,12 +16,20 @@
 
 #include "core/base/byte_buffer.h"
 #include "core/base/error.h"
+#include "core/request/buffers.h"
 
 namespace pyctx::core {
 
 struct Outcome {
     Error error;       // status ok => `value` holds CBOR
     ByteBuffer value;
+    BufferRef buffer;  // ResultForm::buffer: the result as a view (value empty)
+};
+
+// What a request's result becomes.
+enum class ResultForm : uint8_t {
+    value = 0,   // CBOR in Outcome::value
+    buffer = 2,  // a view of a buffer-protocol result in Outcome::buffer
 };
 
 enum class RequestKind : uint8_t {
@@ -70,6 +78,10 @@ struct Request {
     ByteBuffer kwargs;        // CBOR map (call)
     CompletionSink sink = nullptr;
     void *sink_data = nullptr;
+    ResultForm result_form = ResultForm::value;
+    // Buffers the arguments name by index (CBOR tag kTagBuffer); the front
+    // end lets go of them when the request completes.
+    AttachedBuffers buffers;
 
     // ---- shared state ----
     std::atomic<uint32_t> refs{1};
@@ -132,6 +144,8 @@ protected:
         kwargs.clear_keeping(kKeepBytes);
         sink = nullptr;
         sink_data = nullptr;
+        result_form = ResultForm::value;
+        buffers.clear();
         refs.store(1, std::memory_order_relaxed);
         claimed.store(false, std::memory_order_relaxed);
         phase.store(Phase::queued, std::memory_order_relaxed);
@@ -143,6 +157,7 @@ protected:
         deadline_watched.store(false, std::memory_order_relaxed);
         if (!outcome.error.ok()) outcome.error = Error();
         outcome.value.clear_keeping(kKeepBytes);
+        outcome.buffer = BufferRef();
         next = nullptr;
     }
 

@@ -15,7 +15,7 @@ rust_ok() {
   [[ -n "$major" && -n "$minor" ]] && ((major > 1 || (major == 1 && minor >= 85)))
 }
 
-want=(cmake g++ make pkg-config libgtest-dev libbenchmark-dev python3-dev binutils)
+want=(cmake g++ make pkg-config libgtest-dev libbenchmark-dev python3-dev python3-numpy binutils)
 if [[ "${1:-core}" == bindings ]]; then
   want+=(golang-go erlang-nox erlang-dev rebar3 git librust-serde-dev librust-serde-derive-dev)
   # Debian 12's plain cargo/rustc (1.65/1.63) cannot read the crates: its

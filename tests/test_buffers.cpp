@@ -26,18 +26,7 @@
 
 using namespace pyctx_test;
 
-static auto *const g_runtime = install_runtime();
-
 namespace {
-
-struct RequestDeleter {
-    void operator()(pyctx_request_t *r) const { pyctx_request_free(r); }
-};
-using Request = std::unique_ptr<pyctx_request_t, RequestDeleter>;
-struct BufferDeleter {
-    void operator()(pyctx_buffer_t *b) const { pyctx_buffer_free(b); }
-};
-using Buffer = std::unique_ptr<pyctx_buffer_t, BufferDeleter>;
 
 // Counts finalizer calls; the test can wait for one without sleeping.
 struct Finalized {
@@ -50,6 +39,40 @@ struct Finalized {
     }
     bool wait() { return done.wait_for(1); }
 };
+
+// A view left in the main interpreter when the tests end: pyctx_shutdown()
+// must end its loan. Registered before the runtime, so that its TearDown runs
+// after the runtime's (gtest tears environments down in reverse order).
+// A second one is leaked on purpose (an extra reference Python never drops):
+// finalization never frees it, and shutdown ends its loan all the same.
+Finalized g_left_at_shutdown, g_leaked_at_shutdown;
+std::vector<uint8_t> g_left_memory(64, 1), g_leaked_memory(64, 1);
+class LeftAtShutdown : public ::testing::Environment {
+public:
+    void TearDown() override {
+        if (armed) EXPECT_EQ(g_left_at_shutdown.calls.load(), 1) << "finalizer after shutdown";
+        if (leaked_armed)
+            EXPECT_EQ(g_leaked_at_shutdown.calls.load(), 1) << "leaked view after shutdown";
+    }
+    bool armed = false, leaked_armed = false;
+};
+auto *const g_left_env =
+    static_cast<LeftAtShutdown *>(::testing::AddGlobalTestEnvironment(new LeftAtShutdown));
+
+}  // namespace
+
+static auto *const g_runtime = install_runtime();
+
+namespace {
+
+struct RequestDeleter {
+    void operator()(pyctx_request_t *r) const { pyctx_request_free(r); }
+};
+using Request = std::unique_ptr<pyctx_request_t, RequestDeleter>;
+struct BufferDeleter {
+    void operator()(pyctx_buffer_t *b) const { pyctx_buffer_free(b); }
+};
+using Buffer = std::unique_ptr<pyctx_buffer_t, BufferDeleter>;
 
 Buffer lend(void *data, size_t len, bool writable, Finalized *fin) {
     pyctx_buffer_t *raw = nullptr;
@@ -696,6 +719,46 @@ TEST(BufferWorker, AViewInAMainInterpreterModuleOutlivesTheContext) {
     ASSERT_TRUE(exec(second.get(), "del __import__('sys')._pyctx_kept").ok());
     EXPECT_EQ(fin.calls.load(), 1);
     EXPECT_EQ(buffer_stats(first.get()).lent_views, 0u);
+}
+
+TEST(BufferWorker, AViewLeftInTheMainInterpreterAtShutdownIsEndedByShutdown) {
+    Context ctx;
+    ASSERT_TRUE(IsOk(create_context(ctx, PYCTX_MODE_WORKER)));
+    Buffer b = lend(g_left_memory.data(), g_left_memory.size(), false, &g_left_at_shutdown);
+    EXPECT_EQ(eval_over(ctx.get(), "setattr(__import__('sys'), '_pyctx_left', b)", {b.get()}),
+              "null");
+    b.reset();
+    g_left_env->armed = true;  // checked after pyctx_shutdown (see LeftAtShutdown)
+    if (eval_bool(ctx.get(), "__import__('importlib.util').util.find_spec('ctypes') is not None") ==
+        true) {
+        Buffer leaked = lend(g_leaked_memory.data(), g_leaked_memory.size(), false,
+                             &g_leaked_at_shutdown);
+        // (Py_IncRef returns void: its "result" is whatever ctypes reads.)
+        EXPECT_EQ(eval_over(ctx.get(), "[__import__('ctypes').pythonapi.Py_IncRef("
+                                       "__import__('ctypes').py_object(b)), None][1]",
+                            {leaked.get()}),
+                  "null");
+        leaked.reset();
+        EXPECT_EQ(g_leaked_at_shutdown.calls.load(), 0);
+        g_left_env->leaked_armed = true;
+    }
+    ASSERT_TRUE(IsOk(pyctx_context_close(ctx.get(), 10000)));
+    EXPECT_EQ(g_left_at_shutdown.calls.load(), 0);
+}
+
+TEST(BufferOwngil, EndingTheInterpreterEndsViewsKeptInItsModules) {
+    if (!pyctx_owngil_supported()) GTEST_SKIP() << "owngil contexts need Python 3.12+";
+    Context ctx;
+    ASSERT_TRUE(IsOk(create_context(ctx, PYCTX_MODE_OWNGIL)));
+    std::vector<uint8_t> data(16, 2);
+    Finalized fin;
+    Buffer b = lend(data.data(), data.size(), false, &fin);
+    EXPECT_EQ(eval_over(ctx.get(), "setattr(__import__('sys'), '_pyctx_kept', b)", {b.get()}),
+              "null");
+    b.reset();
+    EXPECT_EQ(fin.calls.load(), 0);
+    ASSERT_TRUE(IsOk(pyctx_context_close(ctx.get(), 10000)));
+    EXPECT_EQ(fin.calls.load(), 1);  // the subinterpreter's sys went with it
 }
 
 // ---- numpy (worker contexts; where the embedded Python has numpy) ----------

@@ -438,11 +438,12 @@ PYCTX_API pyctx_error_t *pyctx_request_set_result_form(pyctx_request_t *request,
                                                        pyctx_result_form form) {
     return guarded([&]() -> pyctx_error_t * {
         if (auto *e = not_in_flight(request)) return e;
-        switch (form) {
-            case PYCTX_RESULT_VALUE: request->result_form = core::ResultForm::value; return nullptr;
-            case PYCTX_RESULT_BUFFER: request->result_form = core::ResultForm::buffer; return nullptr;
-        }
-        return invalid("unknown result form " + std::to_string(static_cast<int>(form)));
+        int f = static_cast<int>(form);  // compared as an int: any value may arrive
+        if (f != PYCTX_RESULT_VALUE && f != PYCTX_RESULT_BUFFER)
+            return invalid("unknown result form " + std::to_string(f) +
+                           " (expected PYCTX_RESULT_VALUE or PYCTX_RESULT_BUFFER)");
+        request->result_form = static_cast<core::ResultForm>(f);
+        return nullptr;
     });
 }
 

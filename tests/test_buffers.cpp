@@ -401,6 +401,9 @@ TEST_P(BufferTest, FinalizerRunsOnceWhenTheContextClosesUnderARunningRequest) {
     ASSERT_TRUE(gate.wait_started());
     ASSERT_TRUE(IsOk(pyctx_request_submit(queued.get())));
     ASSERT_TRUE(IsOk(pyctx_context_close(ctx(), 10000)));
+    // Completions decided by close may still be on their way to the request.
+    ASSERT_TRUE(IsOk(pyctx_request_wait(r.get(), PYCTX_NO_TIMEOUT)));
+    ASSERT_TRUE(IsOk(pyctx_request_wait(queued.get(), PYCTX_NO_TIMEOUT)));
     EXPECT_EQ(pyctx_request_status(r.get()), PYCTX_ERR_CLOSED);
     EXPECT_EQ(pyctx_request_status(queued.get()), PYCTX_ERR_CLOSED);
     EXPECT_EQ(fin.calls.load(), 1);

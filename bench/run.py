@@ -632,7 +632,7 @@ def main():
     ap.add_argument("--quick", action="store_true", help="smaller sizes, 2 runs (< ~1 min)")
     ap.add_argument("--smoke", action="store_true", help="tiny sizes, 1 run: checks only")
     ap.add_argument("--only", help="comma-separated: handoff,roundtrip,embed,async,"
-                                   "concurrent,scaling,context_cost")
+                                   "concurrent,scaling,context_cost,buffers")
     ap.add_argument("--n", type=int, default=os.cpu_count(), help="contexts for scaling")
     ap.add_argument("--json", help="where to write every run's values (default: "
                                    "bench/results.json for a full run of everything, else "

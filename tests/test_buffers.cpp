@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <numeric>
@@ -771,6 +772,10 @@ protected:
     void SetUp() override {
         ASSERT_TRUE(IsOk(create_context(ctx_, PYCTX_MODE_WORKER)));
         auto found = eval_bool(ctx_.get(), "__import__('importlib.util').util.find_spec('numpy') is not None");
+        // scripts/test.sh sets PYCTX_TEST_REQUIRE_NUMPY where numpy is installed.
+        if (found != true && std::getenv("PYCTX_TEST_REQUIRE_NUMPY"))
+            FAIL() << "numpy is required here (PYCTX_TEST_REQUIRE_NUMPY) but does not import in "
+                   << pyctx_python_version() << ": install python3-numpy (scripts/deps.sh)";
         if (found != true)
             GTEST_SKIP() << "numpy is not installed for the embedded Python " << pyctx_python_version()
                          << " (the numpy cases run on Debian's /usr/bin/python3.11 with "

@@ -6,6 +6,7 @@
 using namespace pyctx;
 using capi::guarded;
 using capi::invalid;
+using capi::set_text;
 
 
 extern "C" {
@@ -45,22 +46,12 @@ PYCTX_API pyctx_error_t *pyctx_context_options_set_mode_name(pyctx_context_optio
 
 PYCTX_API pyctx_error_t *pyctx_context_options_set_name(pyctx_context_options_t *options,
                                                         const char *name) {
-    return guarded([&]() -> pyctx_error_t * {
-        if (!options) return invalid("options is NULL");
-        if (auto *e = capi::check_text(name, "name")) return e;
-        options->options.name = name;
-        return nullptr;
-    });
+    return set_text(options, name, "name", [&] { options->options.name = name; });
 }
 
 PYCTX_API pyctx_error_t *pyctx_context_options_set_preload(pyctx_context_options_t *options,
                                                            const char *code) {
-    return guarded([&]() -> pyctx_error_t * {
-        if (!options) return invalid("options is NULL");
-        if (auto *e = capi::check_text(code, "preload code", true)) return e;
-        options->options.preload = code;
-        return nullptr;
-    });
+    return set_text(options, code, "preload code", [&] { options->options.preload = code; }, true);
 }
 
 PYCTX_API pyctx_error_t *pyctx_context_options_set_queue_capacity(pyctx_context_options_t *options,

@@ -4,6 +4,7 @@
 using namespace pyctx;
 using capi::guarded;
 using capi::invalid;
+using capi::set_text;
 
 extern "C" {
 
@@ -26,32 +27,17 @@ PYCTX_API void pyctx_runtime_options_free(pyctx_runtime_options_t *options) { de
 
 PYCTX_API pyctx_error_t *pyctx_runtime_options_add_path(pyctx_runtime_options_t *options,
                                                         const char *path) {
-    return guarded([&]() -> pyctx_error_t * {
-        if (!options) return invalid("options is NULL");
-        if (auto *e = capi::check_text(path, "path")) return e;
-        options->options.paths.emplace_back(path);
-        return nullptr;
-    });
+    return set_text(options, path, "path", [&] { options->options.paths.emplace_back(path); });
 }
 
 PYCTX_API pyctx_error_t *pyctx_runtime_options_set_home(pyctx_runtime_options_t *options,
                                                         const char *home) {
-    return guarded([&]() -> pyctx_error_t * {
-        if (!options) return invalid("options is NULL");
-        if (auto *e = capi::check_text(home, "home")) return e;
-        options->options.home = home;
-        return nullptr;
-    });
+    return set_text(options, home, "home", [&] { options->options.home = home; });
 }
 
 PYCTX_API pyctx_error_t *pyctx_runtime_options_set_program_name(pyctx_runtime_options_t *options,
                                                                 const char *name) {
-    return guarded([&]() -> pyctx_error_t * {
-        if (!options) return invalid("options is NULL");
-        if (auto *e = capi::check_text(name, "program name")) return e;
-        options->options.program_name = name;
-        return nullptr;
-    });
+    return set_text(options, name, "program name", [&] { options->options.program_name = name; });
 }
 
 PYCTX_API pyctx_error_t *pyctx_runtime_options_set_allocator(pyctx_runtime_options_t *options,

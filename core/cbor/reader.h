@@ -20,20 +20,8 @@ namespace pyctx::core::cbor {
 // The kinds of item head. The numbering equals pyctx_cbor_type in the public
 // header (checked by a static_assert in capi/cbor_api.cpp).
 enum class Type : uint8_t {
-    uint = 0,
-    negint = 1,
-    bytes = 2,
-    text = 3,
-    array = 4,
-    map = 5,
-    tag = 6,
-    false_ = 7,
-    true_ = 8,
-    null = 9,
-    undefined = 10,
-    float_ = 11,
-    simple = 12,
-    break_ = 13,
+    uint, negint, bytes, text, array, map, tag,             // 0-6: the major types
+    false_, true_, null, undefined, float_, simple, break_  // 7-13: major type 7 split
 };
 
 // Maximum number of nested arrays/maps (tags do not count: nothing recurses

@@ -17,16 +17,8 @@
 namespace pyctx::core::cbor {
 
 // The eight major types (the top three bits of an initial byte).
-enum class Major : uint8_t {
-    uint = 0,
-    negint = 1,
-    bytes = 2,
-    text = 3,
-    array = 4,
-    map = 5,
-    tag = 6,
-    simple = 7,  // simple values, floats and break
-};
+// `simple` covers simple values, floats and break.
+enum class Major : uint8_t { uint, negint, bytes, text, array, map, tag, simple };
 
 // Initial bytes of the fixed simple values.
 inline constexpr uint8_t kFalse = 0xf4;

@@ -59,10 +59,13 @@ public:
     virtual uint64_t thread_id() const = 0;
 
     // The executor whose thread this is, or nullptr.
-    static Executor *current();
+    static Executor *current() { return tls_current_; }
 
 protected:
-    static void set_current(Executor *e);
+    static void set_current(Executor *e) { tls_current_ = e; }
+
+private:
+    static inline thread_local Executor *tls_current_ = nullptr;
 };
 
 }  // namespace pyctx::core

@@ -114,8 +114,10 @@ private:
     RequestQueue queue_;
     std::atomic<uint64_t> next_id_{1};
     std::atomic<bool> closing_{false};
-    std::atomic<uint64_t> n_completed_{0}, n_failed_{0}, n_cancelled_{0}, n_timed_out_{0},
-        n_closed_{0};
+    // Written by the executor's thread on every completion: kept off the
+    // line of next_id_, which every submitting thread writes.
+    alignas(64) std::atomic<uint64_t> n_completed_{0};
+    std::atomic<uint64_t> n_failed_{0}, n_cancelled_{0}, n_timed_out_{0}, n_closed_{0};
 };
 
 }  // namespace pyctx::core

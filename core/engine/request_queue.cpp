@@ -54,18 +54,19 @@ Request *RequestQueue::pop_to_running() {
     depth_.fetch_sub(1, std::memory_order_relaxed);
     if (!r->is_control()) {
         --user_depth_;
+        std::lock_guard run_lock(run_lock_);
         running_.push_back(r);
     }
     return r;
 }
 
 void RequestQueue::push_running(Request *r) {
-    std::lock_guard lock(lock_);
+    std::lock_guard lock(run_lock_);
     running_.push_back(r);
 }
 
 uint64_t RequestQueue::end_running(Request *r) {
-    std::lock_guard lock(lock_);
+    std::lock_guard lock(run_lock_);
     if (!running_.empty() && running_.back() == r) {
         running_.pop_back();
     } else {
@@ -75,7 +76,7 @@ uint64_t RequestQueue::end_running(Request *r) {
 }
 
 bool RequestQueue::mark_interrupt(uint64_t id) {
-    std::lock_guard lock(lock_);
+    std::lock_guard lock(run_lock_);
     if (running_.empty()) return false;
     Request *top = running_.back();
     if (top->id != id || top->host_waiting.load(std::memory_order_acquire)) return false;
@@ -84,7 +85,7 @@ bool RequestQueue::mark_interrupt(uint64_t id) {
 }
 
 void RequestQueue::running_retained(std::vector<Request *> &out) {
-    std::lock_guard lock(lock_);
+    std::lock_guard lock(run_lock_);
     for (Request *r : running_) {
         r->retain();
         out.push_back(r);
@@ -93,12 +94,12 @@ void RequestQueue::running_retained(std::vector<Request *> &out) {
 
 void RequestQueue::add_task(Request *r) {
     r->retain();
-    std::lock_guard lock(lock_);
+    std::lock_guard lock(run_lock_);
     tasks_.emplace(r->id, r);
 }
 
 Request *RequestQueue::take_task(uint64_t id) {
-    std::lock_guard lock(lock_);
+    std::lock_guard lock(run_lock_);
     auto it = tasks_.find(id);
     if (it == tasks_.end()) return nullptr;
     Request *r = it->second;
@@ -108,6 +109,7 @@ Request *RequestQueue::take_task(uint64_t id) {
 
 Request *RequestQueue::find(uint64_t id) {
     std::lock_guard lock(lock_);
+    std::lock_guard run_lock(run_lock_);
     Request *found = nullptr;
     for (Request *r = head_; r && !found; r = r->next)
         if (r->id == id && !r->is_control()) found = r;
@@ -135,6 +137,7 @@ void RequestQueue::close_control() {
 
 void RequestQueue::take_all(std::vector<Request *> &queued, std::vector<Request *> &tasks) {
     std::lock_guard lock(lock_);
+    std::lock_guard run_lock(run_lock_);
     for (Request *r = head_; r;) {
         Request *next = r->next;
         r->next = nullptr;

@@ -1,8 +1,11 @@
 // The registry of a context's accepted requests, executor-independent:
 // queued (an intrusive FIFO), running (a stack: a host function may call
 // back in, nesting requests on one thread), and coroutine tasks pending on
-// an event loop. One spin lock covers all three, so a request moving from
-// queued to running is never invisible to cancel.
+// an event loop. One spin lock covers the FIFO, another the running stack
+// and the tasks; a request moves from queued to running with both held, so
+// it is never invisible to cancel (which takes both, FIFO lock first). The
+// executor's end of a request takes only the second, which submitting
+// threads never contend for.
 //
 // Control messages (executor-internal work such as dropping an env) share
 // the FIFO so they reach the thread in order, but they are never claimed,
@@ -79,10 +82,14 @@ private:
     Request *tail_ = nullptr;
     std::atomic<size_t> depth_{0};
     size_t user_depth_ = 0;  // queued user requests (for the bound)
-    std::vector<Request *> running_;
-    std::unordered_map<uint64_t, Request *> tasks_;
     std::atomic<bool> closed_{false};
     bool control_open_ = true;
+
+    // On a cache line of their own: the executor's thread works here while
+    // submitting threads write the FIFO's line.
+    alignas(64) mutable SpinLock run_lock_;
+    std::vector<Request *> running_;
+    std::unordered_map<uint64_t, Request *> tasks_;
 };
 
 }  // namespace pyctx::core

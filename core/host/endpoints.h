@@ -13,7 +13,7 @@
 #include <string>
 #include <string_view>
 
-#include "core/base/string_map.h"
+#include "core/base/named_table.h"
 
 namespace pyctx::core {
 
@@ -38,17 +38,19 @@ public:
 
 class EndpointRegistry {
 public:
-    void add(const std::string &name, std::shared_ptr<Endpoint> ep);
-    bool remove(const std::string &name);
-    std::shared_ptr<Endpoint> find(std::string_view name);
+    void add(const std::string &name, std::shared_ptr<Endpoint> ep) {
+        table_.put(name, std::move(ep));
+    }
+    bool remove(const std::string &name) { return table_.erase(name); }
+    std::shared_ptr<Endpoint> find(std::string_view name) const { return table_.find(name); }
     // nullptr removes it.
     void set_router(std::shared_ptr<Endpoint> router);
     std::shared_ptr<Endpoint> router();
     void clear();
 
 private:
-    std::mutex mu_;
-    StringMap<std::shared_ptr<Endpoint>> map_;
+    NamedTable<Endpoint> table_;
+    std::mutex mu_;  // guards router_
     std::shared_ptr<Endpoint> router_;
 };
 

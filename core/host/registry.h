@@ -10,7 +10,7 @@
 #include <string_view>
 #include <unordered_map>
 
-#include "core/base/string_map.h"
+#include "core/base/named_table.h"
 
 namespace pyctx::core {
 
@@ -41,13 +41,12 @@ public:
     // Adds or replaces. The replaced function is released outside the lock
     // (its finalizer is user code).
     void add(std::shared_ptr<HostFunction> fn);
-    bool remove(const std::string &name);
-    std::shared_ptr<HostFunction> find(std::string_view name);
-    void clear();
+    bool remove(const std::string &name) { return table_.erase(name); }
+    std::shared_ptr<HostFunction> find(std::string_view name) const { return table_.find(name); }
+    void clear() { table_.clear(); }
 
 private:
-    std::mutex mu_;
-    StringMap<std::shared_ptr<HostFunction>> map_;
+    NamedTable<HostFunction> table_;
 };
 
 HostRegistry &host_registry();

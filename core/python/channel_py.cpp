@@ -9,6 +9,8 @@
 #include "core/host/host_call.h"
 #include "core/python/compat.h"
 #include "core/python/foreign_loop.h"
+#include "core/python/futures.h"
+#include "core/python/host_calls.h"
 #include "core/python/local_types.h"
 
 namespace pyctx::core {
@@ -79,15 +81,6 @@ bool encode(PyObject *self, PyObject *value, std::string *out) {
     return true;
 }
 
-PyObject *decode(const std::string &cbor) {
-    LocalTypes types;
-    if (!types.get()) return nullptr;
-    Error err;
-    PyObject *v = cbor_to_python(reinterpret_cast<const uint8_t *>(cbor.data()), cbor.size(),
-                                 *types.get(), &err);
-    if (!v) raise_conversion_error(err);
-    return v;
-}
 
 HostCall *new_token(ContextThread *thread) {
     auto *t = new HostCall();  // refs: the waiting side + the channel
@@ -146,7 +139,7 @@ PyObject *ch_try_recv(PyObject *self, PyObject *) {
     std::string v;
     switch (chan(self).python_try_recv(&v)) {
         case Channel::Result::ok: {
-            PyRef value(decode(v));
+            PyRef value(decode_local(v));
             return value ? Py_BuildValue("(OO)", Py_True, value.get()) : nullptr;
         }
         case Channel::Result::would_block: return Py_BuildValue("(OO)", Py_False, Py_None);
@@ -155,17 +148,6 @@ PyObject *ch_try_recv(PyObject *self, PyObject *) {
     return nullptr;
 }
 
-PyObject *running_loop() {
-    PyRef asyncio(PyImport_ImportModule("asyncio"));
-    PyRef get(asyncio ? PyObject_GetAttrString(asyncio.get(), "_get_running_loop") : nullptr);
-    PyObject *loop = get ? PyObject_CallNoArgs(get.get()) : nullptr;
-    if (!loop || loop == Py_None) {
-        PyErr_Clear();
-        Py_XDECREF(loop);
-        return nullptr;
-    }
-    return loop;
-}
 
 // The awaitable form is a few lines of Python, compiled into the module on
 // first use only: compiled code interns its names, and interned strings of
@@ -190,12 +172,12 @@ PyObject *ch_arecv(PyObject *self, PyObject *) {
 
 PyObject *ch_recv(PyObject *self, PyObject *) {
     // Blocking inside a running loop would stall it: give an awaitable.
-    PyRef loop(running_loop());
+    PyRef loop(running_loop_of_thread());
     if (loop) return ch_arecv(self, nullptr);
     for (;;) {
         std::string v;
         switch (chan(self).python_try_recv(&v)) {
-            case Channel::Result::ok: return decode(v);
+            case Channel::Result::ok: return decode_local(v);
             case Channel::Result::closed: return raise_closed(self);
             case Channel::Result::would_block: break;
         }
@@ -206,7 +188,7 @@ PyObject *ch_recv(PyObject *self, PyObject *) {
 // A future on the running loop resolved (with None) once the channel is
 // readable or closed.
 PyObject *ch_readable(PyObject *self, PyObject *) {
-    PyRef loop(running_loop());
+    PyRef loop(running_loop_of_thread());
     if (!loop) {
         PyErr_SetString(PyExc_RuntimeError, "Channel._readable() needs a running event loop");
         return nullptr;
@@ -221,17 +203,12 @@ PyObject *ch_readable(PyObject *self, PyObject *) {
     if (thread && loop.get() == thread->py().loop().object()) {
         // The context's own loop: resumed through the context's queue.
         PyState &py = thread->py();
-        PyObject *future = py.loop().create_future();
+        PyObject *future = await_on_context_loop(py, thread, token);
         if (!future) {
             token->release();
             token->release();
             return nullptr;
         }
-        token->awaited = true;
-        token->waiter = thread->host_call_waiter();
-        token->context_name = thread->context_name();
-        Py_INCREF(future);  // one for the map, one returned
-        py.awaited_calls.emplace(token, future);
         start(token);
         return future;
     }

@@ -20,7 +20,7 @@ class ContextThread {
 public:
     // The context thread the caller runs on, or nullptr (another thread,
     // e.g. a Python thread started by user code).
-    static ContextThread *current();
+    static ContextThread *current() { return tls_current_; }
 
     virtual const std::string &context_name() const = 0;
     virtual PyState &py() = 0;
@@ -52,7 +52,10 @@ public:
 
 protected:
     ~ContextThread() = default;
-    static void set_current(ContextThread *t);
+    static void set_current(ContextThread *t) { tls_current_ = t; }
+
+private:
+    static inline thread_local ContextThread *tls_current_ = nullptr;
 };
 
 }  // namespace pyctx::core

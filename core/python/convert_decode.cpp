@@ -255,6 +255,20 @@ private:
         return true;
     }
 
+    // `type` (a pyctx type a tag decodes to), or nullptr with an internal
+    // error when the interpreter's pyctx module did not provide it.
+    PyObject *loaded(PyObject *type, const char *name) {
+        if (!type) *err_ = Error(Status::internal, std::string(name) + " is not loaded");
+        return type;
+    }
+
+    // True while the container of head `h` has an item at index `i`; false
+    // at its end or on an error (then *failed is set).
+    bool has_item(const Head &h, uint64_t i, Type type, bool *failed) {
+        if (!h.indefinite) return i < h.arg;
+        return !at_break(type, failed) && !*failed;
+    }
+
     // An array as a list, or as a tuple when `as_tuple`; `elems_hashable`
     // says whether its elements are in a hashable position.
     PyObject *array(const Head &h, size_t start, int depth, bool as_tuple, bool elems_hashable) {
@@ -292,13 +306,7 @@ private:
         Ref dict(check(PyDict_New(), start));
         if (!dict) return nullptr;
         bool failed = false;
-        for (uint64_t i = 0;; ++i) {
-            if (h.indefinite) {
-                if (at_break(Type::map, &failed)) break;
-                if (failed) return nullptr;
-            } else if (i == h.arg) {
-                break;
-            }
+        for (uint64_t i = 0; has_item(h, i, Type::map, &failed); ++i) {
             const size_t key_at = pos_;
             Ref key(item(depth + 1, true));
             if (!key) return nullptr;
@@ -349,14 +357,11 @@ private:
                 return check(long_invert(magnitude.get()), start);  // -1 - n
             }
             case kTagSymbol: {
-                if (!enclosed(t.arg, "symbol", start, &h, Type::text)) return nullptr;
-                if (!types_.symbol_type) {
-                    *err_ = Error(Status::internal, "pyctx.Symbol is not loaded");
+                if (!enclosed(t.arg, "symbol", start, &h, Type::text) ||
+                    !loaded(types_.symbol_type, "pyctx.Symbol"))
                     return nullptr;
-                }
                 Ref s(text(h, inner));
-                if (!s) return nullptr;
-                return check(PyObject_CallOneArg(types_.symbol_type, s.get()), start);
+                return s ? check(PyObject_CallOneArg(types_.symbol_type, s.get()), start) : nullptr;
             }
             case kTagSet: {
                 if (!enclosed(t.arg, "set", start, &h, Type::array)) return nullptr;
@@ -367,14 +372,11 @@ private:
                 return array(h, inner, depth, true, hashable);
             }
             case kTagHostTerm: {
-                if (!enclosed(t.arg, "host term", start, &h, Type::bytes)) return nullptr;
-                if (!types_.host_term_type) {
-                    *err_ = Error(Status::internal, "pyctx.HostTerm is not loaded");
+                if (!enclosed(t.arg, "host term", start, &h, Type::bytes) ||
+                    !loaded(types_.host_term_type, "pyctx.HostTerm"))
                     return nullptr;
-                }
                 Ref b(bytes(h, inner));
-                if (!b) return nullptr;
-                return check(host_term_new(types_.host_term_type, b.get()), start);
+                return b ? check(host_term_new(types_.host_term_type, b.get()), start) : nullptr;
             }
             case kTagBuffer: {
                 if (!enclosed(t.arg, "buffer", start, &h, Type::uint)) return nullptr;
@@ -393,13 +395,7 @@ private:
         Ref s(check(frozen ? PyFrozenSet_New(nullptr) : PySet_New(nullptr), start));
         if (!s) return nullptr;
         bool failed = false;
-        for (uint64_t i = 0;; ++i) {
-            if (h.indefinite) {
-                if (at_break(Type::array, &failed)) break;
-                if (failed) return nullptr;
-            } else if (i == h.arg) {
-                break;
-            }
+        for (uint64_t i = 0; has_item(h, i, Type::array, &failed); ++i) {
             const size_t elem_at = pos_;
             Ref v(item(depth + 1, true));
             if (!v) return nullptr;

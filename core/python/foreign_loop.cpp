@@ -7,6 +7,7 @@
 
 #include "core/python/compat.h"
 #include "core/python/context_thread.h"
+#include "core/python/futures.h"
 #include "core/python/host_calls.h"
 #include "core/python/module.h"
 
@@ -110,19 +111,9 @@ PyObject *on_readable(PyObject *capsule, PyObject *) {
     HostCall *reply = link->waker->take_reply();
     if (!reply) Py_RETURN_NONE;  // spurious wake-up
     PyRef future = PyRef::borrow(link->future.get());
-    PyRef done(PyObject_CallMethod(future.get(), "done", nullptr));
-    bool already = !done || PyObject_IsTrue(done.get()) == 1;
-    PyErr_Clear();
-    if (!already) {
+    if (future_pending(future.get())) {
         PyRef value(host_answer_to_python(reply, link->types));
-        PyRef r;
-        if (value) {
-            r.reset(PyObject_CallMethod(future.get(), "set_result", "O", value.get()));
-        } else {
-            PyRef exc(take_raised_exception());
-            r.reset(PyObject_CallMethod(future.get(), "set_exception", "O", exc.get()));
-        }
-        PyErr_Clear();
+        settle_future(future.get(), value.get());
     }
     reply->release();
     finish(link, true);

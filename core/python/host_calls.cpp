@@ -6,6 +6,7 @@
 #include "core/python/context_thread.h"
 #include "core/python/convert.h"
 #include "core/python/foreign_loop.h"
+#include "core/python/futures.h"
 #include "core/python/module.h"
 #include "core/python/py_state.h"
 
@@ -53,19 +54,6 @@ PyObject *answer_to_python(HostCall *call, const PyTypes &types) {
     return host_answer_to_python(call, types);
 }
 
-// The running asyncio loop of this thread (a new reference), or nullptr
-// (none running, no exception left set).
-PyObject *running_loop() {
-    PyRef asyncio(PyImport_ImportModule("asyncio"));
-    PyRef get(asyncio ? PyObject_GetAttrString(asyncio.get(), "_get_running_loop") : nullptr);
-    PyObject *loop = get ? PyObject_CallNoArgs(get.get()) : nullptr;
-    if (!loop || loop == Py_None) {
-        PyErr_Clear();
-        Py_XDECREF(loop);
-        return nullptr;
-    }
-    return loop;
-}
 
 // A blocking call from a Python thread of user code (no context thread).
 PyObject *call_from_plain_thread(PyObject *const *args, Py_ssize_t nargs) {
@@ -161,7 +149,7 @@ PyObject *host_py_call(PyObject *, PyObject *const *args, Py_ssize_t nargs) {
 
 PyObject *host_py_async_call(PyObject *, PyObject *const *args, Py_ssize_t nargs) {
     ContextThread *thread = ContextThread::current();
-    PyRef loop(running_loop());
+    PyRef loop(running_loop_of_thread());
     if (loop && (!thread || loop.get() != thread->py().loop().object())) {
         // A loop of the user's own (asyncio.run() inside a request, or on a
         // Python thread of its own): resolved on that loop.
@@ -180,17 +168,23 @@ PyObject *host_py_async_call(PyObject *, PyObject *const *args, Py_ssize_t nargs
     PyState &py = thread->py();
     HostCall *call = prepare(args, nargs, py.types());
     if (!call) return nullptr;
-    PyObject *future = py.loop().create_future();
+    PyObject *future = await_on_context_loop(py, thread, call);
     if (!future) {
         delete call;
         return nullptr;
     }
+    thread->invoke_host(call);
+    return future;
+}
+
+PyObject *await_on_context_loop(PyState &py, ContextThread *thread, HostCall *call) {
+    PyObject *future = py.loop().create_future();
+    if (!future) return nullptr;
     call->awaited = true;
     call->waiter = thread->host_call_waiter();
     call->context_name = thread->context_name();
     Py_INCREF(future);  // one for the map, one returned
     py.awaited_calls.emplace(call, future);
-    thread->invoke_host(call);
     return future;
 }
 
@@ -199,19 +193,9 @@ void resume_awaited_host_call(PyState &py, HostCall *call) {
     if (it != py.awaited_calls.end()) {
         PyRef future(it->second);
         py.awaited_calls.erase(it);
-        PyRef done(PyObject_CallMethod(future.get(), "done", nullptr));
-        bool already = done && PyObject_IsTrue(done.get()) == 1;
-        PyErr_Clear();
-        if (!already) {
+        if (future_pending(future.get())) {
             PyRef value(answer_to_python(call, py.types()));
-            PyRef r;
-            if (value) {
-                r.reset(PyObject_CallMethod(future.get(), "set_result", "O", value.get()));
-            } else {
-                PyRef exc(take_raised_exception());
-                r.reset(PyObject_CallMethod(future.get(), "set_exception", "O", exc.get()));
-            }
-            PyErr_Clear();
+            settle_future(future.get(), value.get());
         }
         call->release();  // the Python side's reference
     }

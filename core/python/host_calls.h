@@ -10,6 +10,7 @@
 namespace pyctx::core {
 
 class PyState;
+class ContextThread;
 
 // pyctx.call(name, *args) and pyctx.async_call(name, *args) (vectorcall).
 PyObject *host_py_call(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
@@ -24,6 +25,12 @@ PyObject *host_answer_to_python(HostCall *call, const PyTypes &types);
 // Context thread: resolves the future of an awaited call whose answer
 // arrived (consumes the reference the answer posted with the call).
 void resume_awaited_host_call(PyState &py, HostCall *call);
+
+// Makes `call` awaited on the context's own loop: a new future, recorded so
+// that resume_awaited_host_call() settles it. Returns the future (a new
+// reference) or nullptr with an exception set (`call` untouched). The
+// caller then starts the call.
+PyObject *await_on_context_loop(PyState &py, ContextThread *thread, HostCall *call);
 // Context closing: cancels every awaited call's future.
 void abandon_awaited_host_calls(PyState &py);
 

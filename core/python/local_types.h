@@ -3,6 +3,8 @@
 // started, loaded for the duration of one call.
 #pragma once
 
+#include <string>
+
 #include "core/python/context_thread.h"
 #include "core/python/convert.h"
 #include "core/python/module.h"
@@ -40,6 +42,18 @@ inline void raise_conversion_error(const Error &err) {
                     : err.status == Status::encode  ? PyExc_TypeError
                                                     : PyExc_ValueError,
                     err.message.c_str());
+}
+
+// CBOR (held in a string) to a new Python object with the calling thread's
+// types; nullptr with the exception set.
+inline PyObject *decode_local(const std::string &cbor) {
+    LocalTypes types;
+    if (!types.get()) return nullptr;
+    Error err;
+    PyObject *v = cbor_to_python(reinterpret_cast<const uint8_t *>(cbor.data()), cbor.size(),
+                                 *types.get(), &err);
+    if (!v) raise_conversion_error(err);
+    return v;
 }
 
 }  // namespace pyctx::core

@@ -30,6 +30,13 @@ struct ModuleState {
     std::atomic<uint64_t> setup_applied;
 };
 
+// The object references the state holds, for GC traversal and clearing.
+constexpr PyObject *ModuleState::*kStateObjects[] = {
+    &ModuleState::symbol_type,  &ModuleState::host_term_type, &ModuleState::host_error,
+    &ModuleState::send_error,   &ModuleState::channel_type,   &ModuleState::channel_closed,
+    &ModuleState::lent_buffer_type,
+};
+
 ModuleState *state_of(PyObject *module) {
     return static_cast<ModuleState *>(PyModule_GetState(module));
 }
@@ -331,26 +338,14 @@ int module_exec(PyObject *module) {
 int module_traverse(PyObject *module, visitproc visit, void *arg) {
     ModuleState *st = state_of(module);
     if (!st) return 0;
-    Py_VISIT(st->symbol_type);
-    Py_VISIT(st->host_term_type);
-    Py_VISIT(st->host_error);
-    Py_VISIT(st->send_error);
-    Py_VISIT(st->channel_type);
-    Py_VISIT(st->channel_closed);
-    Py_VISIT(st->lent_buffer_type);
+    for (PyObject *ModuleState::*field : kStateObjects) Py_VISIT(st->*field);
     return 0;
 }
 
 int module_clear(PyObject *module) {
     ModuleState *st = state_of(module);
     if (!st) return 0;
-    Py_CLEAR(st->symbol_type);
-    Py_CLEAR(st->host_term_type);
-    Py_CLEAR(st->host_error);
-    Py_CLEAR(st->send_error);
-    Py_CLEAR(st->channel_type);
-    Py_CLEAR(st->channel_closed);
-    Py_CLEAR(st->lent_buffer_type);
+    for (PyObject *ModuleState::*field : kStateObjects) Py_CLEAR(st->*field);
     return 0;
 }
 

@@ -62,15 +62,6 @@ bool encode(PyObject *value, ByteBuffer &out) {
     return true;
 }
 
-PyObject *decode(const std::string &cbor) {
-    LocalTypes types;
-    if (!types.get()) return nullptr;
-    Error err;
-    PyObject *v = cbor_to_python(reinterpret_cast<const uint8_t *>(cbor.data()), cbor.size(),
-                                 *types.get(), &err);
-    if (!v) raise_conversion_error(err);
-    return v;
-}
 
 PyObject *raise_store_error(const Error &e) {
     raise_conversion_error(e);
@@ -84,7 +75,7 @@ PyObject *store_py_get(PyObject *, PyObject *const *args, Py_ssize_t nargs) {
     if (!arity("store_get", nargs, 1, 2) || !key_of(args[0], &key)) return nullptr;
     std::string value;
     if (!shared_store().get(key, &value, nullptr)) return new_ref(nargs > 1 ? args[1] : Py_None);
-    return decode(value);
+    return decode_local(value);
 }
 
 PyObject *store_py_entry(PyObject *, PyObject *const *args, Py_ssize_t nargs) {
@@ -93,7 +84,7 @@ PyObject *store_py_entry(PyObject *, PyObject *const *args, Py_ssize_t nargs) {
     std::string value;
     uint64_t version = 0;
     if (!shared_store().get(key, &value, &version)) Py_RETURN_NONE;
-    PyRef v(decode(value));
+    PyRef v(decode_local(value));
     if (!v) return nullptr;
     return Py_BuildValue("(OK)", v.get(), static_cast<unsigned long long>(version));
 }

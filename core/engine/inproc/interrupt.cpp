@@ -62,7 +62,10 @@ void InprocExecutor::interrupt(Request *r) {
 }
 
 void InprocExecutor::clear_pending_interrupt(Request *r) {
-    if (r->interrupt_posted.exchange(0, std::memory_order_acq_rel)) {
+    // Read first: an exchange on every request would be a locked write to
+    // the request for the common case of no interrupt.
+    if (r->interrupt_posted.load(std::memory_order_acquire) &&
+        r->interrupt_posted.exchange(0, std::memory_order_acq_rel)) {
         // An interrupt aimed at this request may not have fired yet: make
         // sure it cannot hit another one.
         PyThreadState_SetAsyncExc(py_thread_ident_, nullptr);

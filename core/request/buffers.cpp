@@ -155,10 +155,12 @@ size_t AttachedBuffers::add(Buffer *b) {
     b->freeze();
     std::lock_guard lock(lock_);
     items_.push_back(b);
+    any_.store(true, std::memory_order_release);
     return items_.size() - 1;
 }
 
 bool AttachedBuffers::copy_from(const AttachedBuffers &other) {
+    if (!other.any_.load(std::memory_order_acquire)) return true;
     std::lock_guard a(other.lock_);
     std::lock_guard b(lock_);
     items_.reserve(items_.size() + other.items_.size());
@@ -166,10 +168,13 @@ bool AttachedBuffers::copy_from(const AttachedBuffers &other) {
         x->retain();
         items_.push_back(x);
     }
+    any_.store(!items_.empty(), std::memory_order_release);
     return true;
 }
 
 Buffer *AttachedBuffers::get(uint64_t index, size_t *count) const {
+    *count = 0;
+    if (!any_.load(std::memory_order_acquire)) return nullptr;
     std::lock_guard lock(lock_);
     *count = items_.size();
     if (index >= items_.size()) return nullptr;
@@ -179,16 +184,19 @@ Buffer *AttachedBuffers::get(uint64_t index, size_t *count) const {
 }
 
 void AttachedBuffers::clear() {
+    if (!any_.load(std::memory_order_acquire)) return;
     std::vector<Buffer *> drop;
     {
         std::lock_guard lock(lock_);
         if (items_.empty()) return;
         drop.swap(items_);
+        any_.store(false, std::memory_order_release);
     }
     for (Buffer *b : drop) b->release();
 }
 
 size_t AttachedBuffers::size() const {
+    if (!any_.load(std::memory_order_acquire)) return 0;
     std::lock_guard lock(lock_);
     return items_.size();
 }

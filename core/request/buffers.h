@@ -165,6 +165,10 @@ public:
     bool empty() const { return size() == 0; }
 
 private:
+    // Most requests attach nothing: then no call takes the lock (no locked
+    // write on the request's hot path). Set under the lock by add/copy_from
+    // before the request is shared; cleared under it by clear.
+    std::atomic<bool> any_{false};
     mutable SpinLock lock_;
     std::vector<Buffer *> items_;
 };

@@ -2,6 +2,7 @@
 // on the same engine path as the one-call functions (core/engine/lane.h).
 #include <mutex>
 
+#include "capi/buffer_handle.h"
 #include "capi/draft/pools.h"
 #include "capi/handles.h"
 #include "capi/pool_handles.h"
@@ -64,6 +65,7 @@ struct pyctx_request {
     pyctx_free_fn free_user_data = nullptr;
     std::shared_ptr<capi::ObjectRef> object;  // object kinds: the handle used
     core::ResultForm result_form = core::ResultForm::value;
+    core::AttachedBuffers attached;  // handed to the next submission
 
     // ---- the current submission ----
     std::atomic<HandleState> state{HandleState::fresh};
@@ -114,6 +116,7 @@ private:
         free_user_data = nullptr;
         object.reset();
         result_form = core::ResultForm::value;
+        attached.clear();
         pyctx_object_free(result_object);
         result_object = nullptr;
         state.store(HandleState::fresh, std::memory_order_relaxed);
@@ -145,6 +148,8 @@ pyctx_error_t *not_in_flight(const pyctx_request *r) {
 void on_submission_done(core::Request *engine, void *) {
     auto *sub = static_cast<Submission *>(engine);
     pyctx_request *h = sub->handle;
+    // Done: its lent buffers are the host's again once Python's views are gone.
+    engine->buffers.clear();
     if (!engine->outcome.error.ok()) h->error_object.error = std::move(engine->outcome.error);
     if (engine->outcome.object_id && h->error_object.error.ok()) {
         h->result_object = capi::object_from_outcome(h->ctx, engine->outcome);
@@ -345,13 +350,17 @@ PYCTX_API pyctx_error_t *pyctx_request_submit(pyctx_request_t *request) {
     return guarded([&]() -> pyctx_error_t * {
         core::RequestRef r;
         if (auto *e = prepare(request, &r)) return e;
-        if (request->pool) return submit_to_pool(request, std::move(r));
-        arm(request, r);
-        core::Error err = request->ctx->lane().submit(std::move(r), true);
-        if (!err.ok()) {
-            disarm(request);
-            return capi::make_error(std::move(err));
+        if (request->pool) {
+            if (auto *e = submit_to_pool(request, std::move(r))) return e;
+        } else {
+            arm(request, r);
+            core::Error err = request->ctx->lane().submit(std::move(r), true);
+            if (!err.ok()) {
+                disarm(request);
+                return capi::make_error(std::move(err));
+            }
         }
+        request->attached.clear();  // the submission holds them now
         return nullptr;
     });
 }
@@ -393,6 +402,7 @@ PYCTX_API pyctx_error_t *pyctx_request_submit_many(pyctx_request_t *const *reque
             size_t n = 0;
             core::Error err;
             if (!run.empty()) err = ctx->lane().submit_batch(run.data(), run.size(), &n);
+            for (size_t k = 0; k < n; ++k) requests[i + k]->attached.clear();
             for (size_t k = n; k < run.size(); ++k) {  // refused: never completes
                 run[k]->release();
                 disarm(requests[i + k]);
@@ -507,6 +517,38 @@ PYCTX_API int pyctx_request_key_moved(const pyctx_request_t *request) {
     return request ? request->key_moved.load(std::memory_order_relaxed) : 0;
 }
 
+// ---- borrowed buffers (capi/draft/buffers.h) --------------------------------
+
+PYCTX_API pyctx_error_t *pyctx_request_attach_buffer(pyctx_request_t *request,
+                                                     pyctx_buffer_t *buffer, uint32_t *out_index) {
+    return guarded([&]() -> pyctx_error_t * {
+        if (auto *e = not_in_flight(request)) return e;
+        if (!buffer) return invalid("buffer is NULL");
+        if (request->attached.size() >= UINT32_MAX) return invalid("too many attached buffers");
+        size_t index = request->attached.add(capi::from_c(buffer));
+        if (out_index) *out_index = static_cast<uint32_t>(index);
+        return nullptr;
+    });
+}
+
+PYCTX_API pyctx_error_t *pyctx_request_clear_buffers(pyctx_request_t *request) {
+    if (auto *e = not_in_flight(request)) return e;
+    request->attached.clear();
+    return nullptr;
+}
+
+PYCTX_API pyctx_error_t *pyctx_request_take_buffer(pyctx_request_t *request,
+                                                   pyctx_buffer_t **out_buffer) {
+    if (!request) return invalid("request is NULL");
+    if (!out_buffer) return invalid("out_buffer is NULL");
+    core::RequestRef r = request->done() ? request->current_ref() : core::RequestRef();
+    if (!r || !request->error_object.error.ok() || !r->outcome.buffer)
+        return invalid("the request holds no buffer result (not done, failed, not "
+                       "PYCTX_RESULT_BUFFER, or already taken)");
+    *out_buffer = capi::to_c(r->outcome.buffer.detach());
+    return nullptr;
+}
+
 }  // extern "C"
 
 // ---------------------------------------------------------------------------
@@ -516,6 +558,7 @@ PYCTX_API int pyctx_request_key_moved(const pyctx_request_t *request) {
 namespace pyctx::capi {
 
 std::shared_ptr<core::Context> request_context(const pyctx_request_t *h) { return h->ctx; }
+bool request_has_pool(const pyctx_request_t *h) { return h->pool != nullptr; }
 int request_kind(const pyctx_request_t *h) { return h->kind; }
 
 pyctx_error_t *fill_engine_request(pyctx_request_t *h, core::Request *r) {
@@ -542,9 +585,10 @@ pyctx_error_t *fill_engine_request(pyctx_request_t *h, core::Request *r) {
             (!h->args.empty() || !h->kwargs.empty()))
             return invalid("an attribute read or a release takes no args or kwargs");
     }
-    if (h->result_form == core::ResultForm::object &&
+    if (h->result_form != core::ResultForm::value &&
         (kind == PYCTX_REQUEST_EXEC || kind == PYCTX_REQUEST_RELEASE))
-        return invalid("an exec or release request has no result to return as an object handle");
+        return invalid("an exec or release request has no result: PYCTX_RESULT_OBJECT and "
+                       "PYCTX_RESULT_BUFFER need a call, eval or object request");
     switch (kind) {
         case PYCTX_REQUEST_CALL: r->kind = core::RequestKind::call; break;
         case PYCTX_REQUEST_EVAL: r->kind = core::RequestKind::eval; break;
@@ -565,6 +609,7 @@ pyctx_error_t *fill_engine_request(pyctx_request_t *h, core::Request *r) {
     r->env_id = kind == PYCTX_REQUEST_EVAL || kind == PYCTX_REQUEST_EXEC ? h->env_id : 0;
     r->object_id = object_kind ? h->object->id : 0;
     r->result_form = h->result_form;
+    r->buffers.copy_from(h->attached);  // a stream's open lends them too
     r->deadline_ns = deadline_from(h->timeout_ms);
     r->id = h->pool ? h->pool->next_request_id() : h->ctx->lane().next_request_id();
     return nullptr;
@@ -601,9 +646,13 @@ PYCTX_API pyctx_error_t *pyctx_request_set_result_form(pyctx_request_t *request,
     const int f = static_cast<int>(form);
     return guarded([&]() -> pyctx_error_t * {
         if (auto *e = not_in_flight(request)) return e;
-        if (f != PYCTX_RESULT_VALUE && f != PYCTX_RESULT_OBJECT)
+        if (f == PYCTX_RESULT_STREAM)
+            return invalid("PYCTX_RESULT_STREAM is the form of a stream's open request: open "
+                           "the request with pyctx_stream_open() instead of submitting it");
+        if (f != PYCTX_RESULT_VALUE && f != PYCTX_RESULT_OBJECT && f != PYCTX_RESULT_BUFFER)
             return invalid("unknown result form " + std::to_string(f) +
-                           " (expected PYCTX_RESULT_VALUE or PYCTX_RESULT_OBJECT)");
+                           " (expected PYCTX_RESULT_VALUE, PYCTX_RESULT_OBJECT or "
+                           "PYCTX_RESULT_BUFFER)");
         request->result_form = static_cast<core::ResultForm>(f);
         return nullptr;
     });

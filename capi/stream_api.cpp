@@ -265,6 +265,10 @@ PYCTX_API pyctx_error_t *pyctx_stream_open(pyctx_request_t *request, uint32_t cr
         if (kind != PYCTX_REQUEST_CALL && kind != PYCTX_REQUEST_EVAL &&
             kind != PYCTX_REQUEST_OBJECT_CALL && kind != PYCTX_REQUEST_METHOD_CALL)
             return invalid("a stream is opened from a call, eval, object call or method call request");
+        // A stream lives in one context; a pool would pick a member per message.
+        if (capi::request_has_pool(request))
+            return invalid("a stream is opened on a context, not a pool: set the request's "
+                           "context (pyctx_request_set_context or a pool member's)");
         core::RequestRef r(StreamMessage::make());
         if (auto *e = capi::fill_engine_request(request, r.get())) return e;
         r->result_form = core::ResultForm::stream;

@@ -68,18 +68,29 @@ typedef struct pyctx_object pyctx_object_t;
 
 /** What a call, eval or object request returns. Values are stable. */
 typedef enum pyctx_result_form {
-    PYCTX_RESULT_VALUE = 0,  /**< the result as CBOR (the default) */
-    PYCTX_RESULT_OBJECT = 1  /**< a new handle to the result; its value is
+    PYCTX_RESULT_VALUE = 0,  /**< the result as CBOR: pyctx_request_value()
+                                  (the default) */
+    PYCTX_RESULT_OBJECT = 1, /**< a new handle to the result; its value is
                                   the object reference CBOR, and
                                   pyctx_request_take_object() hands it out */
+    PYCTX_RESULT_BUFFER = 2, /**< a view of a buffer-protocol result:
+                                  pyctx_request_take_buffer() (borrowed
+                                  buffers) */
+    PYCTX_RESULT_STREAM = 3  /**< the result becomes a stream: the form of
+                                  the request pyctx_stream_open() sends;
+                                  not settable with
+                                  pyctx_request_set_result_form() */
 } pyctx_result_form;
 
 /** CBOR tag of an object reference: encloses [key, id], two unsigned ints
  *  (key: the context's, id: the handle's). Python receives the object. */
 #define PYCTX_CBOR_TAG_OBJECT 28796u /* 0x707C */
 
-/** The result form of each submission (default PYCTX_RESULT_VALUE).
- *  PYCTX_RESULT_OBJECT is refused for exec and release requests. */
+/** The result form of each submission (default PYCTX_RESULT_VALUE):
+ *  PYCTX_RESULT_VALUE, _OBJECT or _BUFFER; INVALID_ARGUMENT for any other
+ *  value (PYCTX_RESULT_STREAM included: open a stream with
+ *  pyctx_stream_open()). A form other than PYCTX_RESULT_VALUE is refused at
+ *  submit for exec and release requests, which have no result. */
 PYCTX_API pyctx_error_t *pyctx_request_set_result_form(pyctx_request_t *request,
                                                        pyctx_result_form form);
 /** Kind object call: `object(*args, **kwargs)`; args and kwargs as for a

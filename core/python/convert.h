@@ -17,6 +17,7 @@
 namespace pyctx::core {
 
 class ObjectTable;
+class AttachedBuffers;  // core/request/buffers.h
 
 // The pyctx module's types, as strong references, for one interpreter
 // (subinterpreters each have their own). Filled by load_py_types()
@@ -28,6 +29,10 @@ struct PyTypes {
     // The context's object handles, which object-reference tags name
     // (nullptr: such tags are refused).
     const ObjectTable *objects = nullptr;
+    PyObject *lent_buffer_type = nullptr;  // pyctx.LentBuffer (core/python/buffer_py.h)
+    // While decoding a request's arguments: the buffers its tags name by
+    // index (a per-request copy of the types; nullptr everywhere else).
+    const AttachedBuffers *lent = nullptr;
 };
 
 // Decodes exactly one complete CBOR item filling all of [data, data+len)

@@ -381,6 +381,13 @@ private:
             }
             case kTagObjectRef:
                 return object_ref(t, start);
+            case kTagBuffer: {
+                if (!enclosed(t.arg, "buffer", start, &h, Type::uint)) return nullptr;
+                std::string problem;
+                PyObject *view = lent_buffer_view(types_, h.arg, &problem);
+                if (!view && !problem.empty()) return fail(start, problem);
+                return check(view, start);
+            }
             default:
                 return fail(start, "unknown tag " + std::to_string(t.arg));
         }

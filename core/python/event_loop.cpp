@@ -177,7 +177,7 @@ void EventLoop::task_done(uint64_t request_id, PyObject *task) {
         if (!value) {
             out.error = fetch_python_error();
         } else {
-            thread_.py().encode_result(r, value.get(), out);  // value, handle or stream
+            thread_.py().encode_result(r, value.get(), out);  // value, handle, stream or view
         }
     }
     PyErr_Clear();

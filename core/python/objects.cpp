@@ -1,5 +1,5 @@
 // Object handles: the table (objects.h) and the requests that use it
-// (PyState::run_object, PyState::encode_result's handle form).
+// (PyState::run_object, PyState::encode_result: every result form).
 #include "core/python/objects.h"
 
 #include <sys/random.h>
@@ -10,6 +10,7 @@
 #include "core/base/futex.h"
 #include "core/cbor/tags.h"
 #include "core/cbor/writer.h"
+#include "core/python/buffer_py.h"
 #include "core/python/context_thread.h"
 #include "core/python/convert.h"
 #include "core/python/errors.h"
@@ -150,6 +151,8 @@ bool PyState::encode_result(Request *r, PyObject *result, Outcome &out) {
             out.object_id = id;
             return true;
         }
+        case ResultForm::buffer:
+            return result_as_buffer(result, thread_, &out);
         case ResultForm::stream:
             if (!streams_.open(r->id, result, &out.error)) return false;
             if (cbor::write_null(out.value)) return true;

@@ -55,6 +55,8 @@ void PyState::run_call(Request *r) {
 
 void PyState::call_object(Request *r, PyRef fn) {
     Error err;
+    PyTypes arg_types = types_;  // its buffer tags name r's attached buffers
+    arg_types.lent = &r->buffers;
     // Common case: a few positional arguments and no kwargs go straight
     // from CBOR into a stack array for vectorcall, with no list.
     if (r->kwargs.empty()) {
@@ -62,7 +64,7 @@ void PyState::call_object(Request *r, PyRef fn) {
         PyObject *items[kInline];
         size_t n = 0;
         int rc = r->args.empty() ? 0
-                                 : cbor_array_into(r->args.data(), r->args.size(), types_, items,
+                                 : cbor_array_into(r->args.data(), r->args.size(), arg_types, items,
                                                    kInline, &n, &err);
         if (rc == 0) {
             PyObject *result = PyObject_Vectorcall(fn.get(), items, n, nullptr);
@@ -74,14 +76,14 @@ void PyState::call_object(Request *r, PyRef fn) {
     }
     PyRef args, kwargs;
     if (!r->args.empty()) {
-        args.reset(cbor_to_python(r->args.data(), r->args.size(), types_, &err));
+        args.reset(cbor_to_python(r->args.data(), r->args.size(), arg_types, &err));
         if (args && !PyList_CheckExact(args.get())) {
             args.reset();
             err = decode_error("call arguments must be a CBOR array");
         }
     }
     if (err.ok() && !r->kwargs.empty()) {
-        kwargs.reset(cbor_to_python(r->kwargs.data(), r->kwargs.size(), types_, &err));
+        kwargs.reset(cbor_to_python(r->kwargs.data(), r->kwargs.size(), arg_types, &err));
         if (kwargs && !is_str_keyed_dict(kwargs.get())) {
             kwargs.reset();
             err = decode_error("call keyword arguments must be a CBOR map with text keys");
@@ -109,7 +111,9 @@ void PyState::run_eval(Request *r) {
     PyRef code(ns ? ns_.compiled(r->text, Py_eval_input, &err) : nullptr);
     PyRef locals;
     if (code && !r->args.empty()) {
-        locals.reset(cbor_to_python(r->args.data(), r->args.size(), types_, &err));
+        PyTypes arg_types = types_;  // its buffer tags name r's attached buffers
+        arg_types.lent = &r->buffers;
+        locals.reset(cbor_to_python(r->args.data(), r->args.size(), arg_types, &err));
         if (locals && !is_str_keyed_dict(locals.get())) {
             locals.reset();
             err = decode_error("eval locals must be a CBOR map with text keys");

@@ -16,6 +16,7 @@
 
 #include "core/base/byte_buffer.h"
 #include "core/base/error.h"
+#include "core/request/buffers.h"
 
 namespace pyctx::core {
 
@@ -25,6 +26,7 @@ struct Outcome {
     // Non-zero when the executor made an object handle for this result (see
     // ResultForm::object): whoever drops the outcome unclaimed must release it.
     uint64_t object_id = 0;
+    BufferRef buffer;  // ResultForm::buffer: the result as a view (value empty)
 };
 
 enum class RequestKind : uint8_t {
@@ -45,10 +47,11 @@ enum class RequestKind : uint8_t {
 };
 
 // What a call, eval or object request returns.
-// (Numbered: the public forms share these values; 2 is the buffer view.)
+// (Numbered as the public forms, PYCTX_RESULT_*.)
 enum class ResultForm : uint8_t {
     value = 0,   // the result as CBOR
     object = 1,  // a new handle to the result: CBOR tag kTagObjectRef [key, id]
+    buffer = 2,  // a view of a buffer-protocol result in Outcome::buffer (value empty)
     stream = 3,  // the result (an iterator) becomes stream `id` (null value)
 };
 
@@ -94,6 +97,9 @@ struct Request {
     ResultForm result_form = ResultForm::value;
     CompletionSink sink = nullptr;
     void *sink_data = nullptr;
+    // Buffers the arguments name by index (CBOR tag kTagBuffer); the front
+    // end lets go of them when the request completes.
+    AttachedBuffers buffers;
 
     // ---- shared state ----
     std::atomic<uint32_t> refs{1};
@@ -165,6 +171,7 @@ protected:
         result_form = ResultForm::value;
         sink = nullptr;
         sink_data = nullptr;
+        buffers.clear();
         refs.store(1, std::memory_order_relaxed);
         claimed.store(false, std::memory_order_relaxed);
         phase.store(Phase::queued, std::memory_order_relaxed);
@@ -177,6 +184,7 @@ protected:
         if (!outcome.error.ok()) outcome.error = Error();
         outcome.value.clear_keeping(kKeepBytes);
         outcome.object_id = 0;
+        outcome.buffer = BufferRef();
         next = nullptr;
     }
 

@@ -22,6 +22,7 @@
 #include "support/contexts.h"
 #include "support/counter.h"
 #include "support/gate.h"
+#include "support/draft_handles.h"
 #include "support/handles.h"
 #include "support/runtime_env.h"
 
@@ -65,15 +66,6 @@ auto *const g_left_env =
 static auto *const g_runtime = install_runtime();
 
 namespace {
-
-struct RequestDeleter {
-    void operator()(pyctx_request_t *r) const { pyctx_request_free(r); }
-};
-using Request = std::unique_ptr<pyctx_request_t, RequestDeleter>;
-struct BufferDeleter {
-    void operator()(pyctx_buffer_t *b) const { pyctx_buffer_free(b); }
-};
-using Buffer = std::unique_ptr<pyctx_buffer_t, BufferDeleter>;
 
 Buffer lend(void *data, size_t len, bool writable, Finalized *fin) {
     pyctx_buffer_t *raw = nullptr;

@@ -15,6 +15,7 @@
 #include "capi/draft/objects.h"
 #include "support/cbor.h"
 #include "support/contexts.h"
+#include "support/draft_handles.h"
 #include "support/handles.h"
 #include "support/runtime_env.h"
 
@@ -48,15 +49,6 @@ constexpr const char *kPreload =
     "async def amake(start):\n"
     "    await asyncio.sleep(0)\n"
     "    return Counter(start)\n";
-
-struct ObjectDeleter {
-    void operator()(pyctx_object_t *o) const { pyctx_object_free(o); }
-};
-using Object = std::unique_ptr<pyctx_object_t, ObjectDeleter>;
-struct RequestDeleter {
-    void operator()(pyctx_request_t *r) const { pyctx_request_free(r); }
-};
-using Request = std::unique_ptr<pyctx_request_t, RequestDeleter>;
 
 // pyctx_context_stats_t with the field capi/draft/objects.h appends.
 struct StatsWithObjects {

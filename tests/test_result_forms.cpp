@@ -17,6 +17,7 @@
 #include "support/cbor.h"
 #include "support/contexts.h"
 #include "support/counter.h"
+#include "support/draft_handles.h"
 #include "support/handles.h"
 #include "support/process.h"
 #include "support/runtime_env.h"
@@ -30,31 +31,6 @@ namespace {
 static_assert(PYCTX_RESULT_VALUE == 0 && PYCTX_RESULT_OBJECT == 1 && PYCTX_RESULT_BUFFER == 2 &&
                   PYCTX_RESULT_STREAM == 3,
               "the result forms are numbered once, for every feature");
-
-struct RequestDeleter {
-    void operator()(pyctx_request_t *r) const { pyctx_request_free(r); }
-};
-using Request = std::unique_ptr<pyctx_request_t, RequestDeleter>;
-struct BufferDeleter {
-    void operator()(pyctx_buffer_t *b) const { pyctx_buffer_free(b); }
-};
-using Buffer = std::unique_ptr<pyctx_buffer_t, BufferDeleter>;
-struct ObjectDeleter {
-    void operator()(pyctx_object_t *o) const { pyctx_object_free(o); }
-};
-using Object = std::unique_ptr<pyctx_object_t, ObjectDeleter>;
-struct StreamDeleter {
-    void operator()(pyctx_stream_t *s) const { pyctx_stream_free(s); }
-};
-using Stream = std::unique_ptr<pyctx_stream_t, StreamDeleter>;
-struct PoolDeleter {
-    void operator()(pyctx_pool_t *p) const { pyctx_pool_free(p); }
-};
-using Pool = std::unique_ptr<pyctx_pool_t, PoolDeleter>;
-struct PoolOptionsDeleter {
-    void operator()(pyctx_pool_options_t *o) const { pyctx_pool_options_free(o); }
-};
-using PoolOptions = std::unique_ptr<pyctx_pool_options_t, PoolOptionsDeleter>;
 
 Request new_request(pyctx_context_t *ctx) {
     pyctx_request_t *raw = nullptr;

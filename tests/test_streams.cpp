@@ -17,6 +17,7 @@
 #include "capi/draft/objects.h"
 #include "support/cbor.h"
 #include "support/contexts.h"
+#include "support/draft_handles.h"
 #include "support/handles.h"
 #include "support/runtime_env.h"
 
@@ -80,15 +81,6 @@ constexpr const char *kPreload =
     "class Source:\n"
     "    def upto(self, n):\n"
     "        yield from range(n)\n";
-
-struct RequestDeleter {
-    void operator()(pyctx_request_t *r) const { pyctx_request_free(r); }
-};
-using Request = std::unique_ptr<pyctx_request_t, RequestDeleter>;
-struct StreamDeleter {
-    void operator()(pyctx_stream_t *s) const { pyctx_stream_free(s); }
-};
-using Stream = std::unique_ptr<pyctx_stream_t, StreamDeleter>;
 
 constexpr auto kBound = std::chrono::seconds(30);  // only reached when something is broken
 

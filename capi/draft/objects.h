@@ -9,7 +9,10 @@
  *  - pyctx_context_stats_t gains, appended after memory_limit:
  *        uint64_t live_objects;  / **< object handles made and not yet
  *                                     released (0 once closing) * /
- *  - the CBOR tag PYCTX_CBOR_TAG_OBJECT below joins the other tags.
+ *  - the CBOR tag PYCTX_CBOR_TAG_OBJECT below joins the other tags;
+ *  - pyctx_result_form and pyctx_request_set_result_form() below are the one
+ *    result-form enum and setter for every form (value, object, buffer,
+ *    stream): capi/draft/buffers.h uses them and declares no other.
  */
 #ifndef PYCTX_DRAFT_OBJECTS_H
 #define PYCTX_DRAFT_OBJECTS_H

@@ -54,6 +54,20 @@ struct Finalized {
     static void fn(void *user) { static_cast<Finalized *>(user)->done.add(); }
 };
 
+// Runs `r` (result form PYCTX_RESULT_BUFFER) and checks the view it returns
+// holds `bytes`, in the Python object's own memory.
+void expect_view(pyctx_request_t *r, const std::string &bytes) {
+    ASSERT_EQ(run(r), nullptr) << message_of(pyctx_request_error(r));
+    pyctx_buffer_t *view = nullptr;
+    ASSERT_TRUE(IsOk(pyctx_request_take_buffer(r, &view)));
+    Buffer held(view);
+    pyctx_buffer_info_t info{};
+    ASSERT_TRUE(IsOk(pyctx_buffer_info(view, &info, sizeof info)));
+    ASSERT_EQ(info.len, bytes.size());
+    EXPECT_EQ(std::memcmp(info.data, bytes.data(), bytes.size()), 0);
+    EXPECT_EQ(info.memory, PYCTX_BUFFER_PYTHON);
+}
+
 // {b: tag 28770(0)}: eval locals naming attached buffer 0.
 Cbor buffer_zero_locals() {
     CborBuilder c;
@@ -87,15 +101,7 @@ TEST_F(ResultForms, OneSetterTakesValueObjectAndBufferAndRefusesTheRest) {
     }
     // The last accepted form stays: a buffer view of the result.
     ASSERT_TRUE(IsOk(pyctx_request_set_eval(r.get(), "b'abc'")));
-    ASSERT_EQ(run(r.get()), nullptr) << message_of(pyctx_request_error(r.get()));
-    pyctx_buffer_t *view = nullptr;
-    ASSERT_TRUE(IsOk(pyctx_request_take_buffer(r.get(), &view)));
-    Buffer held(view);
-    pyctx_buffer_info_t info{};
-    ASSERT_TRUE(IsOk(pyctx_buffer_info(view, &info, sizeof info)));
-    ASSERT_EQ(info.len, 3u);
-    EXPECT_EQ(std::memcmp(info.data, "abc", 3), 0);
-    EXPECT_EQ(info.memory, PYCTX_BUFFER_PYTHON);
+    expect_view(r.get(), "abc");
 }
 
 TEST_F(ResultForms, AMethodCallOnAHandleReturnsABufferView) {
@@ -110,14 +116,7 @@ TEST_F(ResultForms, AMethodCallOnAHandleReturnsABufferView) {
     Request upper = new_request(nullptr);
     ASSERT_TRUE(IsOk(pyctx_request_set_method_call(upper.get(), obj.get(), "upper")));
     ASSERT_TRUE(IsOk(pyctx_request_set_result_form(upper.get(), PYCTX_RESULT_BUFFER)));
-    ASSERT_EQ(run(upper.get()), nullptr) << message_of(pyctx_request_error(upper.get()));
-    pyctx_buffer_t *view = nullptr;
-    ASSERT_TRUE(IsOk(pyctx_request_take_buffer(upper.get(), &view)));
-    Buffer held(view);
-    pyctx_buffer_info_t info{};
-    ASSERT_TRUE(IsOk(pyctx_buffer_info(view, &info, sizeof info)));
-    ASSERT_EQ(info.len, 5u);
-    EXPECT_EQ(std::memcmp(info.data, "HELLO", 5), 0);
+    expect_view(upper.get(), "HELLO");
     // Another form than the one asked for holds nothing.
     pyctx_object_t *none = nullptr;
     EXPECT_EQ(status_of(Error(pyctx_request_take_object(upper.get(), &none)).get()),

@@ -20,6 +20,7 @@
 #include "../capi/draft/pools.h"
 #include "support/cbor.h"
 #include "support/gate.h"
+#include "support/draft_handles.h"
 #include "support/handles.h"
 #include "support/runtime_env.h"
 
@@ -28,19 +29,6 @@ using namespace pyctx_test;
 static auto *const g_runtime = install_runtime();
 
 namespace {
-
-struct PoolDeleter {
-    void operator()(pyctx_pool_t *p) const { pyctx_pool_free(p); }
-};
-using Pool = std::unique_ptr<pyctx_pool_t, PoolDeleter>;
-struct PoolOptionsDeleter {
-    void operator()(pyctx_pool_options_t *o) const { pyctx_pool_options_free(o); }
-};
-using PoolOptions = std::unique_ptr<pyctx_pool_options_t, PoolOptionsDeleter>;
-struct RequestDeleter {
-    void operator()(pyctx_request_t *r) const { pyctx_request_free(r); }
-};
-using Request = std::unique_ptr<pyctx_request_t, RequestDeleter>;
 
 struct PoolSpec {
     size_t size = 2;

@@ -32,6 +32,9 @@ struct RuntimeOptionsDeleter {
 struct ContextOptionsDeleter {
     void operator()(pyctx_context_options_t *o) const { pyctx_context_options_free(o); }
 };
+struct RequestDeleter {
+    void operator()(pyctx_request_t *r) const { pyctx_request_free(r); }
+};
 
 using Error = std::unique_ptr<pyctx_error_t, ErrorDeleter>;
 using Context = std::unique_ptr<pyctx_context_t, ContextDeleter>;
@@ -39,6 +42,7 @@ using Env = std::unique_ptr<pyctx_env_t, EnvDeleter>;
 using Result = std::unique_ptr<pyctx_result_t, ResultDeleter>;
 using RuntimeOptions = std::unique_ptr<pyctx_runtime_options_t, RuntimeOptionsDeleter>;
 using ContextOptions = std::unique_ptr<pyctx_context_options_t, ContextOptionsDeleter>;
+using Request = std::unique_ptr<pyctx_request_t, RequestDeleter>;
 
 /** An owned pyctx_bytes_t that frees itself. */
 class Bytes {

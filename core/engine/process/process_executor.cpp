@@ -181,6 +181,27 @@ void ProcessExecutor::send_stop(uint64_t id) {
     outbox_.push_back(std::move(m));
 }
 
+namespace {
+
+// What a process context does not carry yet: object handles and streams
+// (wire kinds 32-95) and borrowed buffers (96-127). Refused with a clear
+// status rather than sent half-described to the child.
+Error not_carried(const Request &r, const std::string &name) {
+    const char *what = nullptr;
+    if (r.kind != RequestKind::call && r.kind != RequestKind::eval && r.kind != RequestKind::exec)
+        what = "object handles and streams";
+    else if (r.result_form == ResultForm::object || r.result_form == ResultForm::stream)
+        what = "object handles and streams";
+    else if (r.result_form == ResultForm::buffer || !r.buffers.empty())
+        what = "borrowed buffers";
+    if (!what) return Error();
+    return Error(Status::unsupported, std::string(what) + " do not cross into process contexts "
+                                          "yet (context '" + name + "'): use a worker or owngil "
+                                          "context for them");
+}
+
+}  // namespace
+
 bool ProcessExecutor::encode_request(Request *r, ByteBuffer &out) {
     wire::Writer w(out);
     switch (r->kind) {
@@ -195,7 +216,7 @@ bool ProcessExecutor::encode_request(Request *r, ByteBuffer &out) {
         case RequestKind::exec:
             w.u8(static_cast<uint8_t>(wire::ToChild::exec)).u64(r->id).u64(r->env_id).str(r->text);
             break;
-        case RequestKind::control: return false;
+        default: return false;  // refused before (not_carried)
     }
     return w.ok();
 }
@@ -248,6 +269,8 @@ bool ProcessExecutor::pump() {
         ByteBuffer m;
         if (lane_.is_closing()) {
             refuse = Error(Status::closed, "context '" + ctx_.name() + "' is closed");
+        } else if (Error no = not_carried(*r, ctx_.name()); !no.ok()) {
+            refuse = std::move(no);
         } else if (r->env_id && r->env_id < env_floor_) {
             refuse = Error(Status::closed, "this env belonged to a child process of context '" +
                                                ctx_.name() + "' that crashed; create a new env");

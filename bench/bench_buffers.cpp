@@ -19,7 +19,6 @@
 // usage: bench_buffers [--sizes-mib 1,16,64] [--repeat 5] [--mode both]
 #include "bench_common.hpp"
 
-#include "../capi/draft/buffers.h"
 
 #include <cmath>
 #include <numeric>

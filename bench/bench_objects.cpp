@@ -12,7 +12,6 @@
 // usage: bench_objects [--mode worker|owngil|both] [--calls N] [--items N]
 #include "bench_common.hpp"
 
-#include "capi/draft/objects.h"
 
 #include <atomic>
 

@@ -10,8 +10,6 @@
 #include "core/request/buffers.h"
 #include "core/request/request.h"
 #include "pyctx.h"
-#include "capi/draft/objects.h"
-#include "capi/draft/buffers.h"
 
 namespace {
 

@@ -2,8 +2,8 @@
 // header, never defined), like pyctx_host_call_t: a handle is one reference.
 #pragma once
 
-#include "capi/draft/buffers.h"
 #include "core/request/buffers.h"
+#include "pyctx.h"
 
 namespace pyctx::capi {
 

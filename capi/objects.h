@@ -9,7 +9,6 @@
 #include <memory>
 
 #include "capi/handles.h"
-#include "capi/draft/objects.h"
 
 namespace pyctx::capi {
 

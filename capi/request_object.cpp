@@ -3,7 +3,6 @@
 #include <mutex>
 
 #include "capi/buffer_handle.h"
-#include "capi/draft/pools.h"
 #include "capi/handles.h"
 #include "capi/pool_handles.h"
 #include "capi/objects.h"
@@ -51,7 +50,7 @@ struct pyctx_request {
     // ---- settings (the owner's thread) ----
     // The destination; with a pool, the member the current submission went to.
     std::shared_ptr<core::Context> ctx;
-    std::shared_ptr<core::Pool> pool;  // a pool destination (capi/draft/pools.h)
+    std::shared_ptr<core::Pool> pool;  // a pool destination (pyctx.h "Pools")
     std::string key;
     bool has_key = false;
     int kind = PYCTX_REQUEST_NONE;  // a pyctx_request_kind (int: the object kinds join the enum later)
@@ -486,7 +485,7 @@ PYCTX_API pyctx_error_t *pyctx_request_take_value(pyctx_request_t *request,
     return nullptr;
 }
 
-// ---- pool destinations (capi/draft/pools.h) --------------------------------
+// ---- pool destinations (pyctx.h "Pools") --------------------------------
 
 PYCTX_API pyctx_error_t *pyctx_request_set_pool(pyctx_request_t *request, pyctx_pool_t *pool) {
     return guarded([&]() -> pyctx_error_t * {
@@ -517,7 +516,7 @@ PYCTX_API int pyctx_request_key_moved(const pyctx_request_t *request) {
     return request ? request->key_moved.load(std::memory_order_relaxed) : 0;
 }
 
-// ---- borrowed buffers (capi/draft/buffers.h) --------------------------------
+// ---- borrowed buffers (pyctx.h "Borrowed buffers") --------------------------------
 
 PYCTX_API pyctx_error_t *pyctx_request_attach_buffer(pyctx_request_t *request,
                                                      pyctx_buffer_t *buffer, uint32_t *out_index) {
@@ -553,7 +552,7 @@ PYCTX_API pyctx_error_t *pyctx_request_take_buffer(pyctx_request_t *request,
 
 // ---------------------------------------------------------------------------
 // Settings -> engine request (shared with the stream code), and the object
-// handle kinds and result forms (capi/draft/objects.h).
+// handle kinds and result forms (pyctx.h "Object handles").
 
 namespace pyctx::capi {
 

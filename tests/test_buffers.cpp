@@ -1,4 +1,4 @@
-// Borrowed buffers (capi/draft/buffers.h): host memory lent to Python as a
+// Borrowed buffers (pyctx.h "Borrowed buffers"): host memory lent to Python as a
 // memoryview without a copy, its finalizer in every ending of a request and
 // never while a view exists; library-allocated buffers; Python results
 // returned as views pinned until the host releases them, and a context's
@@ -17,12 +17,10 @@
 #include <vector>
 
 #include "pyctx.h"
-#include "../capi/draft/buffers.h"
 #include "support/cbor.h"
 #include "support/contexts.h"
 #include "support/counter.h"
 #include "support/gate.h"
-#include "support/draft_handles.h"
 #include "support/handles.h"
 #include "support/runtime_env.h"
 

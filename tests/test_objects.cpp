@@ -1,4 +1,4 @@
-// Object handles (capi/draft/objects.h): results returned as handles, calls,
+// Object handles (pyctx.h "Object handles"): results returned as handles, calls,
 // method calls and attribute reads on them, handles nested in arguments,
 // release, stats, and the errors for another context, a released handle and
 // a closed context; thousands of handles made and released from several
@@ -12,10 +12,8 @@
 #include <vector>
 
 #include "pyctx.h"
-#include "capi/draft/objects.h"
 #include "support/cbor.h"
 #include "support/contexts.h"
-#include "support/draft_handles.h"
 #include "support/handles.h"
 #include "support/runtime_env.h"
 
@@ -50,15 +48,9 @@ constexpr const char *kPreload =
     "    await asyncio.sleep(0)\n"
     "    return Counter(start)\n";
 
-// pyctx_context_stats_t with the field capi/draft/objects.h appends.
-struct StatsWithObjects {
-    pyctx_context_stats_t base;
-    uint64_t live_objects;
-};
-
 uint64_t live_objects(const pyctx_context_t *ctx) {
-    StatsWithObjects s{};
-    EXPECT_TRUE(IsOk(pyctx_context_stats(ctx, reinterpret_cast<pyctx_context_stats_t *>(&s), sizeof s)));
+    pyctx_context_stats_t s{};
+    EXPECT_TRUE(IsOk(pyctx_context_stats(ctx, &s, sizeof s)));
     return s.live_objects;
 }
 

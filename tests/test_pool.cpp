@@ -1,4 +1,4 @@
-// Pools (capi/draft/pools.h): routing (round robin spreads evenly, least
+// Pools (pyctx.h "Pools"): routing (round robin spreads evenly, least
 // queued avoids a busy member, the parked/busy signals), key affinity and
 // the keys a resize moves (reported), resize up and down under load with
 // every request completing exactly once, member close -> replacement (and
@@ -17,10 +17,8 @@
 #include <vector>
 
 #include "pyctx.h"
-#include "../capi/draft/pools.h"
 #include "support/cbor.h"
 #include "support/gate.h"
-#include "support/draft_handles.h"
 #include "support/handles.h"
 #include "support/runtime_env.h"
 

@@ -11,13 +11,9 @@
 #include <vector>
 
 #include "pyctx.h"
-#include "capi/draft/objects.h"
-#include "capi/draft/buffers.h"
-#include "capi/draft/pools.h"
 #include "support/cbor.h"
 #include "support/contexts.h"
 #include "support/counter.h"
-#include "support/draft_handles.h"
 #include "support/handles.h"
 #include "support/process.h"
 #include "support/runtime_env.h"

@@ -1,4 +1,4 @@
-// Streams (capi/draft/objects.h): generators, iterators and async generators
+// Streams (pyctx.h "Streams"): generators, iterators and async generators
 // read item by item. Backpressure is proven by a generator that counts how
 // far it was advanced; cancel runs its finally block; an exception
 // mid-stream ends the stream with that error and traceback after the items
@@ -14,10 +14,8 @@
 #include <vector>
 
 #include "pyctx.h"
-#include "capi/draft/objects.h"
 #include "support/cbor.h"
 #include "support/contexts.h"
-#include "support/draft_handles.h"
 #include "support/handles.h"
 #include "support/runtime_env.h"
 

@@ -134,4 +134,27 @@ inline ::testing::AssertionResult RaisesPython(const pyctx_error_t *e, const std
     return ::testing::AssertionSuccess();
 }
 
+// Buffers, object handles, streams, pools.
+struct BufferDeleter {
+    void operator()(pyctx_buffer_t *b) const { pyctx_buffer_free(b); }
+};
+struct ObjectDeleter {
+    void operator()(pyctx_object_t *o) const { pyctx_object_free(o); }
+};
+struct StreamDeleter {
+    void operator()(pyctx_stream_t *s) const { pyctx_stream_free(s); }
+};
+struct PoolDeleter {
+    void operator()(pyctx_pool_t *p) const { pyctx_pool_free(p); }
+};
+struct PoolOptionsDeleter {
+    void operator()(pyctx_pool_options_t *o) const { pyctx_pool_options_free(o); }
+};
+
+using Buffer = std::unique_ptr<pyctx_buffer_t, BufferDeleter>;
+using Object = std::unique_ptr<pyctx_object_t, ObjectDeleter>;
+using Stream = std::unique_ptr<pyctx_stream_t, StreamDeleter>;
+using Pool = std::unique_ptr<pyctx_pool_t, PoolDeleter>;
+using PoolOptions = std::unique_ptr<pyctx_pool_options_t, PoolOptionsDeleter>;
+
 } // namespace pyctx_test

@@ -16,6 +16,14 @@ pyctx_error_t *check_text(const char *value, const char *what, bool allow_empty)
     return nullptr;
 }
 
+pyctx_error_t *check_enum(int value, std::initializer_list<int> allowed, const char *what,
+                          const char *expected) {
+    for (int a : allowed)
+        if (value == a) return nullptr;
+    return invalid(std::string("unknown ") + what + " " + std::to_string(value) + " (expected " +
+                   expected + ")");
+}
+
 pyctx_error_t *check_cbor(const uint8_t *data, size_t len, int major, const char *what) {
     if (len == 0) return nullptr;
     if (!data) return invalid(std::string(what) + " is NULL but its length is not 0");

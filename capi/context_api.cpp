@@ -21,9 +21,9 @@ PYCTX_API pyctx_error_t *pyctx_context_options_set_mode(pyctx_context_options_t 
                                                         pyctx_mode mode) {
     if (!options) return invalid("options is NULL");
     int m = static_cast<int>(mode);
-    if (m != PYCTX_MODE_WORKER && m != PYCTX_MODE_OWNGIL && m != PYCTX_MODE_PROCESS)
-        return invalid("unknown context mode " + std::to_string(m) +
-                       " (expected worker, owngil or process)");
+    if (auto *e = capi::check_enum(m, {PYCTX_MODE_WORKER, PYCTX_MODE_OWNGIL, PYCTX_MODE_PROCESS},
+                                   "context mode", "worker, owngil or process"))
+        return e;
     options->options.mode = static_cast<core::Mode>(m);
     return nullptr;
 }

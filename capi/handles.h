@@ -2,6 +2,7 @@
 // argument checks and the exception barrier.
 #pragma once
 
+#include <initializer_list>
 #include <memory>
 #include <new>
 #include <string>
@@ -85,6 +86,11 @@ inline pyctx_error_t *not_running() {
 
 // Checks a required NUL-terminated UTF-8 string argument.
 pyctx_error_t *check_text(const char *value, const char *what, bool allow_empty = false);
+// Checks an enum argument, read as an int before anything else touches it
+// (loading an out-of-range enum is undefined behaviour): a value outside
+// `allowed` is refused naming `what`, the value and `expected`.
+pyctx_error_t *check_enum(int value, std::initializer_list<int> allowed, const char *what,
+                          const char *expected);
 // Checks optional CBOR of one item whose major type must be `major`
 // (4 array, 5 map); NULL/0 means absent.
 pyctx_error_t *check_cbor(const uint8_t *data, size_t len, int major, const char *what);

@@ -1,5 +1,6 @@
 // Host functions: registration and answering.
 #include "capi/handles.h"
+#include "capi/user_data.h"
 #include "core/host/host_call.h"
 #include "core/host/registry.h"
 
@@ -15,18 +16,13 @@ namespace {
 class CHostFunction final : public core::HostFunction {
 public:
     CHostFunction(std::string name, pyctx_host_fn fn, void *user_data, pyctx_free_fn free_fn)
-        : core::HostFunction(std::move(name)), fn_(fn), user_data_(user_data), free_(free_fn) {}
-    ~CHostFunction() override {
-        if (free_) free_(user_data_);
-    }
-    void invoke(core::HostCall *call) override { fn_(user_data_, capi::to_c(call)); }
-    // Registration failed: the caller keeps ownership of the user data.
-    void disown() { free_ = nullptr; }
+        : core::HostFunction(std::move(name)), fn_(fn), data_(user_data, free_fn) {}
+    void invoke(core::HostCall *call) override { fn_(data_.get(), capi::to_c(call)); }
+    void disown() { data_.disown(); }
 
 private:
     pyctx_host_fn fn_;
-    void *user_data_;
-    pyctx_free_fn free_;
+    capi::UserData data_;
 };
 
 }  // namespace

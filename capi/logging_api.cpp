@@ -1,5 +1,6 @@
 // Python logging forwarded to the host (core/host/log_sink.h).
 #include "capi/handles.h"
+#include "capi/user_data.h"
 #include "core/host/log_sink.h"
 #include "core/host/setup_log.h"
 #include "core/python/log_install.h"
@@ -13,10 +14,7 @@ namespace {
 class CLogHandler final : public core::LogHandler {
 public:
     CLogHandler(pyctx_log_fn fn, void *user_data, pyctx_free_fn free_fn)
-        : fn_(fn), user_data_(user_data), free_(free_fn) {}
-    ~CLogHandler() override {
-        if (free_) free_(user_data_);
-    }
+        : fn_(fn), data_(user_data, free_fn) {}
     void handle(const core::LogRecord &r) override {
         pyctx_log_record_t rec;
         rec.level = r.level;
@@ -25,14 +23,13 @@ public:
         rec.exception = r.exception.c_str();
         rec.context_name = r.context_name.c_str();
         rec.created = r.created;
-        fn_(user_data_, &rec);
+        fn_(data_.get(), &rec);
     }
-    void disown() { free_ = nullptr; }
+    void disown() { data_.disown(); }
 
 private:
     pyctx_log_fn fn_;
-    void *user_data_;
-    pyctx_free_fn free_;
+    capi::UserData data_;
 };
 
 }  // namespace

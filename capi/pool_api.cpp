@@ -72,9 +72,10 @@ PYCTX_API pyctx_error_t *pyctx_pool_options_set_routing(pyctx_pool_options_t *op
                                                         pyctx_pool_routing routing) {
     if (!options) return invalid("options is NULL");
     int r = static_cast<int>(routing);
-    if (r != PYCTX_POOL_LEAST_QUEUED && r != PYCTX_POOL_ROUND_ROBIN && r != PYCTX_POOL_BY_KEY)
-        return invalid("unknown pool routing " + std::to_string(r) +
-                       " (expected least queued, round robin or by key)");
+    if (auto *e = capi::check_enum(r, {PYCTX_POOL_LEAST_QUEUED, PYCTX_POOL_ROUND_ROBIN,
+                                       PYCTX_POOL_BY_KEY},
+                                   "pool routing", "least queued, round robin or by key"))
+        return e;
     options->options.routing = static_cast<core::RoutePolicy>(r);
     return nullptr;
 }
@@ -90,8 +91,9 @@ PYCTX_API pyctx_error_t *pyctx_pool_options_set_replace(pyctx_pool_options_t *op
                                                         pyctx_pool_replace policy) {
     if (!options) return invalid("options is NULL");
     int p = static_cast<int>(policy);
-    if (p != PYCTX_POOL_REPLACE && p != PYCTX_POOL_LEAVE)
-        return invalid("unknown replace policy " + std::to_string(p) + " (expected replace or leave)");
+    if (auto *e = capi::check_enum(p, {PYCTX_POOL_REPLACE, PYCTX_POOL_LEAVE}, "replace policy",
+                                   "replace or leave"))
+        return e;
     options->options.replace = static_cast<core::ReplacePolicy>(p);
     return nullptr;
 }

@@ -648,10 +648,10 @@ PYCTX_API pyctx_error_t *pyctx_request_set_result_form(pyctx_request_t *request,
         if (f == PYCTX_RESULT_STREAM)
             return invalid("PYCTX_RESULT_STREAM is the form of a stream's open request: open "
                            "the request with pyctx_stream_open() instead of submitting it");
-        if (f != PYCTX_RESULT_VALUE && f != PYCTX_RESULT_OBJECT && f != PYCTX_RESULT_BUFFER)
-            return invalid("unknown result form " + std::to_string(f) +
-                           " (expected PYCTX_RESULT_VALUE, PYCTX_RESULT_OBJECT or "
-                           "PYCTX_RESULT_BUFFER)");
+        if (auto *e = capi::check_enum(f, {PYCTX_RESULT_VALUE, PYCTX_RESULT_OBJECT, PYCTX_RESULT_BUFFER},
+                                       "result form",
+                                       "PYCTX_RESULT_VALUE, PYCTX_RESULT_OBJECT or PYCTX_RESULT_BUFFER"))
+            return e;
         request->result_form = static_cast<core::ResultForm>(f);
         return nullptr;
     });

@@ -44,8 +44,10 @@ PYCTX_API pyctx_error_t *pyctx_runtime_options_set_allocator(pyctx_runtime_optio
                                                              pyctx_allocator allocator) {
     if (!options) return invalid("options is NULL");
     int a = static_cast<int>(allocator);
-    if (a < PYCTX_ALLOCATOR_DEFAULT || a > PYCTX_ALLOCATOR_PYMALLOC)
-        return invalid("unknown allocator " + std::to_string(a));
+    if (auto *e = capi::check_enum(a, {PYCTX_ALLOCATOR_DEFAULT, PYCTX_ALLOCATOR_MALLOC,
+                                       PYCTX_ALLOCATOR_PYMALLOC},
+                                   "allocator", "default, malloc or pymalloc"))
+        return e;
     options->options.allocator = a;
     return nullptr;
 }

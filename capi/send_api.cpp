@@ -1,5 +1,6 @@
 // Endpoints for pyctx.send(): named receivers and the router.
 #include "capi/handles.h"
+#include "capi/user_data.h"
 #include "core/host/endpoints.h"
 
 using namespace pyctx;
@@ -13,21 +14,17 @@ namespace {
 class CEndpoint final : public core::Endpoint {
 public:
     CEndpoint(pyctx_send_fn fn, void *user_data, pyctx_free_fn free_fn)
-        : fn_(fn), user_data_(user_data), free_(free_fn) {}
-    ~CEndpoint() override {
-        if (free_) free_(user_data_);
-    }
+        : fn_(fn), data_(user_data, free_fn) {}
     bool deliver(const core::Message &m) override {
         // The context name is a std::string's data, NUL-terminated.
         const char *ctx = m.context_name.empty() ? "" : m.context_name.data();
-        return fn_(user_data_, ctx, m.target, m.target_len, m.value, m.value_len) == 0;
+        return fn_(data_.get(), ctx, m.target, m.target_len, m.value, m.value_len) == 0;
     }
-    void disown() { free_ = nullptr; }
+    void disown() { data_.disown(); }
 
 private:
     pyctx_send_fn fn_;
-    void *user_data_;
-    pyctx_free_fn free_;
+    capi::UserData data_;
 };
 
 // Runs `install` with a new endpoint; if it throws, the caller keeps the

@@ -179,6 +179,11 @@ func appendValue(b []byte, v any, depth int) ([]byte, error) {
 		return appendBytes(appendHead(b, majorTag, tagHostTerm), x), nil
 	case Key:
 		return append(b, x.encoded...), nil
+	case *Object:
+		if x == nil {
+			return append(b, majorSimple|22), nil
+		}
+		return x.appendRef(b)
 	case RawCBOR:
 		if len(x) == 0 {
 			return b, newError(StatusInvalidArgument, "cbor: empty RawCBOR")

@@ -77,3 +77,67 @@ def burn(n):
     for i in range(n):
         total += i * i
     return total
+
+
+class Counter:
+    """An object the host keeps a handle to (object handle tests)."""
+
+    def __init__(self, start=0):
+        self.n = start
+        self.label = "counter"
+
+    def add(self, k=1):
+        self.n += k
+        return self.n
+
+    def __call__(self, x, scale=1):
+        return (self.n + x) * scale
+
+    def upto(self, limit):
+        return iter(range(self.n, limit))
+
+
+def make_counter(start=0):
+    return Counter(start)
+
+
+def counter_value(c):
+    """Receives an object handle back as the object itself."""
+    return c.n
+
+
+def sum_counters(items):
+    return sum(item["c"].n for item in items)
+
+
+def counting(n):
+    yield from range(n)
+
+
+def failing_after(n):
+    yield from range(n)
+    raise ValueError("stream broke after %d" % n)
+
+
+stream_finished = []
+
+
+def endless(tag):
+    """Yields forever; records its tag when closed (its finally runs)."""
+    try:
+        i = 0
+        while True:
+            yield i
+            i += 1
+    finally:
+        stream_finished.append(tag)
+
+
+async def async_counting(n):
+    for i in range(n):
+        await asyncio.sleep(0)
+        yield i * 10
+
+
+def stream_finished_tags():
+    return list(stream_finished)

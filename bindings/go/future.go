@@ -154,6 +154,9 @@ func (c *Context) submit(ctx context.Context, r *request) (*Future, error) {
 	if err != nil {
 		return nil, err
 	}
+	if r.att.bufs != nil { // attachments take the request-object path
+		return c.requestSpec(r).submit(ctx, &Future{owner: c})
+	}
 	env, err := c.hold(r)
 	if err != nil {
 		return nil, err

@@ -301,10 +301,10 @@ func (p *Pool) Stats() (PoolStats, error) {
 
 // MemberStats are one member's counters and routing state.
 type MemberStats struct {
-	MemberID uint64 // unique in the pool, never reused (Future.Member)
-	Slot     uint64 // its place on the ring (a replacement keeps it)
-	Parked   bool   // its thread has parked (a hint)
-	Busy     bool   // it runs a request (a hint)
+	MemberID                                       uint64 // unique in the pool, never reused (Future.Member)
+	Slot                                           uint64 // its place on the ring (a replacement keeps it)
+	Parked                                         bool   // its thread has parked (a hint)
+	Busy                                           bool   // it runs a request (a hint)
 	Completed, Failed, Cancelled, TimedOut, Closed uint64
 	QueueDepth                                     uint64
 	ThreadID                                       uint64

@@ -16,7 +16,8 @@ static const uint8_t *at(const uint8_t *buf, size_t off, size_t len) {
 }
 
 pyctx_error_t *pyctxgo_request_setup(pyctx_request_t *request, const uint8_t *buf,
-                                     const pyctxgo_spec *spec) {
+                                     const pyctxgo_spec *spec, pyctx_buffer_t *const *buffers,
+                                     size_t n) {
     const char *text = (const char *)buf + spec->text_off;
     pyctx_error_t *err = NULL;
     /* Object kinds take their destination from the object. */
@@ -61,12 +62,15 @@ pyctx_error_t *pyctxgo_request_setup(pyctx_request_t *request, const uint8_t *bu
     if (spec->result_form != PYCTX_RESULT_VALUE)
         PYCTXGO_TRY(err, pyctx_request_set_result_form(request,
                                                        (pyctx_result_form)spec->result_form));
+    for (size_t i = 0; i < n; ++i)
+        PYCTXGO_TRY(err, pyctx_request_attach_buffer(request, buffers[i], NULL));
     return err;
 }
 
 pyctx_error_t *pyctxgo_request_start(pyctx_request_t *request, const uint8_t *buf,
-                                     const pyctxgo_spec *spec) {
-    pyctx_error_t *err = pyctxgo_request_setup(request, buf, spec);
+                                     const pyctxgo_spec *spec, pyctx_buffer_t *const *buffers,
+                                     size_t n) {
+    pyctx_error_t *err = pyctxgo_request_setup(request, buf, spec, buffers, n);
     PYCTXGO_TRY(err, pyctx_request_submit(request));
     return err;
 }
@@ -103,6 +107,7 @@ static void async_done(void *user_data, pyctx_request_t *request) {
 }
 
 pyctxgo_async_submitted pyctxgo_request_submit_async(const uint8_t *buf, const pyctxgo_spec *spec,
+                                                     pyctx_buffer_t *const *buffers, size_t n,
                                                      uintptr_t handle) {
     pyctxgo_async_submitted out = {NULL, 0, 0};
     async_request *a = malloc(sizeof *a);
@@ -117,7 +122,7 @@ pyctxgo_async_submitted pyctxgo_request_submit_async(const uint8_t *buf, const p
         free(a);
         return out;
     }
-    out.error = pyctxgo_request_setup(a->request, buf, spec);
+    out.error = pyctxgo_request_setup(a->request, buf, spec, buffers, n);
     PYCTXGO_TRY(out.error, pyctx_request_set_callback(a->request, async_done, a, NULL));
     PYCTXGO_TRY(out.error, pyctx_request_submit(a->request));
     if (out.error != NULL) { /* refused: the callback never runs */
@@ -130,14 +135,44 @@ pyctxgo_async_submitted pyctxgo_request_submit_async(const uint8_t *buf, const p
     return out;
 }
 
-pyctx_error_t *pyctxgo_stream_open(const uint8_t *buf, const pyctxgo_spec *spec, uint32_t credit,
+pyctx_error_t *pyctxgo_stream_open(const uint8_t *buf, const pyctxgo_spec *spec,
+                                   pyctx_buffer_t *const *buffers, size_t n, uint32_t credit,
                                    pyctx_stream_t **out_stream) {
     pyctx_request_t *request = NULL;
     pyctx_error_t *err = pyctx_request_new(&request);
     if (err != NULL) return err;
-    err = pyctxgo_request_setup(request, buf, spec);
+    err = pyctxgo_request_setup(request, buf, spec, buffers, n);
     /* The stream copies the request's settings: the request can go. */
     PYCTXGO_TRY(err, pyctx_stream_open(request, credit, NULL, NULL, NULL, NULL, out_stream));
     pyctx_request_free(request);
     return err;
+}
+
+static pyctxgo_view with_info(pyctxgo_view view) {
+    if (view.error == NULL)
+        view.error = pyctx_buffer_info(view.buffer, &view.info, sizeof view.info);
+    if (view.error != NULL && view.buffer != NULL) {
+        pyctx_buffer_free(view.buffer);
+        view.buffer = NULL;
+    }
+    return view;
+}
+
+pyctxgo_view pyctxgo_request_take_view(pyctx_request_t *request) {
+    pyctxgo_view view = {0};
+    view.error = pyctx_request_take_buffer(request, &view.buffer);
+    return with_info(view);
+}
+
+pyctxgo_view pyctxgo_buffer_alloc(size_t len) {
+    pyctxgo_view view = {0};
+    view.error = pyctx_buffer_alloc(len, &view.buffer);
+    return with_info(view);
+}
+
+pyctxgo_view pyctxgo_buffer_info(pyctx_buffer_t *buffer) {
+    pyctxgo_view view = {0};
+    view.error = pyctx_buffer_info(buffer, &view.info, sizeof view.info);
+    view.buffer = buffer;
+    return view;
 }

@@ -30,13 +30,17 @@ typedef struct pyctxgo_spec {
     int result_form;              /* pyctx_result_form */
 } pyctxgo_spec;
 
-/* Sets every field of `request` from `spec`. */
+/* Sets every field of `request` from `spec` and attaches `buffers[0..n)`
+ * in order (their indices are the PYCTX_CBOR_TAG_BUFFER indices the
+ * arguments name). */
 pyctx_error_t *pyctxgo_request_setup(pyctx_request_t *request, const uint8_t *buf,
-                                     const pyctxgo_spec *spec);
+                                     const pyctxgo_spec *spec, pyctx_buffer_t *const *buffers,
+                                     size_t n);
 
 /* Sets up and submits `request` for a synchronous wait. */
 pyctx_error_t *pyctxgo_request_start(pyctx_request_t *request, const uint8_t *buf,
-                                     const pyctxgo_spec *spec);
+                                     const pyctxgo_spec *spec, pyctx_buffer_t *const *buffers,
+                                     size_t n);
 
 /* The outcome of an asynchronous submission. */
 typedef struct pyctxgo_async_submitted {
@@ -49,10 +53,27 @@ typedef struct pyctxgo_async_submitted {
  * reaches goPyctxRequestDone with `handle`; the request is freed after
  * that. On an error nothing was submitted and the callback never runs. */
 pyctxgo_async_submitted pyctxgo_request_submit_async(const uint8_t *buf, const pyctxgo_spec *spec,
+                                                     pyctx_buffer_t *const *buffers, size_t n,
                                                      uintptr_t handle);
 
 /* Builds a request from `spec` and opens it as a pull stream with `credit`. */
-pyctx_error_t *pyctxgo_stream_open(const uint8_t *buf, const pyctxgo_spec *spec, uint32_t credit,
+pyctx_error_t *pyctxgo_stream_open(const uint8_t *buf, const pyctxgo_spec *spec,
+                                   pyctx_buffer_t *const *buffers, size_t n, uint32_t credit,
                                    pyctx_stream_t **out_stream);
+
+/* Once done with PYCTX_RESULT_BUFFER: the view, moved out of `request`,
+ * and its layout. */
+typedef struct pyctxgo_view {
+    pyctx_error_t *error;
+    pyctx_buffer_t *buffer;
+    pyctx_buffer_info_t info;
+} pyctxgo_view;
+pyctxgo_view pyctxgo_request_take_view(pyctx_request_t *request);
+
+/* A library-allocated buffer of `len` bytes with its layout. */
+pyctxgo_view pyctxgo_buffer_alloc(size_t len);
+
+/* The layout of `buffer` after a format or shape change. */
+pyctxgo_view pyctxgo_buffer_info(pyctx_buffer_t *buffer);
 
 #endif

@@ -26,6 +26,9 @@ type spec struct {
 	kwargs map[string]any
 	key    string // pool routing key ("" : none)
 	form   C.int  // pyctx_result_form
+
+	bufs  []*Buffer           // attachments met by encode, in index order
+	cbufs []*C.pyctx_buffer_t // their C handles, filled by hold
 }
 
 // callSpec is a call of module.function(*args), a trailing Kwargs giving
@@ -48,6 +51,7 @@ func (s *spec) encode(timeout C.uint32_t) (*[]byte, C.pyctxgo_spec, error) {
 	bp := getBuf()
 	r := request{text: s.text, function: s.name, args: s.args, kwargs: s.kwargs}
 	e, b, err := r.appendTo((*bp)[:0])
+	s.bufs = r.att.bufs
 	if err == nil && s.key != "" {
 		d.key_off, d.key_len = C.size_t(len(b)), C.size_t(len(s.key))
 		b = append(b, s.key...)
@@ -107,7 +111,22 @@ func (s *spec) hold(d *C.pyctxgo_spec) (func(), error) {
 		}
 		d.env = s.env.st.ptr
 	}
+	s.cbufs = s.cbufs[:0]
+	for _, b := range s.bufs {
+		if err := take(b.guard, "buffer"); err != nil {
+			return nil, err
+		}
+		s.cbufs = append(s.cbufs, b.ptr)
+	}
 	return release, nil
+}
+
+// attached is the C array of the attachments hold took (nil: none).
+func (s *spec) attached() (**C.pyctx_buffer_t, C.size_t) {
+	if len(s.cbufs) == 0 {
+		return nil, 0
+	}
+	return &s.cbufs[0], C.size_t(len(s.cbufs))
 }
 
 // cbuf is the C view of an encoded buffer (never empty: it holds the text).
@@ -140,7 +159,8 @@ func (s *spec) run(ctx context.Context) (any, *Object, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	err = takeError(C.pyctxgo_request_start(req, cbuf(*bp), &d))
+	bufs, n := s.attached()
+	err = takeError(C.pyctxgo_request_start(req, cbuf(*bp), &d, bufs, n))
 	release()
 	if err != nil {
 		return nil, nil, err
@@ -156,12 +176,31 @@ func (s *spec) run(ctx context.Context) (any, *Object, error) {
 			return nil, nil, ctxError(ctx)
 		}
 	}
-	if s.form != C.PYCTX_RESULT_OBJECT {
-		v, err := takeRequest(ctx, req, *bp)
-		return v, nil, err
+	switch s.form {
+	case C.PYCTX_RESULT_OBJECT:
+		o, err := takeObject(ctx, req, s.ownerContext())
+		return nil, o, err
+	case C.PYCTX_RESULT_BUFFER:
+		b, err := takeView(ctx, req)
+		return b, nil, err
 	}
-	o, err := takeObject(ctx, req, s.ownerContext())
-	return nil, o, err
+	v, err := takeRequest(ctx, req, *bp)
+	return v, nil, err
+}
+
+// requestSpec is the spec of a plain call, eval or exec of c (the path of
+// requests with attached buffers).
+func (c *Context) requestSpec(r *request) *spec {
+	s := &spec{ctx: c, env: r.env, text: r.text, name: r.function, args: r.args, kwargs: r.kwargs}
+	switch r.kind {
+	case kindCall:
+		s.kind = C.PYCTX_REQUEST_CALL
+	case kindEval:
+		s.kind = C.PYCTX_REQUEST_EVAL
+	case kindExec:
+		s.kind = C.PYCTX_REQUEST_EXEC
+	}
+	return s
 }
 
 // ownerContext is the Go Context a new handle made by s belongs to.
@@ -175,6 +214,21 @@ func (s *spec) ownerContext() *Context {
 // submitAsync submits s with a completion reaching goPyctxRequestDone; when
 // ctx can end, a goroutine cancels the request if it ends first.
 func (s *spec) submitAsync(ctx context.Context, f *Future) (*Future, error) {
+	f, err := s.submit(ctx, f)
+	if err == nil && ctx.Done() != nil {
+		go func() {
+			select {
+			case <-f.done:
+			case <-ctx.Done():
+				_ = f.Cancel()
+			}
+		}()
+	}
+	return f, err
+}
+
+// submit is submitAsync without the goroutine watching ctx.
+func (s *spec) submit(ctx context.Context, f *Future) (*Future, error) {
 	if ctx == nil {
 		return nil, newError(StatusInvalidArgument, "nil context.Context")
 	}
@@ -197,7 +251,8 @@ func (s *spec) submitAsync(ctx context.Context, f *Future) (*Future, error) {
 	f.reqCtx = ctx
 	f.done = make(chan struct{})
 	h := cgo.NewHandle(f)
-	res := C.pyctxgo_request_submit_async(cbuf(*bp), &d, C.uintptr_t(h))
+	bufs, n := s.attached()
+	res := C.pyctxgo_request_submit_async(cbuf(*bp), &d, bufs, n, C.uintptr_t(h))
 	release()
 	if res.error != nil || res.no_memory != 0 {
 		h.Delete() // not accepted: the callback never runs
@@ -207,15 +262,6 @@ func (s *spec) submitAsync(ctx context.Context, f *Future) (*Future, error) {
 		return nil, takeError(res.error)
 	}
 	f.id = uint64(res.request_id)
-	if ctx.Done() != nil {
-		go func() {
-			select {
-			case <-f.done:
-			case <-ctx.Done():
-				_ = f.Cancel()
-			}
-		}()
-	}
 	return f, nil
 }
 

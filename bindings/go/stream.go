@@ -79,7 +79,8 @@ func (sp *spec) openStream(ctx context.Context) (*Stream, error) {
 		return nil, err
 	}
 	var ptr *C.pyctx_stream_t
-	err = takeError(C.pyctxgo_stream_open(cbuf(*bp), &d, StreamCredit, &ptr))
+	bufs, n := sp.attached()
+	err = takeError(C.pyctxgo_stream_open(cbuf(*bp), &d, bufs, n, StreamCredit, &ptr))
 	release()
 	if err != nil {
 		return nil, err

@@ -141,3 +141,25 @@ async def async_counting(n):
 
 def stream_finished_tags():
     return list(stream_finished)
+
+
+def view_info(view):
+    """What Python sees of a lent buffer."""
+    return {"format": view.format, "shape": list(view.shape), "readonly": view.readonly,
+            "itemsize": view.itemsize, "nbytes": view.nbytes,
+            "exporter": type(view.obj).__name__}
+
+
+def view_sum(view):
+    return sum(view.tolist()) if view.ndim == 1 else sum(sum(r) for r in view.tolist())
+
+
+def view_fill(view, value):
+    for i in range(len(view)):
+        view[i] = value
+    return len(view)
+
+
+def double_array(values):
+    import array
+    return array.array("d", values)

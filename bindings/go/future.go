@@ -55,15 +55,15 @@ func (f *Future) ID() uint64 { return f.id }
 // Done is closed when the request has completed.
 func (f *Future) Done() <-chan struct{} { return f.done }
 
-// Member is the id of the pool member the request went to (see
-// MemberStats.MemberID), once Done is closed; 0 for requests to a context.
+// Member waits for completion and returns the id of the pool member the
+// request went to (see MemberStats.MemberID); 0 for requests to a context.
 func (f *Future) Member() uint64 {
 	<-f.done
 	return f.member
 }
 
-// KeyMoved reports, once Done is closed, whether the request's pool key was
-// routed to another member than that key's previous request: the key's
+// KeyMoved waits for completion and reports whether the request's pool key
+// was routed to another member than that key's previous request: the key's
 // state in its old member was left behind.
 func (f *Future) KeyMoved() bool {
 	<-f.done

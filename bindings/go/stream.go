@@ -30,8 +30,9 @@ type Stream struct {
 	ctx   context.Context
 
 	ctxEnded  *atomic.Bool  // ctx ended first and cancelled the stream (apart from the Stream, for watch)
-	ended     chan struct{} // closed once the end was read, or on Close
+	ended     chan struct{} // closed once the end was read, or on Close (stops watch)
 	endOnce   sync.Once
+	closing   chan struct{} // closed by Close (stops Items)
 	closeOnce sync.Once
 }
 
@@ -86,7 +87,7 @@ func (sp *spec) openStream(ctx context.Context) (*Stream, error) {
 		return nil, err
 	}
 	s := &Stream{ptr: ptr, guard: newGuard(), ctx: ctx, ended: make(chan struct{}),
-		ctxEnded: new(atomic.Bool)}
+		closing: make(chan struct{}), ctxEnded: new(atomic.Bool)}
 	runtime.SetFinalizer(s, (*Stream).finalize)
 	if ctx.Done() != nil {
 		go s.watch()
@@ -171,15 +172,8 @@ func (s *Stream) Items() <-chan StreamItem {
 			}
 			select {
 			case ch <- StreamItem{Value: v, Err: err}:
-			case <-s.ended:
-				if err == nil {
-					return // closed meanwhile: nobody reads on
-				}
-				select {
-				case ch <- StreamItem{Err: err}:
-				default:
-				}
-				return
+			case <-s.closing:
+				return // closed meanwhile: nobody reads on
 			}
 			if err != nil {
 				return
@@ -218,6 +212,7 @@ func (s *Stream) Cancel() error {
 func (s *Stream) Close() error {
 	s.closeOnce.Do(func() {
 		runtime.SetFinalizer(s, nil)
+		close(s.closing)
 		if !s.guard.beginClose() {
 			return
 		}
@@ -230,9 +225,13 @@ func (s *Stream) Close() error {
 	return nil
 }
 
+// finalize frees an unreachable stream (nothing reads it: Items holds it
+// while it runs). Freeing waits for the cancelled iterator's end, a round
+// trip to its context, so it runs apart from the finalizer goroutine.
 func (s *Stream) finalize() {
 	s.guard.beginClose()
 	s.markEnded()
-	C.pyctx_stream_free(s.ptr)
+	ptr := s.ptr
 	s.ptr = nil
+	go func() { C.pyctx_stream_free(ptr) }()
 }

@@ -275,3 +275,74 @@ func TestPoolCloseRefusesLaterRequests(t *testing.T) {
 		t.Errorf("failing preload: %v, want ErrPython", err)
 	}
 }
+
+func TestPoolQueueBoundRefusesBeyondIt(t *testing.T) {
+	p := newPool(t, &pyctx.PoolOptions{Size: 1, QueueBound: 1})
+	ctx := context.Background()
+	started := signalHost(t)
+	running, err := p.CallAsync(ctx, testModule, "loop_after_signal", started.name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	started.awaitStart(t, running)
+	queued, err := p.CallAsync(ctx, testModule, "add", 1, 1)
+	if err != nil {
+		t.Fatalf("first queued request: %v", err)
+	}
+	if _, err := p.CallAsync(ctx, testModule, "add", 1, 1); !errors.Is(err, pyctx.ErrQueueFull) {
+		t.Errorf("beyond the bound: %v, want ErrQueueFull", err)
+	}
+	if _, err := p.Key("k").Call(ctx, testModule, "add", 1, 1); !errors.Is(err, pyctx.ErrQueueFull) {
+		t.Errorf("keyed, beyond the bound: %v, want ErrQueueFull", err)
+	}
+	st, err := p.Stats()
+	if err != nil || st.RefusedFull != 2 || st.QueueDepth != 1 {
+		t.Errorf("stats %+v, %v: want 2 refused, 1 queued", st, err)
+	}
+	if err := running.Cancel(); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := poolResult(t, queued); err != nil || v != int64(2) {
+		t.Errorf("queued request: %v, %v", v, err)
+	}
+}
+
+// eventually polls cond: the pool's keeper notices a closed member on its
+// own schedule (about every 20 ms), so there is nothing to wait on.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never happened", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestPoolReplacesOrDropsAClosedMember(t *testing.T) {
+	ctx := context.Background()
+	for _, policy := range []pyctx.ReplacePolicy{pyctx.ReplaceMember, pyctx.LeaveMember} {
+		p := newPool(t, &pyctx.PoolOptions{Size: 2, Replace: policy})
+		m, err := p.Member(1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if policy == pyctx.ReplaceMember {
+			eventually(t, "replacement", func() bool {
+				st, err := p.Stats()
+				return err == nil && st.Replaced == 1 && st.Size == 2
+			})
+		} else {
+			eventually(t, "the pool shrinking", func() bool { return p.Size() == 1 })
+		}
+		for i := 0; i < 4; i++ {
+			if v, err := p.Call(ctx, testModule, "add", i, 1); err != nil || v != int64(i+1) {
+				t.Fatalf("policy %d, call %d after the member closed: %v, %v", policy, i, v, err)
+			}
+		}
+	}
+}

@@ -94,7 +94,9 @@ func (b *Buffer) setInfo(in *C.pyctx_buffer_info_t) {
 
 // Bytes is the buffer's memory (Len bytes from its first element): write
 // it before passing the buffer on, read it once the request completed, and
-// never after Close. For a read-only buffer it must not be written; for
+// never after Close. The slice does not keep b reachable, and b's finalizer
+// lets the memory go: keep b in use (runtime.KeepAlive(b) after the last
+// use of the slice) while you use the slice. For a read-only buffer it must not be written; for
 // one whose elements are not contiguous (Info().CContiguous false) it is
 // nil: walk the memory with Info's strides through Pointer instead.
 func (b *Buffer) Bytes() []byte {

@@ -346,3 +346,47 @@ func TestPoolReplacesOrDropsAClosedMember(t *testing.T) {
 		}
 	}
 }
+
+func TestPoolEnvKeepsItsStateOnOneMember(t *testing.T) {
+	p := newPool(t, &pyctx.PoolOptions{Size: 3, Routing: pyctx.RouteRoundRobin})
+	ctx := context.Background()
+	e, err := p.NewEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Exec(ctx, "import threading\nx = 41\ntid = threading.get_native_id()"); err != nil {
+		t.Fatal(err)
+	}
+	tid, err := e.Eval(ctx, "tid", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	onMember := false
+	for i := 0; i < 3; i++ {
+		ms, err := p.MemberStats(i)
+		onMember = onMember || (err == nil && int64(ms.ThreadID) == tid)
+	}
+	if !onMember {
+		t.Errorf("env thread %v is no member's", tid)
+	}
+	// Round robin would spread these; the env holds them on its member.
+	for i := 0; i < 6; i++ {
+		v, err := e.Eval(ctx, "(x + k, threading.get_native_id() == tid)", map[string]any{"k": i})
+		if err != nil || v.(pyctx.Tuple)[0] != int64(41+i) || v.(pyctx.Tuple)[1] != true {
+			t.Fatalf("eval %d: %v, %v", i, v, err)
+		}
+	}
+	f, err := e.EvalAsync(ctx, "x + 1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := poolResult(t, f); err != nil || v != int64(42) {
+		t.Errorf("async: %v, %v", v, err)
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Eval(ctx, "x", nil); !errors.Is(err, pyctx.ErrClosed) {
+		t.Errorf("eval in a closed env: %v, want ErrClosed", err)
+	}
+}

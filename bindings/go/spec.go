@@ -19,9 +19,9 @@ type spec struct {
 	ctx    *Context
 	pool   *Pool
 	obj    *Object
-	env    *Env
-	text   string // module, expression, code, method or attribute name
-	name   string // function of a call
+	env    *envState // of an Env or a PoolEnv
+	text   string    // module, expression, code, method or attribute name
+	name   string    // function of a call
 	args   []any
 	kwargs map[string]any
 	key    string // pool routing key ("" : none)
@@ -106,10 +106,10 @@ func (s *spec) hold(d *C.pyctxgo_spec) (func(), error) {
 		d.object = s.obj.ptr
 	}
 	if s.env != nil {
-		if err := take(s.env.st.guard, "env"); err != nil {
+		if err := take(s.env.guard, "env"); err != nil {
 			return nil, err
 		}
-		d.env = s.env.st.ptr
+		d.env = s.env.ptr
 	}
 	s.cbufs = s.cbufs[:0]
 	for _, b := range s.bufs {
@@ -191,7 +191,10 @@ func (s *spec) run(ctx context.Context) (any, *Object, error) {
 // requestSpec is the spec of a plain call, eval or exec of c (the path of
 // requests with attached buffers).
 func (c *Context) requestSpec(r *request) *spec {
-	s := &spec{ctx: c, env: r.env, text: r.text, name: r.function, args: r.args, kwargs: r.kwargs}
+	s := &spec{ctx: c, text: r.text, name: r.function, args: r.args, kwargs: r.kwargs}
+	if r.env != nil {
+		s.env = r.env.st
+	}
 	switch r.kind {
 	case kindCall:
 		s.kind = C.PYCTX_REQUEST_CALL

@@ -150,6 +150,32 @@ func TestBufferTakenFromAPythonResult(t *testing.T) {
 			t.Errorf("bytes view %q %+v: want read-only", ro.Bytes(), ro.Info())
 		}
 		ro.Close()
+		// A method's result, and a lent buffer passed on to an object call.
+		ba, err := c.EvalObject(ctx, "bytearray(b'abc')", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ba.Close()
+		up, err := ba.CallMethodBuffer(ctx, "upper")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(up.Bytes()) != "ABC" {
+			t.Errorf("upper() view %q", up.Bytes())
+		}
+		up.Close()
+		lent, err := pyctx.NewBuffer(3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer lent.Close()
+		copy(lent.Bytes(), "xyz")
+		if v, err := ba.CallMethod(ctx, "extend", lent); err != nil || v != nil {
+			t.Errorf("extend(lent): %v, %v", v, err)
+		}
+		if v, err := c.Call(ctx, "builtins", "bytes", ba); err != nil || string(v.([]byte)) != "abcxyz" {
+			t.Errorf("bytes(ba): %v, %v", v, err)
+		}
 		if _, err := c.EvalBuffer(ctx, "42", nil); !errors.Is(err, pyctx.ErrEncode) {
 			t.Errorf("int result as a buffer: %v, want ErrEncode", err)
 		}

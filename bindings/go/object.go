@@ -126,6 +126,18 @@ func (o *Object) CallMethodAsync(ctx context.Context, method string, args ...any
 		&Future{owner: o.owner})
 }
 
+// CallMethodBuffer is CallMethod returning a view of the result's memory
+// (see Context.CallBuffer).
+func (o *Object) CallMethodBuffer(ctx context.Context, method string, args ...any) (*Buffer, error) {
+	s := argsSpec(C.PYCTX_REQUEST_METHOD_CALL, o, method, args)
+	s.form = C.PYCTX_RESULT_BUFFER
+	v, _, err := s.run(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return v.(*Buffer), nil
+}
+
 // GetAttr reads object.name.
 func (o *Object) GetAttr(ctx context.Context, name string) (any, error) {
 	v, _, err := (&spec{kind: C.PYCTX_REQUEST_GETATTR, obj: o, text: name}).run(ctx)
@@ -144,6 +156,9 @@ func (o *Object) GetAttrObject(ctx context.Context, name string) (*Object, error
 // ErrInvalidArgument; releasing twice does too. After the context closed it
 // fails with ErrClosed (the reference went with the context).
 func (o *Object) Release(ctx context.Context) error {
+	if ctx == nil {
+		return newError(StatusInvalidArgument, "nil context.Context")
+	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.released.Load() {

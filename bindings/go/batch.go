@@ -122,6 +122,11 @@ func encodeBatch(calls []Call) (*[]byte, []C.pyctxgo_batch_call, error) {
 			*bp = b
 			return bp, nil, err
 		}
+		if r.att.bufs != nil {
+			*bp = b
+			return bp, nil, newError(StatusInvalidArgument,
+				"call %d of a batch has a *Buffer argument: lend buffers with Call or CallAsync", i)
+		}
 		descs[i] = C.pyctxgo_batch_call{
 			module_off: C.size_t(e.textOff), function_off: C.size_t(e.funcOff),
 			args_off: C.size_t(e.argsOff), args_len: C.size_t(e.argsLen),

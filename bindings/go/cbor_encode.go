@@ -37,7 +37,7 @@ const (
 // mapping). Unsupported types, invalid UTF-8 in strings and nesting deeper
 // than 256 levels fail with an error matching ErrInvalidArgument.
 func Marshal(v any) ([]byte, error) {
-	return appendValue(nil, v, 0)
+	return appendValue(nil, v, 0, nil)
 }
 
 func appendHead(b []byte, major byte, n uint64) []byte {
@@ -97,25 +97,25 @@ func appendBigInt(b []byte, n *big.Int) []byte {
 	return appendBytes(appendHead(b, majorTag, tagNegativeBignum), m.Bytes())
 }
 
-func appendItems(b []byte, items []any, depth int) ([]byte, error) {
+func appendItems(b []byte, items []any, depth int, att *attachments) ([]byte, error) {
 	b = appendHead(b, majorArray, uint64(len(items)))
 	var err error
 	for _, item := range items {
-		if b, err = appendValue(b, item, depth); err != nil {
+		if b, err = appendValue(b, item, depth, att); err != nil {
 			return b, err
 		}
 	}
 	return b, nil
 }
 
-func appendStringMap(b []byte, m map[string]any, depth int) ([]byte, error) {
+func appendStringMap(b []byte, m map[string]any, depth int, att *attachments) ([]byte, error) {
 	b = appendHead(b, majorMap, uint64(len(m)))
 	var err error
 	for k, v := range m {
 		if b, err = appendText(b, k); err != nil {
 			return b, err
 		}
-		if b, err = appendValue(b, v, depth); err != nil {
+		if b, err = appendValue(b, v, depth, att); err != nil {
 			return b, err
 		}
 	}
@@ -123,7 +123,7 @@ func appendStringMap(b []byte, m map[string]any, depth int) ([]byte, error) {
 }
 
 // appendValue appends v's encoding; depth counts enclosing containers.
-func appendValue(b []byte, v any, depth int) ([]byte, error) {
+func appendValue(b []byte, v any, depth int, att *attachments) ([]byte, error) {
 	if depth > maxDepth {
 		return b, newError(StatusInvalidArgument,
 			"cbor: value nested deeper than %d levels (or cyclic)", maxDepth)
@@ -179,43 +179,50 @@ func appendValue(b []byte, v any, depth int) ([]byte, error) {
 		return appendBytes(appendHead(b, majorTag, tagHostTerm), x), nil
 	case Key:
 		return append(b, x.encoded...), nil
+	case *Object:
+		if x == nil {
+			return append(b, majorSimple|22), nil
+		}
+		return x.appendRef(b)
+	case *Buffer:
+		return att.appendBuffer(b, x)
 	case RawCBOR:
 		if len(x) == 0 {
 			return b, newError(StatusInvalidArgument, "cbor: empty RawCBOR")
 		}
 		return append(b, x...), nil
 	case []any:
-		return appendItems(b, x, depth+1)
+		return appendItems(b, x, depth+1, att)
 	case Tuple:
-		return appendItems(appendHead(b, majorTag, tagTuple), x, depth+1)
+		return appendItems(appendHead(b, majorTag, tagTuple), x, depth+1, att)
 	case Set:
-		return appendItems(appendHead(b, majorTag, tagSet), x, depth+1)
+		return appendItems(appendHead(b, majorTag, tagSet), x, depth+1, att)
 	case map[string]any:
-		return appendStringMap(b, x, depth+1)
+		return appendStringMap(b, x, depth+1, att)
 	case Kwargs:
-		return appendStringMap(b, x, depth+1)
+		return appendStringMap(b, x, depth+1, att)
 	case map[any]any:
 		b = appendHead(b, majorMap, uint64(len(x)))
 		var err error
 		for k, item := range x {
-			if b, err = appendValue(b, k, depth+1); err != nil {
+			if b, err = appendValue(b, k, depth+1, att); err != nil {
 				return b, err
 			}
-			if b, err = appendValue(b, item, depth+1); err != nil {
+			if b, err = appendValue(b, item, depth+1, att); err != nil {
 				return b, err
 			}
 		}
 		return b, nil
 	}
-	return appendReflect(b, reflect.ValueOf(v), depth)
+	return appendReflect(b, reflect.ValueOf(v), depth, att)
 }
 
 // appendReflect covers the types the fast switch does not name: named basic
 // types, other slices, arrays and maps, pointers and structs.
-func appendReflect(b []byte, rv reflect.Value, depth int) ([]byte, error) {
+func appendReflect(b []byte, rv reflect.Value, depth int, att *attachments) ([]byte, error) {
 	switch rv.Kind() {
 	case reflect.Bool:
-		return appendValue(b, rv.Bool(), depth)
+		return appendValue(b, rv.Bool(), depth, att)
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		return appendInt(b, rv.Int()), nil
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
@@ -237,7 +244,7 @@ func appendReflect(b []byte, rv reflect.Value, depth int) ([]byte, error) {
 		b = appendHead(b, majorArray, uint64(n))
 		var err error
 		for i := 0; i < n; i++ {
-			if b, err = appendValue(b, rv.Index(i).Interface(), depth+1); err != nil {
+			if b, err = appendValue(b, rv.Index(i).Interface(), depth+1, att); err != nil {
 				return b, err
 			}
 		}
@@ -250,10 +257,10 @@ func appendReflect(b []byte, rv reflect.Value, depth int) ([]byte, error) {
 		var err error
 		it := rv.MapRange()
 		for it.Next() {
-			if b, err = appendValue(b, it.Key().Interface(), depth+1); err != nil {
+			if b, err = appendValue(b, it.Key().Interface(), depth+1, att); err != nil {
 				return b, err
 			}
-			if b, err = appendValue(b, it.Value().Interface(), depth+1); err != nil {
+			if b, err = appendValue(b, it.Value().Interface(), depth+1, att); err != nil {
 				return b, err
 			}
 		}
@@ -262,14 +269,14 @@ func appendReflect(b []byte, rv reflect.Value, depth int) ([]byte, error) {
 		if rv.IsNil() {
 			return append(b, majorSimple|22), nil
 		}
-		return appendValue(b, rv.Elem().Interface(), depth+1)
+		return appendValue(b, rv.Elem().Interface(), depth+1, att)
 	case reflect.Struct:
 		if rv.Type() == timeType {
 			// Its fields are unexported: it would encode as an empty dict.
 			return b, newError(StatusInvalidArgument,
 				"cbor: cannot encode time.Time (pyctx has no time type: send t.Unix() or t.Format(...))")
 		}
-		return appendStruct(b, rv, depth)
+		return appendStruct(b, rv, depth, att)
 	}
 	return b, newError(StatusInvalidArgument, "cbor: cannot encode Go value of type %s", rv.Type())
 }
@@ -279,7 +286,7 @@ var timeType = reflect.TypeOf(time.Time{})
 // appendStruct encodes a struct as a dict with str keys, under the field
 // rules Unmarshal reads back (cbor_fields.go): `cbor:"name"`, `cbor:"-"`,
 // `,omitempty`, promoted fields of embedded structs.
-func appendStruct(b []byte, rv reflect.Value, depth int) ([]byte, error) {
+func appendStruct(b []byte, rv reflect.Value, depth int, att *attachments) ([]byte, error) {
 	fields := fieldsOf(rv.Type())
 	values := make([]reflect.Value, 0, len(fields.list))
 	names := make([]string, 0, len(fields.list))
@@ -297,7 +304,7 @@ func appendStruct(b []byte, rv reflect.Value, depth int) ([]byte, error) {
 		if b, err = appendText(b, names[i]); err != nil {
 			return b, err
 		}
-		if b, err = appendValue(b, v.Interface(), depth+1); err != nil {
+		if b, err = appendValue(b, v.Interface(), depth+1, att); err != nil {
 			return b, err
 		}
 	}

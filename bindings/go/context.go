@@ -88,6 +88,32 @@ func (r *Runtime) NewContext(opts *ContextOptions) (*Context, error) {
 	if opts == nil {
 		opts = &ContextOptions{}
 	}
+	copts, err := opts.toC()
+	if err != nil {
+		return nil, err
+	}
+	defer C.pyctx_context_options_free(copts)
+	var ptr *C.pyctx_context_t
+	if err := takeError(C.pyctx_context_create(copts, &ptr)); err != nil {
+		return nil, err
+	}
+	c := &Context{
+		ptr:          ptr,
+		guard:        newGuard(),
+		closeTimeout: opts.CloseTimeout,
+		name:         C.GoString(C.pyctx_context_name(ptr)),
+		mode:         Mode(C.pyctx_context_mode(ptr)),
+		envs:         map[*C.pyctx_env_t]*envState{},
+	}
+	if c.closeTimeout <= 0 {
+		c.closeTimeout = DefaultCloseTimeout
+	}
+	runtime.SetFinalizer(c, (*Context).finalize)
+	return c, nil
+}
+
+// toC builds the C options (free them with pyctx_context_options_free).
+func (opts *ContextOptions) toC() (*C.pyctx_context_options_t, error) {
 	if opts.QueueCapacity < 0 {
 		return nil, newError(StatusInvalidArgument, "negative QueueCapacity %d", opts.QueueCapacity)
 	}
@@ -95,7 +121,12 @@ func (r *Runtime) NewContext(opts *ContextOptions) (*Context, error) {
 	if copts == nil {
 		return nil, newError(StatusNoMemory, "allocating context options")
 	}
-	defer C.pyctx_context_options_free(copts)
+	ok := false
+	defer func() {
+		if !ok {
+			C.pyctx_context_options_free(copts)
+		}
+	}()
 	if err := takeError(C.pyctx_context_options_set_mode(copts, C.pyctx_mode(opts.Mode))); err != nil {
 		return nil, err
 	}
@@ -126,23 +157,8 @@ func (r *Runtime) NewContext(opts *ContextOptions) (*Context, error) {
 		C.size_t(opts.MemoryLimit))); err != nil {
 		return nil, err
 	}
-	var ptr *C.pyctx_context_t
-	if err := takeError(C.pyctx_context_create(copts, &ptr)); err != nil {
-		return nil, err
-	}
-	c := &Context{
-		ptr:          ptr,
-		guard:        newGuard(),
-		closeTimeout: opts.CloseTimeout,
-		name:         C.GoString(C.pyctx_context_name(ptr)),
-		mode:         Mode(C.pyctx_context_mode(ptr)),
-		envs:         map[*C.pyctx_env_t]*envState{},
-	}
-	if c.closeTimeout <= 0 {
-		c.closeTimeout = DefaultCloseTimeout
-	}
-	runtime.SetFinalizer(c, (*Context).finalize)
-	return c, nil
+	ok = true
+	return copts, nil
 }
 
 // Name returns the context's name.
@@ -176,6 +192,9 @@ type Stats struct {
 	// a MemoryLimit); MemoryLimit is the cap (0: none).
 	MemoryUsed  uint64
 	MemoryLimit uint64
+	// LiveObjects counts the object handles the context made and has not
+	// released yet (0 once closing).
+	LiveObjects uint64
 }
 
 // Stats returns the context's counters.
@@ -200,6 +219,7 @@ func (c *Context) Stats() (Stats, error) {
 		ThreadID:    uint64(s.thread_id),
 		MemoryUsed:  uint64(s.memory_used),
 		MemoryLimit: uint64(s.memory_limit),
+		LiveObjects: uint64(s.live_objects),
 	}, nil
 }
 

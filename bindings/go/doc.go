@@ -36,9 +36,19 @@
 // ended by its context.Context also matches context.Canceled or
 // context.DeadlineExceeded.
 //
+// A Pool is N contexts behind one submit path: requests go to the member
+// its routing chooses, or, with Pool.Key, always to the same member.
+//
+// CallObject and EvalObject return an *Object, a handle to a live Python
+// object: call it, call its methods, read its attributes, pass it back in
+// arguments. CallStream and EvalStream read a generator item by item
+// (Stream.Next, Stream.Items) with backpressure. A *Buffer (NewBuffer) in
+// the arguments lends memory to Python without a copy; CallBuffer returns a
+// view of a Python result's memory.
+//
 // Go functions registered with Register or RegisterAsync can be called from
 // Python as pyctx.call(name, *args) or await pyctx.async_call(name, *args).
 //
 // C never holds a Go pointer: callbacks reach Go through runtime/cgo.Handle
-// values and exported trampolines (shims.c).
+// values and exported trampolines (shims.c, shims_request.c).
 package pyctx

@@ -48,3 +48,46 @@ func TestUnreachableContextIsFreed(t *testing.T) {
 		time.Sleep(10 * time.Millisecond) // polling the OS: there is nothing to wait on
 	}
 }
+
+// An Object or a Stream dropped without Close is released by its finalizer:
+// the context's live handle count falls back, the generator's finally runs.
+func TestUnreachableObjectAndStreamAreReleased(t *testing.T) {
+	c := newContext(t, pyctx.ModeWorker)
+	ctx := context.Background()
+	func() {
+		o, err := c.CallObject(ctx, testModule, "make_counter")
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := c.CallStream(ctx, testModule, "endless", "finalized")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Next(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := o.CallMethod(ctx, "add"); err != nil {
+			t.Fatal(err)
+		}
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		runtime.GC()
+		st, err := c.Stats()
+		if err != nil {
+			t.Fatal(err)
+		}
+		tags, err := c.Call(ctx, testModule, "stream_finished_tags")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.LiveObjects == 0 && contains(tags, "finalized") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("live objects %d, finished streams %v after the handles became unreachable",
+				st.LiveObjects, tags)
+		}
+		time.Sleep(10 * time.Millisecond) // finalizers run when they run: nothing to wait on
+	}
+}

@@ -13,10 +13,15 @@ import (
 
 // Future is the pending result of an asynchronous request.
 type Future struct {
-	owner  *Context
+	owner  *Context        // the context it was submitted to, or
+	pool   *Pool           // the pool
 	reqCtx context.Context // the ctx given at submission (may be nil)
 	id     uint64
 	done   chan struct{}
+
+	// Pool routing, written by the completion before done is closed.
+	member   uint64
+	keyMoved bool
 
 	// Written by the completion callback before done is closed.
 	data []byte
@@ -50,6 +55,21 @@ func (f *Future) ID() uint64 { return f.id }
 // Done is closed when the request has completed.
 func (f *Future) Done() <-chan struct{} { return f.done }
 
+// Member waits for completion and returns the id of the pool member the
+// request went to (see MemberStats.MemberID); 0 for requests to a context.
+func (f *Future) Member() uint64 {
+	<-f.done
+	return f.member
+}
+
+// KeyMoved waits for completion and reports whether the request's pool key
+// was routed to another member than that key's previous request: the key's
+// state in its old member was left behind.
+func (f *Future) KeyMoved() bool {
+	<-f.done
+	return f.keyMoved
+}
+
 // Result waits for completion and returns the value or error.
 func (f *Future) Result() (any, error) {
 	<-f.done
@@ -81,6 +101,9 @@ func (f *Future) Wait(ctx context.Context) (any, error) {
 // as cancelled without running, a running one is interrupted. It returns nil
 // also when the request has already completed (its result stands).
 func (f *Future) Cancel() error {
+	if f.pool != nil {
+		return f.pool.Cancel(f.id)
+	}
 	c := f.owner
 	if !c.guard.acquire() {
 		return nil // the context is closing: the request completes as closed
@@ -130,6 +153,9 @@ func (c *Context) submit(ctx context.Context, r *request) (*Future, error) {
 	defer putBuf(bp)
 	if err != nil {
 		return nil, err
+	}
+	if r.att.bufs != nil { // attachments take the request-object path
+		return c.requestSpec(r).submit(ctx, &Future{owner: c})
 	}
 	env, err := c.hold(r)
 	if err != nil {

@@ -26,6 +26,7 @@ type request struct {
 	function string         // call only
 	args     []any          // call only
 	kwargs   map[string]any // keyword arguments (call) or locals (eval)
+	att      attachments    // the Buffers met while encoding the arguments
 }
 
 // encoded is a request laid out in one buffer, so one Go allocation (pooled)
@@ -86,14 +87,14 @@ func (r *request) appendTo(b []byte) (encoded, []byte, error) {
 	var err error
 	if len(r.args) > 0 {
 		e.argsOff = len(b)
-		if b, err = appendItems(b, r.args, 1); err != nil {
+		if b, err = appendItems(b, r.args, 1, &r.att); err != nil {
 			return e, b, err
 		}
 		e.argsLen = len(b) - e.argsOff
 	}
 	if r.kwargs != nil {
 		e.kwOff = len(b)
-		if b, err = appendStringMap(b, r.kwargs, 1); err != nil {
+		if b, err = appendStringMap(b, r.kwargs, 1, &r.att); err != nil {
 			return e, b, err
 		}
 		e.kwLen = len(b) - e.kwOff
@@ -220,6 +221,10 @@ func (c *Context) runSync(r *request, timeout C.uint32_t) (any, error) {
 	defer putBuf(bp)
 	if err != nil {
 		return nil, err
+	}
+	if r.att.bufs != nil { // attachments take the request-object path
+		v, _, err := c.requestSpec(r).run(context.Background())
+		return v, err
 	}
 	env, err := c.hold(r)
 	if err != nil {

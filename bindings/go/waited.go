@@ -29,6 +29,10 @@ func (c *Context) runWaited(ctx context.Context, r *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if r.att.bufs != nil { // attachments take the request-object path
+		v, _, err := c.requestSpec(r).run(ctx)
+		return v, err
+	}
 	var req *C.pyctx_request_t
 	if err := takeError(C.pyctx_request_new(&req)); err != nil {
 		return nil, err

@@ -144,7 +144,7 @@ impl ContextOptions {
         self
     }
 
-    fn to_raw(&self) -> Result<RawContextOptions> {
+    pub(crate) fn to_raw(&self) -> Result<RawContextOptions> {
         // SAFETY: a fresh options object; NULL means out of memory.
         let raw = RawContextOptions(unsafe { ffi::pyctx_context_options_new() });
         if raw.0.is_null() {
@@ -169,7 +169,7 @@ impl ContextOptions {
     }
 }
 
-struct RawContextOptions(*mut ffi::pyctx_context_options_t);
+pub(crate) struct RawContextOptions(pub(crate) *mut ffi::pyctx_context_options_t);
 
 impl Drop for RawContextOptions {
     fn drop(&mut self) {
@@ -198,6 +198,8 @@ pub struct ContextStats {
     pub memory_used: u64,
     /// The memory limit (0: none).
     pub memory_limit: u64,
+    /// [`Object`](crate::Object) handles made and not yet released.
+    pub live_objects: u64,
 }
 
 /// The owned C handle. Freed when the last `Context` clone, `Env` and
@@ -257,6 +259,12 @@ impl Context {
         Ok(Context { handle: Arc::new(Handle { raw }) })
     }
 
+    /// Owns a context handle the library made (for a pool member's handle,
+    /// freeing it does not close the member).
+    pub(crate) fn from_raw(raw: NonNull<ffi::pyctx_context_t>) -> Context {
+        Context { handle: Arc::new(Handle { raw }) }
+    }
+
     /// The C handle, for calling the raw [`ffi`] functions. Valid while this
     /// `Context` (or a clone) lives.
     pub fn as_raw(&self) -> *mut ffi::pyctx_context_t {
@@ -304,6 +312,7 @@ impl Context {
             thread_id: s.thread_id,
             memory_used: s.memory_used,
             memory_limit: s.memory_limit,
+            live_objects: s.live_objects,
         })
     }
 

@@ -16,6 +16,16 @@ use crate::timeout;
 use crate::value::Value;
 
 use crate::args::IntoArgs;
+use crate::object::Object;
+use crate::pool::{Pool, pool_call_sync};
+use crate::stream::Stream;
+
+/// Where a call goes.
+#[derive(Clone, Copy)]
+enum Target<'a> {
+    Context(&'a Context),
+    Pool(&'a Pool),
+}
 
 /// Encodes str-keyed pairs as a CBOR map; `None` when there are none (the
 /// C API takes NULL for "no kwargs/locals").
@@ -90,7 +100,8 @@ pub(crate) fn call_sync(
 /// ```
 #[must_use = "a request does nothing until run(), run_async() or request()"]
 pub struct Call<'a> {
-    ctx: &'a Context,
+    target: Target<'a>,
+    key: Option<Vec<u8>>,
     module: &'a str,
     function: &'a str,
     args: Vec<Value>,
@@ -100,7 +111,23 @@ pub struct Call<'a> {
 
 impl<'a> Call<'a> {
     pub(crate) fn new(ctx: &'a Context, module: &'a str, function: &'a str) -> Call<'a> {
-        Call { ctx, module, function, args: Vec::new(), kwargs: Vec::new(), timeout: None }
+        Call::to(Target::Context(ctx), module, function)
+    }
+
+    pub(crate) fn for_pool(pool: &'a Pool, module: &'a str, function: &'a str) -> Call<'a> {
+        Call::to(Target::Pool(pool), module, function)
+    }
+
+    fn to(target: Target<'a>, module: &'a str, function: &'a str) -> Call<'a> {
+        Call { target, key: None, module, function, args: Vec::new(), kwargs: Vec::new(), timeout: None }
+    }
+
+    /// The routing key of a pool's call (any bytes): the same key goes to
+    /// the same member while the pool's membership does not change.
+    /// Ignored for a context's call.
+    pub fn key(mut self, key: impl AsRef<[u8]>) -> Call<'a> {
+        self.key = Some(key.as_ref().to_vec());
+        self
     }
 
     /// Appends one positional argument.
@@ -144,14 +171,34 @@ impl<'a> Call<'a> {
     pub fn run(self) -> Result<Value> {
         let args = self.encoded_args();
         let kwargs = encode_named(&self.kwargs);
-        call_sync(
-            self.ctx,
-            self.module,
-            self.function,
-            &args,
-            kwargs.as_deref(),
-            timeout::to_ms(self.timeout),
-        )
+        let ms = timeout::to_ms(self.timeout);
+        match self.target {
+            Target::Context(ctx) => call_sync(ctx, self.module, self.function, &args, kwargs.as_deref(), ms),
+            Target::Pool(pool) if self.key.is_none() => {
+                pool_call_sync(pool, self.module, self.function, &args, kwargs.as_deref(), ms)
+            }
+            Target::Pool(_) => self.request()?.run(),
+        }
+    }
+
+    /// Runs the call and returns its result as an [`Object`] handle.
+    ///
+    /// ```
+    /// # let rt = pyctx::Runtime::get_or_init(&Default::default()).unwrap();
+    /// # let ctx = rt.context(&pyctx::ContextOptions::new()).unwrap();
+    /// let counts = ctx.call_with("collections", "Counter").arg("abracadabra").run_object().unwrap();
+    /// let top = counts.call_method("most_common", (1,)).unwrap();
+    /// assert_eq!(top, pyctx::Value::list([pyctx::Value::tuple([pyctx::Value::from("a"), 5.into()])]));
+    /// ```
+    pub fn run_object(self) -> Result<Object> {
+        self.request()?.run_object()
+    }
+
+    /// Opens the call's result (a generator, an async generator, any
+    /// iterable) as a [`Stream`], `credit` items in flight at most (at
+    /// least 1). A pool's call is refused: a stream lives in one context.
+    pub fn stream(self, credit: u32) -> Result<Stream> {
+        self.request()?.open_stream(credit)
     }
 
     /// Submits the call; the future yields its result.
@@ -165,8 +212,14 @@ impl<'a> Call<'a> {
     pub fn request(self) -> Result<Request> {
         // A new request has no kwargs and no deadline: only what is set
         // crosses the FFI (a request per future is on the pipelined path).
-        let mut request = Request::new(self.ctx)?;
+        let mut request = match self.target {
+            Target::Context(ctx) => Request::new(ctx)?,
+            Target::Pool(pool) => Request::new_pool(pool)?,
+        };
         request.set_call(self.module, self.function)?;
+        if let Some(key) = &self.key {
+            request.set_key(key)?;
+        }
         request.set_encoded_args(&self.encoded_args())?;
         if let Some(kwargs) = encode_named(&self.kwargs) {
             request.set_encoded_kwargs(Some(&kwargs))?;
@@ -244,6 +297,17 @@ impl<'a> Eval<'a> {
 
     pub fn run_async(self) -> PendingRequest {
         PendingRequest::submit(self.request())
+    }
+
+    /// Evaluates and returns the result as an [`Object`] handle.
+    pub fn run_object(self) -> Result<Object> {
+        self.request()?.run_object()
+    }
+
+    /// Opens the result (an iterator, a generator, any iterable) as a
+    /// [`Stream`], `credit` items in flight at most (at least 1).
+    pub fn stream(self, credit: u32) -> Result<Stream> {
+        self.request()?.open_stream(credit)
     }
 
     /// The eval as a [`Request`] object, not yet submitted.

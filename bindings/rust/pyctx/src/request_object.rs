@@ -10,6 +10,9 @@ use std::time::Duration;
 use crate::args::IntoArgs;
 use crate::cbor;
 use crate::context::Context;
+use crate::object::{Object, ResultForm};
+use crate::pool::Pool;
+use crate::stream::Stream;
 use crate::cstr::with_cstr;
 use crate::env::Env;
 use crate::error::{Error, ErrorKind, Result};
@@ -74,10 +77,12 @@ use crate::value::Value;
 /// ```
 pub struct Request {
     raw: NonNull<ffi::pyctx_request_t>,
-    /// Keeps the context open while the request may refer to it.
-    ctx: Context,
+    /// Keeps the destination open while the request may refer to it.
+    dest: Dest,
     /// Keeps the env of an eval/exec alive while the request may run in it.
     env: Option<Env>,
+    /// Keeps the object of an object request alive for resubmissions.
+    object: Option<Object>,
 }
 
 // SAFETY: the C API lets the owner use a request from any thread, one at a
@@ -95,10 +100,41 @@ impl Request {
         unsafe { Error::check(ffi::pyctx_request_new(&mut raw))? };
         let raw = NonNull::new(raw)
             .ok_or_else(|| Error::new(ErrorKind::Internal, "request_new gave no request"))?;
-        let request = Request { raw, ctx: ctx.clone(), env: None };
+        let request = Request { raw, dest: Dest::Context(ctx.clone()), env: None, object: None };
         // SAFETY: live request and context.
         unsafe { Error::check(ffi::pyctx_request_set_context(request.as_raw(), ctx.as_raw()))? };
         Ok(request)
+    }
+
+    /// A new request to `pool`, with no kind yet.
+    pub(crate) fn new_pool(pool: &Pool) -> Result<Request> {
+        let mut raw = ptr::null_mut();
+        // SAFETY: `raw` is written on success.
+        unsafe { Error::check(ffi::pyctx_request_new(&mut raw))? };
+        let raw = NonNull::new(raw)
+            .ok_or_else(|| Error::new(ErrorKind::Internal, "request_new gave no request"))?;
+        let request = Request { raw, dest: Dest::Pool(pool.clone()), env: None, object: None };
+        // SAFETY: live request and pool.
+        unsafe { Error::check(ffi::pyctx_request_set_pool(request.as_raw(), pool.as_raw()))? };
+        Ok(request)
+    }
+
+    /// Keeps `object` alive as long as this request may be submitted.
+    pub(crate) fn keep_object(&mut self, object: &Object) {
+        self.object = Some(object.clone());
+    }
+
+    /// A new request to `dest` (a context or a pool), with no kind yet.
+    pub(crate) fn to(dest: &Dest) -> Result<Request> {
+        match dest {
+            Dest::Context(ctx) => Request::new(ctx),
+            Dest::Pool(pool) => Request::new_pool(pool),
+        }
+    }
+
+    /// The destination this request keeps alive.
+    pub(crate) fn dest(&self) -> &Dest {
+        &self.dest
     }
 
     pub(crate) fn set_call(&mut self, module: &str, function: &str) -> Result<()> {
@@ -291,9 +327,80 @@ impl Request {
         self.result()
     }
 
-    /// The destination context.
-    pub fn context(&self) -> &Context {
-        &self.ctx
+    /// What each later submission returns (default [`ResultForm::Value`]).
+    /// A form other than `Value` is refused at submit for an exec or a
+    /// release, which have no result.
+    pub fn set_result_form(&mut self, form: ResultForm) -> Result<()> {
+        // SAFETY: live request.
+        unsafe { Error::check(ffi::pyctx_request_set_result_form(self.as_raw(), form.to_raw())) }
+    }
+
+    /// Once done with [`ResultForm::Object`]: the new handle. A handle never
+    /// taken is released at the next submission or the drop.
+    /// [`ErrorKind::InvalidArgument`] when there is none (not done, failed
+    /// — see [`result`](Request::result) — another form, or taken already).
+    pub fn take_object(&mut self) -> Result<Object> {
+        if self.is_done() {
+            self.result()?;
+        }
+        let mut raw = ptr::null_mut();
+        // SAFETY: live request, `&mut` so no other accessor races the move.
+        unsafe { Error::check(ffi::pyctx_request_take_object(self.as_raw(), &mut raw))? };
+        let raw = NonNull::new(raw)
+            .ok_or_else(|| Error::new(ErrorKind::Internal, "take_object gave no object"))?;
+        Object::from_raw(raw, self.dest.clone())
+    }
+
+    /// Sets [`ResultForm::Object`], submits, waits, and takes the handle.
+    pub fn run_object(&mut self) -> Result<Object> {
+        self.set_result_form(ResultForm::Object)?;
+        self.submit()?;
+        self.wait(None)?;
+        self.take_object()
+    }
+
+    /// Opens this call, eval or object request as a [`Stream`] of its
+    /// result's items instead of submitting it; the request itself stays
+    /// as it was (reusable). `credit` items (at least 1) may be in flight.
+    /// A pool's request is refused: a stream lives in one context.
+    pub fn open_stream(&mut self, credit: u32) -> Result<Stream> {
+        Stream::open(self, credit)
+    }
+
+    /// The routing key of a pool's request (any bytes, copied; empty: none):
+    /// the same key goes to the same member while membership does not
+    /// change. Ignored for a context's request.
+    pub fn set_key(&mut self, key: &[u8]) -> Result<()> {
+        let p = if key.is_empty() { ptr::null() } else { key.as_ptr().cast() };
+        // SAFETY: live request; the bytes are copied.
+        unsafe { Error::check(ffi::pyctx_request_set_key(self.as_raw(), p, key.len())) }
+    }
+
+    /// The member id ([`PoolMemberStats::member_id`](crate::PoolMemberStats))
+    /// the current submission of a pool's request went to; `None` before,
+    /// and for a context's request.
+    pub fn pool_member(&self) -> Option<u64> {
+        // SAFETY: live request.
+        match unsafe { ffi::pyctx_request_pool_member(self.as_raw()) } {
+            0 => None,
+            id => Some(id),
+        }
+    }
+
+    /// True when the current submission's key went to another member than
+    /// the previous submission of that key (its state stayed behind).
+    pub fn key_moved(&self) -> bool {
+        // SAFETY: live request.
+        unsafe { ffi::pyctx_request_key_moved(self.as_raw()) != 0 }
+    }
+
+    /// The destination context (`None` for a pool's request: see
+    /// [`pool_member`](Request::pool_member)).
+    pub fn context(&self) -> Option<&Context> {
+        match &self.dest {
+            Dest::Context(ctx) => Some(ctx),
+            Dest::Pool(_) => None,
+        }
     }
 
     /// The C handle, for the raw [`ffi`](crate::ffi) functions. Valid while
@@ -309,8 +416,9 @@ impl Request {
         // SAFETY: `this` is never used or dropped again; each field is read
         // once.
         unsafe {
-            drop(ptr::read(&this.ctx));
+            drop(ptr::read(&this.dest));
             drop(ptr::read(&this.env));
+            drop(ptr::read(&this.object));
         }
         this.raw
     }
@@ -327,6 +435,13 @@ impl fmt::Debug for Request {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Request").field("id", &self.id()).field("done", &self.is_done()).finish()
     }
+}
+
+/// What a request (or an object) keeps open: its context, or its pool.
+#[derive(Clone)]
+pub(crate) enum Dest {
+    Context(Context),
+    Pool(Pool),
 }
 
 /// A refusal by [`Request::submit_many`]: the first `accepted` requests

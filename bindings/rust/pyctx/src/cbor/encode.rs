@@ -49,6 +49,12 @@ pub fn encode_into(value: &Value, out: &mut Vec<u8>) {
             write_head(out, MAJOR_TAG, TAG_HOST_TERM);
             write_str(out, MAJOR_BYTES, b);
         }
+        Value::Object(r) => {
+            write_head(out, MAJOR_TAG, TAG_OBJECT);
+            write_head(out, MAJOR_ARRAY, 2);
+            write_head(out, MAJOR_UINT, r.key);
+            write_head(out, MAJOR_UINT, r.id);
+        }
     }
 }
 
@@ -169,5 +175,7 @@ mod tests {
         assert_eq!(hex(&Value::symbol("ok")), "d827626f6b");
         assert_eq!(hex(&Value::tuple(Vec::<i32>::new())), "d9707980");
         assert_eq!(hex(&Value::host_term(vec![0xff])), "d9707a41ff");
+        let r = crate::value::ObjectRef { key: 1000, id: 7 };
+        assert_eq!(hex(&Value::Object(r)), "d9707c821903e807");
     }
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::args::{IntoArgs, with_encoded};
+use crate::buffer::BufferStats;
 use crate::cstr::to_cstring;
 use crate::env::Env;
 use crate::error::{Error, ErrorKind, Result};
@@ -314,6 +315,21 @@ impl Context {
             memory_limit: s.memory_limit,
             live_objects: s.live_objects,
         })
+    }
+
+    /// The context's buffer counters (also valid once closed: lent views
+    /// may outlive a worker context).
+    pub fn buffer_stats(&self) -> Result<BufferStats> {
+        let mut s = ffi::pyctx_buffer_stats_t::default();
+        // SAFETY: live handle; we pass the size of the struct we know.
+        unsafe {
+            Error::check(ffi::pyctx_context_buffer_stats(
+                self.as_raw(),
+                &mut s,
+                std::mem::size_of::<ffi::pyctx_buffer_stats_t>(),
+            ))?
+        };
+        Ok(BufferStats { lent_views: s.lent_views, lent_total: s.lent_total, held_views: s.held_views })
     }
 
     /// Stops the context: queued requests complete as closed, a running one

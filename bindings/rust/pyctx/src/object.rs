@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::args::{IntoArgs, with_encoded};
+use crate::buffer::Buffer;
 use crate::cbor;
 use crate::context::Context;
 use crate::cstr::with_cstr;
@@ -28,7 +29,7 @@ pub enum ResultForm {
     /// A new [`Object`] handle to the result:
     /// [`Request::take_object`]; its value is a [`Value::Object`].
     Object,
-    /// A view of a buffer-protocol result: `Request::take_buffer`.
+    /// A view of a buffer-protocol result: [`Request::take_buffer`].
     Buffer,
 }
 
@@ -317,6 +318,7 @@ enum Op<'a> {
 #[must_use = "a request does nothing until run(), run_async(), run_object() or request()"]
 pub struct ObjectCall<'a> {
     object: &'a Object,
+    buffers: Vec<&'a Buffer>,
     op: Op<'a>,
     args: Vec<Value>,
     kwargs: Vec<(String, Value)>,
@@ -325,7 +327,7 @@ pub struct ObjectCall<'a> {
 
 impl<'a> ObjectCall<'a> {
     fn new(object: &'a Object, op: Op<'a>) -> ObjectCall<'a> {
-        ObjectCall { object, op, args: Vec::new(), kwargs: Vec::new(), timeout: None }
+        ObjectCall { object, op, buffers: Vec::new(), args: Vec::new(), kwargs: Vec::new(), timeout: None }
     }
 
     /// Appends one positional argument.
@@ -343,6 +345,13 @@ impl<'a> ObjectCall<'a> {
     /// Adds a keyword argument.
     pub fn kwarg(mut self, name: impl Into<String>, value: impl Into<Value>) -> ObjectCall<'a> {
         self.kwargs.push((name.into(), value.into()));
+        self
+    }
+
+    /// Attaches `buffer`, named in the arguments as `Value::Buffer(index)`
+    /// (see [`Call::attach`](crate::Call::attach)).
+    pub fn attach(mut self, buffer: &'a Buffer) -> ObjectCall<'a> {
+        self.buffers.push(buffer);
         self
     }
 
@@ -381,6 +390,9 @@ impl<'a> ObjectCall<'a> {
         if self.timeout.is_some() {
             request.set_timeout(self.timeout)?;
         }
+        for buffer in &self.buffers {
+            request.attach_buffer(buffer)?;
+        }
         Ok(request)
     }
 
@@ -397,6 +409,12 @@ impl<'a> ObjectCall<'a> {
     /// Runs it and returns its result as a new [`Object`].
     pub fn run_object(self) -> Result<Object> {
         self.request()?.run_object()
+    }
+
+    /// Runs it and returns its result's memory as a pinned view (see
+    /// [`Buffer`]).
+    pub fn run_buffer(self) -> Result<Buffer> {
+        self.request()?.run_buffer()
     }
 
     /// Opens its result (an iterator, a generator, an async generator) as a

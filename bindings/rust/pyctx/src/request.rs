@@ -16,6 +16,7 @@ use crate::timeout;
 use crate::value::Value;
 
 use crate::args::IntoArgs;
+use crate::buffer::Buffer;
 use crate::object::Object;
 use crate::pool::{Pool, pool_call_sync};
 use crate::stream::Stream;
@@ -102,6 +103,7 @@ pub(crate) fn call_sync(
 pub struct Call<'a> {
     target: Target<'a>,
     key: Option<Vec<u8>>,
+    buffers: Vec<&'a Buffer>,
     module: &'a str,
     function: &'a str,
     args: Vec<Value>,
@@ -119,7 +121,14 @@ impl<'a> Call<'a> {
     }
 
     fn to(target: Target<'a>, module: &'a str, function: &'a str) -> Call<'a> {
-        Call { target, key: None, module, function, args: Vec::new(), kwargs: Vec::new(), timeout: None }
+        Call { target, key: None, buffers: Vec::new(), module, function, args: Vec::new(), kwargs: Vec::new(), timeout: None }
+    }
+
+    /// Attaches `buffer`: the first attached is `Value::Buffer(0)` in the
+    /// arguments, the next `Value::Buffer(1)`, ... (see [`Buffer`]).
+    pub fn attach(mut self, buffer: &'a Buffer) -> Call<'a> {
+        self.buffers.push(buffer);
+        self
     }
 
     /// The routing key of a pool's call (any bytes): the same key goes to
@@ -172,6 +181,9 @@ impl<'a> Call<'a> {
         let args = self.encoded_args();
         let kwargs = encode_named(&self.kwargs);
         let ms = timeout::to_ms(self.timeout);
+        if !self.buffers.is_empty() {
+            return self.request()?.run();
+        }
         match self.target {
             Target::Context(ctx) => call_sync(ctx, self.module, self.function, &args, kwargs.as_deref(), ms),
             Target::Pool(pool) if self.key.is_none() => {
@@ -192,6 +204,13 @@ impl<'a> Call<'a> {
     /// ```
     pub fn run_object(self) -> Result<Object> {
         self.request()?.run_object()
+    }
+
+    /// Runs the call and returns its result's memory (any buffer-protocol
+    /// object: bytes, bytearray, array.array, a numpy array) as a pinned
+    /// view: see [`Buffer`].
+    pub fn run_buffer(self) -> Result<Buffer> {
+        self.request()?.run_buffer()
     }
 
     /// Opens the call's result (a generator, an async generator, any
@@ -220,6 +239,9 @@ impl<'a> Call<'a> {
         if let Some(key) = &self.key {
             request.set_key(key)?;
         }
+        for buffer in &self.buffers {
+            request.attach_buffer(buffer)?;
+        }
         request.set_encoded_args(&self.encoded_args())?;
         if let Some(kwargs) = encode_named(&self.kwargs) {
             request.set_encoded_kwargs(Some(&kwargs))?;
@@ -243,6 +265,7 @@ impl<'a> Call<'a> {
 #[must_use = "a request does nothing until run(), run_async() or request()"]
 pub struct Eval<'a> {
     ctx: &'a Context,
+    buffers: Vec<&'a Buffer>,
     expression: &'a str,
     env: Option<&'a Env>,
     locals: Vec<(String, Value)>,
@@ -251,7 +274,7 @@ pub struct Eval<'a> {
 
 impl<'a> Eval<'a> {
     pub(crate) fn new(ctx: &'a Context, expression: &'a str) -> Eval<'a> {
-        Eval { ctx, expression, env: None, locals: Vec::new(), timeout: None }
+        Eval { ctx, buffers: Vec::new(), expression, env: None, locals: Vec::new(), timeout: None }
     }
 
     /// Evaluates in `env` instead of the default namespace. The env must
@@ -273,7 +296,17 @@ impl<'a> Eval<'a> {
         self
     }
 
+    /// Attaches `buffer`, named in the locals as `Value::Buffer(index)`
+    /// (see [`Call::attach`]).
+    pub fn attach(mut self, buffer: &'a Buffer) -> Eval<'a> {
+        self.buffers.push(buffer);
+        self
+    }
+
     pub fn run(self) -> Result<Value> {
+        if !self.buffers.is_empty() {
+            return self.request()?.run();
+        }
         let locals = encode_named(&self.locals);
         let (l_ptr, l_len) = slice_parts(&locals);
         let ms = timeout::to_ms(self.timeout);
@@ -304,6 +337,12 @@ impl<'a> Eval<'a> {
         self.request()?.run_object()
     }
 
+    /// Evaluates and returns the result's memory as a pinned view (see
+    /// [`Call::run_buffer`]).
+    pub fn run_buffer(self) -> Result<Buffer> {
+        self.request()?.run_buffer()
+    }
+
     /// Opens the result (an iterator, a generator, any iterable) as a
     /// [`Stream`], `credit` items in flight at most (at least 1).
     pub fn stream(self, credit: u32) -> Result<Stream> {
@@ -314,6 +353,9 @@ impl<'a> Eval<'a> {
     pub fn request(self) -> Result<Request> {
         let mut request = Request::new(self.ctx)?;
         request.set_eval(self.expression)?;
+        for buffer in &self.buffers {
+            request.attach_buffer(buffer)?;
+        }
         if self.env.is_some() {
             request.set_env(self.env)?;
         }

@@ -10,6 +10,7 @@ use std::time::Duration;
 use crate::args::IntoArgs;
 use crate::cbor;
 use crate::context::Context;
+use crate::buffer::Buffer;
 use crate::object::{Object, ResultForm};
 use crate::pool::Pool;
 use crate::stream::Stream;
@@ -341,7 +342,7 @@ impl Request {
     /// — see [`result`](Request::result) — another form, or taken already).
     pub fn take_object(&mut self) -> Result<Object> {
         if self.is_done() {
-            self.result()?;
+            self.result_status()?;
         }
         let mut raw = ptr::null_mut();
         // SAFETY: live request, `&mut` so no other accessor races the move.
@@ -349,6 +350,66 @@ impl Request {
         let raw = NonNull::new(raw)
             .ok_or_else(|| Error::new(ErrorKind::Internal, "take_object gave no object"))?;
         Object::from_raw(raw, self.dest.clone())
+    }
+
+    /// Attaches `buffer` to the next submission and returns its index, for
+    /// [`Value::Buffer`] in the arguments: 0, 1, 2, ... in the order of
+    /// attachment. The request holds the buffer (the caller keeps its own
+    /// handle) and its layout is fixed from now on. A submission takes the
+    /// attachments along (a resubmission attaches again); a refused one
+    /// keeps them.
+    pub fn attach_buffer(&mut self, buffer: &Buffer) -> Result<u32> {
+        let mut index = 0u32;
+        // SAFETY: live request and buffer.
+        unsafe { Error::check(ffi::pyctx_request_attach_buffer(self.as_raw(), buffer.as_raw(), &mut index))? };
+        Ok(index)
+    }
+
+    /// Drops the buffers attached since the last submission.
+    pub fn clear_buffers(&mut self) -> Result<()> {
+        // SAFETY: live request.
+        unsafe { Error::check(ffi::pyctx_request_clear_buffers(self.as_raw())) }
+    }
+
+    /// Once done with [`ResultForm::Buffer`]: the result's memory as a
+    /// pinned view (the object stays alive and in place until the
+    /// [`Buffer`] is dropped). A result without the buffer protocol failed
+    /// with [`ErrorKind::Encode`]; no view (not done, another form, taken
+    /// already): [`ErrorKind::InvalidArgument`].
+    pub fn take_buffer(&mut self) -> Result<Buffer> {
+        if self.is_done() {
+            self.result_status()?;
+        }
+        let mut raw = ptr::null_mut();
+        // SAFETY: live request, `&mut` so no other accessor races the move.
+        unsafe { Error::check(ffi::pyctx_request_take_buffer(self.as_raw(), &mut raw))? };
+        Buffer::from_raw(raw)
+    }
+
+    /// Sets [`ResultForm::Buffer`], submits, waits, and takes the view.
+    pub fn run_buffer(&mut self) -> Result<Buffer> {
+        self.set_result_form(ResultForm::Buffer)?;
+        self.submit()?;
+        self.wait(None)?;
+        self.take_buffer()
+    }
+
+    /// The error of a done request that failed.
+    fn result_status(&self) -> Result<()> {
+        let raw = self.as_raw();
+        // SAFETY: live request, done; the error lives until the next submit.
+        unsafe {
+            let status = ffi::pyctx_request_status(raw);
+            if status == ffi::PYCTX_OK {
+                return Ok(());
+            }
+            let error = ffi::pyctx_request_error(raw);
+            if error.is_null() {
+                Err(Error::new(ErrorKind::from_status(status), ""))
+            } else {
+                Err(Error::from_borrowed(error))
+            }
+        }
     }
 
     /// Sets [`ResultForm::Object`], submits, waits, and takes the handle.

@@ -219,7 +219,8 @@ fn a_panicking_item_callback_cancels_the_stream() {
     .unwrap();
     let end = rx.recv_timeout(Duration::from_secs(30)).unwrap().unwrap_err();
     assert_eq!(end.kind(), ErrorKind::Cancelled, "{end}");
-    assert!(stream.is_done());
+    // (`is_done` turns true once `on_end` has returned, which may be just
+    // after the channel delivered its message: not asserted here.)
     // A pulled stream cannot be read with callbacks installed, and vice versa.
     assert_eq!(stream.next_timeout(None).unwrap_err().kind(), ErrorKind::InvalidArgument);
 }

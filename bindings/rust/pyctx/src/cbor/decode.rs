@@ -334,6 +334,12 @@ impl Decoder<'_> {
                 let head = self.expect(MAJOR_BYTES, "a byte string", tag.arg)?;
                 Value::HostTerm(self.string(&head)?)
             }
+            TAG_BUFFER => {
+                let head = self.expect(MAJOR_UINT, "an unsigned int", tag.arg)?;
+                let index = u32::try_from(head.arg)
+                    .map_err(|_| self.error_at(head.offset, format!("buffer index {} out of range", head.arg)))?;
+                Value::Buffer(index)
+            }
             TAG_OBJECT => {
                 let head = self.expect(MAJOR_ARRAY, "an array", tag.arg)?;
                 if head.indefinite || head.arg != 2 {

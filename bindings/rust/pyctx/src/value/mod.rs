@@ -24,6 +24,7 @@ pub use convert::ListElement;
 /// | `Set` | `set` (`frozenset` where a key must be hashable) |
 /// | `Symbol` | `pyctx.Symbol` (a `str` subclass; Erlang atoms) |
 /// | `HostTerm` | `pyctx.HostTerm`: opaque bytes Python hands back unchanged |
+/// | `Buffer` | a `memoryview` of the request's attached [`Buffer`](crate::Buffer) of that index (arguments only) |
 /// | `Object` | the Python object an [`Object`](crate::Object) handle refers to (arguments only) |
 ///
 /// `Map` and `Set` compare equal regardless of order, like Python's dict
@@ -64,6 +65,10 @@ pub enum Value {
     /// itself. A request with [`ResultForm::Object`](crate::ResultForm)
     /// has one as its value.
     Object(ObjectRef),
+    /// The index of a [`Buffer`](crate::Buffer) attached to the request
+    /// ([`Call::attach`](crate::Call::attach)): Python receives a
+    /// `memoryview` of its memory. Only valid in a request's arguments.
+    Buffer(u32),
 }
 
 /// The plain data naming an object handle's Python object: its context's
@@ -131,6 +136,7 @@ impl Value {
             Value::Symbol(_) => "Symbol",
             Value::HostTerm(_) => "HostTerm",
             Value::Object(_) => "object",
+            Value::Buffer(_) => "memoryview",
         }
     }
 
@@ -213,6 +219,7 @@ impl PartialEq for Value {
             (Str(a), Str(b)) | (Symbol(a), Symbol(b)) => a == b,
             (Bytes(a), Bytes(b)) | (HostTerm(a), HostTerm(b)) => a == b,
             (Object(a), Object(b)) => a == b,
+            (Buffer(a), Buffer(b)) => a == b,
             (List(a), List(b)) | (Tuple(a), Tuple(b)) => a == b,
             (Set(a), Set(b)) => same_multiset(a, b),
             (Map(a), Map(b)) => same_multiset(a, b),

@@ -148,7 +148,8 @@ impl Buffer {
         T: AsMut<[u8]> + Send + 'static,
         F: FnOnce(T) + Send + 'static,
     {
-        let mut loan = Box::new(Loan { data, on_return: Some(Box::new(on_return) as Box<dyn FnOnce(T) + Send>) });
+        let mut loan =
+            Box::new(Loan { data, on_return: Some(Box::new(on_return) as Box<dyn FnOnce(T) + Send>) });
         let bytes = loan.data.as_mut();
         let (p, n) = (bytes.as_mut_ptr() as *mut c_void, bytes.len());
         Buffer::lend_raw(loan, p, n, true)
@@ -248,7 +249,9 @@ impl Buffer {
         };
         let ndim = usize::try_from(info.ndim).unwrap_or(0);
         // SAFETY: `ndim` entries each, valid as long as the handle.
-        let dims = |p: *const i64| if p.is_null() { Vec::new() } else { unsafe { std::slice::from_raw_parts(p, ndim) }.to_vec() };
+        let dims = |p: *const i64| {
+            if p.is_null() { Vec::new() } else { unsafe { std::slice::from_raw_parts(p, ndim) }.to_vec() }
+        };
         Ok(BufferInfo {
             len: info.len,
             itemsize: info.itemsize,

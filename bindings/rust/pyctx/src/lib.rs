@@ -66,9 +66,9 @@ mod request;
 mod request_object;
 mod runtime;
 mod sandbox;
+pub mod send;
 #[cfg(feature = "serde")]
 mod serde_value;
-pub mod send;
 pub mod setup;
 pub mod store;
 mod stream;
@@ -89,7 +89,7 @@ pub use request::{Call, Eval, Exec};
 pub use request_object::{Request, SubmitManyError};
 pub use runtime::{Allocator, Runtime, RuntimeOptions, State, library_version, library_version_string};
 pub use sandbox::Sandbox;
-pub use stream::{Stream, StreamIter};
-pub use value::{BigInt, ListElement, ObjectRef, Value};
 #[cfg(feature = "serde")]
 pub use serde_value::{from_value, to_value};
+pub use stream::{Stream, StreamIter};
+pub use value::{BigInt, ListElement, ObjectRef, Value};

@@ -207,7 +207,12 @@ impl Object {
             let mut out = OwnedBytes::empty();
             // SAFETY: live handle.
             unsafe {
-                Error::check(ffi::pyctx_object_getattr(self.as_raw(), name, ffi::PYCTX_NO_TIMEOUT, out.as_out()))?
+                Error::check(ffi::pyctx_object_getattr(
+                    self.as_raw(),
+                    name,
+                    ffi::PYCTX_NO_TIMEOUT,
+                    out.as_out(),
+                ))?
             };
             cbor::decode(out.as_slice())
         })

@@ -260,7 +260,8 @@ impl Pool {
         let mut raw = ptr::null_mut();
         // SAFETY: options live for the call; `raw` is written on success.
         unsafe { Error::check(ffi::pyctx_pool_create(raw_options.0, &mut raw))? };
-        let raw = NonNull::new(raw).ok_or_else(|| Error::new(ErrorKind::Internal, "pool_create gave no pool"))?;
+        let raw =
+            NonNull::new(raw).ok_or_else(|| Error::new(ErrorKind::Internal, "pool_create gave no pool"))?;
         Ok(Pool { handle: Arc::new(Handle { raw }) })
     }
 
@@ -315,7 +316,8 @@ impl Pool {
         let mut raw = ptr::null_mut();
         // SAFETY: live handle; `raw` is written on success.
         unsafe { Error::check(ffi::pyctx_pool_member_context(self.as_raw(), index, &mut raw))? };
-        let raw = NonNull::new(raw).ok_or_else(|| Error::new(ErrorKind::Internal, "member_context gave none"))?;
+        let raw =
+            NonNull::new(raw).ok_or_else(|| Error::new(ErrorKind::Internal, "member_context gave none"))?;
         Ok(Context::from_raw(raw))
     }
 
@@ -349,7 +351,11 @@ impl Pool {
         let mut s = ffi::pyctx_pool_stats_t::default();
         // SAFETY: live handle; the size is the struct's we pass.
         unsafe {
-            Error::check(ffi::pyctx_pool_stats(self.as_raw(), &mut s, std::mem::size_of::<ffi::pyctx_pool_stats_t>()))?
+            Error::check(ffi::pyctx_pool_stats(
+                self.as_raw(),
+                &mut s,
+                std::mem::size_of::<ffi::pyctx_pool_stats_t>(),
+            ))?
         };
         Ok(PoolStats {
             size: s.size,

@@ -121,7 +121,16 @@ impl<'a> Call<'a> {
     }
 
     fn to(target: Target<'a>, module: &'a str, function: &'a str) -> Call<'a> {
-        Call { target, key: None, buffers: Vec::new(), module, function, args: Vec::new(), kwargs: Vec::new(), timeout: None }
+        Call {
+            target,
+            key: None,
+            buffers: Vec::new(),
+            module,
+            function,
+            args: Vec::new(),
+            kwargs: Vec::new(),
+            timeout: None,
+        }
     }
 
     /// Attaches `buffer`: the first attached is `Value::Buffer(0)` in the

@@ -8,16 +8,16 @@ use std::ptr::{self, NonNull};
 use std::time::Duration;
 
 use crate::args::IntoArgs;
+use crate::buffer::Buffer;
 use crate::cbor;
 use crate::context::Context;
-use crate::buffer::Buffer;
-use crate::object::{Object, ResultForm};
-use crate::pool::Pool;
-use crate::stream::Stream;
 use crate::cstr::with_cstr;
 use crate::env::Env;
 use crate::error::{Error, ErrorKind, Result};
 use crate::ffi;
+use crate::object::{Object, ResultForm};
+use crate::pool::Pool;
+use crate::stream::Stream;
 use crate::timeout;
 use crate::value::Value;
 
@@ -347,8 +347,8 @@ impl Request {
         let mut raw = ptr::null_mut();
         // SAFETY: live request, `&mut` so no other accessor races the move.
         unsafe { Error::check(ffi::pyctx_request_take_object(self.as_raw(), &mut raw))? };
-        let raw = NonNull::new(raw)
-            .ok_or_else(|| Error::new(ErrorKind::Internal, "take_object gave no object"))?;
+        let raw =
+            NonNull::new(raw).ok_or_else(|| Error::new(ErrorKind::Internal, "take_object gave no object"))?;
         Object::from_raw(raw, self.dest.clone())
     }
 
@@ -361,7 +361,9 @@ impl Request {
     pub fn attach_buffer(&mut self, buffer: &Buffer) -> Result<u32> {
         let mut index = 0u32;
         // SAFETY: live request and buffer.
-        unsafe { Error::check(ffi::pyctx_request_attach_buffer(self.as_raw(), buffer.as_raw(), &mut index))? };
+        unsafe {
+            Error::check(ffi::pyctx_request_attach_buffer(self.as_raw(), buffer.as_raw(), &mut index))?
+        };
         Ok(index)
     }
 

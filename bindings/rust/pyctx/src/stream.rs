@@ -89,7 +89,8 @@ impl Stream {
     }
 
     fn from_raw(raw: *mut ffi::pyctx_stream_t, request: &Request) -> Result<Stream> {
-        let raw = NonNull::new(raw).ok_or_else(|| Error::new(ErrorKind::Internal, "stream_open gave no stream"))?;
+        let raw =
+            NonNull::new(raw).ok_or_else(|| Error::new(ErrorKind::Internal, "stream_open gave no stream"))?;
         Ok(Stream { raw, ended: AtomicBool::new(false), _dest: request.dest().clone() })
     }
 
@@ -132,7 +133,10 @@ impl Stream {
         I: FnMut(Result<Value>) -> u32 + Send + 'static,
         E: FnOnce(Result<()>) + Send + 'static,
     {
-        let handler = Box::new(Handler { on_item: Mutex::new(Box::new(on_item)), on_end: Mutex::new(Some(Box::new(on_end))) });
+        let handler = Box::new(Handler {
+            on_item: Mutex::new(Box::new(on_item)),
+            on_end: Mutex::new(Some(Box::new(on_end))),
+        });
         let user_data = Box::into_raw(handler) as *mut c_void;
         let mut raw = ptr::null_mut();
         // SAFETY: the callbacks catch every panic and treat `user_data` as
@@ -191,7 +195,12 @@ impl Stream {
         let mut done = 0;
         // SAFETY: live stream; `next` may race with every `&self` method.
         let result = unsafe {
-            Error::check(ffi::pyctx_stream_next(self.raw.as_ptr(), timeout::to_ms(timeout), item.as_out(), &mut done))
+            Error::check(ffi::pyctx_stream_next(
+                self.raw.as_ptr(),
+                timeout::to_ms(timeout),
+                item.as_out(),
+                &mut done,
+            ))
         };
         if done != 0 {
             self.ended.store(true, Ordering::Release);
@@ -253,7 +262,12 @@ struct Handler {
     on_end: Mutex<Option<EndFn>>,
 }
 
-unsafe extern "C" fn on_item_raw(user_data: *mut c_void, stream: *mut ffi::pyctx_stream_t, item: *const u8, len: usize) {
+unsafe extern "C" fn on_item_raw(
+    user_data: *mut c_void,
+    stream: *mut ffi::pyctx_stream_t,
+    item: *const u8,
+    len: usize,
+) {
     // SAFETY: the handler lives until `free_handler`, after the last callback.
     let handler = unsafe { &*(user_data as *const Handler) };
     let outcome = catch_unwind(AssertUnwindSafe(|| {

@@ -48,8 +48,13 @@ fn python_reads_lent_bytes_in_place_and_cannot_write_them() {
             .attach(&b)
             .run()
             .unwrap();
-        assert_eq!(v, Value::tuple([Value::bytes(b"hello buffers".to_vec()), true.into(), "memoryview".into()]), "{mode}");
-        ctx.exec("import hashlib\ndef sha(v): return hashlib.sha256(v).hexdigest()\ndef poke(v): v[0] = 1").unwrap();
+        assert_eq!(
+            v,
+            Value::tuple([Value::bytes(b"hello buffers".to_vec()), true.into(), "memoryview".into()]),
+            "{mode}"
+        );
+        ctx.exec("import hashlib\ndef sha(v): return hashlib.sha256(v).hexdigest()\ndef poke(v): v[0] = 1")
+            .unwrap();
         let digest = ctx.call_with("__main__", "sha").arg(Value::Buffer(0)).attach(&b).run().unwrap();
         assert_eq!(digest.as_str().unwrap().len(), 64);
         let err = ctx.call_with("__main__", "poke").arg(Value::Buffer(0)).attach(&b).run().unwrap_err();
@@ -82,7 +87,12 @@ fn format_shape_and_strides_reach_python() {
     let mut b = Buffer::lend(doubles).unwrap();
     b.set_format("d").unwrap();
     b.set_shape(&[2, 3], None).unwrap();
-    let v = ctx.eval_with("(v.format, v.shape, v.tolist())").local("v", Value::Buffer(0)).attach(&b).run().unwrap();
+    let v = ctx
+        .eval_with("(v.format, v.shape, v.tolist())")
+        .local("v", Value::Buffer(0))
+        .attach(&b)
+        .run()
+        .unwrap();
     assert_eq!(
         v,
         Value::tuple([
@@ -132,7 +142,10 @@ fn the_loan_ends_once_after_a_request_an_error_and_a_view_kept_in_a_global() {
     let lend = || Buffer::lend(Counted { data: vec![7; 4], drops: Arc::clone(&drops) }).unwrap();
 
     let b = lend();
-    assert_eq!(ctx.call_with("builtins", "len").arg(Value::Buffer(0)).attach(&b).run().unwrap(), Value::Int(4));
+    assert_eq!(
+        ctx.call_with("builtins", "len").arg(Value::Buffer(0)).attach(&b).run().unwrap(),
+        Value::Int(4)
+    );
     drop(b);
     assert_eq!(drops.load(Ordering::SeqCst), 1);
 

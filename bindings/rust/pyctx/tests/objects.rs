@@ -141,7 +141,10 @@ fn handles_nested_in_arguments_arrive_as_the_objects() {
         assert_eq!(ctx.call("__main__", "same", (&a, &b)).unwrap(), Value::Bool(false));
         // As an eval local and a kwarg of an object call.
         assert_eq!(ctx.eval_with("c.value * 10").local("c", &b).run().unwrap(), Value::Int(50));
-        assert_eq!(a.method_with("add").kwarg("n", b.getattr("value").unwrap()).run().unwrap(), Value::Int(7));
+        assert_eq!(
+            a.method_with("add").kwarg("n", b.getattr("value").unwrap()).run().unwrap(),
+            Value::Int(7)
+        );
     }
 }
 

@@ -67,7 +67,8 @@ fn calls_sync_async_and_with_kwargs_run_on_the_members() {
 #[test]
 fn round_robin_spreads_calls_evenly_over_the_members() {
     let p = pool(3, Routing::RoundRobin);
-    let threads: Vec<i64> = (0..6).map(|_| p.call("__main__", "tid", ()).unwrap().as_i64().unwrap()).collect();
+    let threads: Vec<i64> =
+        (0..6).map(|_| p.call("__main__", "tid", ()).unwrap().as_i64().unwrap()).collect();
     assert_eq!(threads.iter().collect::<BTreeSet<_>>().len(), 3, "{threads:?}");
     let mut member_threads = BTreeSet::new();
     for i in 0..3 {
@@ -154,8 +155,11 @@ fn bad_options_are_clear_errors() {
         let err = Pool::new(&runtime(), &PoolOptions::new().size(size)).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidArgument, "size {size}: {err}");
     }
-    let err = Pool::new(&runtime(), &PoolOptions::new().member_options(ContextOptions::new().preload("raise KeyError('boom')")))
-        .unwrap_err();
+    let err = Pool::new(
+        &runtime(),
+        &PoolOptions::new().member_options(ContextOptions::new().preload("raise KeyError('boom')")),
+    )
+    .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Python, "{err}");
     let p = pool(1, Routing::LeastQueued);
     assert_eq!(p.resize(0, None).unwrap_err().kind(), ErrorKind::InvalidArgument);

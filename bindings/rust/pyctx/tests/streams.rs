@@ -149,7 +149,10 @@ fn async_generators_iterators_and_methods_of_handles_stream_too() {
         assert_eq!(ints(&it.iter().collect::<pyctx::Result<Vec<_>>>().unwrap()), [0, 1, 2, 3]);
         let bag = ctx.eval_with("Bag()").run_object().unwrap();
         let each = bag.method_with("each").stream(1).unwrap();
-        assert_eq!(each.iter().collect::<pyctx::Result<Vec<_>>>().unwrap(), [Value::from("x"), Value::from("y")]);
+        assert_eq!(
+            each.iter().collect::<pyctx::Result<Vec<_>>>().unwrap(),
+            [Value::from("x"), Value::from("y")]
+        );
         // A value that is no iterable ends the stream, naming its type.
         let not_iter = ctx.eval_with("42").stream(1).unwrap();
         let err = not_iter.next_timeout(None).unwrap_err();

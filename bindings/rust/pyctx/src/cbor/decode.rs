@@ -336,14 +336,17 @@ impl Decoder<'_> {
             }
             TAG_BUFFER => {
                 let head = self.expect(MAJOR_UINT, "an unsigned int", tag.arg)?;
-                let index = u32::try_from(head.arg)
-                    .map_err(|_| self.error_at(head.offset, format!("buffer index {} out of range", head.arg)))?;
+                let index = u32::try_from(head.arg).map_err(|_| {
+                    self.error_at(head.offset, format!("buffer index {} out of range", head.arg))
+                })?;
                 Value::Buffer(index)
             }
             TAG_OBJECT => {
                 let head = self.expect(MAJOR_ARRAY, "an array", tag.arg)?;
                 if head.indefinite || head.arg != 2 {
-                    return Err(self.error_at(head.offset, format!("tag {TAG_OBJECT} must enclose [key, id]")));
+                    return Err(
+                        self.error_at(head.offset, format!("tag {TAG_OBJECT} must enclose [key, id]"))
+                    );
                 }
                 let key = self.expect(MAJOR_UINT, "[key, id] of unsigned ints", tag.arg)?.arg;
                 let id = self.expect(MAJOR_UINT, "[key, id] of unsigned ints", tag.arg)?.arg;

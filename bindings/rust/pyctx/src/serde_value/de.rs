@@ -76,7 +76,9 @@ impl<'de> de::Deserializer<'de> for ValueDeserializer {
             Value::Bytes(b) | Value::HostTerm(b) => visitor.visit_byte_buf(b),
             Value::List(items) | Value::Tuple(items) | Value::Set(items) => visit_seq(items, visitor),
             Value::Map(pairs) => visit_map(pairs, visitor),
-            Value::Buffer(i) => Err(Error::conversion(format!("an attached buffer reference ({i}) has no serde form"))),
+            Value::Buffer(i) => {
+                Err(Error::conversion(format!("an attached buffer reference ({i}) has no serde form")))
+            }
             Value::Object(r) => Err(Error::conversion(format!(
                 "an object reference (key {}, id {}) has no serde form",
                 r.key, r.id

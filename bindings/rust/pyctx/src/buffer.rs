@@ -121,9 +121,10 @@ impl Buffer {
     /// one dimension (see [`set_format`](Buffer::set_format)).
     pub fn lend<T: AsRef<[u8]> + Send + 'static>(data: T) -> Result<Buffer> {
         let loan = Box::new(Loan { data, on_return: None });
-        let bytes = loan.data.as_ref();
-        let (p, n) = (bytes.as_ptr() as *mut c_void, bytes.len());
-        Buffer::lend_raw(loan, p, n, false)
+        Buffer::lend_raw(loan, false, |data| {
+            let bytes = data.as_ref();
+            (bytes.as_ptr() as *mut c_void, bytes.len())
+        })
     }
 
     /// Lends `data` writable: Python may write into it. When the loan ends
@@ -148,17 +149,24 @@ impl Buffer {
         T: AsMut<[u8]> + Send + 'static,
         F: FnOnce(T) + Send + 'static,
     {
-        let mut loan =
-            Box::new(Loan { data, on_return: Some(Box::new(on_return) as Box<dyn FnOnce(T) + Send>) });
-        let bytes = loan.data.as_mut();
-        let (p, n) = (bytes.as_mut_ptr() as *mut c_void, bytes.len());
-        Buffer::lend_raw(loan, p, n, true)
+        let loan = Box::new(Loan { data, on_return: Some(Box::new(on_return) as Box<dyn FnOnce(T) + Send>) });
+        Buffer::lend_raw(loan, true, |data| {
+            let bytes = data.as_mut();
+            (bytes.as_mut_ptr() as *mut c_void, bytes.len())
+        })
     }
 
-    /// `data`/`len` point into `loan.data`, which the box keeps in place
-    /// until the loan ends.
-    fn lend_raw<T>(loan: Box<Loan<T>>, data: *mut c_void, len: usize, writable: bool) -> Result<Buffer> {
+    /// Lends the memory `memory` finds in `loan.data`, read through the
+    /// box's raw pointer (so nothing moves or reborrows the data afterwards)
+    /// and kept in place by it until the loan ends.
+    fn lend_raw<T>(
+        loan: Box<Loan<T>>,
+        writable: bool,
+        memory: impl FnOnce(&mut T) -> (*mut c_void, usize),
+    ) -> Result<Buffer> {
         let user_data = Box::into_raw(loan);
+        // SAFETY: ours until handed to the library below.
+        let (data, len) = memory(unsafe { &mut (*user_data).data });
         let mut raw = ptr::null_mut();
         // SAFETY: the memory stays valid until `end_loan::<T>` runs, which
         // catches every panic; `data` may be dangling only when `len` is 0,

@@ -9,6 +9,7 @@ use crate::args::{IntoArgs, with_encoded};
 use crate::cbor;
 use crate::context::{Context, ContextOptions};
 use crate::cstr::{to_cstring, with_cstr};
+use crate::env::Env;
 use crate::error::{Error, ErrorKind, Result};
 use crate::ffi;
 use crate::pending::{OwnedBytes, PendingRequest};
@@ -344,6 +345,21 @@ impl Pool {
     /// [`Call`].
     pub fn call_with<'a>(&'a self, module: &'a str, function: &'a str) -> Call<'a> {
         Call::for_pool(self, module, function)
+    }
+
+    /// A new namespace on a member the routing chooses: every eval and exec
+    /// in it (and every pool request with it) goes to that member. Once the
+    /// member has left the pool they fail with [`ErrorKind::Closed`].
+    ///
+    /// ```
+    /// # let rt = pyctx::Runtime::get_or_init(&Default::default()).unwrap();
+    /// # let pool = pyctx::Pool::new(&rt, &pyctx::PoolOptions::new().size(3)).unwrap();
+    /// let env = pool.env().unwrap();
+    /// env.exec("x = 41").unwrap();
+    /// assert_eq!(env.eval("x + 1").unwrap(), pyctx::Value::Int(42));
+    /// ```
+    pub fn env(&self) -> Result<Env> {
+        Env::new_pool(self)
     }
 
     /// The pool's counters.

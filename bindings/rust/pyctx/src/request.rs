@@ -19,13 +19,44 @@ use crate::args::IntoArgs;
 use crate::buffer::Buffer;
 use crate::object::Object;
 use crate::pool::{Pool, pool_call_sync};
+use crate::request_object::Dest;
 use crate::stream::Stream;
 
-/// Where a call goes.
+/// Where a request goes.
 #[derive(Clone, Copy)]
 enum Target<'a> {
     Context(&'a Context),
     Pool(&'a Pool),
+}
+
+impl Target<'_> {
+    fn request(self) -> Result<Request> {
+        match self {
+            Target::Context(ctx) => Request::new(ctx),
+            Target::Pool(pool) => Request::new_pool(pool),
+        }
+    }
+}
+
+/// An eval or exec in an env goes where the env lives: a pool's env to its
+/// pool (which routes it to the env's member).
+fn env_target(env: &Env) -> Target<'_> {
+    match env.dest() {
+        Dest::Context(ctx) => Target::Context(ctx),
+        Dest::Pool(pool) => Target::Pool(pool),
+    }
+}
+
+impl<'a> Eval<'a> {
+    pub(crate) fn in_env(env: &'a Env, expression: &'a str) -> Eval<'a> {
+        Eval::to(env_target(env), expression).env(env)
+    }
+}
+
+impl<'a> Exec<'a> {
+    pub(crate) fn in_env(env: &'a Env, code: &'a str) -> Exec<'a> {
+        Exec::to(env_target(env), code).env(env)
+    }
 }
 
 /// Encodes str-keyed pairs as a CBOR map; `None` when there are none (the
@@ -240,10 +271,7 @@ impl<'a> Call<'a> {
     pub fn request(self) -> Result<Request> {
         // A new request has no kwargs and no deadline: only what is set
         // crosses the FFI (a request per future is on the pipelined path).
-        let mut request = match self.target {
-            Target::Context(ctx) => Request::new(ctx)?,
-            Target::Pool(pool) => Request::new_pool(pool)?,
-        };
+        let mut request = self.target.request()?;
         request.set_call(self.module, self.function)?;
         if let Some(key) = &self.key {
             request.set_key(key)?;
@@ -273,7 +301,7 @@ impl<'a> Call<'a> {
 /// ```
 #[must_use = "a request does nothing until run(), run_async() or request()"]
 pub struct Eval<'a> {
-    ctx: &'a Context,
+    target: Target<'a>,
     buffers: Vec<&'a Buffer>,
     expression: &'a str,
     env: Option<&'a Env>,
@@ -283,7 +311,11 @@ pub struct Eval<'a> {
 
 impl<'a> Eval<'a> {
     pub(crate) fn new(ctx: &'a Context, expression: &'a str) -> Eval<'a> {
-        Eval { ctx, buffers: Vec::new(), expression, env: None, locals: Vec::new(), timeout: None }
+        Eval::to(Target::Context(ctx), expression)
+    }
+
+    fn to(target: Target<'a>, expression: &'a str) -> Eval<'a> {
+        Eval { target, buffers: Vec::new(), expression, env: None, locals: Vec::new(), timeout: None }
     }
 
     /// Evaluates in `env` instead of the default namespace. The env must
@@ -313,9 +345,10 @@ impl<'a> Eval<'a> {
     }
 
     pub fn run(self) -> Result<Value> {
-        if !self.buffers.is_empty() {
-            return self.request()?.run();
-        }
+        let ctx = match self.target {
+            Target::Context(ctx) if self.buffers.is_empty() => ctx,
+            _ => return self.request()?.run(),
+        };
         let locals = encode_named(&self.locals);
         let (l_ptr, l_len) = slice_parts(&locals);
         let ms = timeout::to_ms(self.timeout);
@@ -324,7 +357,7 @@ impl<'a> Eval<'a> {
             // SAFETY: live context and env; buffers outlive the call.
             unsafe {
                 Error::check(ffi::pyctx_eval(
-                    self.ctx.as_raw(),
+                    ctx.as_raw(),
                     expression,
                     env_ptr(self.env),
                     l_ptr,
@@ -360,7 +393,7 @@ impl<'a> Eval<'a> {
 
     /// The eval as a [`Request`] object, not yet submitted.
     pub fn request(self) -> Result<Request> {
-        let mut request = Request::new(self.ctx)?;
+        let mut request = self.target.request()?;
         request.set_eval(self.expression)?;
         for buffer in &self.buffers {
             request.attach_buffer(buffer)?;
@@ -382,7 +415,7 @@ impl<'a> Eval<'a> {
 /// [`Env::exec_with`]. Its value is always `Value::None`.
 #[must_use = "a request does nothing until run(), run_async() or request()"]
 pub struct Exec<'a> {
-    ctx: &'a Context,
+    target: Target<'a>,
     code: &'a str,
     env: Option<&'a Env>,
     timeout: Option<Duration>,
@@ -390,7 +423,11 @@ pub struct Exec<'a> {
 
 impl<'a> Exec<'a> {
     pub(crate) fn new(ctx: &'a Context, code: &'a str) -> Exec<'a> {
-        Exec { ctx, code, env: None, timeout: None }
+        Exec::to(Target::Context(ctx), code)
+    }
+
+    fn to(target: Target<'a>, code: &'a str) -> Exec<'a> {
+        Exec { target, code, env: None, timeout: None }
     }
 
     /// Executes in `env` instead of the default namespace.
@@ -406,10 +443,13 @@ impl<'a> Exec<'a> {
     }
 
     pub fn run(self) -> Result<Value> {
+        let Target::Context(ctx) = self.target else {
+            return self.request()?.run();
+        };
         let ms = timeout::to_ms(self.timeout);
         with_cstr("code", self.code, |code| {
             // SAFETY: live context and env.
-            unsafe { Error::check(ffi::pyctx_exec(self.ctx.as_raw(), code, env_ptr(self.env), ms)) }
+            unsafe { Error::check(ffi::pyctx_exec(ctx.as_raw(), code, env_ptr(self.env), ms)) }
         })
         .map(|()| Value::None)
     }
@@ -420,7 +460,7 @@ impl<'a> Exec<'a> {
 
     /// The exec as a [`Request`] object, not yet submitted.
     pub fn request(self) -> Result<Request> {
-        let mut request = Request::new(self.ctx)?;
+        let mut request = self.target.request()?;
         request.set_exec(self.code)?;
         if self.env.is_some() {
             request.set_env(self.env)?;

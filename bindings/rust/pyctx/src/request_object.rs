@@ -21,11 +21,14 @@ use crate::stream::Stream;
 use crate::timeout;
 use crate::value::Value;
 
-/// One request — a call, eval or exec on a context — as an object that
-/// lives across its submissions, from
+/// One request — a call, eval or exec on a context or a [`Pool`], or a
+/// call, method call, attribute read or release of an [`Object`] — as an
+/// object that lives across its submissions, from
 /// [`Call::request`](crate::Call::request),
-/// [`Eval::request`](crate::Eval::request) or
-/// [`Exec::request`](crate::Exec::request).
+/// [`Eval::request`](crate::Eval::request),
+/// [`Exec::request`](crate::Exec::request),
+/// [`ObjectCall::request`](crate::ObjectCall::request) or
+/// [`Object::release_request`].
 ///
 /// Its life: built (not yet submitted), [`submit`](Request::submit)ted (in
 /// flight), then done exactly once per submission — with a value, a Python

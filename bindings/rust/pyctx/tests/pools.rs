@@ -165,3 +165,32 @@ fn bad_options_are_clear_errors() {
     assert_eq!(p.resize(0, None).unwrap_err().kind(), ErrorKind::InvalidArgument);
     assert_eq!(p.size(), 1);
 }
+
+#[test]
+fn a_pool_env_pins_its_member_and_fails_closed_once_the_member_left() {
+    let p = pool(3, Routing::RoundRobin);
+    let env = p.env().unwrap();
+    assert!(env.context().is_none());
+    env.exec("x = 41").unwrap();
+    // Round robin would spread these over the members; the env pins them.
+    let mut homes = BTreeSet::new();
+    for _ in 0..9 {
+        let mut r = env.eval_with("x + 1").request().unwrap();
+        assert_eq!(r.run().unwrap(), Value::Int(42));
+        homes.insert(r.pool_member().unwrap());
+    }
+    assert_eq!(homes.len(), 1, "{homes:?}");
+    assert_eq!(env.eval_async("x").wait().unwrap(), Value::Int(41));
+    // Other envs of the pool are namespaces of their own.
+    let other = p.env().unwrap();
+    assert_eq!(other.eval("x").unwrap_err().python_type(), Some("NameError"));
+
+    // Closing the env's member (the pool replaces it): the env went with it.
+    let home = *homes.iter().next().unwrap();
+    let slot = (0..3).find(|&i| p.member_stats(i).unwrap().member_id == home).expect("the env's member");
+    p.member(slot).unwrap().close(Duration::from_secs(10)).unwrap();
+    assert_eq!(env.eval("x").unwrap_err().kind(), ErrorKind::Closed);
+    assert_eq!(p.call("__main__", "add", (2, 3)).unwrap(), Value::Int(5));
+    p.close(Duration::from_secs(10)).unwrap();
+    assert_eq!(env.exec("y = 1").unwrap_err().kind(), ErrorKind::Closed);
+}

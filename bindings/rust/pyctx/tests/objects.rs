@@ -203,3 +203,29 @@ fn the_reference_encodes_as_the_object_tag_and_displays() {
     assert_eq!(Value::from(&obj).type_name(), "object");
     assert!(Value::from(&obj).to_string().starts_with("Object(key="));
 }
+
+#[test]
+fn one_handle_used_from_several_threads_at_once() {
+    let ctx = counter_context(pyctx::Mode::Worker);
+    let c = ctx.eval_with("Counter(0)").run_object().unwrap();
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                for _ in 0..50 {
+                    c.call_method("add", (1,)).unwrap();
+                }
+            });
+        }
+    });
+    assert_eq!(c.getattr("value").unwrap(), Value::Int(200));
+    // Clones dropped on other threads release the one handle once.
+    let clones: Vec<Object> = (0..4).map(|_| c.clone()).collect();
+    drop(c);
+    std::thread::scope(|s| {
+        for clone in clones {
+            s.spawn(move || drop(clone));
+        }
+    });
+    assert_eq!(ctx.call("__main__", "live_count", ()).unwrap(), Value::Int(0));
+    assert_eq!(live(&ctx), 0);
+}

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::args::{IntoArgs, with_encoded};
+use crate::buffer::BufferStats;
 use crate::cstr::to_cstring;
 use crate::env::Env;
 use crate::error::{Error, ErrorKind, Result};
@@ -144,7 +145,7 @@ impl ContextOptions {
         self
     }
 
-    fn to_raw(&self) -> Result<RawContextOptions> {
+    pub(crate) fn to_raw(&self) -> Result<RawContextOptions> {
         // SAFETY: a fresh options object; NULL means out of memory.
         let raw = RawContextOptions(unsafe { ffi::pyctx_context_options_new() });
         if raw.0.is_null() {
@@ -169,7 +170,7 @@ impl ContextOptions {
     }
 }
 
-struct RawContextOptions(*mut ffi::pyctx_context_options_t);
+pub(crate) struct RawContextOptions(pub(crate) *mut ffi::pyctx_context_options_t);
 
 impl Drop for RawContextOptions {
     fn drop(&mut self) {
@@ -198,6 +199,8 @@ pub struct ContextStats {
     pub memory_used: u64,
     /// The memory limit (0: none).
     pub memory_limit: u64,
+    /// [`Object`](crate::Object) handles made and not yet released.
+    pub live_objects: u64,
 }
 
 /// The owned C handle. Freed when the last `Context` clone, `Env` and
@@ -257,6 +260,12 @@ impl Context {
         Ok(Context { handle: Arc::new(Handle { raw }) })
     }
 
+    /// Owns a context handle the library made (for a pool member's handle,
+    /// freeing it does not close the member).
+    pub(crate) fn from_raw(raw: NonNull<ffi::pyctx_context_t>) -> Context {
+        Context { handle: Arc::new(Handle { raw }) }
+    }
+
     /// The C handle, for calling the raw [`ffi`] functions. Valid while this
     /// `Context` (or a clone) lives.
     pub fn as_raw(&self) -> *mut ffi::pyctx_context_t {
@@ -304,7 +313,23 @@ impl Context {
             thread_id: s.thread_id,
             memory_used: s.memory_used,
             memory_limit: s.memory_limit,
+            live_objects: s.live_objects,
         })
+    }
+
+    /// The context's buffer counters (also valid once closed: lent views
+    /// may outlive a worker context).
+    pub fn buffer_stats(&self) -> Result<BufferStats> {
+        let mut s = ffi::pyctx_buffer_stats_t::default();
+        // SAFETY: live handle; we pass the size of the struct we know.
+        unsafe {
+            Error::check(ffi::pyctx_context_buffer_stats(
+                self.as_raw(),
+                &mut s,
+                std::mem::size_of::<ffi::pyctx_buffer_stats_t>(),
+            ))?
+        };
+        Ok(BufferStats { lent_views: s.lent_views, lent_total: s.lent_total, held_views: s.held_views })
     }
 
     /// Stops the context: queued requests complete as closed, a running one

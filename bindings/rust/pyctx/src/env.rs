@@ -7,13 +7,15 @@ use crate::context::Context;
 use crate::error::{Error, ErrorKind, Result};
 use crate::ffi;
 use crate::pending::PendingRequest;
+use crate::pool::Pool;
 use crate::request::{Eval, Exec};
+use crate::request_object::Dest;
 use crate::value::Value;
 
 struct EnvHandle {
     raw: NonNull<ffi::pyctx_env_t>,
-    /// The context outlives its envs' handles.
-    ctx: Context,
+    /// The context (or the pool) outlives its envs' handles.
+    dest: Dest,
 }
 
 // SAFETY: the C API lets any thread pass an env to requests concurrently;
@@ -55,7 +57,20 @@ impl Env {
         unsafe { Error::check(ffi::pyctx_env_create(ctx.as_raw(), &mut raw))? };
         let raw =
             NonNull::new(raw).ok_or_else(|| Error::new(ErrorKind::Internal, "env_create gave no env"))?;
-        Ok(Env { handle: Arc::new(EnvHandle { raw, ctx: ctx.clone() }) })
+        Ok(Env { handle: Arc::new(EnvHandle { raw, dest: Dest::Context(ctx.clone()) }) })
+    }
+
+    pub(crate) fn new_pool(pool: &Pool) -> Result<Env> {
+        let mut raw = ptr::null_mut();
+        // SAFETY: live pool; `raw` is written on success.
+        unsafe { Error::check(ffi::pyctx_pool_env_create(pool.as_raw(), &mut raw))? };
+        let raw = NonNull::new(raw)
+            .ok_or_else(|| Error::new(ErrorKind::Internal, "pool_env_create gave no env"))?;
+        Ok(Env { handle: Arc::new(EnvHandle { raw, dest: Dest::Pool(pool.clone()) }) })
+    }
+
+    pub(crate) fn dest(&self) -> &Dest {
+        &self.handle.dest
     }
 
     /// The C handle. Valid while this `Env` (or a clone) lives.
@@ -63,9 +78,13 @@ impl Env {
         self.handle.raw.as_ptr()
     }
 
-    /// The context the env lives in.
-    pub fn context(&self) -> &Context {
-        &self.handle.ctx
+    /// The context the env lives in; `None` for a pool's env
+    /// ([`Pool::env`](crate::Pool::env)), which lives in one member.
+    pub fn context(&self) -> Option<&Context> {
+        match &self.handle.dest {
+            Dest::Context(ctx) => Some(ctx),
+            Dest::Pool(_) => None,
+        }
     }
 
     /// Evaluates an expression in this namespace.
@@ -79,7 +98,7 @@ impl Env {
 
     /// An eval in this namespace with locals or a timeout.
     pub fn eval_with<'a>(&'a self, expression: &'a str) -> Eval<'a> {
-        Eval::new(&self.handle.ctx, expression).env(self)
+        Eval::in_env(self, expression)
     }
 
     /// Executes statements in this namespace (value: `Value::None`).
@@ -93,12 +112,16 @@ impl Env {
 
     /// An exec in this namespace with a timeout.
     pub fn exec_with<'a>(&'a self, code: &'a str) -> Exec<'a> {
-        Exec::new(&self.handle.ctx, code).env(self)
+        Exec::in_env(self, code)
     }
 }
 
 impl std::fmt::Debug for Env {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Env").field("context", &self.handle.ctx.name()).finish()
+        let home = match &self.handle.dest {
+            Dest::Context(ctx) => ctx.name(),
+            Dest::Pool(pool) => pool.name(),
+        };
+        f.debug_struct("Env").field("in", &home).finish()
     }
 }

@@ -13,6 +13,23 @@
 //! from another thread, submit it again. Python can call Rust closures
 //! registered with [`host`].
 //!
+//! Beyond values: keep a Python object as an [`Object`] handle and call
+//! it, its methods and attributes, and pass it back in arguments; read a
+//! generator item by item as a [`Stream`] with backpressure; spread
+//! requests over a [`Pool`] of contexts, by key if need be; and share
+//! memory with Python without a copy as a [`Buffer`] (host memory lent as
+//! a `memoryview`, or a Python object's memory as a pinned view).
+//!
+//! ```
+//! # let rt = pyctx::Runtime::get_or_init(&Default::default()).unwrap();
+//! # let ctx = rt.context(&pyctx::ContextOptions::new()).unwrap();
+//! use pyctx::Value;
+//! let counter = ctx.call_with("collections", "Counter").arg("hello").run_object().unwrap();
+//! assert_eq!(counter.call_method("get", ("l",)).unwrap(), Value::Int(2));
+//! let evens = ctx.eval_with("(i for i in range(10) if i % 2 == 0)").stream(4).unwrap();
+//! assert_eq!(evens.iter().count(), 5);
+//! ```
+//!
 //! ```
 //! use pyctx::{ContextOptions, Mode, Runtime, RuntimeOptions, Value};
 //!
@@ -32,6 +49,7 @@
 //! `include/pyctx.h`.
 
 mod args;
+mod buffer;
 pub mod cbor;
 mod channel;
 mod context;
@@ -41,30 +59,37 @@ mod error;
 pub use pyctx_sys as ffi;
 pub mod host;
 pub mod log;
+mod object;
 mod pending;
+mod pool;
 mod request;
 mod request_object;
 mod runtime;
 mod sandbox;
+pub mod send;
 #[cfg(feature = "serde")]
 mod serde_value;
-pub mod send;
 pub mod setup;
 pub mod store;
+mod stream;
 mod timeout;
 mod value;
 
 pub use args::IntoArgs;
+pub use buffer::{Buffer, BufferInfo, BufferMemory, BufferStats};
 pub use channel::{Channel, ChannelStats};
 pub use context::{Context, ContextOptions, ContextStats, Mode};
 pub use env::Env;
 pub use error::{Error, ErrorKind, Result};
 pub use host::HostCall;
+pub use object::{Object, ObjectCall, ResultForm};
 pub use pending::{PendingRequest, live_async_requests};
+pub use pool::{Pool, PoolMemberStats, PoolOptions, PoolStats, Replace, Routing};
 pub use request::{Call, Eval, Exec};
 pub use request_object::{Request, SubmitManyError};
 pub use runtime::{Allocator, Runtime, RuntimeOptions, State, library_version, library_version_string};
 pub use sandbox::Sandbox;
-pub use value::{BigInt, ListElement, Value};
 #[cfg(feature = "serde")]
 pub use serde_value::{from_value, to_value};
+pub use stream::{Stream, StreamIter};
+pub use value::{BigInt, ListElement, ObjectRef, Value};

@@ -16,6 +16,48 @@ use crate::timeout;
 use crate::value::Value;
 
 use crate::args::IntoArgs;
+use crate::buffer::Buffer;
+use crate::object::Object;
+use crate::pool::{Pool, pool_call_sync};
+use crate::request_object::Dest;
+use crate::stream::Stream;
+
+/// Where a request goes.
+#[derive(Clone, Copy)]
+enum Target<'a> {
+    Context(&'a Context),
+    Pool(&'a Pool),
+}
+
+impl Target<'_> {
+    fn request(self) -> Result<Request> {
+        match self {
+            Target::Context(ctx) => Request::new(ctx),
+            Target::Pool(pool) => Request::new_pool(pool),
+        }
+    }
+}
+
+/// An eval or exec in an env goes where the env lives: a pool's env to its
+/// pool (which routes it to the env's member).
+fn env_target(env: &Env) -> Target<'_> {
+    match env.dest() {
+        Dest::Context(ctx) => Target::Context(ctx),
+        Dest::Pool(pool) => Target::Pool(pool),
+    }
+}
+
+impl<'a> Eval<'a> {
+    pub(crate) fn in_env(env: &'a Env, expression: &'a str) -> Eval<'a> {
+        Eval::to(env_target(env), expression).env(env)
+    }
+}
+
+impl<'a> Exec<'a> {
+    pub(crate) fn in_env(env: &'a Env, code: &'a str) -> Exec<'a> {
+        Exec::to(env_target(env), code).env(env)
+    }
+}
 
 /// Encodes str-keyed pairs as a CBOR map; `None` when there are none (the
 /// C API takes NULL for "no kwargs/locals").
@@ -90,7 +132,9 @@ pub(crate) fn call_sync(
 /// ```
 #[must_use = "a request does nothing until run(), run_async() or request()"]
 pub struct Call<'a> {
-    ctx: &'a Context,
+    target: Target<'a>,
+    key: Option<Vec<u8>>,
+    buffers: Vec<&'a Buffer>,
     module: &'a str,
     function: &'a str,
     args: Vec<Value>,
@@ -100,7 +144,39 @@ pub struct Call<'a> {
 
 impl<'a> Call<'a> {
     pub(crate) fn new(ctx: &'a Context, module: &'a str, function: &'a str) -> Call<'a> {
-        Call { ctx, module, function, args: Vec::new(), kwargs: Vec::new(), timeout: None }
+        Call::to(Target::Context(ctx), module, function)
+    }
+
+    pub(crate) fn for_pool(pool: &'a Pool, module: &'a str, function: &'a str) -> Call<'a> {
+        Call::to(Target::Pool(pool), module, function)
+    }
+
+    fn to(target: Target<'a>, module: &'a str, function: &'a str) -> Call<'a> {
+        Call {
+            target,
+            key: None,
+            buffers: Vec::new(),
+            module,
+            function,
+            args: Vec::new(),
+            kwargs: Vec::new(),
+            timeout: None,
+        }
+    }
+
+    /// Attaches `buffer`: the first attached is `Value::Buffer(0)` in the
+    /// arguments, the next `Value::Buffer(1)`, ... (see [`Buffer`]).
+    pub fn attach(mut self, buffer: &'a Buffer) -> Call<'a> {
+        self.buffers.push(buffer);
+        self
+    }
+
+    /// The routing key of a pool's call (any bytes): the same key goes to
+    /// the same member while the pool's membership does not change.
+    /// Ignored for a context's call.
+    pub fn key(mut self, key: impl AsRef<[u8]>) -> Call<'a> {
+        self.key = Some(key.as_ref().to_vec());
+        self
     }
 
     /// Appends one positional argument.
@@ -144,14 +220,44 @@ impl<'a> Call<'a> {
     pub fn run(self) -> Result<Value> {
         let args = self.encoded_args();
         let kwargs = encode_named(&self.kwargs);
-        call_sync(
-            self.ctx,
-            self.module,
-            self.function,
-            &args,
-            kwargs.as_deref(),
-            timeout::to_ms(self.timeout),
-        )
+        let ms = timeout::to_ms(self.timeout);
+        if !self.buffers.is_empty() {
+            return self.request()?.run();
+        }
+        match self.target {
+            Target::Context(ctx) => call_sync(ctx, self.module, self.function, &args, kwargs.as_deref(), ms),
+            Target::Pool(pool) if self.key.is_none() => {
+                pool_call_sync(pool, self.module, self.function, &args, kwargs.as_deref(), ms)
+            }
+            Target::Pool(_) => self.request()?.run(),
+        }
+    }
+
+    /// Runs the call and returns its result as an [`Object`] handle.
+    ///
+    /// ```
+    /// # let rt = pyctx::Runtime::get_or_init(&Default::default()).unwrap();
+    /// # let ctx = rt.context(&pyctx::ContextOptions::new()).unwrap();
+    /// let counts = ctx.call_with("collections", "Counter").arg("abracadabra").run_object().unwrap();
+    /// let top = counts.call_method("most_common", (1,)).unwrap();
+    /// assert_eq!(top, pyctx::Value::list([pyctx::Value::tuple([pyctx::Value::from("a"), 5.into()])]));
+    /// ```
+    pub fn run_object(self) -> Result<Object> {
+        self.request()?.run_object()
+    }
+
+    /// Runs the call and returns its result's memory (any buffer-protocol
+    /// object: bytes, bytearray, array.array, a numpy array) as a pinned
+    /// view: see [`Buffer`].
+    pub fn run_buffer(self) -> Result<Buffer> {
+        self.request()?.run_buffer()
+    }
+
+    /// Opens the call's result (a generator, an async generator, any
+    /// iterable) as a [`Stream`], `credit` items in flight at most (at
+    /// least 1). A pool's call is refused: a stream lives in one context.
+    pub fn stream(self, credit: u32) -> Result<Stream> {
+        self.request()?.open_stream(credit)
     }
 
     /// Submits the call; the future yields its result.
@@ -165,8 +271,14 @@ impl<'a> Call<'a> {
     pub fn request(self) -> Result<Request> {
         // A new request has no kwargs and no deadline: only what is set
         // crosses the FFI (a request per future is on the pipelined path).
-        let mut request = Request::new(self.ctx)?;
+        let mut request = self.target.request()?;
         request.set_call(self.module, self.function)?;
+        if let Some(key) = &self.key {
+            request.set_key(key)?;
+        }
+        for buffer in &self.buffers {
+            request.attach_buffer(buffer)?;
+        }
         request.set_encoded_args(&self.encoded_args())?;
         if let Some(kwargs) = encode_named(&self.kwargs) {
             request.set_encoded_kwargs(Some(&kwargs))?;
@@ -189,7 +301,8 @@ impl<'a> Call<'a> {
 /// ```
 #[must_use = "a request does nothing until run(), run_async() or request()"]
 pub struct Eval<'a> {
-    ctx: &'a Context,
+    target: Target<'a>,
+    buffers: Vec<&'a Buffer>,
     expression: &'a str,
     env: Option<&'a Env>,
     locals: Vec<(String, Value)>,
@@ -198,7 +311,11 @@ pub struct Eval<'a> {
 
 impl<'a> Eval<'a> {
     pub(crate) fn new(ctx: &'a Context, expression: &'a str) -> Eval<'a> {
-        Eval { ctx, expression, env: None, locals: Vec::new(), timeout: None }
+        Eval::to(Target::Context(ctx), expression)
+    }
+
+    fn to(target: Target<'a>, expression: &'a str) -> Eval<'a> {
+        Eval { target, buffers: Vec::new(), expression, env: None, locals: Vec::new(), timeout: None }
     }
 
     /// Evaluates in `env` instead of the default namespace. The env must
@@ -220,7 +337,18 @@ impl<'a> Eval<'a> {
         self
     }
 
+    /// Attaches `buffer`, named in the locals as `Value::Buffer(index)`
+    /// (see [`Call::attach`]).
+    pub fn attach(mut self, buffer: &'a Buffer) -> Eval<'a> {
+        self.buffers.push(buffer);
+        self
+    }
+
     pub fn run(self) -> Result<Value> {
+        let ctx = match self.target {
+            Target::Context(ctx) if self.buffers.is_empty() => ctx,
+            _ => return self.request()?.run(),
+        };
         let locals = encode_named(&self.locals);
         let (l_ptr, l_len) = slice_parts(&locals);
         let ms = timeout::to_ms(self.timeout);
@@ -229,7 +357,7 @@ impl<'a> Eval<'a> {
             // SAFETY: live context and env; buffers outlive the call.
             unsafe {
                 Error::check(ffi::pyctx_eval(
-                    self.ctx.as_raw(),
+                    ctx.as_raw(),
                     expression,
                     env_ptr(self.env),
                     l_ptr,
@@ -246,10 +374,30 @@ impl<'a> Eval<'a> {
         PendingRequest::submit(self.request())
     }
 
+    /// Evaluates and returns the result as an [`Object`] handle.
+    pub fn run_object(self) -> Result<Object> {
+        self.request()?.run_object()
+    }
+
+    /// Evaluates and returns the result's memory as a pinned view (see
+    /// [`Call::run_buffer`]).
+    pub fn run_buffer(self) -> Result<Buffer> {
+        self.request()?.run_buffer()
+    }
+
+    /// Opens the result (an iterator, a generator, any iterable) as a
+    /// [`Stream`], `credit` items in flight at most (at least 1).
+    pub fn stream(self, credit: u32) -> Result<Stream> {
+        self.request()?.open_stream(credit)
+    }
+
     /// The eval as a [`Request`] object, not yet submitted.
     pub fn request(self) -> Result<Request> {
-        let mut request = Request::new(self.ctx)?;
+        let mut request = self.target.request()?;
         request.set_eval(self.expression)?;
+        for buffer in &self.buffers {
+            request.attach_buffer(buffer)?;
+        }
         if self.env.is_some() {
             request.set_env(self.env)?;
         }
@@ -267,7 +415,7 @@ impl<'a> Eval<'a> {
 /// [`Env::exec_with`]. Its value is always `Value::None`.
 #[must_use = "a request does nothing until run(), run_async() or request()"]
 pub struct Exec<'a> {
-    ctx: &'a Context,
+    target: Target<'a>,
     code: &'a str,
     env: Option<&'a Env>,
     timeout: Option<Duration>,
@@ -275,7 +423,11 @@ pub struct Exec<'a> {
 
 impl<'a> Exec<'a> {
     pub(crate) fn new(ctx: &'a Context, code: &'a str) -> Exec<'a> {
-        Exec { ctx, code, env: None, timeout: None }
+        Exec::to(Target::Context(ctx), code)
+    }
+
+    fn to(target: Target<'a>, code: &'a str) -> Exec<'a> {
+        Exec { target, code, env: None, timeout: None }
     }
 
     /// Executes in `env` instead of the default namespace.
@@ -291,10 +443,13 @@ impl<'a> Exec<'a> {
     }
 
     pub fn run(self) -> Result<Value> {
+        let Target::Context(ctx) = self.target else {
+            return self.request()?.run();
+        };
         let ms = timeout::to_ms(self.timeout);
         with_cstr("code", self.code, |code| {
             // SAFETY: live context and env.
-            unsafe { Error::check(ffi::pyctx_exec(self.ctx.as_raw(), code, env_ptr(self.env), ms)) }
+            unsafe { Error::check(ffi::pyctx_exec(ctx.as_raw(), code, env_ptr(self.env), ms)) }
         })
         .map(|()| Value::None)
     }
@@ -305,7 +460,7 @@ impl<'a> Exec<'a> {
 
     /// The exec as a [`Request`] object, not yet submitted.
     pub fn request(self) -> Result<Request> {
-        let mut request = Request::new(self.ctx)?;
+        let mut request = self.target.request()?;
         request.set_exec(self.code)?;
         if self.env.is_some() {
             request.set_env(self.env)?;

@@ -8,20 +8,27 @@ use std::ptr::{self, NonNull};
 use std::time::Duration;
 
 use crate::args::IntoArgs;
+use crate::buffer::Buffer;
 use crate::cbor;
 use crate::context::Context;
 use crate::cstr::with_cstr;
 use crate::env::Env;
 use crate::error::{Error, ErrorKind, Result};
 use crate::ffi;
+use crate::object::{Object, ResultForm};
+use crate::pool::Pool;
+use crate::stream::Stream;
 use crate::timeout;
 use crate::value::Value;
 
-/// One request — a call, eval or exec on a context — as an object that
-/// lives across its submissions, from
+/// One request — a call, eval or exec on a context or a [`Pool`], or a
+/// call, method call, attribute read or release of an [`Object`] — as an
+/// object that lives across its submissions, from
 /// [`Call::request`](crate::Call::request),
-/// [`Eval::request`](crate::Eval::request) or
-/// [`Exec::request`](crate::Exec::request).
+/// [`Eval::request`](crate::Eval::request),
+/// [`Exec::request`](crate::Exec::request),
+/// [`ObjectCall::request`](crate::ObjectCall::request) or
+/// [`Object::release_request`].
 ///
 /// Its life: built (not yet submitted), [`submit`](Request::submit)ted (in
 /// flight), then done exactly once per submission — with a value, a Python
@@ -74,10 +81,12 @@ use crate::value::Value;
 /// ```
 pub struct Request {
     raw: NonNull<ffi::pyctx_request_t>,
-    /// Keeps the context open while the request may refer to it.
-    ctx: Context,
+    /// Keeps the destination open while the request may refer to it.
+    dest: Dest,
     /// Keeps the env of an eval/exec alive while the request may run in it.
     env: Option<Env>,
+    /// Keeps the object of an object request alive for resubmissions.
+    object: Option<Object>,
 }
 
 // SAFETY: the C API lets the owner use a request from any thread, one at a
@@ -95,10 +104,41 @@ impl Request {
         unsafe { Error::check(ffi::pyctx_request_new(&mut raw))? };
         let raw = NonNull::new(raw)
             .ok_or_else(|| Error::new(ErrorKind::Internal, "request_new gave no request"))?;
-        let request = Request { raw, ctx: ctx.clone(), env: None };
+        let request = Request { raw, dest: Dest::Context(ctx.clone()), env: None, object: None };
         // SAFETY: live request and context.
         unsafe { Error::check(ffi::pyctx_request_set_context(request.as_raw(), ctx.as_raw()))? };
         Ok(request)
+    }
+
+    /// A new request to `pool`, with no kind yet.
+    pub(crate) fn new_pool(pool: &Pool) -> Result<Request> {
+        let mut raw = ptr::null_mut();
+        // SAFETY: `raw` is written on success.
+        unsafe { Error::check(ffi::pyctx_request_new(&mut raw))? };
+        let raw = NonNull::new(raw)
+            .ok_or_else(|| Error::new(ErrorKind::Internal, "request_new gave no request"))?;
+        let request = Request { raw, dest: Dest::Pool(pool.clone()), env: None, object: None };
+        // SAFETY: live request and pool.
+        unsafe { Error::check(ffi::pyctx_request_set_pool(request.as_raw(), pool.as_raw()))? };
+        Ok(request)
+    }
+
+    /// Keeps `object` alive as long as this request may be submitted.
+    pub(crate) fn keep_object(&mut self, object: &Object) {
+        self.object = Some(object.clone());
+    }
+
+    /// A new request to `dest` (a context or a pool), with no kind yet.
+    pub(crate) fn to(dest: &Dest) -> Result<Request> {
+        match dest {
+            Dest::Context(ctx) => Request::new(ctx),
+            Dest::Pool(pool) => Request::new_pool(pool),
+        }
+    }
+
+    /// The destination this request keeps alive.
+    pub(crate) fn dest(&self) -> &Dest {
+        &self.dest
     }
 
     pub(crate) fn set_call(&mut self, module: &str, function: &str) -> Result<()> {
@@ -291,9 +331,142 @@ impl Request {
         self.result()
     }
 
-    /// The destination context.
-    pub fn context(&self) -> &Context {
-        &self.ctx
+    /// What each later submission returns (default [`ResultForm::Value`]).
+    /// A form other than `Value` is refused at submit for an exec or a
+    /// release, which have no result.
+    pub fn set_result_form(&mut self, form: ResultForm) -> Result<()> {
+        // SAFETY: live request.
+        unsafe { Error::check(ffi::pyctx_request_set_result_form(self.as_raw(), form.to_raw())) }
+    }
+
+    /// Once done with [`ResultForm::Object`]: the new handle. A handle never
+    /// taken is released at the next submission or the drop.
+    /// [`ErrorKind::InvalidArgument`] when there is none (not done, failed
+    /// — see [`result`](Request::result) — another form, or taken already).
+    pub fn take_object(&mut self) -> Result<Object> {
+        if self.is_done() {
+            self.result_status()?;
+        }
+        let mut raw = ptr::null_mut();
+        // SAFETY: live request, `&mut` so no other accessor races the move.
+        unsafe { Error::check(ffi::pyctx_request_take_object(self.as_raw(), &mut raw))? };
+        let raw =
+            NonNull::new(raw).ok_or_else(|| Error::new(ErrorKind::Internal, "take_object gave no object"))?;
+        Object::from_raw(raw, self.dest.clone())
+    }
+
+    /// Attaches `buffer` to the next submission and returns its index, for
+    /// [`Value::Buffer`] in the arguments: 0, 1, 2, ... in the order of
+    /// attachment. The request holds the buffer (the caller keeps its own
+    /// handle) and its layout is fixed from now on. A submission takes the
+    /// attachments along (a resubmission attaches again); a refused one
+    /// keeps them.
+    pub fn attach_buffer(&mut self, buffer: &Buffer) -> Result<u32> {
+        let mut index = 0u32;
+        // SAFETY: live request and buffer.
+        unsafe {
+            Error::check(ffi::pyctx_request_attach_buffer(self.as_raw(), buffer.as_raw(), &mut index))?
+        };
+        Ok(index)
+    }
+
+    /// Drops the buffers attached since the last submission.
+    pub fn clear_buffers(&mut self) -> Result<()> {
+        // SAFETY: live request.
+        unsafe { Error::check(ffi::pyctx_request_clear_buffers(self.as_raw())) }
+    }
+
+    /// Once done with [`ResultForm::Buffer`]: the result's memory as a
+    /// pinned view (the object stays alive and in place until the
+    /// [`Buffer`] is dropped). A result without the buffer protocol failed
+    /// with [`ErrorKind::Encode`]; no view (not done, another form, taken
+    /// already): [`ErrorKind::InvalidArgument`].
+    pub fn take_buffer(&mut self) -> Result<Buffer> {
+        if self.is_done() {
+            self.result_status()?;
+        }
+        let mut raw = ptr::null_mut();
+        // SAFETY: live request, `&mut` so no other accessor races the move.
+        unsafe { Error::check(ffi::pyctx_request_take_buffer(self.as_raw(), &mut raw))? };
+        Buffer::from_raw(raw)
+    }
+
+    /// Sets [`ResultForm::Buffer`], submits, waits, and takes the view.
+    pub fn run_buffer(&mut self) -> Result<Buffer> {
+        self.set_result_form(ResultForm::Buffer)?;
+        self.submit()?;
+        self.wait(None)?;
+        self.take_buffer()
+    }
+
+    /// The error of a done request that failed.
+    fn result_status(&self) -> Result<()> {
+        let raw = self.as_raw();
+        // SAFETY: live request, done; the error lives until the next submit.
+        unsafe {
+            let status = ffi::pyctx_request_status(raw);
+            if status == ffi::PYCTX_OK {
+                return Ok(());
+            }
+            let error = ffi::pyctx_request_error(raw);
+            if error.is_null() {
+                Err(Error::new(ErrorKind::from_status(status), ""))
+            } else {
+                Err(Error::from_borrowed(error))
+            }
+        }
+    }
+
+    /// Sets [`ResultForm::Object`], submits, waits, and takes the handle.
+    pub fn run_object(&mut self) -> Result<Object> {
+        self.set_result_form(ResultForm::Object)?;
+        self.submit()?;
+        self.wait(None)?;
+        self.take_object()
+    }
+
+    /// Opens this call, eval or object request as a [`Stream`] of its
+    /// result's items instead of submitting it; the request itself stays
+    /// as it was (reusable). `credit` items (at least 1) may be in flight.
+    /// A pool's request is refused: a stream lives in one context.
+    pub fn open_stream(&mut self, credit: u32) -> Result<Stream> {
+        Stream::open(self, credit)
+    }
+
+    /// The routing key of a pool's request (any bytes, copied; empty: none):
+    /// the same key goes to the same member while membership does not
+    /// change. Ignored for a context's request.
+    pub fn set_key(&mut self, key: &[u8]) -> Result<()> {
+        let p = if key.is_empty() { ptr::null() } else { key.as_ptr().cast() };
+        // SAFETY: live request; the bytes are copied.
+        unsafe { Error::check(ffi::pyctx_request_set_key(self.as_raw(), p, key.len())) }
+    }
+
+    /// The member id ([`PoolMemberStats::member_id`](crate::PoolMemberStats))
+    /// the current submission of a pool's request went to; `None` before,
+    /// and for a context's request.
+    pub fn pool_member(&self) -> Option<u64> {
+        // SAFETY: live request.
+        match unsafe { ffi::pyctx_request_pool_member(self.as_raw()) } {
+            0 => None,
+            id => Some(id),
+        }
+    }
+
+    /// True when the current submission's key went to another member than
+    /// the previous submission of that key (its state stayed behind).
+    pub fn key_moved(&self) -> bool {
+        // SAFETY: live request.
+        unsafe { ffi::pyctx_request_key_moved(self.as_raw()) != 0 }
+    }
+
+    /// The destination context (`None` for a pool's request: see
+    /// [`pool_member`](Request::pool_member)).
+    pub fn context(&self) -> Option<&Context> {
+        match &self.dest {
+            Dest::Context(ctx) => Some(ctx),
+            Dest::Pool(_) => None,
+        }
     }
 
     /// The C handle, for the raw [`ffi`](crate::ffi) functions. Valid while
@@ -309,8 +482,9 @@ impl Request {
         // SAFETY: `this` is never used or dropped again; each field is read
         // once.
         unsafe {
-            drop(ptr::read(&this.ctx));
+            drop(ptr::read(&this.dest));
             drop(ptr::read(&this.env));
+            drop(ptr::read(&this.object));
         }
         this.raw
     }
@@ -327,6 +501,13 @@ impl fmt::Debug for Request {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Request").field("id", &self.id()).field("done", &self.is_done()).finish()
     }
+}
+
+/// What a request (or an object) keeps open: its context, or its pool.
+#[derive(Clone)]
+pub(crate) enum Dest {
+    Context(Context),
+    Pool(Pool),
 }
 
 /// A refusal by [`Request::submit_many`]: the first `accepted` requests

@@ -74,5 +74,5 @@ fn clones_move_to_threads_and_mix_sync_and_async() {
     assert_eq!(env.eval("total").unwrap(), Value::Int(300));
     // The context outlives the last `Context` value through the env.
     drop(ctx);
-    assert_eq!(env.context().eval("1").unwrap(), Value::Int(1));
+    assert_eq!(env.context().unwrap().eval("1").unwrap(), Value::Int(1));
 }

@@ -9,7 +9,7 @@
 
 use super::*;
 use crate::error::Error;
-use crate::value::{BigInt, Value};
+use crate::value::{BigInt, ObjectRef, Value};
 
 /// Decodes exactly one value; trailing bytes are an error.
 pub fn decode(data: &[u8]) -> Result<Value, Error> {
@@ -333,6 +333,24 @@ impl Decoder<'_> {
             TAG_HOST_TERM => {
                 let head = self.expect(MAJOR_BYTES, "a byte string", tag.arg)?;
                 Value::HostTerm(self.string(&head)?)
+            }
+            TAG_BUFFER => {
+                let head = self.expect(MAJOR_UINT, "an unsigned int", tag.arg)?;
+                let index = u32::try_from(head.arg).map_err(|_| {
+                    self.error_at(head.offset, format!("buffer index {} out of range", head.arg))
+                })?;
+                Value::Buffer(index)
+            }
+            TAG_OBJECT => {
+                let head = self.expect(MAJOR_ARRAY, "an array", tag.arg)?;
+                if head.indefinite || head.arg != 2 {
+                    return Err(
+                        self.error_at(head.offset, format!("tag {TAG_OBJECT} must enclose [key, id]"))
+                    );
+                }
+                let key = self.expect(MAJOR_UINT, "[key, id] of unsigned ints", tag.arg)?.arg;
+                let id = self.expect(MAJOR_UINT, "[key, id] of unsigned ints", tag.arg)?.arg;
+                Value::Object(ObjectRef { key, id })
             }
             other => return Err(self.error_at(tag.offset, format!("unsupported tag {other}"))),
         };

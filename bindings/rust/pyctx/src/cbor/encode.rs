@@ -49,6 +49,16 @@ pub fn encode_into(value: &Value, out: &mut Vec<u8>) {
             write_head(out, MAJOR_TAG, TAG_HOST_TERM);
             write_str(out, MAJOR_BYTES, b);
         }
+        Value::Buffer(index) => {
+            write_head(out, MAJOR_TAG, TAG_BUFFER);
+            write_head(out, MAJOR_UINT, u64::from(*index));
+        }
+        Value::Object(r) => {
+            write_head(out, MAJOR_TAG, TAG_OBJECT);
+            write_head(out, MAJOR_ARRAY, 2);
+            write_head(out, MAJOR_UINT, r.key);
+            write_head(out, MAJOR_UINT, r.id);
+        }
     }
 }
 
@@ -169,5 +179,8 @@ mod tests {
         assert_eq!(hex(&Value::symbol("ok")), "d827626f6b");
         assert_eq!(hex(&Value::tuple(Vec::<i32>::new())), "d9707980");
         assert_eq!(hex(&Value::host_term(vec![0xff])), "d9707a41ff");
+        let r = crate::value::ObjectRef { key: 1000, id: 7 };
+        assert_eq!(hex(&Value::Object(r)), "d9707c821903e807");
+        assert_eq!(hex(&Value::Buffer(2)), "d9706202");
     }
 }

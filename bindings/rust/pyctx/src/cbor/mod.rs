@@ -25,6 +25,10 @@ pub const TAG_SYMBOL: u64 = ffi::PYCTX_CBOR_TAG_SYMBOL as u64;
 pub const TAG_TUPLE: u64 = ffi::PYCTX_CBOR_TAG_TUPLE as u64;
 /// Tag of an opaque host term.
 pub const TAG_HOST_TERM: u64 = ffi::PYCTX_CBOR_TAG_HOST_TERM as u64;
+/// Tag of an object reference (`[key, id]`, see [`ObjectRef`](crate::ObjectRef)).
+pub const TAG_OBJECT: u64 = ffi::PYCTX_CBOR_TAG_OBJECT as u64;
+/// Tag of an attached buffer's index (arguments only).
+pub const TAG_BUFFER: u64 = ffi::PYCTX_CBOR_TAG_BUFFER as u64;
 /// Positive bignum (RFC 8949 tag 2).
 pub const TAG_POS_BIGNUM: u64 = 2;
 /// Negative bignum (RFC 8949 tag 3): the value is -1 - n.

@@ -46,6 +46,8 @@ fn unexpected(value: &Value) -> de::Unexpected<'_> {
         Value::Bytes(b) | Value::HostTerm(b) => de::Unexpected::Bytes(b),
         Value::List(_) | Value::Tuple(_) | Value::Set(_) => de::Unexpected::Seq,
         Value::Map(_) => de::Unexpected::Map,
+        Value::Object(_) => de::Unexpected::Other("an object reference"),
+        Value::Buffer(_) => de::Unexpected::Other("an attached buffer reference"),
     }
 }
 
@@ -74,6 +76,13 @@ impl<'de> de::Deserializer<'de> for ValueDeserializer {
             Value::Bytes(b) | Value::HostTerm(b) => visitor.visit_byte_buf(b),
             Value::List(items) | Value::Tuple(items) | Value::Set(items) => visit_seq(items, visitor),
             Value::Map(pairs) => visit_map(pairs, visitor),
+            Value::Buffer(i) => {
+                Err(Error::conversion(format!("an attached buffer reference ({i}) has no serde form")))
+            }
+            Value::Object(r) => Err(Error::conversion(format!(
+                "an object reference (key {}, id {}) has no serde form",
+                r.key, r.id
+            ))),
         }
     }
 

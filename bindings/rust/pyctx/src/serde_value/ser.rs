@@ -298,6 +298,13 @@ impl Serialize for Value {
             Value::Float(f) => serializer.serialize_f64(*f),
             Value::Str(s) | Value::Symbol(s) => serializer.serialize_str(s),
             Value::Bytes(b) | Value::HostTerm(b) => serializer.serialize_bytes(b),
+            Value::Buffer(i) => {
+                Err(ser::Error::custom(format!("an attached buffer reference ({i}) has no serde form")))
+            }
+            Value::Object(r) => Err(ser::Error::custom(format!(
+                "an object reference (key {}, id {}) has no serde form",
+                r.key, r.id
+            ))),
             Value::List(items) | Value::Set(items) => {
                 let mut seq = serializer.serialize_seq(Some(items.len()))?;
                 for item in items {

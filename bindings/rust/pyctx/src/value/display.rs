@@ -25,6 +25,8 @@ impl Display for Value {
                 write_bytes(f, b)?;
                 f.write_char(')')
             }
+            Value::Buffer(i) => write!(f, "Buffer({i})"),
+            Value::Object(r) => write!(f, "Object(key={}, id={})", r.key, r.id),
             Value::List(items) => write_seq(f, "[", items, "]"),
             Value::Tuple(items) if items.len() == 1 => write_seq(f, "(", items, ",)"),
             Value::Tuple(items) => write_seq(f, "(", items, ")"),

@@ -24,6 +24,8 @@ pub use convert::ListElement;
 /// | `Set` | `set` (`frozenset` where a key must be hashable) |
 /// | `Symbol` | `pyctx.Symbol` (a `str` subclass; Erlang atoms) |
 /// | `HostTerm` | `pyctx.HostTerm`: opaque bytes Python hands back unchanged |
+/// | `Buffer` | a `memoryview` of the request's attached [`Buffer`](crate::Buffer) of that index (arguments only) |
+/// | `Object` | the Python object an [`Object`](crate::Object) handle refers to (arguments only) |
 ///
 /// `Map` and `Set` compare equal regardless of order, like Python's dict
 /// and set; everything else compares structurally (so `NaN != NaN`).
@@ -58,6 +60,28 @@ pub enum Value {
     Set(Vec<Value>),
     Symbol(String),
     HostTerm(Vec<u8>),
+    /// A reference to the object of an [`Object`](crate::Object) handle
+    /// (`Value::from(&object)`): in arguments, Python receives the object
+    /// itself. A request with [`ResultForm::Object`](crate::ResultForm)
+    /// has one as its value.
+    Object(ObjectRef),
+    /// The index of a [`Buffer`](crate::Buffer) attached to the request
+    /// ([`Call::attach`](crate::Call::attach)): Python receives a
+    /// `memoryview` of its memory. Only valid in a request's arguments.
+    Buffer(u32),
+}
+
+/// The plain data naming an object handle's Python object: its context's
+/// key and the handle's id (CBOR tag `PYCTX_CBOR_TAG_OBJECT` enclosing
+/// `[key, id]`). It does not keep the object alive: a reference to a
+/// released object, or sent to another context, fails the request with
+/// [`ErrorKind::Decode`](crate::ErrorKind::Decode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ObjectRef {
+    /// The key of the context the object lives in.
+    pub key: u64,
+    /// The handle's id there ([`Object::id`](crate::Object::id)).
+    pub id: u64,
 }
 
 impl Value {
@@ -111,6 +135,8 @@ impl Value {
             Value::Set(_) => "set",
             Value::Symbol(_) => "Symbol",
             Value::HostTerm(_) => "HostTerm",
+            Value::Object(_) => "object",
+            Value::Buffer(_) => "memoryview",
         }
     }
 
@@ -192,6 +218,8 @@ impl PartialEq for Value {
             (Float(a), Float(b)) => a == b,
             (Str(a), Str(b)) | (Symbol(a), Symbol(b)) => a == b,
             (Bytes(a), Bytes(b)) | (HostTerm(a), HostTerm(b)) => a == b,
+            (Object(a), Object(b)) => a == b,
+            (Buffer(a), Buffer(b)) => a == b,
             (List(a), List(b)) | (Tuple(a), Tuple(b)) => a == b,
             (Set(a), Set(b)) => same_multiset(a, b),
             (Map(a), Map(b)) => same_multiset(a, b),

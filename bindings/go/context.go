@@ -66,6 +66,19 @@ type ContextOptions struct {
 	// above what extensions reserve at import); a worker context with a
 	// limit fails with ErrUnsupported; below 16 MiB is ErrInvalidArgument.
 	MemoryLimit uint64
+	// ProcessHelper (ModeProcess only) is the helper executable to start,
+	// overriding the default search (next to libpyctx, then
+	// ../libexec/pyctx, then the path compiled in at install time). A path
+	// that is not an executable file makes NewContext fail with ErrNotFound.
+	ProcessHelper string
+	// MaxRestarts (ModeProcess only): when the child crashes, a new one is
+	// started (the preload runs again) up to MaxRestarts times within any
+	// RestartWindow (0: over the context's life). Requests running in the
+	// dead child fail with ErrCrashed, queued ones wait for the new child,
+	// envs made before the crash fail with ErrClosed. 0 (default) or beyond
+	// the budget: the context closes.
+	MaxRestarts   uint32
+	RestartWindow time.Duration
 }
 
 // Context is a Python execution lane with its own OS thread. All its methods
@@ -155,6 +168,9 @@ func (opts *ContextOptions) toC() (*C.pyctx_context_options_t, error) {
 	}
 	if err := takeError(C.pyctx_context_options_set_memory_limit(copts,
 		C.size_t(opts.MemoryLimit))); err != nil {
+		return nil, err
+	}
+	if err := opts.applyProcess(copts); err != nil {
 		return nil, err
 	}
 	ok = true

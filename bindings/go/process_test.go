@@ -224,3 +224,58 @@ func TestProcessCrashFailsPendingRequests(t *testing.T) {
 		t.Errorf("a new process context: %v, %v", v, err)
 	}
 }
+
+// TestProcessRestartBudget: one restart brings a new child with the preload
+// run again and the old state gone; the next crash closes the context.
+func TestProcessRestartBudget(t *testing.T) {
+	c, err := pyctx.Default().NewContext(&pyctx.ContextOptions{
+		Mode: pyctx.ModeProcess, MaxRestarts: 1, Preload: "started = 'preload ran'"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	bg := context.Background()
+	first, err := c.ProcessInfo()
+	if err != nil || first.Restarts != 0 || first.PID == 0 {
+		t.Fatalf("ProcessInfo() = %+v, %v", first, err)
+	}
+	if err := c.Exec(bg, "kept = 1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Exec(bg, "import os; os._exit(5)"); !errors.Is(err, pyctx.ErrCrashed) {
+		t.Fatalf("exit 5: %v, want ErrCrashed", err)
+	}
+	if v, err := c.Eval(bg, "started", nil); err != nil || v != "preload ran" {
+		t.Errorf("after the restart started = %v, %v", v, err)
+	}
+	if v, err := c.Eval(bg, "'kept' in globals()", nil); err != nil || v != false {
+		t.Errorf("the dead child's state survived: %v, %v", v, err)
+	}
+	second, err := c.ProcessInfo()
+	if err != nil || second.Restarts != 1 || second.PID == 0 || second.PID == first.PID {
+		t.Errorf("after one restart ProcessInfo() = %+v (first %+v), %v", second, first, err)
+	}
+	if err := c.Exec(bg, "import os; os._exit(6)"); !errors.Is(err, pyctx.ErrCrashed) {
+		t.Fatalf("exit 6: %v, want ErrCrashed", err)
+	}
+	if !c.Closed() {
+		t.Error("beyond the budget the context is not closed")
+	}
+	if _, err := c.Eval(bg, "1", nil); !errors.Is(err, pyctx.ErrClosed) {
+		t.Errorf("eval after the budget: %v, want ErrClosed", err)
+	}
+}
+
+// TestProcessHelperNotFound: a helper path that is no executable fails
+// NewContext with ErrNotFound naming it.
+func TestProcessHelperNotFound(t *testing.T) {
+	_, err := pyctx.Default().NewContext(&pyctx.ContextOptions{
+		Mode: pyctx.ModeProcess, ProcessHelper: "/nonexistent/pyctx-process-helper"})
+	if !errors.Is(err, pyctx.ErrNotFound) || !strings.Contains(err.Error(), "/nonexistent/pyctx-process-helper") {
+		t.Fatalf("NewContext: %v, want ErrNotFound naming the path", err)
+	}
+	c := newContext(t, pyctx.ModeWorker)
+	if info, err := c.ProcessInfo(); err != nil || info != (pyctx.ProcessInfo{}) {
+		t.Errorf("a worker context's ProcessInfo() = %+v, %v", info, err)
+	}
+}

@@ -91,6 +91,8 @@ pub struct ContextOptions {
     queue_capacity: usize,
     sandbox: Option<Sandbox>,
     memory_limit: usize,
+    process_helper: Option<String>,
+    restart: Option<(u32, Duration)>,
 }
 
 impl ContextOptions {
@@ -145,6 +147,28 @@ impl ContextOptions {
         self
     }
 
+    /// [`Mode::Process`] only: the helper executable to start, overriding
+    /// the default search (next to libpyctx, then `../libexec/pyctx`, then
+    /// the path compiled in at install time). A path that is not an
+    /// executable file makes creating the context fail with
+    /// [`ErrorKind::NotFound`].
+    pub fn process_helper(mut self, path: impl Into<String>) -> ContextOptions {
+        self.process_helper = Some(path.into());
+        self
+    }
+
+    /// [`Mode::Process`] only: what a crash of the child does. By default
+    /// (`max_restarts` 0) the context closes; otherwise a new child is started
+    /// (the preload runs again) up to `max_restarts` times within any `window`
+    /// ([`Duration::ZERO`]: over the context's whole life). Requests running in
+    /// the dead child fail as [`ErrorKind::Crashed`], queued ones wait for the
+    /// new child, and envs made before the crash fail as
+    /// [`ErrorKind::Closed`]. Beyond the budget the context closes.
+    pub fn restart(mut self, max_restarts: u32, window: Duration) -> ContextOptions {
+        self.restart = Some((max_restarts, window));
+        self
+    }
+
     pub(crate) fn to_raw(&self) -> Result<RawContextOptions> {
         // SAFETY: a fresh options object; NULL means out of memory.
         let raw = RawContextOptions(unsafe { ffi::pyctx_context_options_new() });
@@ -166,6 +190,15 @@ impl ContextOptions {
             policy.apply(raw.0)?;
         }
         unsafe { Error::check(ffi::pyctx_context_options_set_memory_limit(raw.0, self.memory_limit))? };
+        if let Some(path) = &self.process_helper {
+            let path = to_cstring("process helper path", path)?;
+            unsafe { Error::check(ffi::pyctx_context_options_set_process_helper(raw.0, path.as_ptr()))? };
+        }
+        if let Some((max_restarts, window)) = self.restart {
+            let window_ms = u32::try_from(window.as_millis())
+                .map_err(|_| Error::new(ErrorKind::InvalidArgument, "restart window over u32::MAX ms"))?;
+            unsafe { Error::check(ffi::pyctx_context_options_set_restart(raw.0, max_restarts, window_ms))? };
+        }
         Ok(raw)
     }
 }
@@ -177,6 +210,15 @@ impl Drop for RawContextOptions {
         // SAFETY: owned by us; free accepts NULL.
         unsafe { ffi::pyctx_context_options_free(self.0) };
     }
+}
+
+/// See [`Context::process_info`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ProcessInfo {
+    /// The child's pid (0 once it is gone, or for other modes).
+    pub pid: u64,
+    /// Children started after a crash, over the context's life.
+    pub restarts: u32,
 }
 
 /// Counters of one context.
@@ -291,6 +333,16 @@ impl Context {
     pub fn is_closed(&self) -> bool {
         // SAFETY: live handle.
         unsafe { ffi::pyctx_context_is_closed(self.as_raw()) != 0 }
+    }
+
+    /// A process context's current child and how many times a child was
+    /// restarted after a crash; `pid` is 0 once the child is gone, and for
+    /// the other modes.
+    pub fn process_info(&self) -> Result<ProcessInfo> {
+        let (mut pid, mut restarts) = (0u64, 0u32);
+        // SAFETY: live handle; both out pointers are valid.
+        unsafe { Error::check(ffi::pyctx_context_process_info(self.as_raw(), &mut pid, &mut restarts))? };
+        Ok(ProcessInfo { pid, restarts })
     }
 
     pub fn stats(&self) -> Result<ContextStats> {

@@ -133,3 +133,42 @@ fn a_child_that_exits_fails_every_pending_request_once_as_crashed() {
     assert_eq!(ctx.eval("1").unwrap_err().kind(), ErrorKind::Closed);
     assert_eq!(context(Mode::Process).eval("2 + 3").unwrap(), Value::Int(5));
 }
+
+#[test]
+fn a_restart_budget_brings_a_new_child_and_then_closes() {
+    let ctx = runtime()
+        .context(
+            &ContextOptions::new().mode(Mode::Process).restart(1, Duration::ZERO).preload("started = 'preload ran'\n"),
+        )
+        .unwrap();
+    let first = ctx.process_info().unwrap();
+    assert_eq!(first.restarts, 0);
+    assert_eq!(first.pid, ctx.stats().unwrap().thread_id);
+    ctx.exec("kept = 1").unwrap();
+    // The running request of the dead child fails as crashed ...
+    let err = ctx.exec("import os; os._exit(5)").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Crashed, "{err}");
+    // ... and the next one runs in a new child, preloaded again, state gone.
+    assert_eq!(ctx.eval("started").unwrap(), Value::from("preload ran"));
+    assert_eq!(ctx.eval("'kept' in globals()").unwrap(), Value::Bool(false));
+    let second = ctx.process_info().unwrap();
+    assert_eq!(second.restarts, 1);
+    assert_ne!(second.pid, first.pid);
+    assert_ne!(second.pid, 0);
+    // Beyond the budget of one restart the context closes.
+    assert_eq!(ctx.exec("import os; os._exit(6)").unwrap_err().kind(), ErrorKind::Crashed);
+    assert!(ctx.is_closed());
+    assert_eq!(ctx.eval("1").unwrap_err().kind(), ErrorKind::Closed);
+    assert_eq!(ctx.process_info().unwrap().pid, 0);
+}
+
+#[test]
+fn a_helper_path_that_is_not_an_executable_is_not_found() {
+    let err = runtime()
+        .context(&ContextOptions::new().mode(Mode::Process).process_helper("/nonexistent/pyctx-process-helper"))
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+    assert!(err.message().contains("/nonexistent/pyctx-process-helper"), "{err}");
+    // Other modes report no child.
+    assert_eq!(context(Mode::Worker).process_info().unwrap(), pyctx::ProcessInfo::default());
+}

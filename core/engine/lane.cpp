@@ -94,6 +94,7 @@ bool Lane::wait_done(Request *r, int64_t deadline_ns) { return wait_until(r, dea
 
 bool Lane::wait_until(Request *r, int64_t deadline_ns, bool expire) {
     if (r->is_done()) return true;
+    if (r->is_sync() && executor_->await_outcome(r, deadline_ns)) return true;
     static thread_local AdaptiveSpin caller_spin(2048);
     if (caller_spin.spin([r] { return r->is_done(); })) return true;
 

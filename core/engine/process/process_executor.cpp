@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include "core/engine/context.h"
+#include "core/engine/process/process_control.h"
 #include "core/engine/process/spawn.h"
 #include "core/engine/process/wire.h"
 #include "core/engine/runtime.h"
@@ -13,17 +14,6 @@ namespace pyctx::core {
 namespace {
 
 constexpr uint64_t kRingBytes = uint64_t{1} << 22;  // 4 MiB each way, touched lazily
-
-// Executor-internal messages through the lane's queue, so they reach the
-// io thread in order with the requests. Never claimed or counted.
-struct ProcessControl final : Request {
-    enum class Op : uint8_t { stop, drop_env };
-    ProcessControl(Op op, uint64_t subject) : op(op), subject(subject) {
-        kind = RequestKind::control;
-    }
-    const Op op;
-    const uint64_t subject;
-};
 
 }  // namespace
 
@@ -54,6 +44,11 @@ Error ProcessExecutor::start() {
     if (Error e = spawn(&c); !e.ok()) return e;
     pid_.store(static_cast<uint64_t>(c->pid), std::memory_order_relaxed);
     {
+        std::lock_guard lock(send_mu_);
+        child_wake_fd_ = c->wake_fd;
+        child_alive_ = true;
+    }
+    {
         std::lock_guard lock(child_mu_);
         child_ = std::move(c);
     }
@@ -63,12 +58,6 @@ Error ProcessExecutor::start() {
         return Error(Status::internal, "could not start the io thread of a process context");
     }
     return {};
-}
-
-void ProcessExecutor::wake() {
-    // A runtime shutdown may close a context whose start has not mapped
-    // the segment yet: nothing to wake then.
-    if (seg_ready_.load(std::memory_order_acquire)) ring_bell(seg_.header().host_bell, -1);
 }
 
 void ProcessExecutor::stop_claimed(Request *r) {
@@ -82,6 +71,9 @@ void ProcessExecutor::stop_claimed(Request *r) {
         std::lock_guard lock(child_mu_);
         if (child_) child_->signal(SIGINT);
     }
+    // A caller parked on the request's completion slot looks again, sees
+    // it claimed, and takes the lane's wait.
+    nudge_waiter(r->id);
     // Queued in the child, a task, or waiting for a host answer: it learns
     // in order through the ring.
     lane_.post_control(RequestRef(new ProcessControl(ProcessControl::Op::stop, r->id)));
@@ -143,8 +135,9 @@ void ProcessExecutor::io_main(std::shared_ptr<Context> self) {
         auto ready = [&] {
             return seg_.to_host().has_data() || answers_pending_.load(std::memory_order_acquire) ||
                    child_->exited.load(std::memory_order_acquire) ||
-                   (outbox_.empty() && (lane_.queue().has_work() ||
-                                        (lane_.is_closing() && !close_sent_)));
+                   (outbox_pending_.load(std::memory_order_acquire)
+                        ? seg_.to_child().drained()
+                        : (lane_.queue().has_work() || (lane_.is_closing() && !close_sent_)));
         };
         // While closing, parked with a timeout: a close nobody waits for
         // (a freed handle) still escalates.
@@ -167,110 +160,13 @@ void ProcessExecutor::escalate_unwatched_close() {
     }
 }
 
-void ProcessExecutor::send_stop(uint64_t id) {
-    ByteBuffer m;
-    wire::Writer(m).u8(static_cast<uint8_t>(wire::ToChild::stop)).u64(id);
-    outbox_.push_back(std::move(m));
-}
-
-bool ProcessExecutor::encode_request(Request *r, ByteBuffer &out) {
-    wire::Writer w(out);
-    switch (r->kind) {
-        case RequestKind::call:
-            w.u8(static_cast<uint8_t>(wire::ToChild::call)).u64(r->id).u64(r->env_id);
-            w.str(r->target).str(r->text).bytes(r->args).bytes(r->kwargs);
-            break;
-        case RequestKind::eval:
-            w.u8(static_cast<uint8_t>(wire::ToChild::eval)).u64(r->id).u64(r->env_id);
-            w.str(r->text).bytes(r->args);
-            break;
-        case RequestKind::exec:
-            w.u8(static_cast<uint8_t>(wire::ToChild::exec)).u64(r->id).u64(r->env_id).str(r->text);
-            break;
-        case RequestKind::control: return false;
-    }
-    return w.ok();
-}
-
-bool ProcessExecutor::pump() {
-    bool progress = false, sent = false;
-    Ring &ring = seg_.to_child();
-    for (;;) {
-        if (!outbox_.empty()) {
-            if (!ring.try_write(outbox_.front().data(), outbox_.front().size())) break;
-            outbox_.pop_front();
-            progress = sent = true;
-            continue;
-        }
-        Request *r = lane_.queue().pop_to_running();
-        if (!r) {
-            if (lane_.is_closing() && !close_sent_) {
-                // Everything before it went out: the child finishes and exits.
-                ByteBuffer m;
-                wire::Writer(m).u8(static_cast<uint8_t>(wire::ToChild::close));
-                outbox_.push_back(std::move(m));
-                close_sent_ = true;
-                continue;
-            }
-            break;
-        }
-        progress = true;
-        if (r->is_control()) {
-            auto *c = static_cast<ProcessControl *>(r);
-            if (c->op == ProcessControl::Op::stop) {
-                send_stop(c->subject);
-            } else {
-                ByteBuffer m;
-                wire::Writer(m).u8(static_cast<uint8_t>(wire::ToChild::drop_env)).u64(c->subject);
-                outbox_.push_back(std::move(m));
-            }
-            r->release();
-            continue;
-        }
-        RequestRef hold(r);
-        if (r->is_claimed()) {  // cancelled or timed out while queued
-            lane_.queue().end_running(r);
-            continue;
-        }
-        Error refuse;
-        ByteBuffer m;
-        if (lane_.is_closing()) {
-            refuse = Error(Status::closed, "context '" + ctx_.name() + "' is closed");
-        } else if (r->env_id && r->env_id < env_floor_) {
-            refuse = Error(Status::closed, "this env belonged to a child process of context '" +
-                                               ctx_.name() + "' that crashed; create a new env");
-        } else if (!encode_request(r, m)) {
-            refuse = Error(Status::no_memory, "out of memory");
-        } else if (m.size() > ring.max_payload()) {
-            refuse = Error(Status::invalid_argument,
-                           "the request (" + std::to_string(m.size()) +
-                               " bytes) exceeds what a process context carries in one message (" +
-                               std::to_string(ring.max_payload()) + " bytes)");
-        }
-        if (!refuse.ok()) {
-            lane_.queue().end_running(r);
-            lane_.complete(r, Outcome{std::move(refuse), {}}, Origin::library_thread);
-            continue;
-        }
-        outbox_.push_back(std::move(m));
-        r->phase.store(Phase::running, std::memory_order_seq_cst);
-        inflight_.emplace(r->id, hold.detach());
-        // Cancelled between the pop and the phase change: stop_claimed saw
-        // it queued and sent nothing.
-        if (r->is_claimed()) send_stop(r->id);
-    }
-    if (sent) ring_bell(seg_.header().child_bell, child_->wake_fd);
-    return progress;
-}
-
 bool ProcessExecutor::drain() {
     bool any = false;
     while (seg_.to_host().read(inbox_)) {
         any = true;
         handle(inbox_);
     }
-    // It may wait for room to write more.
-    if (any) ring_bell(seg_.header().child_bell, child_->wake_fd);
+    // (A child waiting for room here spins and yields: no bell to ring.)
     return any;
 }
 
@@ -278,18 +174,19 @@ void ProcessExecutor::handle(const ByteBuffer &msg) {
     wire::Reader rd(msg.data(), msg.size());
     auto kind = static_cast<wire::ToHost>(rd.u8());
     if (kind == wire::ToHost::complete) {
-        uint64_t id = rd.u64();
-        auto status = static_cast<Status>(rd.u32());
+        uint64_t id = 0;
         Outcome out;
-        out.error = Error(status, std::string(rd.str()));
-        if (status == Status::ok) out.error.message.clear();
-        out.error.python_type = rd.str();
-        out.error.traceback = rd.str();
-        bool ok = rd.bytes_into(out.value) && rd.ok();
-        auto it = inflight_.find(id);
-        if (it == inflight_.end()) return;  // not ours (protocol error): ignored
-        Request *r = it->second;
-        inflight_.erase(it);
+        bool ok = wire::decode_completion(rd, &id, &out);
+        Request *r;
+        {
+            std::lock_guard lock(send_mu_);
+            auto it = inflight_.find(id);
+            if (it == inflight_.end()) return;  // not ours (protocol error): ignored
+            r = it->second.r;
+            // Its slot, if it had one, was left (ringed or abandoned).
+            if (it->second.slot >= 0) free_slot_locked(it->second.slot);
+            inflight_.erase(it);
+        }
         lane_.queue().end_running(r);
         if (!ok) out = Outcome{Error(Status::internal, "unreadable completion from the child"), {}};
         r->phase.store(Phase::finished, std::memory_order_release);
@@ -332,7 +229,16 @@ bool ProcessExecutor::child_died() {
                       std::to_string(pid) + ") " + how;
     if (uint64_t cap = ctx_.options().memory_limit)
         msg += " (its memory cap is " + std::to_string(cap) + " bytes of address space)";
-    outbox_.clear();
+    std::vector<Request *> held;
+    {
+        // No submitter writes to the dead child's ring from here on; what
+        // it held crashes with it (its callers' slots are given up).
+        std::lock_guard lock(send_mu_);
+        child_alive_ = false;
+        outbox_.clear();
+        outbox_pending_.store(false, std::memory_order_relaxed);
+        take_inflight_locked(held);
+    }
     {
         std::lock_guard lock(host_mu_);
         answers_.clear();  // answers to the dead child's host calls are dropped
@@ -344,12 +250,7 @@ bool ProcessExecutor::child_died() {
         msg += "; its restart budget is spent, so the context is closed";
     // What the child held crashes with it. Without a restart the context
     // closes first, so whoever sees a crashed outcome then sees it closed.
-    std::vector<Request *> held;
-    for (auto &[id, r] : inflight_) {
-        lane_.queue().end_running(r);
-        held.push_back(r);
-    }
-    inflight_.clear();
+    for (Request *r : held) lane_.queue().end_running(r);
     if (!restart && !closing) close_after_crash(msg);
     for (Request *r : held) {
         r->phase.store(Phase::finished, std::memory_order_release);
@@ -357,7 +258,11 @@ bool ProcessExecutor::child_died() {
         r->release();
     }
     if (!restart) return false;
-    seg_.reset();
+    {
+        std::lock_guard lock(send_mu_);
+        seg_.reset();
+        close_sent_ = false;
+    }
     std::unique_ptr<ChildProcess> next;
     Error spawn_error = spawn(&next);
     if (!spawn_error.ok()) {
@@ -372,9 +277,13 @@ bool ProcessExecutor::child_died() {
     }
     pid_.store(static_cast<uint64_t>(child_->pid), std::memory_order_relaxed);
     restarts_.fetch_add(1, std::memory_order_relaxed);
-    env_floor_ = ctx_.new_env_id();  // envs of the dead child fail as closed
-    close_sent_ = false;
     close_sent_at_ = 0;
+    {
+        std::lock_guard lock(send_mu_);
+        env_floor_ = ctx_.new_env_id();  // envs of the dead child fail as closed
+        child_wake_fd_ = child_->wake_fd;
+        child_alive_ = true;
+    }
     return true;
 }
 
@@ -403,13 +312,18 @@ void ProcessExecutor::finish_io() {
     pid_.store(0, std::memory_order_relaxed);
     left_python_.store(1, std::memory_order_release);
     futex_wake_all(left_python_);
-    for (auto &[id, r] : inflight_) {
+    std::vector<Request *> held;
+    {
+        std::lock_guard lock(send_mu_);
+        child_alive_ = false;
+        take_inflight_locked(held);
+    }
+    for (Request *r : held) {
         lane_.queue().end_running(r);
         lane_.complete(r, Outcome{Error(Status::closed, "context '" + ctx_.name() + "' is closed"), {}},
                        Origin::library_thread);
         r->release();
     }
-    inflight_.clear();
     lane_.queue().close_control();
     lane_.complete_all_as_closed(Origin::library_thread);
     {

@@ -29,6 +29,12 @@
 
 namespace pyctx::core {
 
+// Every request the child holds is one of these, made when its message
+// arrives (the glue never makes requests in the child).
+struct ChildRequest final : Request {
+    uint32_t slot = 0;  // 1 + the completion slot its caller waits on, or 0
+};
+
 class ChildServer final : public ContextThread, public HostCallWaiter {
 public:
     ChildServer(Segment &segment, int wake_fd, std::string name);
@@ -78,7 +84,10 @@ private:
     void park();
     // Writes one message to the completion ring, waiting for room.
     void write_out(const ByteBuffer &msg);
-    void send_completion(uint64_t id, const Outcome &out);
+    void send_completion(const Request *r, const Outcome &out);
+    // Puts the encoded completion into slot `index` if its caller waits
+    // there; false when it must go through the ring instead.
+    bool complete_in_slot(uint32_t index, const ByteBuffer &msg);
 
     Segment &seg_;
     SegmentHeader &hdr_;

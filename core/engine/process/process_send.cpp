@@ -1,0 +1,314 @@
+// The request ring's producer side and the completion slots. A submitting
+// thread pumps the lane's queue into the ring itself (wake()), so a request
+// reaches the child without a hop through the io thread; a synchronous
+// caller then waits on its completion slot (await_outcome()). Everything
+// here that touches the ring, the outbox, the in-flight table or the slot
+// bitmap runs under send_mu_, and no outcome is delivered while it is held
+// (a completion callback may submit again).
+#include <mutex>
+
+#include "core/engine/context.h"
+#include "core/engine/process/process_control.h"
+#include "core/engine/process/process_executor.h"
+#include "core/engine/process/wire.h"
+
+namespace pyctx::core {
+
+namespace {
+
+bool encode_request(const Request *r, int slot, ByteBuffer &out) {
+    out.clear();
+    wire::Writer w(out);
+    const uint32_t s = slot < 0 ? 0 : static_cast<uint32_t>(slot) + 1;
+    switch (r->kind) {
+        case RequestKind::call:
+            w.u8(static_cast<uint8_t>(wire::ToChild::call)).u64(r->id).u32(s).u64(r->env_id);
+            w.str(r->target).str(r->text).bytes(r->args).bytes(r->kwargs);
+            break;
+        case RequestKind::eval:
+            w.u8(static_cast<uint8_t>(wire::ToChild::eval)).u64(r->id).u32(s).u64(r->env_id);
+            w.str(r->text).bytes(r->args);
+            break;
+        case RequestKind::exec:
+            w.u8(static_cast<uint8_t>(wire::ToChild::exec)).u64(r->id).u32(s).u64(r->env_id);
+            w.str(r->text);
+            break;
+        case RequestKind::control: return false;
+    }
+    return w.ok();
+}
+
+}  // namespace
+
+void ProcessExecutor::wake() {
+    // A runtime shutdown may close a context whose start has not mapped
+    // the segment yet: nothing to wake then.
+    if (!seg_ready_.load(std::memory_order_acquire)) return;
+    // The io thread pumps in its own loop; it must not wait for the lock
+    // here (a completion callback it runs may submit).
+    if (std::this_thread::get_id() == io_.get_id()) return;
+    std::vector<Refused> refused;
+    bool io_needed;
+    {
+        std::lock_guard lock(send_mu_);
+        io_needed = pump_locked(false, refused);
+    }
+    complete_refused(refused, false);
+    if (io_needed) ring_bell(seg_.header().host_bell, -1);
+}
+
+bool ProcessExecutor::pump() {
+    std::vector<Refused> refused;
+    bool progress;
+    {
+        std::lock_guard lock(send_mu_);
+        progress = pump_locked(true, refused);
+    }
+    complete_refused(refused, true);
+    return progress || !refused.empty();
+}
+
+void ProcessExecutor::complete_refused(std::vector<Refused> &refused, bool io) {
+    // A submitting thread hands async outcomes to the service thread
+    // (never a completion callback inside the submission call).
+    for (Refused &x : refused) {
+        lane_.complete(x.r, Outcome{std::move(x.error), {}},
+                       io ? Origin::library_thread : Origin::host_thread);
+        x.r->release();
+    }
+}
+
+bool ProcessExecutor::flush_outbox_locked() {
+    Ring &ring = seg_.to_child();
+    SegmentHeader &h = seg_.header();
+    while (!outbox_.empty()) {
+        if (!ring.try_write(outbox_.front().data(), outbox_.front().size())) {
+            // Tell the child to ring us when it reads; then look once more,
+            // since it may have read everything before it saw the flag.
+            h.host_wants_room.store(1, std::memory_order_relaxed);
+            std::atomic_thread_fence(std::memory_order_seq_cst);
+            if (!ring.try_write(outbox_.front().data(), outbox_.front().size())) return false;
+        }
+        outbox_.pop_front();
+    }
+    h.host_wants_room.store(0, std::memory_order_relaxed);
+    outbox_pending_.store(false, std::memory_order_relaxed);
+    return true;
+}
+
+void ProcessExecutor::send_locked(const ByteBuffer &m) {
+    if (outbox_.empty() && seg_.to_child().try_write(m.data(), m.size())) return;
+    ByteBuffer copy;
+    if (!copy.append(m.data(), m.size())) return;  // out of memory: the child never hears it
+    outbox_.push_back(std::move(copy));
+    outbox_pending_.store(true, std::memory_order_release);
+    (void)flush_outbox_locked();
+}
+
+int ProcessExecutor::alloc_slot_locked() {
+    if (slots_used_ == ~uint64_t{0}) return -1;
+    static_assert(kSyncSlots == 64, "the slot bitmap is one word");
+    int i = __builtin_ctzll(~slots_used_);
+    slots_used_ |= uint64_t{1} << i;
+    // Published to the child by the ring write that carries the request.
+    seg_.slot(static_cast<uint32_t>(i)).state.store(SyncSlot::kArmed, std::memory_order_relaxed);
+    return i;
+}
+
+void ProcessExecutor::free_slot_locked(int i) {
+    seg_.slot(static_cast<uint32_t>(i)).state.store(SyncSlot::kFree, std::memory_order_release);
+    slots_used_ &= ~(uint64_t{1} << i);
+}
+
+bool ProcessExecutor::pump_locked(bool io, std::vector<Refused> &refused) {
+    bool progress = false, sent = false;
+    Ring &ring = seg_.to_child();
+    if (!child_alive_) return !io;  // the io thread is replacing it, or done
+    if (outbox_pending_.load(std::memory_order_relaxed)) {
+        if (!flush_outbox_locked()) return !io;  // waits for room: the io thread's job
+        progress = sent = true;
+    }
+    for (;;) {
+        if (!io && lane_.is_closing()) {
+            progress = true;  // the io thread refuses what is left and sends close
+            break;
+        }
+        Request *r = lane_.queue().pop_to_running();
+        if (!r) {
+            if (io && lane_.is_closing() && !close_sent_) {
+                // Everything before it went out: the child finishes and exits.
+                scratch_.clear();
+                wire::Writer(scratch_).u8(static_cast<uint8_t>(wire::ToChild::close));
+                send_locked(scratch_);
+                close_sent_ = true;
+                progress = sent = true;
+            }
+            break;
+        }
+        progress = true;
+        if (r->is_control()) {
+            auto *c = static_cast<ProcessControl *>(r);
+            scratch_.clear();
+            wire::Writer w(scratch_);
+            w.u8(static_cast<uint8_t>(c->op == ProcessControl::Op::stop ? wire::ToChild::stop
+                                                                         : wire::ToChild::drop_env));
+            w.u64(c->subject);
+            send_locked(scratch_);
+            sent = true;
+            r->release();
+        } else if (r->is_claimed()) {  // cancelled or timed out while queued
+            lane_.queue().end_running(r);
+            r->release();
+        } else {
+            Error refuse;
+            const int slot = r->is_sync() ? alloc_slot_locked() : -1;
+            if (lane_.is_closing()) {
+                refuse = Error(Status::closed, "context '" + ctx_.name() + "' is closed");
+            } else if (r->env_id && r->env_id < env_floor_) {
+                refuse = Error(Status::closed, "this env belonged to a child process of context '" +
+                                                   ctx_.name() + "' that crashed; create a new env");
+            } else if (!encode_request(r, slot, scratch_)) {
+                refuse = Error(Status::no_memory, "out of memory");
+            } else if (scratch_.size() > ring.max_payload()) {
+                refuse = Error(Status::invalid_argument,
+                               "the request (" + std::to_string(scratch_.size()) +
+                                   " bytes) exceeds what a process context carries in one "
+                                   "message (" + std::to_string(ring.max_payload()) + " bytes)");
+            }
+            if (!refuse.ok()) {
+                if (slot >= 0) free_slot_locked(slot);
+                lane_.queue().end_running(r);
+                refused.push_back(Refused{r, std::move(refuse)});
+                continue;
+            }
+            send_locked(scratch_);
+            sent = true;
+            r->phase.store(Phase::running, std::memory_order_seq_cst);
+            inflight_.emplace(r->id, Inflight{r, slot});  // the queue's reference moves here
+            // Cancelled between the pop and the phase change: stop_claimed
+            // saw it queued and sent nothing.
+            if (r->is_claimed()) {
+                scratch_.clear();
+                wire::Writer(scratch_).u8(static_cast<uint8_t>(wire::ToChild::stop)).u64(r->id);
+                send_locked(scratch_);
+            }
+        }
+        if (outbox_pending_.load(std::memory_order_relaxed)) break;  // full: stop popping
+    }
+    if (sent) ring_bell(seg_.header().child_bell, child_wake_fd_);
+    if (io) return progress;
+    return outbox_pending_.load(std::memory_order_relaxed) || lane_.is_closing();
+}
+
+void ProcessExecutor::take_inflight_locked(std::vector<Request *> &out) {
+    for (auto &[id, e] : inflight_) {
+        out.push_back(e.r);
+        if (e.slot < 0) continue;
+        SyncSlot &s = seg_.slot(static_cast<uint32_t>(e.slot));
+        uint32_t st = s.state.load(std::memory_order_acquire);
+        for (;;) {
+            if (st == SyncSlot::kWaiting || st == SyncSlot::kParked) {
+                if (!s.state.compare_exchange_weak(st, SyncSlot::kGone, std::memory_order_acq_rel))
+                    continue;
+                if (st == SyncSlot::kParked) futex_wake_shared(s.state);
+            } else if (st != SyncSlot::kDone) {
+                free_slot_locked(e.slot);  // armed, ringed, abandoned: nobody reads it
+            }
+            break;  // done or gone: its caller frees it
+        }
+    }
+    inflight_.clear();
+}
+
+// ---------------------------------------------------------------------------
+// the synchronous caller
+
+bool ProcessExecutor::await_outcome(Request *r, int64_t deadline_ns) {
+    // A context thread of another executor keeps serving its own queue in
+    // the lane's wait; its request's completion then takes the ring.
+    Executor *me = Executor::current();
+    if (me && me != this) return false;
+    int slot;
+    {
+        std::lock_guard lock(send_mu_);
+        auto it = inflight_.find(r->id);
+        if (it == inflight_.end() || it->second.slot < 0) return false;  // not sent (yet), or no slot
+        slot = it->second.slot;
+        uint32_t armed = SyncSlot::kArmed;
+        if (!seg_.slot(static_cast<uint32_t>(slot))
+                 .state.compare_exchange_strong(armed, SyncSlot::kWaiting, std::memory_order_acq_rel))
+            return false;  // its completion took the ring already
+    }
+    SyncSlot &s = seg_.slot(static_cast<uint32_t>(slot));
+    static thread_local AdaptiveSpin spin(2048);
+    uint32_t st = SyncSlot::kWaiting;
+    auto settled = [&] {
+        st = s.state.load(std::memory_order_acquire);
+        return st != SyncSlot::kWaiting || r->is_claimed();
+    };
+    if (!spin.spin(settled)) {
+        for (;;) {
+            if (st != SyncSlot::kWaiting && st != SyncSlot::kParked) break;
+            if (r->is_claimed()) break;  // cancelled, timed out, closed
+            int64_t left = -1;
+            if (deadline_ns) {
+                left = deadline_ns - now_ns();
+                if (left <= 0) break;
+            }
+            if (st == SyncSlot::kWaiting) {
+                if (!s.state.compare_exchange_strong(st, SyncSlot::kParked, std::memory_order_seq_cst))
+                    continue;
+                st = SyncSlot::kParked;
+                // Pairs with stop_claimed: it claims, then nudges a parked
+                // caller; either it sees us parked or we see the claim.
+                std::atomic_thread_fence(std::memory_order_seq_cst);
+                if (r->is_claimed()) continue;
+            }
+            futex_wait_shared(s.state, SyncSlot::kParked, left);
+            st = s.state.load(std::memory_order_acquire);
+        }
+    }
+    // Still ours to wait on: leave it; the child then uses the ring.
+    while ((st == SyncSlot::kWaiting || st == SyncSlot::kParked) &&
+           !s.state.compare_exchange_weak(st, SyncSlot::kAbandoned, std::memory_order_acq_rel)) {
+    }
+    if (st == SyncSlot::kWaiting || st == SyncSlot::kParked || st == SyncSlot::kRinged) return false;
+    if (st == SyncSlot::kGone) {
+        std::lock_guard lock(send_mu_);
+        free_slot_locked(slot);
+        return false;  // the child died or the context ended: completed that way
+    }
+    // kDone: the completion is in the slot (the child's word: bounded).
+    Outcome out;
+    uint64_t id = 0;
+    uint32_t len = std::min<uint32_t>(s.len, SyncSlot::kPayloadMax);
+    wire::Reader rd(s.payload, len);
+    bool ok = static_cast<wire::ToHost>(rd.u8()) == wire::ToHost::complete &&
+              wire::decode_completion(rd, &id, &out) && id == r->id;
+    bool ours;
+    {
+        std::lock_guard lock(send_mu_);
+        ours = inflight_.erase(r->id) != 0;
+        free_slot_locked(slot);
+    }
+    if (!ours) return false;  // the child died meanwhile: completed as crashed
+    lane_.queue().end_running(r);
+    if (!ok) out = Outcome{Error(Status::internal, "unreadable completion from the child"), {}};
+    r->phase.store(Phase::finished, std::memory_order_release);
+    lane_.complete(r, std::move(out), Origin::library_thread);
+    r->release();  // the in-flight reference; the caller holds its own
+    return r->is_done();
+}
+
+void ProcessExecutor::nudge_waiter(uint64_t id) {
+    std::lock_guard lock(send_mu_);
+    auto it = inflight_.find(id);
+    if (it == inflight_.end() || it->second.slot < 0) return;
+    SyncSlot &s = seg_.slot(static_cast<uint32_t>(it->second.slot));
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    uint32_t parked = SyncSlot::kParked;
+    if (s.state.compare_exchange_strong(parked, SyncSlot::kWaiting, std::memory_order_seq_cst))
+        futex_wake_shared(s.state);
+}
+
+}  // namespace pyctx::core

@@ -317,6 +317,7 @@ void ProcessExecutor::finish_io() {
         std::lock_guard lock(send_mu_);
         child_alive_ = false;
         take_inflight_locked(held);
+        slotless_.clear();
     }
     for (Request *r : held) {
         lane_.queue().end_running(r);

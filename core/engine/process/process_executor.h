@@ -29,6 +29,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "core/base/futex.h"
@@ -153,6 +154,9 @@ private:
     std::deque<ByteBuffer> outbox_;  // encoded messages waiting for room in the ring
     ByteBuffer scratch_;             // the message being encoded
     uint64_t slots_used_ = 0;        // bit i: completion slot i is taken
+    // Sync requests whose caller looked for a slot before the request was
+    // sent, and so waits the lane's way: they get none when sent.
+    std::unordered_set<uint64_t> slotless_;
     bool child_alive_ = false;       // false from the child's death to its successor's start
     int child_wake_fd_ = -1;
     bool close_sent_ = false;

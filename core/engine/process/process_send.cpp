@@ -110,8 +110,11 @@ int ProcessExecutor::alloc_slot_locked() {
     static_assert(kSyncSlots == 64, "the slot bitmap is one word");
     int i = __builtin_ctzll(~slots_used_);
     slots_used_ |= uint64_t{1} << i;
-    // Published to the child by the ring write that carries the request.
-    seg_.slot(static_cast<uint32_t>(i)).state.store(SyncSlot::kArmed, std::memory_order_relaxed);
+    // Its caller counts as attached from the start (it waits right after
+    // submitting, and gives the slot up in await_outcome if it cannot wait
+    // there), so a child that answers before the caller looks still uses
+    // the slot. Published to the child by the ring write of the request.
+    seg_.slot(static_cast<uint32_t>(i)).state.store(SyncSlot::kWaiting, std::memory_order_relaxed);
     return i;
 }
 
@@ -157,11 +160,13 @@ bool ProcessExecutor::pump_locked(bool io, std::vector<Refused> &refused) {
             sent = true;
             r->release();
         } else if (r->is_claimed()) {  // cancelled or timed out while queued
+            if (!slotless_.empty()) slotless_.erase(r->id);
             lane_.queue().end_running(r);
             r->release();
         } else {
             Error refuse;
-            const int slot = r->is_sync() ? alloc_slot_locked() : -1;
+            const bool slotless = !slotless_.empty() && slotless_.erase(r->id) != 0;
+            const int slot = r->is_sync() && !slotless ? alloc_slot_locked() : -1;
             if (lane_.is_closing()) {
                 refuse = Error(Status::closed, "context '" + ctx_.name() + "' is closed");
             } else if (r->env_id && r->env_id < env_floor_) {
@@ -224,20 +229,20 @@ void ProcessExecutor::take_inflight_locked(std::vector<Request *> &out) {
 // the synchronous caller
 
 bool ProcessExecutor::await_outcome(Request *r, int64_t deadline_ns) {
-    // A context thread of another executor keeps serving its own queue in
-    // the lane's wait; its request's completion then takes the ring.
-    Executor *me = Executor::current();
-    if (me && me != this) return false;
     int slot;
     {
         std::lock_guard lock(send_mu_);
         auto it = inflight_.find(r->id);
-        if (it == inflight_.end() || it->second.slot < 0) return false;  // not sent (yet), or no slot
+        if (it == inflight_.end()) {
+            // Not sent yet (the ring was full, or a new child is starting):
+            // this caller waits the lane's way, so whoever sends it later
+            // gives it no slot. (Sending sets the phase under this lock.)
+            if (r->phase.load(std::memory_order_acquire) == Phase::queued && !r->is_claimed())
+                slotless_.insert(r->id);
+            return false;
+        }
+        if (it->second.slot < 0) return false;  // sent without a slot
         slot = it->second.slot;
-        uint32_t armed = SyncSlot::kArmed;
-        if (!seg_.slot(static_cast<uint32_t>(slot))
-                 .state.compare_exchange_strong(armed, SyncSlot::kWaiting, std::memory_order_acq_rel))
-            return false;  // its completion took the ring already
     }
     SyncSlot &s = seg_.slot(static_cast<uint32_t>(slot));
     static thread_local AdaptiveSpin spin(2048);
@@ -246,7 +251,13 @@ bool ProcessExecutor::await_outcome(Request *r, int64_t deadline_ns) {
         st = s.state.load(std::memory_order_acquire);
         return st != SyncSlot::kWaiting || r->is_claimed();
     };
-    if (!spin.spin(settled)) {
+    // A context thread of another executor keeps serving its own queue in
+    // the lane's wait: it gives the slot up at once (the child then uses
+    // the ring), unless the completion is there already.
+    Executor *me = Executor::current();
+    if (me && me != this) {
+        st = s.state.load(std::memory_order_acquire);
+    } else if (!spin.spin(settled)) {
         for (;;) {
             if (st != SyncSlot::kWaiting && st != SyncSlot::kParked) break;
             if (r->is_claimed()) break;  // cancelled, timed out, closed

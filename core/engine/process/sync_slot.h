@@ -9,20 +9,22 @@
 // The state word decides, by compare-and-swap, which path a completion
 // takes; each transition has one owner:
 //
-//   free -> armed           host, sending the request (under the send lock)
-//   armed -> waiting        the caller attaching (under the send lock)
+//   free -> waiting         host, sending the request (under the send lock);
+//                           its caller counts as attached from the start,
+//                           since every synchronous request is waited for
+//                           right after it is submitted
 //   waiting <-> parked      the caller (parking), the host nudging it awake
 //   waiting|parked -> done  the child: the completion is in the slot
-//   armed|waiting|parked -> ringed
-//                           the child: the completion went through the ring
-//                           (no caller attached, or it did not fit)
+//   waiting|parked -> ringed
+//                           the child: the completion went through the
+//                           ring (it did not fit in the slot)
 //   waiting|parked -> abandoned
 //                           the caller stopped waiting here (deadline,
 //                           cancel, close): the child uses the ring
 //   waiting|parked -> gone  the host: the child died or the context ended;
 //                           the caller falls back to the lane's wait
 //   done|gone -> free       the caller, after reading it (send lock)
-//   armed|ringed|abandoned -> free
+//   ringed|abandoned -> free
 //                           the host, with the request's in-flight entry
 //                           (send lock): after the ring completion or death
 #pragma once
@@ -33,7 +35,7 @@
 namespace pyctx::core {
 
 struct SyncSlot {
-    static constexpr uint32_t kFree = 0, kArmed = 1, kWaiting = 2, kParked = 3, kDone = 4,
+    static constexpr uint32_t kFree = 0, kWaiting = 2, kParked = 3, kDone = 4,
                               kRinged = 5, kAbandoned = 6, kGone = 7;
     static constexpr uint32_t kBytes = 2048;  // one slot, header included
     static constexpr uint32_t kPayloadMax = kBytes - 64;

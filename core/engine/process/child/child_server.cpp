@@ -273,10 +273,8 @@ bool ChildServer::complete_in_slot(uint32_t index, const ByteBuffer &msg) {
         uint32_t to;
         if (st == SyncSlot::kWaiting || st == SyncSlot::kParked) {
             to = fits ? SyncSlot::kDone : SyncSlot::kRinged;
-        } else if (st == SyncSlot::kArmed) {
-            to = SyncSlot::kRinged;  // nobody attached (yet): the io thread completes it
         } else {
-            return false;  // abandoned: the caller left
+            return false;  // abandoned: the caller left (or the host's word is odd)
         }
         if (s.state.compare_exchange_weak(st, to, std::memory_order_acq_rel)) {
             if (st == SyncSlot::kParked) futex_wake_shared(s.state);

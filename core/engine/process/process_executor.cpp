@@ -187,7 +187,7 @@ void ProcessExecutor::handle(const ByteBuffer &msg) {
             if (it->second.slot >= 0) free_slot_locked(it->second.slot);
             inflight_.erase(it);
         }
-        lane_.queue().end_running(r);
+        forget_sent(r);
         if (!ok) out = Outcome{Error(Status::internal, "unreadable completion from the child"), {}};
         r->phase.store(Phase::finished, std::memory_order_release);
         lane_.complete(r, std::move(out), Origin::library_thread);
@@ -250,7 +250,7 @@ bool ProcessExecutor::child_died() {
         msg += "; its restart budget is spent, so the context is closed";
     // What the child held crashes with it. Without a restart the context
     // closes first, so whoever sees a crashed outcome then sees it closed.
-    for (Request *r : held) lane_.queue().end_running(r);
+    for (Request *r : held) forget_sent(r);
     if (!restart && !closing) close_after_crash(msg);
     for (Request *r : held) {
         r->phase.store(Phase::finished, std::memory_order_release);
@@ -320,7 +320,7 @@ void ProcessExecutor::finish_io() {
         slotless_.clear();
     }
     for (Request *r : held) {
-        lane_.queue().end_running(r);
+        forget_sent(r);
         lane_.complete(r, Outcome{Error(Status::closed, "context '" + ctx_.name() + "' is closed"), {}},
                        Origin::library_thread);
         r->release();

@@ -75,7 +75,7 @@ public:
     Outcome run_nested(Request *r) override;
     bool serve_until_done(Request *) override { return false; }
     void release_env(uint64_t env_id) override;
-    void begin_close() override { wake(); }
+    void begin_close() override;
     bool wait_left_python(int64_t deadline_ns) override;
     bool wait_exited(int64_t deadline_ns) override;
     bool has_exited() const override { return exited_.load(std::memory_order_acquire) != 0; }
@@ -116,6 +116,8 @@ private:
     // The child will never write these requests' slots (it died, or the
     // context ended): wakes their callers, frees the rest. Takes inflight_.
     void take_inflight_locked(std::vector<Request *> &out);
+    // A completed sent request leaves the lane's task registry.
+    void forget_sent(Request *r);
     // Wakes the caller of request `id` parked on its slot (it was claimed).
     void nudge_waiter(uint64_t id);
     bool child_died();  // completes what it held; true when a new child runs

@@ -190,6 +190,11 @@ bool ProcessExecutor::pump_locked(bool io, std::vector<Refused> &refused) {
             sent = true;
             r->phase.store(Phase::running, std::memory_order_seq_cst);
             inflight_.emplace(r->id, Inflight{r, slot});  // the queue's reference moves here
+            // Sent requests are the lane's tasks (found by id, for cancel),
+            // not its running stack: they finish in any order, often a
+            // thousand at once, and leave the stack from its bottom.
+            lane_.queue().add_task(r);
+            lane_.queue().end_running(r);
             // Cancelled between the pop and the phase change: stop_claimed
             // saw it queued and sent nothing.
             if (r->is_claimed()) {
@@ -203,6 +208,33 @@ bool ProcessExecutor::pump_locked(bool io, std::vector<Refused> &refused) {
     if (sent) ring_bell(seg_.header().child_bell, child_wake_fd_);
     if (io) return progress;
     return outbox_pending_.load(std::memory_order_relaxed) || lane_.is_closing();
+}
+
+void ProcessExecutor::forget_sent(Request *r) {
+    if (Request *t = lane_.queue().take_task(r->id)) t->release();
+}
+
+void ProcessExecutor::begin_close() {
+    // What the child holds is not on the lane's running stack (see
+    // pump_locked), so the lane's close did not reach it: closed now, its
+    // Python interrupted, as the lane does for running requests.
+    std::vector<Request *> sent;
+    {
+        std::lock_guard lock(send_mu_);
+        for (auto &[id, e] : inflight_) {
+            e.r->retain();
+            sent.push_back(e.r);
+        }
+    }
+    for (Request *r : sent) {
+        if (r->claim()) {
+            stop_claimed(r);
+            lane_.finish(r, Outcome{Error(Status::closed, "context '" + ctx_.name() + "' is closed"), {}},
+                         Origin::host_thread);
+        }
+        r->release();
+    }
+    wake();
 }
 
 void ProcessExecutor::take_inflight_locked(std::vector<Request *> &out) {
@@ -303,7 +335,7 @@ bool ProcessExecutor::await_outcome(Request *r, int64_t deadline_ns) {
         free_slot_locked(slot);
     }
     if (!ours) return false;  // the child died meanwhile: completed as crashed
-    lane_.queue().end_running(r);
+    forget_sent(r);
     if (!ok) out = Outcome{Error(Status::internal, "unreadable completion from the child"), {}};
     r->phase.store(Phase::finished, std::memory_order_release);
     lane_.complete(r, std::move(out), Origin::library_thread);

@@ -162,37 +162,51 @@ void ProcessExecutor::escalate_unwatched_close() {
 
 bool ProcessExecutor::drain() {
     bool any = false;
-    while (seg_.to_host().read(inbox_)) {
-        any = true;
-        handle(inbox_);
+    for (;;) {
+        // Completions in batches: one turn of the send lock per batch, not
+        // per completion, against the submitting threads.
+        arrived_.clear();
+        while (arrived_.size() < 64 && seg_.to_host().read(inbox_)) {
+            any = true;
+            wire::Reader rd(inbox_.data(), inbox_.size());
+            if (static_cast<wire::ToHost>(rd.u8()) != wire::ToHost::complete) {
+                handle(inbox_);
+                continue;
+            }
+            Arrived &a = arrived_.emplace_back();
+            a.ok = wire::decode_completion(rd, &a.id, &a.out);
+        }
+        if (arrived_.empty()) break;
+        {
+            std::lock_guard lock(send_mu_);
+            for (Arrived &a : arrived_) {
+                auto it = inflight_.find(a.id);
+                if (it == inflight_.end()) continue;  // not ours (protocol error): ignored
+                a.r = it->second.r;
+                // Its slot, if it had one, was left (ringed or abandoned).
+                if (it->second.slot >= 0) free_slot_locked(it->second.slot);
+                inflight_.erase(it);
+            }
+        }
+        for (Arrived &a : arrived_) {
+            Request *r = a.r;
+            if (!r) continue;
+            forget_sent(r);
+            if (!a.ok) a.out = Outcome{Error(Status::internal, "unreadable completion from the child"), {}};
+            r->phase.store(Phase::finished, std::memory_order_release);
+            lane_.complete(r, std::move(a.out), Origin::library_thread);
+            r->release();
+        }
     }
     // (A child waiting for room here spins and yields: no bell to ring.)
     return any;
 }
 
 void ProcessExecutor::handle(const ByteBuffer &msg) {
+    // Everything but completions (drain() takes those).
     wire::Reader rd(msg.data(), msg.size());
     auto kind = static_cast<wire::ToHost>(rd.u8());
-    if (kind == wire::ToHost::complete) {
-        uint64_t id = 0;
-        Outcome out;
-        bool ok = wire::decode_completion(rd, &id, &out);
-        Request *r;
-        {
-            std::lock_guard lock(send_mu_);
-            auto it = inflight_.find(id);
-            if (it == inflight_.end()) return;  // not ours (protocol error): ignored
-            r = it->second.r;
-            // Its slot, if it had one, was left (ringed or abandoned).
-            if (it->second.slot >= 0) free_slot_locked(it->second.slot);
-            inflight_.erase(it);
-        }
-        forget_sent(r);
-        if (!ok) out = Outcome{Error(Status::internal, "unreadable completion from the child"), {}};
-        r->phase.store(Phase::finished, std::memory_order_release);
-        lane_.complete(r, std::move(out), Origin::library_thread);
-        r->release();
-    } else if (kind == wire::ToHost::host_call) {
+    if (kind == wire::ToHost::host_call) {
         uint64_t call_id = rd.u64();
         std::string_view name = rd.str();
         std::string_view args = rd.str();

@@ -166,6 +166,13 @@ private:
 
     // io thread only
     ByteBuffer inbox_;
+    struct Arrived {
+        uint64_t id = 0;
+        Outcome out;
+        bool ok = false;
+        Request *r = nullptr;
+    };
+    std::vector<Arrived> arrived_;  // a batch of completions being delivered
     int64_t close_sent_at_ = 0;
     AdaptiveSpin spin_{1024};
 

@@ -47,11 +47,19 @@ void ProcessExecutor::wake() {
     // The io thread pumps in its own loop; it must not wait for the lock
     // here (a completion callback it runs may submit).
     if (std::this_thread::get_id() == io_.get_id()) return;
+    // Whoever holds the send lock pumps, then looks at the queue again once
+    // it has let go: a submitter that finds the lock taken leaves its
+    // request to the holder instead of queueing up behind it.
     std::vector<Refused> refused;
-    bool io_needed;
-    {
-        std::lock_guard lock(send_mu_);
+    bool io_needed = false;
+    // With the holder's fence after its unlock: either our try_lock sees
+    // the lock free, or the holder sees our request.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    while (send_mu_.try_lock()) {
         io_needed = pump_locked(false, refused);
+        send_mu_.unlock();
+        std::atomic_thread_fence(std::memory_order_seq_cst);
+        if (io_needed || !lane_.queue().has_work()) break;
     }
     complete_refused(refused, false);
     if (io_needed) ring_bell(seg_.header().host_bell, -1);

@@ -122,7 +122,12 @@ void ProcessExecutor::io_main(std::shared_ptr<Context> self) {
     for (;;) {
         bool progress = drain();
         progress |= take_answers();
-        progress |= pump();
+        // Submitters pump for themselves; the io thread only when one asked
+        // (it could not: closing, no room, a child starting), for close,
+        // and for the outbox.
+        if (pump_wanted_.exchange(false, std::memory_order_acq_rel) ||
+            outbox_pending_.load(std::memory_order_acquire) || (lane_.is_closing() && !close_sent_))
+            progress |= pump();
         if (child_->exited.load(std::memory_order_acquire)) {
             drain();  // what it wrote before it ended
             if (!lane_.is_closing() || !close_sent_) {
@@ -135,9 +140,10 @@ void ProcessExecutor::io_main(std::shared_ptr<Context> self) {
         auto ready = [&] {
             return seg_.to_host().has_data() || answers_pending_.load(std::memory_order_acquire) ||
                    child_->exited.load(std::memory_order_acquire) ||
+                   pump_wanted_.load(std::memory_order_acquire) ||
                    (outbox_pending_.load(std::memory_order_acquire)
                         ? seg_.to_child().drained()
-                        : (lane_.queue().has_work() || (lane_.is_closing() && !close_sent_)));
+                        : (lane_.is_closing() && !close_sent_));
         };
         // While closing, parked with a timeout: a close nobody waits for
         // (a freed handle) still escalates.
@@ -188,6 +194,9 @@ bool ProcessExecutor::drain() {
                 inflight_.erase(it);
             }
         }
+        // A submitter that found the lock taken left its request to us.
+        std::atomic_thread_fence(std::memory_order_seq_cst);
+        if (lane_.queue().has_work()) pump_wanted_.store(true, std::memory_order_relaxed);
         for (Arrived &a : arrived_) {
             Request *r = a.r;
             if (!r) continue;
@@ -298,6 +307,7 @@ bool ProcessExecutor::child_died() {
         child_wake_fd_ = child_->wake_fd;
         child_alive_ = true;
     }
+    pump_wanted_.store(true, std::memory_order_relaxed);  // what waited for it
     return true;
 }
 

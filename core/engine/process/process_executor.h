@@ -163,6 +163,7 @@ private:
     int child_wake_fd_ = -1;
     bool close_sent_ = false;
     std::atomic<bool> outbox_pending_{false};  // outbox_ is not empty
+    std::atomic<bool> pump_wanted_{false};     // the io thread should pump
 
     // io thread only
     ByteBuffer inbox_;

@@ -62,16 +62,24 @@ void ProcessExecutor::wake() {
         if (io_needed || !lane_.queue().has_work()) break;
     }
     complete_refused(refused, false);
-    if (io_needed) ring_bell(seg_.header().host_bell, -1);
+    if (io_needed) {
+        pump_wanted_.store(true, std::memory_order_release);
+        ring_bell(seg_.header().host_bell, -1);
+    }
 }
 
 bool ProcessExecutor::pump() {
     std::vector<Refused> refused;
-    bool progress;
-    {
-        std::lock_guard lock(send_mu_);
-        progress = pump_locked(true, refused);
-    }
+    bool progress = false, more;
+    do {
+        {
+            std::lock_guard lock(send_mu_);
+            more = pump_locked(true, refused);
+            progress |= more;
+        }
+        // A submitter that found the lock taken left its request to us.
+        std::atomic_thread_fence(std::memory_order_seq_cst);
+    } while (more && lane_.queue().has_work() && !outbox_pending_.load(std::memory_order_relaxed));
     complete_refused(refused, true);
     return progress || !refused.empty();
 }

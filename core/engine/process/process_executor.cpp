@@ -173,6 +173,7 @@ bool ProcessExecutor::drain() {
         // per completion, against the submitting threads.
         arrived_.clear();
         while (arrived_.size() < 64 && seg_.to_host().read(inbox_)) {
+            if (!any) (void)sends_.load(std::memory_order_acquire);  // see sends_
             any = true;
             wire::Reader rd(inbox_.data(), inbox_.size());
             if (static_cast<wire::ToHost>(rd.u8()) != wire::ToHost::complete) {

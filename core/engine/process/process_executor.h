@@ -164,6 +164,11 @@ private:
     bool close_sent_ = false;
     std::atomic<bool> outbox_pending_{false};  // outbox_ is not empty
     std::atomic<bool> pump_wanted_{false};     // the io thread should pump
+    // Bumped (release) by every pump that writes, read (acquire) by the io
+    // thread before it acts on what the child sent: the submitter's writes
+    // then happen-before the io thread's reads in the memory model too
+    // (the child in between is another process, which no tool can follow).
+    std::atomic<uint64_t> sends_{0};
 
     // io thread only
     ByteBuffer inbox_;

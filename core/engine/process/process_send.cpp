@@ -143,6 +143,8 @@ bool ProcessExecutor::pump_locked(bool io, std::vector<Refused> &refused) {
     bool progress = false, sent = false;
     Ring &ring = seg_.to_child();
     if (!child_alive_) return !io;  // the io thread is replacing it, or done
+    // Before anything is written: what the child answers to it comes after.
+    if (!io) sends_.fetch_add(1, std::memory_order_release);
     if (outbox_pending_.load(std::memory_order_relaxed)) {
         if (!flush_outbox_locked()) return !io;  // waits for room: the io thread's job
         progress = sent = true;

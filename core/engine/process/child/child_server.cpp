@@ -135,7 +135,7 @@ void ChildServer::handle(const ByteBuffer &msg) {
         case wire::ToChild::call:
         case wire::ToChild::eval:
         case wire::ToChild::exec: {
-            auto *r = new ChildRequest();
+            auto *r = ChildRequest::make();
             r->kind = kind == wire::ToChild::call   ? RequestKind::call
                       : kind == wire::ToChild::eval ? RequestKind::eval
                                                     : RequestKind::exec;

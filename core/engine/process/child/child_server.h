@@ -24,6 +24,7 @@
 
 #include "core/base/spin_lock.h"
 #include "core/engine/process/segment.h"
+#include "core/request/request_pool.h"
 #include "core/python/context_thread.h"
 #include "core/python/py_state.h"
 
@@ -31,8 +32,17 @@ namespace pyctx::core {
 
 // Every request the child holds is one of these, made when its message
 // arrives (the glue never makes requests in the child).
+// Recycled (request_pool.h), so a stream of requests allocates nothing.
 struct ChildRequest final : Request {
+    static ChildRequest *make() { return RequestPool<ChildRequest>::acquire(); }
     uint32_t slot = 0;  // 1 + the completion slot its caller waits on, or 0
+
+protected:
+    void destroy() override {
+        reset_for_reuse();
+        slot = 0;
+        RequestPool<ChildRequest>::recycle(this);
+    }
 };
 
 class ChildServer final : public ContextThread, public HostCallWaiter {

@@ -190,3 +190,39 @@ TEST(ProcessSync, AWorkerContextThreadWaitingOnAProcessContext) {
     EXPECT_EQ(eval_int(process.get(), "7 * 6"), 42);
     g_process_ctx = nullptr;
 }
+
+// Messages beyond what one ring frame carries (half the 4 MiB ring) fail
+// clearly, each in its own direction, and the context goes on serving.
+TEST(ProcessLimits, OversizedMessagesFailWithTheirSize) {
+    Context ctx;
+    ASSERT_TRUE(IsOk(create_process_context(ctx, {.preload = "import pyctx"})));
+    // A request: 3 MiB of locals.
+    std::string big(3u << 20, 'a');
+    Outcome o = eval(ctx.get(), "len(s)", nullptr, cbor_map("s", big));
+    ASSERT_EQ(o.status(), PYCTX_ERR_INVALID_ARGUMENT) << o.describe();
+    EXPECT_NE(std::string(pyctx_error_message(o.error.get())).find("exceeds what a process context"),
+              std::string::npos);
+    // A result: 3 MiB of text.
+    o = eval(ctx.get(), "'b' * (3 << 20)");
+    ASSERT_EQ(o.status(), PYCTX_ERR_ENCODE) << o.describe();
+    EXPECT_NE(std::string(pyctx_error_message(o.error.get())).find("exceeds what a process context"),
+              std::string::npos);
+    // A host call's arguments: raised in the child's Python, caught there.
+    ASSERT_TRUE(exec(ctx.get(),
+                     "def too_big():\n"
+                     "    try:\n"
+                     "        pyctx.call('anything', 'c' * (3 << 20))\n"
+                     "    except Exception as e:\n"
+                     "        return type(e).__name__ + ': ' + str(e)\n")
+                    .ok());
+    Outcome h = call(ctx.get(), "__main__", "too_big");
+    ASSERT_TRUE(h.ok()) << h.describe();
+    EXPECT_NE(as_text(h.value).value_or("").find("exceed what a process context carries"),
+              std::string::npos)
+        << as_text(h.value).value_or("");
+    // Still serving, and a result just under the limit still arrives whole.
+    EXPECT_EQ(eval_int(ctx.get(), "len('d' * (1 << 20))"), int64_t{1} << 20);
+    Outcome near = eval(ctx.get(), "'e' * ((1 << 21) - 4096)");
+    ASSERT_TRUE(near.ok()) << near.describe();
+    EXPECT_EQ(as_text(near.value).value_or("").size(), (size_t{1} << 21) - 4096);
+}

@@ -219,3 +219,23 @@ TEST_F(ProcessTalk, CancelsRacingCompletionsCompleteEachRequestOnce) {
         EXPECT_TRUE(c.status == PYCTX_OK || c.status == PYCTX_ERR_CANCELLED) << c.message;
     EXPECT_EQ(eval_int(ctx_.get(), "3"), 3);
 }
+
+TEST_F(ProcessTalk, AnUnregisteredHostFunctionRaisesLookupErrorNamingIt) {
+    // As in worker and owngil contexts: LookupError, not pyctx.HostError.
+    Outcome o = eval(ctx_.get(), "pyctx.call('never_registered_here', 1)");
+    EXPECT_TRUE(RaisesPython(o.error.get(), "LookupError")) << o.describe();
+    EXPECT_NE(std::string(o.error ? pyctx_error_message(o.error.get()) : "")
+                  .find("never_registered_here"),
+              std::string::npos);
+    // And awaited.
+    ASSERT_TRUE(exec(ctx_.get(),
+                     "async def missing():\n"
+                     "    try:\n"
+                     "        await pyctx.async_call('never_registered_either')\n"
+                     "    except LookupError as e:\n"
+                     "        return 'lookup: ' + str(e)\n")
+                    .ok());
+    Outcome a = call(ctx_.get(), "__main__", "missing");
+    ASSERT_TRUE(a.ok()) << a.describe();
+    EXPECT_NE(as_text(a.value).value_or("").find("never_registered_either"), std::string::npos);
+}

@@ -46,7 +46,7 @@ void ProcessExecutor::start_host_call(uint64_t call_id, std::string_view name,
         wire::Writer(m)
             .u8(static_cast<uint8_t>(wire::ToChild::host_answer))
             .u64(call_id)
-            .u8(0)
+            .u8(wire::kAnswerUnknownFunction)
             .str("no host function named '" + std::string(name) + "' is registered");
         std::lock_guard lock(send_mu_);
         send_locked(m);

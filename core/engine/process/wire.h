@@ -22,6 +22,7 @@
 //                             skip it if not started, cancel its task
 //   17 drop_env u64 env
 //   18 host_answer u64 call, u8 ok, bytes value (ok) | str message (not ok)
+//             ok: 1 answered, 0 failed, 2 no host function has that name
 //   19 close  (no fields)     finish and exit
 // Child -> host (completion ring):
 //   1 complete u64 id, u32 status, str message, str python_type,
@@ -52,6 +53,9 @@ enum class ToChild : uint8_t {
     host_answer = 18,
     close = 19,
 };
+
+// The `ok` byte of a host_answer that failed for want of the function.
+constexpr uint8_t kAnswerUnknownFunction = 2;
 
 enum class ToHost : uint8_t {
     complete = 1,

@@ -159,7 +159,8 @@ void ChildServer::handle(const ByteBuffer &msg) {
         case wire::ToChild::drop_env: py_->namespaces().drop(rd.u64()); return;
         case wire::ToChild::host_answer: {
             uint64_t id = rd.u64();
-            bool ok = rd.u8() != 0;
+            uint8_t answer = rd.u8();
+            bool ok = answer == 1;
             std::string_view payload = rd.str();
             HostCall *call = nullptr;
             {
@@ -175,6 +176,7 @@ void ChildServer::handle(const ByteBuffer &msg) {
                 host_call_return(call, reinterpret_cast<const uint8_t *>(payload.data()),
                                  payload.size());
             } else {
+                call->unknown_function = answer == wire::kAnswerUnknownFunction;
                 host_call_fail(call, std::string(payload).c_str());
             }
             return;

@@ -4,9 +4,10 @@
 //                 sequential (one worker context, one unit after another),
 //                 worker (one unit on each of N worker contexts at once: one
 //                 GIL) and process (N process contexts at once: N
-//                 interpreters in N processes). Small arrays keep the work in
-//                 Python-level numpy calls (GIL held); large arrays in
-//                 numpy's own loops (which release the GIL). Speedups are
+//                 interpreters in N processes). Small arrays put most of the
+//                 time in Python-level calls (under the GIL), large arrays in
+//                 numpy's own loops (which numpy runs with the GIL released,
+//                 so worker contexts overlap there too). Speedups are
 //                 over the sequential wall time of the same round;
 //                 numpy_baselines.py adds a multiprocessing Pool of N.
 //                 Needs numpy in the Python pyctx embeds (on this machine:
@@ -57,8 +58,8 @@ double wall_parallel(const std::vector<pyctx_context_t *> &ctxs, const bench::Cb
 }
 
 void numpy_cases(long n, long rounds, long scale) {
-    const Shape shapes[] = {{"numpy small arrays (GIL held)", 64, 3000 * scale},
-                            {"numpy large arrays (GIL released)", 200000, 15 * scale}};
+    const Shape shapes[] = {{"numpy, 64-element arrays", 64, 3000 * scale},
+                            {"numpy, 200k-element arrays", 200000, 15 * scale}};
     pyctx_context_t *probe = bench::make_bench_context(PYCTX_MODE_WORKER);
     bool have_numpy =
         bench::call_number(probe, "pyctx_bench_funcs", "numpy_available", bench::Cbor{{0x80}}) == 1;

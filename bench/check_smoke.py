@@ -94,7 +94,7 @@ def main():
     for mode in modes + ["process"]:
         for metric in ("start_ms", "rss_kib"):
             expect("process_scaling", "context start", mode, metric)
-    for shape in ("numpy small arrays (GIL held)", "numpy large arrays (GIL released)"):
+    for shape in ("numpy, 64-element arrays", "numpy, 200k-element arrays"):
         case = "%s N=%d" % (shape, n)
         for mode in ("sequential", "worker", "process", "multiprocessing"):
             gone = [u for u in doc["unavailable"] if u["bench"] == "process_scaling" and

@@ -23,8 +23,8 @@ import pyctx_bench_funcs as funcs  # noqa: E402  (needs the path above)
 
 SCALE = 20 if os.environ.get("PYCTX_BENCH_FULL") == "1" else 1
 # The same shapes as bench_process_scaling.cpp.
-SHAPES = [("numpy small arrays (GIL held)", 64, 3000 * SCALE),
-          ("numpy large arrays (GIL released)", 200000, 15 * SCALE)]
+SHAPES = [("numpy, 64-element arrays", 64, 3000 * SCALE),
+          ("numpy, 200k-element arrays", 200000, 15 * SCALE)]
 
 
 def emit(case, metric, value, unit):

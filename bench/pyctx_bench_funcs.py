@@ -61,9 +61,9 @@ def numpy_job(size, repeat):
     """One unit of the numpy scaling benchmark (bench_process_scaling):
     `repeat` rounds of elementwise numpy work on an array of `size` floats.
     Small arrays put most of the time in the Python-level calls (under the
-    GIL); large ones in numpy's loops (which run with the GIL released). Returns a checksum
-    that is the same wherever it runs. Imports numpy on first use, so the
-    module stays importable where numpy is missing."""
+    GIL); large ones in numpy's loops (which run with the GIL released).
+    Returns a checksum that is the same wherever it runs. Imports numpy on
+    first use, so the module stays importable where numpy is missing."""
     import numpy as np
     a = np.linspace(0.0, 1.0, size)
     total = 0.0

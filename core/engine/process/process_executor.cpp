@@ -80,7 +80,7 @@ void ProcessExecutor::stop_claimed(Request *r) {
 }
 
 Outcome ProcessExecutor::run_nested(Request *r) {
-    if (Executor::current() == this && std::this_thread::get_id() == io_.get_id()) {
+    if (on_io_thread()) {
         return Outcome{Error(Status::invalid_argument,
                              "a synchronous request from a completion callback of a process "
                              "context to that same context would wait for itself: submit it "
@@ -117,6 +117,7 @@ void ProcessExecutor::abandon() {
 void ProcessExecutor::io_main(std::shared_ptr<Context> self) {
     (void)self;  // keeps the context (and this executor) alive while it runs
     Executor::set_current(this);
+    tls_on_io_ = true;
     name_this_thread("pyctx-proc-io");
     SegmentHeader &h = seg_.header();
     for (;;) {

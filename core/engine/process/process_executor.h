@@ -84,6 +84,9 @@ public:
     uint64_t thread_id() const override { return child_pid(); }
 
     uint64_t child_pid() const { return pid_.load(std::memory_order_relaxed); }
+    // True on this executor's io thread (never reads io_, which join and
+    // detach change).
+    bool on_io_thread() const { return Executor::current() == this && tls_on_io_; }
     uint32_t restarts() const { return restarts_.load(std::memory_order_relaxed); }
 
     // A host function answered a call of child generation `gen` (any thread).
@@ -202,6 +205,7 @@ private:
     size_t idle_hosts_ = 0;
 
     std::thread io_;
+    static inline thread_local bool tls_on_io_ = false;  // an io thread of some process executor
     std::atomic<uint32_t> started_{0};  // 1 ok, 2 failed
     std::atomic<uint32_t> left_python_{0};  // the last child is gone, none will follow
     std::atomic<uint32_t> exited_{0};

@@ -46,7 +46,7 @@ void ProcessExecutor::wake() {
     if (!seg_ready_.load(std::memory_order_acquire)) return;
     // The io thread pumps in its own loop; it must not wait for the lock
     // here (a completion callback it runs may submit).
-    if (std::this_thread::get_id() == io_.get_id()) return;
+    if (on_io_thread()) return;
     // Whoever holds the send lock pumps, then looks at the queue again once
     // it has let go: a submitter that finds the lock taken leaves its
     // request to the holder instead of queueing up behind it.

@@ -14,7 +14,6 @@
 #include "bench_common.hpp"
 #include "completions.hpp"
 
-#include "../capi/draft/pools.h"
 
 #include <algorithm>
 #include <atomic>

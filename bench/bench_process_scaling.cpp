@@ -24,8 +24,6 @@
 // usage: bench_process_scaling [--n N] [--rounds N] [--contexts N]
 #include "bench_common.hpp"
 
-#include "../capi/draft/process.h"
-
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>

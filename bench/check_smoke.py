@@ -106,6 +106,15 @@ def main():
             expect("process_scaling", case, mode, "wall_s")
             if mode != "sequential":
                 expect("process_scaling", case, mode, "speedup")
+    # Borrowed buffers: the three ways and the sum alone, for each mode.
+    for mode in modes:
+        kinds = [k[1][len("lent buffer "):] for k in have
+                 if k[0] == "buffers" and k[2] == mode and k[1].startswith("lent buffer ")]
+        if not kinds:
+            problems.append("buffers %s: no lent-buffer figure" % mode)
+        for rest in kinds:
+            for way in ("lent buffer", "data inside Python", "sum alone in Python", "CBOR bytes"):
+                expect("buffers", way + " " + rest, mode, "p50_ns")
 
     scaling_case = [k[1] for k in have if k[0] == "scaling"]
     case = scaling_case[0] if scaling_case else "?"

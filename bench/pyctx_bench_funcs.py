@@ -80,3 +80,53 @@ def numpy_available():
     except ImportError:
         return 0
     return 1
+
+
+# ---- borrowed buffers (bench_buffers) -------------------------------------
+
+def buffer_sum_kind():
+    """How buffer_sum() sums here: "numpy" where numpy imports (worker
+    contexts of a Python with numpy), else "memoryview" (Python's sum()
+    over a memoryview of doubles: the stdlib-only form, owngil included)."""
+    try:
+        import numpy  # noqa: F401
+    except ImportError:
+        return "memoryview"
+    return "numpy"
+
+
+def buffer_sum(data, kind):
+    """The float64 sum of any buffer: the lent memoryview, a bytes object
+    decoded from CBOR, or data kept in Python."""
+    if kind == "numpy":
+        import numpy
+        return float(numpy.frombuffer(data, dtype=numpy.float64).sum())
+    view = memoryview(data)
+    if view.format != "d":
+        view = view.cast("B").cast("d")
+    return sum(view)
+
+
+_kept = {}
+
+
+def keep_copy(name, data):
+    """Keeps a copy of `data` inside Python: the baseline's data."""
+    _kept[name] = bytes(data)
+    return len(_kept[name])
+
+
+def kept_sum(name, kind):
+    """buffer_sum() of data already inside Python."""
+    return buffer_sum(_kept[name], kind)
+
+
+def kept_sum_ns(name, kind, repeat):
+    """The same sum timed inside Python alone (best of `repeat`, ns): no
+    request, no handoff."""
+    timer = timeit.Timer("f(d, k)", globals={"f": buffer_sum, "d": _kept[name], "k": kind})
+    return min(timer.repeat(repeat=repeat, number=1)) * 1e9
+
+
+def drop_kept(name):
+    _kept.pop(name, None)

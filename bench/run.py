@@ -44,15 +44,18 @@ PROFILES = {
     "full": {"runs": 5, "calls": 200000, "limit": 200000, "handoff_calls": 200000,
              "park_calls": 20000, "requests": 1000000,
              "sleepers": 10000, "sync_calls": 50000, "conc_calls": 4000,
-             "fact_n": 20000, "repeat": 3, "rounds": 3, "cycles": 200},
+             "fact_n": 20000, "repeat": 3, "rounds": 3, "cycles": 200,
+             "buf_mib": "1,16,64", "buf_repeat": 5},
     "quick": {"runs": 2, "calls": 20000, "limit": 50000, "handoff_calls": 20000,
               "park_calls": 5000, "requests": 200000,
               "sleepers": 10000, "sync_calls": 10000, "conc_calls": 500,
-              "fact_n": 20000, "repeat": 2, "rounds": 1, "cycles": 100},
+              "fact_n": 20000, "repeat": 2, "rounds": 1, "cycles": 100,
+              "buf_mib": "1,16,64", "buf_repeat": 2},
     "smoke": {"runs": 1, "calls": 500, "limit": 1000, "handoff_calls": 500,
               "park_calls": 100, "requests": 5000,
               "sleepers": 200, "sync_calls": 500, "conc_calls": 20,
-              "fact_n": 2000, "repeat": 1, "rounds": 1, "cycles": 5},
+              "fact_n": 2000, "repeat": 1, "rounds": 1, "cycles": 5,
+              "buf_mib": "1", "buf_repeat": 1},
 }
 
 # Published figures of erlang_python, the closest existing system (their
@@ -88,6 +91,8 @@ def plan(p, build, n):
                              "--rounds", p["rounds"]], {}),
         ("pool", [exe("bench_pool"), "--n", n, "--requests", p["requests"] // 2,
                   "--rounds", max(p["rounds"], 3), "--sync-calls", p["sync_calls"] // 2], {}),
+        ("buffers", [exe("bench_buffers"), "--sizes-mib", p["buf_mib"],
+                     "--repeat", p["buf_repeat"]], {}),
         ("scaling", [exe("bench_scaling"), "--n", n, "--fact-n", p["fact_n"],
                      "--repeat", p["repeat"], "--rounds", p["rounds"]], {}),
         ("scaling", [py, os.path.join(HERE, "scaling_baselines.py"), "--n", n,
@@ -622,6 +627,34 @@ class Report:
         self.lines += table("8. Process contexts against worker and owngil (operator.add)",
                             ["case", "mode", "p50", "p99", "requests/s", "runs", "target"], rows)
 
+    def buffers(self):
+        """Borrowed buffers: lent vs data inside Python vs CBOR, same runs."""
+        f, rows = self.f, []
+        for case in f.cases("buffers"):
+            if not case.startswith("lent buffer "):
+                continue
+            rest = case[len("lent buffer "):]
+            for mode in f.modes("buffers", case):
+                key = lambda c: ("buffers", c + " " + rest, mode, "p50_ns")  # noqa: E731
+                vs_inside = f.ratio(key("lent buffer"), key("data inside Python"))
+                cbor_vs = f.ratio(key("CBOR bytes"), key("lent buffer"))
+                for vs, r in (("data inside Python", vs_inside), ("CBOR bytes ÷", cbor_vs)):
+                    if r is not None:
+                        self.ratios.append(dict(bench="buffers", case=case, mode=mode, vs=vs, **r))
+                tgt = self.target("issue 13: %s %s <= 1.2× the sum on data inside Python" %
+                                  (rest, mode), vs_inside and vs_inside["median"], "<=", 1.2,
+                                  "≤1.2×")
+                rows.append([rest, mode, fmt_ns(f.median(*key("lent buffer"))),
+                             fmt_ns(f.median(*key("data inside Python"))),
+                             fmt_ns(f.median(*key("sum alone in Python"))),
+                             fmt_ns(f.median(*key("CBOR bytes"))), fmt_ratio(vs_inside),
+                             fmt_ratio(cbor_vs), f.runs(*key("lent buffer")), tgt])
+        self.lines += table("9. Borrowed buffers: host array -> Python sum -> result "
+                            "(bench_buffers, same runs)",
+                            ["size, sum", "mode", "lent buffer", "data inside Python",
+                             "sum alone (timeit)", "CBOR bytes", "lent ÷ inside", "CBOR ÷ lent",
+                             "runs", "target"], rows)
+
     def process_scaling(self):
         f, rows = self.f, []
         order = ["sequential", "multiprocessing", "worker", "owngil", "process"]
@@ -640,7 +673,7 @@ class Report:
                                          ", %.2f× sequential" % sp if sp is not None else "")
                 rows.append([case, mode, figure])
         rows += self.unavailable_rows("process_scaling", 3)
-        self.lines += table("9. Process contexts: numpy in parallel, start time and memory",
+        self.lines += table("10. Process contexts: numpy in parallel, start time and memory",
                             ["case", "mode", "figure"], rows)
 
     def build(self, ran):
@@ -656,7 +689,7 @@ class Report:
         for name, part in (("async", self.pipelined), ("concurrent", self.concurrent),
                            ("pool", self.pool), ("scaling", self.scaling),
                            ("context_cost", self.context_cost), ("async", self.asyncio),
-                           ("process", self.process),
+                           ("process", self.process), ("buffers", self.buffers),
                            ("process_scaling", self.process_scaling)):
             if name in ran:
                 part()
@@ -671,7 +704,8 @@ def main():
     ap.add_argument("--quick", action="store_true", help="smaller sizes, 2 runs (< ~1 min)")
     ap.add_argument("--smoke", action="store_true", help="tiny sizes, 1 run: checks only")
     ap.add_argument("--only", help="comma-separated: handoff,roundtrip,embed,async,pool,"
-                                   "concurrent,process,process_scaling,scaling,context_cost")
+                                   "concurrent,process,process_scaling,scaling,context_cost,"
+                                   "buffers")
     ap.add_argument("--n", type=int, default=os.cpu_count(), help="contexts for scaling")
     ap.add_argument("--json", help="where to write every run's values (default: "
                                    "bench/results.json for a full run of everything, else "

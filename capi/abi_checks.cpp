@@ -7,6 +7,8 @@
 #include "core/cbor/tags.h"
 #include "core/engine/context.h"
 #include "core/engine/runtime.h"
+#include "core/request/buffers.h"
+#include "core/request/request.h"
 #include "pyctx.h"
 
 namespace {
@@ -50,6 +52,19 @@ static_assert(cbor::kTagSet == PYCTX_CBOR_TAG_SET);
 static_assert(cbor::kTagSymbol == PYCTX_CBOR_TAG_SYMBOL);
 static_assert(cbor::kTagTuple == PYCTX_CBOR_TAG_TUPLE);
 static_assert(cbor::kTagHostTerm == PYCTX_CBOR_TAG_HOST_TERM);
+static_assert(cbor::kTagObjectRef == PYCTX_CBOR_TAG_OBJECT);
+static_assert(cbor::kTagBuffer == PYCTX_CBOR_TAG_BUFFER);
+
+using pyctx::core::Buffer;
+using pyctx::core::ResultForm;
+static_assert(static_cast<int>(ResultForm::value) == PYCTX_RESULT_VALUE);
+static_assert(static_cast<int>(ResultForm::object) == PYCTX_RESULT_OBJECT);
+static_assert(static_cast<int>(ResultForm::buffer) == PYCTX_RESULT_BUFFER);
+static_assert(static_cast<int>(ResultForm::stream) == PYCTX_RESULT_STREAM);
+static_assert(static_cast<int>(Buffer::Memory::host) == PYCTX_BUFFER_HOST);
+static_assert(static_cast<int>(Buffer::Memory::library) == PYCTX_BUFFER_LIBRARY);
+static_assert(static_cast<int>(Buffer::Memory::python) == PYCTX_BUFFER_PYTHON);
+static_assert(Buffer::kAlignment == PYCTX_BUFFER_ALIGNMENT);
 
 static_assert(cbor::kMaxDepth == PYCTX_CBOR_MAX_DEPTH);
 static_assert(static_cast<int>(cbor::Type::uint) == PYCTX_CBOR_UINT);

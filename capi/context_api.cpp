@@ -123,9 +123,10 @@ PYCTX_API pyctx_error_t *pyctx_context_stats(const pyctx_context_t *context,
     if (!context) return invalid("context is NULL");
     if (!out_stats) return invalid("out_stats is NULL");
     core::ContextStats s = context->ctx->stats();
-    pyctx_context_stats_t full = {s.completed, s.failed,      s.cancelled,   s.timed_out,
-                                  s.closed,    s.queue_depth, s.thread_id,   s.memory_used,
-                                  s.memory_limit};
+    pyctx_context_stats_t full = {s.completed,   s.failed,      s.cancelled,
+                                  s.timed_out,   s.closed,      s.queue_depth,
+                                  s.thread_id,   s.memory_used, s.memory_limit,
+                                  s.live_objects};
     std::memcpy(out_stats, &full, stats_size < sizeof full ? stats_size : sizeof full);
     return nullptr;
 }

@@ -1,9 +1,8 @@
-// Pools (capi/draft/pools.h): options, life cycle, the one-call requests,
+// Pools (pyctx.h "Pools"): options, life cycle, the one-call requests,
 // envs, cancel and stats. Request objects reach pools through
 // pyctx_request_set_pool (request_object.cpp).
 #include <cstring>
 
-#include "capi/draft/pools.h"
 #include "capi/handles.h"
 #include "capi/pool_handles.h"
 

@@ -1,4 +1,4 @@
-// The C API's pool handle types (capi/draft/pools.h).
+// The C API's pool handle types (pyctx.h "Pools").
 #pragma once
 
 #include <memory>

@@ -1,6 +1,5 @@
-// Options and introspection of process contexts (capi/draft/process.h).
+// Options and introspection of process contexts (pyctx.h "Contexts").
 #include "capi/handles.h"
-#include "capi/draft/process.h"
 
 using namespace pyctx;
 using capi::guarded;

@@ -2,9 +2,11 @@
 // on the same engine path as the one-call functions (core/engine/lane.h).
 #include <mutex>
 
-#include "capi/draft/pools.h"
+#include "capi/buffer_handle.h"
 #include "capi/handles.h"
 #include "capi/pool_handles.h"
+#include "capi/objects.h"
+#include "capi/request_settings.h"
 #include "core/base/futex.h"
 #include "core/base/spin_lock.h"
 
@@ -48,10 +50,10 @@ struct pyctx_request {
     // ---- settings (the owner's thread) ----
     // The destination; with a pool, the member the current submission went to.
     std::shared_ptr<core::Context> ctx;
-    std::shared_ptr<core::Pool> pool;  // a pool destination (capi/draft/pools.h)
+    std::shared_ptr<core::Pool> pool;  // a pool destination (pyctx.h "Pools")
     std::string key;
     bool has_key = false;
-    pyctx_request_kind kind = PYCTX_REQUEST_NONE;
+    int kind = PYCTX_REQUEST_NONE;  // a pyctx_request_kind (int: the object kinds join the enum later)
     std::string target, text;
     core::ByteBuffer args, kwargs;
     std::shared_ptr<core::Context> env_ctx;
@@ -60,6 +62,9 @@ struct pyctx_request {
     pyctx_request_fn callback = nullptr;
     void *user_data = nullptr;
     pyctx_free_fn free_user_data = nullptr;
+    std::shared_ptr<capi::ObjectRef> object;  // object kinds: the handle used
+    core::ResultForm result_form = core::ResultForm::value;
+    core::AttachedBuffers attached;  // handed to the next submission
 
     // ---- the current submission ----
     std::atomic<HandleState> state{HandleState::fresh};
@@ -69,8 +74,10 @@ struct pyctx_request {
     std::atomic<uint64_t> pool_member{0};  // pool submissions: where it went
     std::atomic<int> key_moved{0};
     pyctx_error error_object;  // written at completion, before `state` is done
+    pyctx_object_t *result_object = nullptr;  // PYCTX_RESULT_OBJECT, until taken
 
     ~pyctx_request() {
+        pyctx_object_free(result_object);
         if (free_user_data) free_user_data(user_data);
     }
     void retain() { refs.fetch_add(1, std::memory_order_relaxed); }
@@ -106,6 +113,11 @@ private:
         callback = nullptr;
         user_data = nullptr;
         free_user_data = nullptr;
+        object.reset();
+        result_form = core::ResultForm::value;
+        attached.clear();
+        pyctx_object_free(result_object);
+        result_object = nullptr;
         state.store(HandleState::fresh, std::memory_order_relaxed);
         current = core::RequestRef();
         id.store(0, std::memory_order_relaxed);
@@ -135,7 +147,14 @@ pyctx_error_t *not_in_flight(const pyctx_request *r) {
 void on_submission_done(core::Request *engine, void *) {
     auto *sub = static_cast<Submission *>(engine);
     pyctx_request *h = sub->handle;
+    // Done: its lent buffers are the host's again once Python's views are gone.
+    engine->buffers.clear();
     if (!engine->outcome.error.ok()) h->error_object.error = std::move(engine->outcome.error);
+    if (engine->outcome.object_id && h->error_object.error.ok()) {
+        h->result_object = capi::object_from_outcome(h->ctx, engine->outcome);
+        if (!h->result_object)
+            h->error_object.error = core::Error(core::Status::no_memory, "out of memory");
+    }
     h->state.store(HandleState::done, std::memory_order_release);
     if (h->callback) {
         pyctx_request *outer = tls_in_callback;
@@ -152,39 +171,10 @@ void on_submission_done(core::Request *engine, void *) {
 // Builds the engine request of a submission, or an error for bad settings.
 pyctx_error_t *prepare(pyctx_request *h, core::RequestRef *out) {
     if (auto *e = not_in_flight(h)) return e;
-    if (!h->ctx && !h->pool)
-        return invalid("the request has no destination (pyctx_request_set_context or _set_pool)");
-    if (h->kind == PYCTX_REQUEST_NONE)
-        return invalid("the request has no kind (pyctx_request_set_call/_eval/_exec)");
-    if (!core::Runtime::get().running()) return capi::not_running();
-    if (h->env_ctx && !h->pool && h->env_ctx != h->ctx) {
-        return invalid("env belongs to context '" + h->env_ctx->name() + "', not '" +
-                       h->ctx->name() + "'");
-    }
-    if (h->kind == PYCTX_REQUEST_EXEC && (!h->args.empty() || !h->kwargs.empty()))
-        return invalid("an exec request takes no args or kwargs");
-    if (h->kind == PYCTX_REQUEST_EVAL && !h->args.empty())
-        return invalid("an eval request takes no args: pass its locals with pyctx_request_set_kwargs");
     core::RequestRef r(Submission::make());
-    auto *sub = static_cast<Submission *>(r.get());
-    sub->handle = h;
-    switch (h->kind) {
-        case PYCTX_REQUEST_CALL: r->kind = core::RequestKind::call; break;
-        case PYCTX_REQUEST_EVAL: r->kind = core::RequestKind::eval; break;
-        default: r->kind = core::RequestKind::exec; break;
-    }
-    r->target = h->target;
-    r->text = h->text;
-    // Eval locals travel in `args` (the engine's layout for eval).
-    const core::ByteBuffer &first = h->kind == PYCTX_REQUEST_EVAL ? h->kwargs : h->args;
-    if (!first.empty() && !r->args.append(first.data(), first.size())) throw std::bad_alloc();
-    if (h->kind == PYCTX_REQUEST_CALL && !h->kwargs.empty() &&
-        !r->kwargs.append(h->kwargs.data(), h->kwargs.size()))
-        throw std::bad_alloc();
-    r->env_id = h->kind == PYCTX_REQUEST_CALL ? 0 : h->env_id;
-    r->deadline_ns = deadline_from(h->timeout_ms);
+    if (auto *e = capi::fill_engine_request(h, r.get())) return e;
+    static_cast<Submission *>(r.get())->handle = h;
     r->sink = on_submission_done;
-    r->id = h->pool ? h->pool->next_request_id() : h->ctx->lane().next_request_id();
     *out = std::move(r);
     return nullptr;
 }
@@ -192,6 +182,9 @@ pyctx_error_t *prepare(pyctx_request *h, core::RequestRef *out) {
 // Makes `r` the handle's current submission, in flight.
 void arm(pyctx_request *h, const core::RequestRef &r) {
     h->error_object.error = core::Error();
+    pyctx_object_free(std::exchange(h->result_object, nullptr));  // never taken
+    // A release makes the handle unusable from here on (see the header).
+    if (h->kind == PYCTX_REQUEST_RELEASE) h->object->released.store(true, std::memory_order_release);
     {
         std::lock_guard lock(h->current_lock);
         h->current = r;
@@ -203,6 +196,7 @@ void arm(pyctx_request *h, const core::RequestRef &r) {
 
 // A refused submission: the handle is fresh again and never completes.
 void disarm(pyctx_request *h) {
+    if (h->kind == PYCTX_REQUEST_RELEASE) h->object->released.store(false, std::memory_order_release);
     {
         std::lock_guard lock(h->current_lock);
         h->current = core::RequestRef();
@@ -245,6 +239,7 @@ pyctx_error_t *set_text_kind(pyctx_request *h, pyctx_request_kind kind, const ch
     }
     if (auto *e = capi::check_text(text, what, kind == PYCTX_REQUEST_EXEC)) return e;
     h->kind = kind;
+    h->object.reset();
     h->target = kind == PYCTX_REQUEST_CALL ? target : "";
     h->text = text;
     return nullptr;
@@ -354,13 +349,17 @@ PYCTX_API pyctx_error_t *pyctx_request_submit(pyctx_request_t *request) {
     return guarded([&]() -> pyctx_error_t * {
         core::RequestRef r;
         if (auto *e = prepare(request, &r)) return e;
-        if (request->pool) return submit_to_pool(request, std::move(r));
-        arm(request, r);
-        core::Error err = request->ctx->lane().submit(std::move(r), true);
-        if (!err.ok()) {
-            disarm(request);
-            return capi::make_error(std::move(err));
+        if (request->pool) {
+            if (auto *e = submit_to_pool(request, std::move(r))) return e;
+        } else {
+            arm(request, r);
+            core::Error err = request->ctx->lane().submit(std::move(r), true);
+            if (!err.ok()) {
+                disarm(request);
+                return capi::make_error(std::move(err));
+            }
         }
+        request->attached.clear();  // the submission holds them now
         return nullptr;
     });
 }
@@ -402,6 +401,7 @@ PYCTX_API pyctx_error_t *pyctx_request_submit_many(pyctx_request_t *const *reque
             size_t n = 0;
             core::Error err;
             if (!run.empty()) err = ctx->lane().submit_batch(run.data(), run.size(), &n);
+            for (size_t k = 0; k < n; ++k) requests[i + k]->attached.clear();
             for (size_t k = n; k < run.size(); ++k) {  // refused: never completes
                 run[k]->release();
                 disarm(requests[i + k]);
@@ -451,7 +451,7 @@ PYCTX_API uint64_t pyctx_request_id(const pyctx_request_t *request) {
 }
 
 PYCTX_API pyctx_request_kind pyctx_request_get_kind(const pyctx_request_t *request) {
-    return request ? request->kind : PYCTX_REQUEST_NONE;
+    return request ? static_cast<pyctx_request_kind>(request->kind) : PYCTX_REQUEST_NONE;
 }
 
 PYCTX_API pyctx_status pyctx_request_status(const pyctx_request_t *request) {
@@ -485,7 +485,7 @@ PYCTX_API pyctx_error_t *pyctx_request_take_value(pyctx_request_t *request,
     return nullptr;
 }
 
-// ---- pool destinations (capi/draft/pools.h) --------------------------------
+// ---- pool destinations (pyctx.h "Pools") --------------------------------
 
 PYCTX_API pyctx_error_t *pyctx_request_set_pool(pyctx_request_t *request, pyctx_pool_t *pool) {
     return guarded([&]() -> pyctx_error_t * {
@@ -514,6 +514,179 @@ PYCTX_API uint64_t pyctx_request_pool_member(const pyctx_request_t *request) {
 
 PYCTX_API int pyctx_request_key_moved(const pyctx_request_t *request) {
     return request ? request->key_moved.load(std::memory_order_relaxed) : 0;
+}
+
+// ---- borrowed buffers (pyctx.h "Borrowed buffers") --------------------------------
+
+PYCTX_API pyctx_error_t *pyctx_request_attach_buffer(pyctx_request_t *request,
+                                                     pyctx_buffer_t *buffer, uint32_t *out_index) {
+    return guarded([&]() -> pyctx_error_t * {
+        if (auto *e = not_in_flight(request)) return e;
+        if (!buffer) return invalid("buffer is NULL");
+        if (request->attached.size() >= UINT32_MAX) return invalid("too many attached buffers");
+        size_t index = request->attached.add(capi::from_c(buffer));
+        if (out_index) *out_index = static_cast<uint32_t>(index);
+        return nullptr;
+    });
+}
+
+PYCTX_API pyctx_error_t *pyctx_request_clear_buffers(pyctx_request_t *request) {
+    if (auto *e = not_in_flight(request)) return e;
+    request->attached.clear();
+    return nullptr;
+}
+
+PYCTX_API pyctx_error_t *pyctx_request_take_buffer(pyctx_request_t *request,
+                                                   pyctx_buffer_t **out_buffer) {
+    if (!request) return invalid("request is NULL");
+    if (!out_buffer) return invalid("out_buffer is NULL");
+    core::RequestRef r = request->done() ? request->current_ref() : core::RequestRef();
+    if (!r || !request->error_object.error.ok() || !r->outcome.buffer)
+        return invalid("the request holds no buffer result (not done, failed, not "
+                       "PYCTX_RESULT_BUFFER, or already taken)");
+    *out_buffer = capi::to_c(r->outcome.buffer.detach());
+    return nullptr;
+}
+
+}  // extern "C"
+
+// ---------------------------------------------------------------------------
+// Settings -> engine request (shared with the stream code), and the object
+// handle kinds and result forms (pyctx.h "Object handles").
+
+namespace pyctx::capi {
+
+std::shared_ptr<core::Context> request_context(const pyctx_request_t *h) { return h->ctx; }
+bool request_has_pool(const pyctx_request_t *h) { return h->pool != nullptr; }
+int request_kind(const pyctx_request_t *h) { return h->kind; }
+
+pyctx_error_t *fill_engine_request(pyctx_request_t *h, core::Request *r) {
+    if (!h->ctx && !h->pool)
+        return invalid("the request has no destination (pyctx_request_set_context or _set_pool)");
+    if (h->kind == PYCTX_REQUEST_NONE)
+        return invalid("the request has no kind (pyctx_request_set_call/_eval/_exec/_object_call/"
+                       "_method_call/_getattr/_release)");
+    if (!core::Runtime::get().running()) return capi::not_running();
+    if (h->env_ctx && !h->pool && h->env_ctx != h->ctx) {
+        return invalid("env belongs to context '" + h->env_ctx->name() + "', not '" +
+                       h->ctx->name() + "'");
+    }
+    const int kind = h->kind;
+    if (kind == PYCTX_REQUEST_EXEC && (!h->args.empty() || !h->kwargs.empty()))
+        return invalid("an exec request takes no args or kwargs");
+    if (kind == PYCTX_REQUEST_EVAL && !h->args.empty())
+        return invalid("an eval request takes no args: pass its locals with pyctx_request_set_kwargs");
+    const bool object_kind = kind == PYCTX_REQUEST_OBJECT_CALL || kind == PYCTX_REQUEST_METHOD_CALL ||
+                             kind == PYCTX_REQUEST_GETATTR || kind == PYCTX_REQUEST_RELEASE;
+    if (object_kind) {
+        if (auto *e = check_object_use(*h->object, h->ctx.get())) return e;
+        if ((kind == PYCTX_REQUEST_GETATTR || kind == PYCTX_REQUEST_RELEASE) &&
+            (!h->args.empty() || !h->kwargs.empty()))
+            return invalid("an attribute read or a release takes no args or kwargs");
+    }
+    if (h->result_form != core::ResultForm::value &&
+        (kind == PYCTX_REQUEST_EXEC || kind == PYCTX_REQUEST_RELEASE))
+        return invalid("an exec or release request has no result: PYCTX_RESULT_OBJECT and "
+                       "PYCTX_RESULT_BUFFER need a call, eval or object request");
+    switch (kind) {
+        case PYCTX_REQUEST_CALL: r->kind = core::RequestKind::call; break;
+        case PYCTX_REQUEST_EVAL: r->kind = core::RequestKind::eval; break;
+        case PYCTX_REQUEST_EXEC: r->kind = core::RequestKind::exec; break;
+        case PYCTX_REQUEST_OBJECT_CALL: r->kind = core::RequestKind::object_call; break;
+        case PYCTX_REQUEST_METHOD_CALL: r->kind = core::RequestKind::method_call; break;
+        case PYCTX_REQUEST_GETATTR: r->kind = core::RequestKind::getattr; break;
+        default: r->kind = core::RequestKind::release; break;
+    }
+    r->target = h->target;
+    r->text = h->text;
+    // Eval locals travel in `args` (the engine's layout for eval).
+    const core::ByteBuffer &first = kind == PYCTX_REQUEST_EVAL ? h->kwargs : h->args;
+    if (!first.empty() && !r->args.append(first.data(), first.size())) throw std::bad_alloc();
+    if (kind != PYCTX_REQUEST_EVAL && !h->kwargs.empty() &&
+        !r->kwargs.append(h->kwargs.data(), h->kwargs.size()))
+        throw std::bad_alloc();
+    r->env_id = kind == PYCTX_REQUEST_EVAL || kind == PYCTX_REQUEST_EXEC ? h->env_id : 0;
+    r->object_id = object_kind ? h->object->id : 0;
+    r->result_form = h->result_form;
+    r->buffers.copy_from(h->attached);  // a stream's open lends them too
+    r->deadline_ns = deadline_from(h->timeout_ms);
+    r->id = h->pool ? h->pool->next_request_id() : h->ctx->lane().next_request_id();
+    return nullptr;
+}
+
+}  // namespace pyctx::capi
+
+namespace {
+
+pyctx_error_t *set_object_kind(pyctx_request_t *h, int kind,
+                               const pyctx_object_t *object, const char *name, const char *what) {
+    if (auto *e = not_in_flight(h)) return e;
+    if (!object) return invalid("object is NULL");
+    if (what) {
+        if (auto *e = capi::check_text(name, what)) return e;
+    }
+    h->kind = kind;
+    h->object = object->ref;
+    h->ctx = object->ref->ctx;
+    h->pool.reset();  // an object lives in one context: that is the destination
+    h->target.clear();
+    h->text = what ? name : "";
+    return nullptr;
+}
+
+}  // namespace
+
+extern "C" {
+
+PYCTX_API pyctx_error_t *pyctx_request_set_result_form(pyctx_request_t *request,
+                                                       pyctx_result_form form) {
+    // Read as an int at once (not through the lambda's reference): any value
+    // may arrive from C.
+    const int f = static_cast<int>(form);
+    return guarded([&]() -> pyctx_error_t * {
+        if (auto *e = not_in_flight(request)) return e;
+        if (f == PYCTX_RESULT_STREAM)
+            return invalid("PYCTX_RESULT_STREAM is the form of a stream's open request: open "
+                           "the request with pyctx_stream_open() instead of submitting it");
+        if (f != PYCTX_RESULT_VALUE && f != PYCTX_RESULT_OBJECT && f != PYCTX_RESULT_BUFFER)
+            return invalid("unknown result form " + std::to_string(f) +
+                           " (expected PYCTX_RESULT_VALUE, PYCTX_RESULT_OBJECT or "
+                           "PYCTX_RESULT_BUFFER)");
+        request->result_form = static_cast<core::ResultForm>(f);
+        return nullptr;
+    });
+}
+
+PYCTX_API pyctx_error_t *pyctx_request_set_object_call(pyctx_request_t *request,
+                                                       const pyctx_object_t *object) {
+    return guarded([&] { return set_object_kind(request, PYCTX_REQUEST_OBJECT_CALL, object, nullptr, nullptr); });
+}
+
+PYCTX_API pyctx_error_t *pyctx_request_set_method_call(pyctx_request_t *request,
+                                                       const pyctx_object_t *object,
+                                                       const char *method) {
+    return guarded([&] { return set_object_kind(request, PYCTX_REQUEST_METHOD_CALL, object, method, "method"); });
+}
+
+PYCTX_API pyctx_error_t *pyctx_request_set_getattr(pyctx_request_t *request,
+                                                   const pyctx_object_t *object, const char *name) {
+    return guarded([&] { return set_object_kind(request, PYCTX_REQUEST_GETATTR, object, name, "attribute name"); });
+}
+
+PYCTX_API pyctx_error_t *pyctx_request_set_release(pyctx_request_t *request,
+                                                   const pyctx_object_t *object) {
+    return guarded([&] { return set_object_kind(request, PYCTX_REQUEST_RELEASE, object, nullptr, nullptr); });
+}
+
+PYCTX_API pyctx_error_t *pyctx_request_take_object(pyctx_request_t *request,
+                                                   pyctx_object_t **out_object) {
+    if (!request) return invalid("request is NULL");
+    if (!out_object) return invalid("out_object is NULL");
+    if (!request->done() || !request->result_object)
+        return invalid("the request holds no object handle (not done, failed, not "
+                       "PYCTX_RESULT_OBJECT, or already taken)");
+    *out_object = std::exchange(request->result_object, nullptr);
+    return nullptr;
 }
 
 }  // extern "C"

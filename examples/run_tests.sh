@@ -85,5 +85,25 @@ else
   fail "benchmark smoke results"
 fi
 
+# ---- bench_objects (object handles and streams): every figure, tiny sizes --
+if "$build/bench/bench_objects" --calls 200 --items 20000 >"$tmp/objects.out" 2>&1; then
+  pass "bench_objects exits 0"
+else
+  fail "bench_objects exit status"; tail -5 "$tmp/objects.out"
+fi
+objects_modes=worker
+[ "$owngil" = 1 ] && objects_modes="worker owngil"
+for mode in $objects_modes; do
+  for figure in '"pyctx_call add"' '"pyctx_object_call_method add"' '"request call add"' \
+                '"request method call add"' '"method call / call (one-call functions)"' \
+                '"method call / call (request objects)"' '"stream of small ints (generator)"'; do
+    if grep -F "\"case\": $figure, \"mode\": \"$mode\"" "$tmp/objects.out" | grep -Eq '"value": [0-9.e+]+[,}]'; then
+      pass "bench_objects $mode $figure"
+    else
+      fail "bench_objects lacks $mode $figure"
+    fi
+  done
+done
+
 echo "examples+bench: $failures failure(s)"
 [ "$failures" = 0 ]

@@ -346,6 +346,8 @@ typedef struct pyctx_context_stats {
     uint64_t memory_used;  /**< bytes of live Python allocations of the
                                 context (0 without a memory limit) */
     uint64_t memory_limit; /**< the context's memory limit (0: none) */
+    uint64_t live_objects; /**< object handles made and not yet released
+                                (0 once closing) */
 } pyctx_context_stats_t;
 
 /** Fills `out_stats`. `stats_size` is sizeof(pyctx_context_stats_t) as the
@@ -353,6 +355,38 @@ typedef struct pyctx_context_stats {
 PYCTX_API pyctx_error_t *pyctx_context_stats(const pyctx_context_t *context,
                                              pyctx_context_stats_t *out_stats,
                                              size_t stats_size);
+
+/** Process contexts: the helper executable to start. By default the library
+ *  looks next to its own shared object (then ../libexec/pyctx from it), then
+ *  at the path compiled in at install time (for hosts linking the static
+ *  library). `path` overrides both; NULL or "" restores the default. A path
+ *  that is not an executable file makes pyctx_context_create() fail with
+ *  PYCTX_ERR_NOT_FOUND. Ignored by other modes. */
+PYCTX_API pyctx_error_t *pyctx_context_options_set_process_helper(
+    pyctx_context_options_t *options, const char *path);
+
+/** Process contexts: what a crash of the child does. With `max_restarts`
+ *  0 (default) the context closes: every queued and running request
+ *  completes with PYCTX_ERR_CRASHED and later submissions with
+ *  PYCTX_ERR_CLOSED. Otherwise a new child is started (the preload runs
+ *  again) up to `max_restarts` times within any `window_ms` (0: over the
+ *  context's whole life); the running requests of the dead child complete as
+ *  crashed, queued ones wait for the new child, and envs made before the
+ *  crash complete their requests as PYCTX_ERR_CLOSED. Beyond the budget the
+ *  context closes as above. pyctx_context_options_set_memory_limit() caps a
+ *  process context's child with RLIMIT_AS: allocations beyond it raise
+ *  MemoryError there; a child killed meanwhile is reported as crashed with
+ *  the cap named in the message. */
+PYCTX_API pyctx_error_t *pyctx_context_options_set_restart(pyctx_context_options_t *options,
+                                                           uint32_t max_restarts,
+                                                           uint32_t window_ms);
+
+/** A process context's current child pid (0 once it is gone, or for other
+ *  modes) and how many times a child was restarted after a crash. Either
+ *  out pointer may be NULL. Thread-safe. */
+PYCTX_API pyctx_error_t *pyctx_context_process_info(const pyctx_context_t *context,
+                                                    uint64_t *out_pid,
+                                                    uint32_t *out_restarts);
 
 /* ======================================================================== */
 /* Environments                                                             */
@@ -525,7 +559,11 @@ typedef enum pyctx_request_kind {
     PYCTX_REQUEST_NONE = 0, /**< not set yet: submit fails */
     PYCTX_REQUEST_CALL = 1, /**< module.function(*args, **kwargs) */
     PYCTX_REQUEST_EVAL = 2, /**< an expression, with optional locals */
-    PYCTX_REQUEST_EXEC = 3  /**< statements; the value is null */
+    PYCTX_REQUEST_EXEC = 3, /**< statements; the value is null */
+    PYCTX_REQUEST_OBJECT_CALL = 4, /**< object(*args, **kwargs): see "Object handles" */
+    PYCTX_REQUEST_METHOD_CALL = 5, /**< object.method(*args, **kwargs) */
+    PYCTX_REQUEST_GETATTR = 6,     /**< object.name */
+    PYCTX_REQUEST_RELEASE = 7      /**< drop an object handle's reference */
 } pyctx_request_kind;
 
 /** Completion callback of a request object; see the life cycle above. */
@@ -1022,6 +1060,10 @@ PYCTX_API pyctx_error_t *pyctx_context_options_set_memory_limit(
  *   tag PYCTX_CBOR_TAG_TUPLE + array <-> tuple
  *   tag PYCTX_CBOR_TAG_HOST_TERM + bytes <-> pyctx.HostTerm (opaque host data,
  *                                  returned unchanged)
+ *   tag PYCTX_CBOR_TAG_OBJECT + [key, id] <-> the object of a handle (see
+ *                                  "Object handles")
+ *   tag PYCTX_CBOR_TAG_BUFFER + index <-> a memoryview of an attached buffer
+ *                                  (see "Borrowed buffers"; arguments only)
  *
  * Where a key must be hashable (map keys, set elements) arrays decode as
  * tuples and sets as frozensets; a map there is a decode error. Duplicate map
@@ -1038,6 +1080,16 @@ PYCTX_API pyctx_error_t *pyctx_context_options_set_memory_limit(
 #define PYCTX_CBOR_TAG_SYMBOL 39u
 #define PYCTX_CBOR_TAG_TUPLE 28793u     /* 0x7079, "py" */
 #define PYCTX_CBOR_TAG_HOST_TERM 28794u /* 0x707A */
+
+/** CBOR tag of an object reference: encloses [key, id], two unsigned ints
+ *  (key: the context's, id: the handle's). Python receives the object. */
+#define PYCTX_CBOR_TAG_OBJECT 28796u /* 0x707C */
+
+/** The CBOR tag naming an attached buffer: it encloses the buffer's index
+ *  (an unsigned int) in the request's attachments. Only valid in the
+ *  arguments (args, kwargs, eval locals) of a request object; elsewhere,
+ *  or with an index out of range, decoding fails with PYCTX_ERR_DECODE. */
+#define PYCTX_CBOR_TAG_BUFFER 28770u /* 0x7062, "pb" */
 #define PYCTX_CBOR_MAX_DEPTH 256
 
 /* ---- Writer: build argument buffers without another library. ---------- */
@@ -1134,6 +1186,688 @@ PYCTX_API int pyctx_cbor_reader_at_end(const pyctx_cbor_reader_t *reader);
  *  PYCTX_ERR_DECODE. */
 PYCTX_API pyctx_error_t *pyctx_cbor_diagnose(const uint8_t *data, size_t len,
                                              pyctx_bytes_t *out_text);
+
+/* ======================================================================== */
+/* Pools                                                                    */
+/* ======================================================================== */
+
+/*
+ * A pool is N contexts ("members") of one mode, made from the same context
+ * options (so the same preload, sandbox, queue capacity, memory limit),
+ * behind one submit path. Submit to a pool exactly as to a context: a
+ * request object with pyctx_request_set_pool() (sync wait, callback,
+ * cancel, timeout, batches), or the one-call pyctx_pool_call() and
+ * pyctx_pool_call_async(). The pool only chooses the member; from there the
+ * request takes that member's ordinary path, so the completion guarantee is
+ * the context's own: every accepted request completes exactly once, also
+ * under cancel, timeout, resize, member replacement, pool close and runtime
+ * shutdown. The pool has no mode of its own: it works with every mode the
+ * member options name.
+ *
+ * Routing (pyctx_pool_options_set_routing), per request:
+ *  - PYCTX_POOL_LEAST_QUEUED (default): the member with the fewest queued
+ *    requests (one more while it runs a request); among equally loaded
+ *    members one whose thread is awake (spinning, or just woken) before one
+ *    that has parked, since waking a parked thread costs a futex or
+ *    selector wake-up (~12 us on a VM against ~0.2 us); remaining ties
+ *    rotate. A parked idle member still beats an awake member with work
+ *    ahead of it. Members of executors that cannot tell report "awake".
+ *  - PYCTX_POOL_ROUND_ROBIN: members in turn.
+ *  - PYCTX_POOL_BY_KEY: requests without a key are routed least queued.
+ *  - A request with a key (pyctx_request_set_key) is routed by key whatever
+ *    the pool's routing: consistent hashing (160 points per member on a
+ *    64-bit ring; a key's hash is 64-bit FNV-1a with an avalanche step,
+ *    stable across runs), so the same key goes to the same member while
+ *    membership does not change, and a resize from N to N+1 members moves
+ *    about 1/(N+1) of the keys (all to the new member); removing a member
+ *    moves only its keys. A key whose member is closing goes to the next
+ *    member on the ring.
+ *  - A request with an env (pyctx_request_set_env) made through the pool
+ *    goes to the member the env belongs to (no routing, no key).
+ *
+ * Keys and their state: a key's state lives in its member and does not
+ * follow the key when its member changes (resize, replacement). Such a
+ * change is reported: pyctx_request_key_moved() is 1 for the first
+ * submission of a key routed to another member than that key's previous
+ * submission (a replaced member counts as another member). The pool
+ * remembers the member of up to `key_memory` keys (default 65536, see
+ * pyctx_pool_options_set_key_memory); beyond that it forgets some and a
+ * forgotten key is new again (not reported at its next request).
+ * pyctx_request_pool_member() names the member every pool request went to.
+ *
+ * Request ids are unique per pool: every member draws them from the pool's
+ * one counter (also for requests sent to a member's context handle
+ * directly), so pyctx_pool_cancel() by id works on the pool.
+ *
+ * Queue bound: pyctx_pool_options_set_queue_bound() bounds the requests
+ * queued (not yet running) over all members; a submission beyond it fails
+ * at once with PYCTX_ERR_QUEUE_FULL. The check reads the members' queue
+ * depths at submission, so submitters racing at the same instant may
+ * overshoot by at most their number minus one. Each member's own queue
+ * capacity (from the member options) still applies too.
+ *
+ * Resize (pyctx_pool_resize) grows by making members with the same options
+ * and shrinks by taking the members with the highest slots out of the
+ * routing at once; each leaving member finishes its queue, then closes.
+ *
+ * Replacement: a member that closes or crashes (its context reports
+ * closed: closed through its handle, a process member whose child died,
+ * ...) is noticed by the pool's keeper thread within about 20 ms (at once
+ * when a submission meets it) and, with PYCTX_POOL_REPLACE (default),
+ * replaced by a new member with the same options in the same ring slot
+ * (its keys come back to the slot, and are reported moved); with
+ * PYCTX_POOL_LEAVE it is dropped and the pool shrinks. Requests the closed
+ * member held have completed as closed (or crashed), exactly once. While
+ * the runtime is not running nothing is replaced.
+ *
+ * Members are contexts: pyctx_pool_member_context() hands out a context
+ * handle of member i (its stats, a broadcast exec to every member, closing
+ * one). Shutdown closes the pool's members like every context.
+ *
+ * Thread safety: every pool function may be called from any thread,
+ * concurrently, except pyctx_pool_free() (not concurrently with other calls
+ * on the same handle, as for contexts). pyctx_pool_resize() and
+ * pyctx_pool_close() wait, so they refuse (INVALID_ARGUMENT) to run on a
+ * member's own thread (a completion callback or host function there).
+ */
+typedef struct pyctx_pool pyctx_pool_t;
+typedef struct pyctx_pool_options pyctx_pool_options_t;
+
+/** How a pool chooses a member for a request without key or env. */
+typedef enum pyctx_pool_routing {
+    PYCTX_POOL_LEAST_QUEUED = 0,
+    PYCTX_POOL_ROUND_ROBIN = 1,
+    PYCTX_POOL_BY_KEY = 2
+} pyctx_pool_routing;
+
+/** What a pool does with a member that closed or crashed. */
+typedef enum pyctx_pool_replace {
+    PYCTX_POOL_REPLACE = 0, /**< make a new one in its place */
+    PYCTX_POOL_LEAVE = 1    /**< drop it: the pool shrinks */
+} pyctx_pool_replace;
+
+/** The largest pool (members are threads, or processes). */
+#define PYCTX_POOL_MAX_SIZE 256
+
+PYCTX_API pyctx_pool_options_t *pyctx_pool_options_new(void);
+PYCTX_API void pyctx_pool_options_free(pyctx_pool_options_t *options);
+/** Number of members, 1..PYCTX_POOL_MAX_SIZE (default 1). */
+PYCTX_API pyctx_error_t *pyctx_pool_options_set_size(pyctx_pool_options_t *options, size_t size);
+/** Every member's options, copied now (mode, preload, queue capacity,
+ *  sandbox, memory limit, create timeout). Their name, if set, prefixes the
+ *  members' names ("<name>-<member id>"); otherwise the pool's name does.
+ *  Default: a worker context's defaults. */
+PYCTX_API pyctx_error_t *pyctx_pool_options_set_member_options(
+    pyctx_pool_options_t *options, const pyctx_context_options_t *member_options);
+/** The pool's name (default "pool-<n>"). */
+PYCTX_API pyctx_error_t *pyctx_pool_options_set_name(pyctx_pool_options_t *options,
+                                                     const char *name);
+/** Default PYCTX_POOL_LEAST_QUEUED; a value outside the enum is
+ *  INVALID_ARGUMENT. */
+PYCTX_API pyctx_error_t *pyctx_pool_options_set_routing(pyctx_pool_options_t *options,
+                                                        pyctx_pool_routing routing);
+/** Requests queued over all members at most (0, default: unbounded). */
+PYCTX_API pyctx_error_t *pyctx_pool_options_set_queue_bound(pyctx_pool_options_t *options,
+                                                            size_t bound);
+/** Default PYCTX_POOL_REPLACE. */
+PYCTX_API pyctx_error_t *pyctx_pool_options_set_replace(pyctx_pool_options_t *options,
+                                                        pyctx_pool_replace policy);
+/** How many keys the pool remembers for pyctx_request_key_moved()
+ *  (default 65536; 0: none, never reported). */
+PYCTX_API pyctx_error_t *pyctx_pool_options_set_key_memory(pyctx_pool_options_t *options,
+                                                           size_t keys);
+
+/**
+ * Creates the pool and all its members (each as pyctx_context_create()
+ * does, one after the other). If a member cannot be made, the ones made are
+ * closed and the error names the member (NOT_RUNNING, INVALID_ARGUMENT,
+ * UNSUPPORTED, PYTHON for a preload that raised, ...). `options` may be NULL.
+ */
+PYCTX_API pyctx_error_t *pyctx_pool_create(const pyctx_pool_options_t *options,
+                                           pyctx_pool_t **out_pool);
+/**
+ * Closes the pool: new submissions fail with PYCTX_ERR_CLOSED, every member
+ * closes as pyctx_context_close() does (queued requests complete as closed,
+ * running ones are interrupted), all against one deadline of `timeout_ms`.
+ * PYCTX_ERR_STUCK names the members whose Python did not return. Idempotent.
+ */
+PYCTX_API pyctx_error_t *pyctx_pool_close(pyctx_pool_t *pool, uint32_t timeout_ms);
+/** Releases the handle; an open pool is closed without waiting. Accepts
+ *  NULL. Request objects and envs keep what they use alive. */
+PYCTX_API void pyctx_pool_free(pyctx_pool_t *pool);
+
+/**
+ * Changes the number of members to `size` (1..PYCTX_POOL_MAX_SIZE). Growing
+ * makes the new members first (an error leaves the pool as it was).
+ * Shrinking takes the members with the highest slots out of the routing at
+ * once, waits until each has finished its queue (running requests and
+ * pending coroutine tasks included) for at most `timeout_ms`
+ * (PYCTX_NO_TIMEOUT: as long as it takes), then closes it: whatever is left
+ * then completes as closed. Returns once the leaving members have closed
+ * (PYCTX_ERR_STUCK when one's Python did not return). One resize at a time;
+ * others wait.
+ */
+PYCTX_API pyctx_error_t *pyctx_pool_resize(pyctx_pool_t *pool, size_t size, uint32_t timeout_ms);
+/** Members routed to now (0 when closed or NULL). */
+PYCTX_API size_t pyctx_pool_size(const pyctx_pool_t *pool);
+/** The pool's name; valid as long as the handle (NULL: ""). */
+PYCTX_API const char *pyctx_pool_name(const pyctx_pool_t *pool);
+/** 1 when the pool is closed or closing, else 0 (NULL: 1). */
+PYCTX_API int pyctx_pool_is_closed(const pyctx_pool_t *pool);
+/** A new handle of member `index` (0..size-1, in slot order), released
+ *  with pyctx_context_free(), which for a member handle does not close the
+ *  member; pyctx_context_close() on it does (the pool then replaces or
+ *  drops it per its policy). NOT_FOUND when out of range. */
+PYCTX_API pyctx_error_t *pyctx_pool_member_context(pyctx_pool_t *pool, size_t index,
+                                                   pyctx_context_t **out_context);
+
+/** Cancels request `request_id` of this pool on whichever member holds it
+ *  (see pyctx_cancel()). NOT_FOUND when unknown or already completed,
+ *  INVALID_ARGUMENT for id 0. */
+PYCTX_API pyctx_error_t *pyctx_pool_cancel(pyctx_pool_t *pool, uint64_t request_id);
+
+/** pyctx_call() through the pool's routing (no key). */
+PYCTX_API pyctx_error_t *pyctx_pool_call(pyctx_pool_t *pool, const char *module,
+                                         const char *function, const uint8_t *args,
+                                         size_t args_len, const uint8_t *kwargs,
+                                         size_t kwargs_len, uint32_t timeout_ms,
+                                         pyctx_bytes_t *out_result);
+/** pyctx_call_async() through the pool's routing (no key); the id is
+ *  unique per pool. */
+PYCTX_API pyctx_error_t *pyctx_pool_call_async(pyctx_pool_t *pool, const char *module,
+                                               const char *function, const uint8_t *args,
+                                               size_t args_len, const uint8_t *kwargs,
+                                               size_t kwargs_len, uint32_t timeout_ms,
+                                               pyctx_completion_fn on_complete, void *user_data,
+                                               uint64_t *out_request_id);
+
+/** An env on a member the pool's routing chooses. It belongs to that member
+ *  (pyctx_eval/exec with it need that member's context; a pool request with
+ *  it always goes there); when the member has left the pool, requests with
+ *  it fail with PYCTX_ERR_CLOSED. */
+PYCTX_API pyctx_error_t *pyctx_pool_env_create(pyctx_pool_t *pool, pyctx_env_t **out_env);
+
+/** The request's destination: a pool (replaces a context set before, as
+ *  pyctx_request_set_context() replaces a pool). The request keeps the
+ *  pool alive while it refers to it. */
+PYCTX_API pyctx_error_t *pyctx_request_set_pool(pyctx_request_t *request, pyctx_pool_t *pool);
+/** The routing key of pool requests (any bytes, copied; NULL/0: none).
+ *  Ignored for a context destination. */
+PYCTX_API pyctx_error_t *pyctx_request_set_key(pyctx_request_t *request, const void *key,
+                                               size_t len);
+/** The member id (see pyctx_pool_member_stats_t) the current submission
+ *  went to; 0 before, and for context destinations. */
+PYCTX_API uint64_t pyctx_request_pool_member(const pyctx_request_t *request);
+/** 1 when the current submission's key was routed to another member than
+ *  its previous submission of that key; else 0. */
+PYCTX_API int pyctx_request_key_moved(const pyctx_request_t *request);
+
+/** Counters of a pool, over every member it ever had. Fields are only ever
+ *  appended. */
+typedef struct pyctx_pool_stats {
+    uint64_t size;           /**< members routed to now */
+    uint64_t leaving;        /**< members finishing their queue before closing */
+    uint64_t created;        /**< members ever made (growth, replacements) */
+    uint64_t replaced;       /**< members replaced after they closed */
+    uint64_t replace_failed; /**< replacements that could not be made */
+    uint64_t refused_full;   /**< submissions refused at the queue bound */
+    uint64_t completed;      /**< the members' counters, summed ... */
+    uint64_t failed;
+    uint64_t cancelled;
+    uint64_t timed_out;
+    uint64_t closed;
+    uint64_t queue_depth;    /**< queued now over all members */
+    uint64_t keys_known;     /**< keys remembered for moved reports */
+} pyctx_pool_stats_t;
+
+/** One member's counters: its context's, plus routing state. Fields are
+ *  only ever appended. */
+typedef struct pyctx_pool_member_stats {
+    uint64_t member_id;    /**< unique in the pool, never reused */
+    uint64_t slot;         /**< its place on the ring (a replacement keeps it) */
+    uint64_t parked;       /**< 1 when its thread has parked (a hint) */
+    uint64_t busy;         /**< 1 while it runs a request (a hint) */
+    uint64_t completed;
+    uint64_t failed;
+    uint64_t cancelled;
+    uint64_t timed_out;
+    uint64_t closed;
+    uint64_t queue_depth;
+    uint64_t thread_id;
+} pyctx_pool_member_stats_t;
+
+/** Fills `out_stats` (`stats_size` = sizeof as the caller knows it). */
+PYCTX_API pyctx_error_t *pyctx_pool_stats(const pyctx_pool_t *pool, pyctx_pool_stats_t *out_stats,
+                                          size_t stats_size);
+/** Member `index` (0..size-1); NOT_FOUND when out of range. */
+PYCTX_API pyctx_error_t *pyctx_pool_member_stats(const pyctx_pool_t *pool, size_t index,
+                                                 pyctx_pool_member_stats_t *out_stats,
+                                                 size_t stats_size);
+
+/* ======================================================================== */
+/* Object handles                                                           */
+/* ======================================================================== */
+
+/*
+ * An object handle is a reference to a live Python object in one context: a
+ * loaded model, a connection, a compiled regex. A call, eval or object
+ * request returns one instead of a value when its result form is
+ * PYCTX_RESULT_OBJECT. The host can then call the object, call its methods
+ * by name, read attributes, pass it back inside arguments (nested anywhere
+ * in lists and maps: pyctx_cbor_write_object()), and release it.
+ *
+ * Object operations are request kinds of the request object
+ * (pyctx_request_set_object_call/_method_call/_getattr/_release), so
+ * timeouts, cancel, sync and async and batches come with them; the
+ * pyctx_object_* functions further down are thin synchronous wrappers.
+ *
+ * Ownership and life:
+ *  - The host owns the pyctx_object_t it received and frees it with
+ *    pyctx_object_free(), which also releases the Python reference (on the
+ *    context thread, later) if pyctx_object_release() has not.
+ *  - Releasing drops the Python reference on the context thread. A handle
+ *    belongs to the context that made it. Using it with another context,
+ *    after its release, or after its context closed is an error, never a
+ *    crash: PYCTX_ERR_INVALID_ARGUMENT (another context; released, checked
+ *    on the host side at submit and again in the context), PYCTX_ERR_CLOSED
+ *    (context closed). An object reference inside CBOR arguments that names
+ *    another context's or a released object fails with PYCTX_ERR_DECODE.
+ *  - Closing the context releases every handle it made; the handles the
+ *    host still holds then report PYCTX_ERR_CLOSED (free them as usual).
+ *  - pyctx_context_stats_t.live_objects counts the handles alive.
+ *
+ * Thread safety: a handle may be used from any thread, by several threads
+ * at once (each request carries its own copy of the reference). Free it
+ * once, when no other thread uses it any more. Requests on one context run
+ * in submission order, so a release submitted after a call runs after it.
+ */
+typedef struct pyctx_object pyctx_object_t;
+
+/** What a call, eval or object request returns. Values are stable. */
+typedef enum pyctx_result_form {
+    PYCTX_RESULT_VALUE = 0,  /**< the result as CBOR: pyctx_request_value()
+                                  (the default) */
+    PYCTX_RESULT_OBJECT = 1, /**< a new handle to the result; its value is
+                                  the object reference CBOR, and
+                                  pyctx_request_take_object() hands it out */
+    PYCTX_RESULT_BUFFER = 2, /**< a view of a buffer-protocol result:
+                                  pyctx_request_take_buffer() (borrowed
+                                  buffers) */
+    PYCTX_RESULT_STREAM = 3  /**< the result becomes a stream: the form of
+                                  the request pyctx_stream_open() sends;
+                                  not settable with
+                                  pyctx_request_set_result_form() */
+} pyctx_result_form;
+
+/** The result form of each submission (default PYCTX_RESULT_VALUE):
+ *  PYCTX_RESULT_VALUE, _OBJECT or _BUFFER; INVALID_ARGUMENT for any other
+ *  value (PYCTX_RESULT_STREAM included: open a stream with
+ *  pyctx_stream_open()). A form other than PYCTX_RESULT_VALUE is refused at
+ *  submit for exec and release requests, which have no result. */
+PYCTX_API pyctx_error_t *pyctx_request_set_result_form(pyctx_request_t *request,
+                                                       pyctx_result_form form);
+/** Kind object call: `object(*args, **kwargs)`; args and kwargs as for a
+ *  call. Sets the destination to the object's context. The request keeps
+ *  its own reference to the handle: freeing the handle meanwhile makes the
+ *  next submit fail (released). */
+PYCTX_API pyctx_error_t *pyctx_request_set_object_call(pyctx_request_t *request,
+                                                       const pyctx_object_t *object);
+/** Kind method call: `object.method(*args, **kwargs)`. */
+PYCTX_API pyctx_error_t *pyctx_request_set_method_call(pyctx_request_t *request,
+                                                       const pyctx_object_t *object,
+                                                       const char *method);
+/** Kind attribute read: `object.name` (args and kwargs must be empty). */
+PYCTX_API pyctx_error_t *pyctx_request_set_getattr(pyctx_request_t *request,
+                                                   const pyctx_object_t *object, const char *name);
+/** Kind release: drops the object's Python reference (the value is null).
+ *  Once submitted, the handle counts as released on the host side (even if
+ *  that request is then cancelled: the reference then goes with the
+ *  context). */
+PYCTX_API pyctx_error_t *pyctx_request_set_release(pyctx_request_t *request,
+                                                   const pyctx_object_t *object);
+/** Once done with PYCTX_RESULT_OBJECT: moves the new handle into
+ *  `*out_object` (free it with pyctx_object_free()). INVALID_ARGUMENT when
+ *  there is none (not done, failed, another form, or already taken). A
+ *  handle never taken is released when the request is resubmitted or
+ *  freed. */
+PYCTX_API pyctx_error_t *pyctx_request_take_object(pyctx_request_t *request,
+                                                   pyctx_object_t **out_object);
+
+/** Releases the Python reference (unless released already) without waiting,
+ *  and frees the handle. Accepts NULL. Not concurrently with other calls on
+ *  the same handle. */
+PYCTX_API void pyctx_object_free(pyctx_object_t *object);
+/** Synchronous release, waiting up to `timeout_ms`: the handle stays valid
+ *  to free, and every later use reports it released. INVALID_ARGUMENT when
+ *  it was released already; CLOSED when its context is closed (the
+ *  reference is gone with it). */
+PYCTX_API pyctx_error_t *pyctx_object_release(pyctx_object_t *object, uint32_t timeout_ms);
+/** 1 while the handle may be used: not released and its context open (NULL: 0). */
+PYCTX_API int pyctx_object_is_alive(const pyctx_object_t *object);
+/** The handle's id in its context (unique there, never reused; NULL: 0). */
+PYCTX_API uint64_t pyctx_object_id(const pyctx_object_t *object);
+/** The name of the context the object lives in; valid as long as the
+ *  handle (NULL: ""). */
+PYCTX_API const char *pyctx_object_context_name(const pyctx_object_t *object);
+
+/** Synchronous `object(*args, **kwargs)` (CBOR array / map, NULL/0: none);
+ *  the result's CBOR in `*out_result` (free with pyctx_bytes_free()). */
+PYCTX_API pyctx_error_t *pyctx_object_call(const pyctx_object_t *object, const uint8_t *args,
+                                           size_t args_len, const uint8_t *kwargs,
+                                           size_t kwargs_len, uint32_t timeout_ms,
+                                           pyctx_bytes_t *out_result);
+/** Synchronous `object.method(*args, **kwargs)`. */
+PYCTX_API pyctx_error_t *pyctx_object_call_method(const pyctx_object_t *object, const char *method,
+                                                  const uint8_t *args, size_t args_len,
+                                                  const uint8_t *kwargs, size_t kwargs_len,
+                                                  uint32_t timeout_ms, pyctx_bytes_t *out_result);
+/** Synchronous `object.name`. */
+PYCTX_API pyctx_error_t *pyctx_object_getattr(const pyctx_object_t *object, const char *name,
+                                              uint32_t timeout_ms, pyctx_bytes_t *out_value);
+/** Writes the object reference of `object` (tag PYCTX_CBOR_TAG_OBJECT
+ *  [key, id]) as one item, to nest it in arguments. Returns 0 or -1 (NULL
+ *  object, or out of memory) like the other writers. */
+PYCTX_API int pyctx_cbor_write_object(pyctx_cbor_writer_t *writer, const pyctx_object_t *object);
+
+/* ======================================================================== */
+/* Streams                                                                  */
+/* ======================================================================== */
+
+/*
+ * A stream reads a generator, an async generator or any iterator (or
+ * iterable) item by item: set up a call, eval or object request as usual
+ * and open it with pyctx_stream_open() instead of submitting it. Its result
+ * becomes the stream; async generators (and async iterators) advance on the
+ * context's asyncio loop, so many streams progress at once on one context.
+ *
+ * Credit (backpressure): the host grants credit -- at open and with
+ * pyctx_stream_credit() -- and the iterator is never advanced more times
+ * than the credit granted in total. Each advance either produces an item
+ * (delivered, in order; batched when items come fast) or finds the end (or
+ * the exception that ends the stream), so the end of a stream that was
+ * granted exactly as many credits as it has items is only found, and
+ * reported, once one more credit is granted. With no credit left the
+ * iterator waits, suspended, in the context.
+ *
+ * Callbacks: `on_item` runs once per item, `on_end` exactly once, after the
+ * last item, with PYCTX_OK (the iterator was exhausted) or the status and
+ * error that ended it: a Python exception raised mid-stream (type, message
+ * and traceback; the items before it were delivered), PYCTX_ERR_CANCELLED
+ * (pyctx_stream_cancel()), PYCTX_ERR_CLOSED (the context closed), or the
+ * error of the call that was to produce the iterator. Both run on a library
+ * thread, one at a time per stream, with no GIL and no library lock held;
+ * they must not block, may grant credit, cancel, and (on_end only) free the
+ * stream. `item` is borrowed for the duration of the callback. No callback
+ * runs after on_end. The user data is released by its destructor once,
+ * inside pyctx_stream_free() (when called from on_end: right after on_end
+ * returns).
+ *
+ * Pull form: with `on_item` NULL the items wait in the stream for
+ * pyctx_stream_next(), which grants credit itself (the open's `credit`, at
+ * least 1, whenever no item is waiting and none is owed).
+ *
+ * Cancel closes the iterator in the context: a generator's close() (its
+ * finally blocks run), an async generator's aclose(). Items already on the
+ * way are dropped. Process contexts will carry the same messages (open,
+ * credit, cancel) through their ring.
+ *
+ * Thread safety: pyctx_stream_credit, _cancel, _next and _is_done may be
+ * called from any thread; pyctx_stream_free once, by the owner.
+ */
+typedef struct pyctx_stream pyctx_stream_t;
+
+/** One item (CBOR, borrowed for the duration of the call). */
+typedef void (*pyctx_stream_item_fn)(void *user_data, pyctx_stream_t *stream,
+                                     const uint8_t *item, size_t len);
+/** The end, exactly once: `status` PYCTX_OK at exhaustion, else `error`
+ *  (borrowed for the duration of the call) says why it ended. */
+typedef void (*pyctx_stream_end_fn)(void *user_data, pyctx_stream_t *stream, pyctx_status status,
+                                    const pyctx_error_t *error);
+
+/**
+ * Opens a stream from `request` (a NEW or DONE call, eval, object call or
+ * method call request; its settings are copied and the request itself stays
+ * untouched, reusable). `credit` is the credit granted at once (0: none
+ * yet). `on_item` NULL selects the pull form; `on_end` may be NULL. On
+ * success `*out_stream` is the stream; on an error nothing was started and
+ * `free_user_data` is not called.
+ */
+PYCTX_API pyctx_error_t *pyctx_stream_open(pyctx_request_t *request, uint32_t credit,
+                                           pyctx_stream_item_fn on_item, pyctx_stream_end_fn on_end,
+                                           void *user_data, pyctx_free_fn free_user_data,
+                                           pyctx_stream_t **out_stream);
+/** Grants `n` more credit. Ignored (NULL returned) once the stream ended. */
+PYCTX_API pyctx_error_t *pyctx_stream_credit(pyctx_stream_t *stream, uint32_t n);
+/** Cancels: the iterator is closed in the context and the end is reported
+ *  with PYCTX_ERR_CANCELLED (unless the stream had ended already). */
+PYCTX_API pyctx_error_t *pyctx_stream_cancel(pyctx_stream_t *stream);
+/** Pull form: waits up to `timeout_ms` (PYCTX_NO_TIMEOUT: no limit) for
+ *  the next item and moves it into `*out_item` (free with
+ *  pyctx_bytes_free()); `*out_done` is 0. At the end `*out_done` is 1 and
+ *  the result is NULL when the iterator was exhausted, or a copy of the
+ *  error that ended it. PYCTX_ERR_TIMEOUT when no item came in time (the
+ *  stream goes on). INVALID_ARGUMENT for a stream opened with `on_item`. */
+PYCTX_API pyctx_error_t *pyctx_stream_next(pyctx_stream_t *stream, uint32_t timeout_ms,
+                                           pyctx_bytes_t *out_item, int *out_done);
+/** 1 once the end was reported (NULL: 1). */
+PYCTX_API int pyctx_stream_is_done(const pyctx_stream_t *stream);
+/** Frees the stream: one not yet ended is cancelled, and its end awaited
+ *  (except when called from its own on_end). Releases the user data.
+ *  Accepts NULL. */
+PYCTX_API void pyctx_stream_free(pyctx_stream_t *stream);
+
+/* ======================================================================== */
+/* Borrowed buffers                                                         */
+/* ======================================================================== */
+
+/*
+ * Large arrays cross the boundary without a copy, in both directions, as a
+ * buffer handle (pyctx_buffer_t): memory plus its element layout in the
+ * terms of Python's buffer protocol (PEP 3118).
+ *
+ * Host -> Python. The host lends memory (pyctx_buffer_lend(), or memory the
+ * library allocates with pyctx_buffer_alloc()), describes its elements
+ * (pyctx_buffer_set_format(), pyctx_buffer_set_shape(); default: unsigned
+ * bytes, one dimension), attaches it to a request object
+ * (pyctx_request_attach_buffer(), which returns its index) and names it in
+ * the request's CBOR arguments -- anywhere in the argument tree, in args,
+ * kwargs or eval locals -- as tag PYCTX_CBOR_TAG_BUFFER enclosing that
+ * index (an unsigned int). Python receives a `memoryview` over the host's
+ * memory itself: memoryview indexing and slicing, `numpy.frombuffer(view,
+ * dtype=...)`, `numpy.asarray(view)`, `bytes(view)`, `hashlib.sha256(view)`
+ * and every other buffer consumer read (and, when lent writable, write) that
+ * memory with no copy. The view's `.obj` is a `pyctx.LentBuffer`, the small
+ * exporter that lends it; its format, itemsize, shape, strides and
+ * `readonly` are the buffer's. A read-only buffer refuses writable views
+ * (BufferError), so `view[0] = 1` raises TypeError and numpy arrays made from
+ * it are not writeable.
+ *
+ * What keeps lent memory lent. The library ends a loan -- runs the host's
+ * finalizer, or frees library memory -- exactly once, when the last of these
+ * is gone, and never before:
+ *   - the host's handle (until pyctx_buffer_free()),
+ *   - each request object it is attached to and has not yet submitted,
+ *   - each submission it went with, until that submission completes -- with
+ *     a value, a Python error, cancelled, timed out or closed,
+ *   - each Python object that views it: the memoryview Python received,
+ *     anything made from it (slices, numpy arrays, other memoryviews), and
+ *     whatever keeps those alive (a global, a list, a cached array).
+ * So a view Python keeps after its request ended keeps the memory lent: the
+ * host must not reuse or free that memory before the finalizer ran. Closing
+ * the context drops what its Python holds (an owngil interpreter ends with
+ * all of its objects; a worker context drops its namespaces), which ends
+ * those loans. In worker mode the main interpreter outlives every context: a
+ * view stored in a module there (e.g. `sys.modules` or a module global) keeps
+ * the memory lent after the context closed, until that view dies or, at the
+ * latest, pyctx_shutdown() once Python is finalized. pyctx_context_buffer_stats()
+ * counts the views still alive.
+ *
+ * The finalizer runs on the thread that dropped the last reference: the
+ * host's (inside pyctx_buffer_free(), pyctx_request_free() or a completion),
+ * or a context thread with its GIL released (when Python drops the last
+ * view). It must not block for long; it may call pyctx functions, but must not
+ * wait synchronously on a context.
+ *
+ * Python -> host. A call, eval or object request set to PYCTX_RESULT_BUFFER
+ * (pyctx_request_set_result_form()) returns its result as a view instead of
+ * CBOR: any object that supports the buffer protocol -- bytes, bytearray,
+ * memoryview, array.array, a numpy array, any exporter, including a
+ * coroutine's result. pyctx_request_take_buffer() hands it to the host as a
+ * buffer handle: pointer, length, format, shape, strides and read-only flag
+ * of Python's own memory (strides may be negative and the data need not be
+ * contiguous; pyctx_buffer_info() says). The object stays pinned -- alive and
+ * its memory in place -- until the host frees the handle with
+ * pyctx_buffer_free(), from any thread, at any time; the view is then
+ * released (PyBuffer_Release) on the context's thread. A result that has no
+ * buffer view (an int, a list) fails with PYCTX_ERR_ENCODE naming its type.
+ * The host may write through the view unless it is read-only, and may attach
+ * it to another request -- of any context -- to lend Python's memory on.
+ *
+ * Views the host holds and closing. A context cannot end its interpreter
+ * while the host holds views of its objects: pyctx_context_close() waits for
+ * them to be released, up to its timeout, and then returns PYCTX_ERR_STUCK
+ * naming how many are held; the context's thread ends its interpreter and
+ * exits as soon as the last one is released. Freeing a view after its context
+ * closed is always fine. pyctx_shutdown() closes contexts the same way:
+ * release every view before it, or it reports the context stuck and leaves
+ * Python initialized.
+ *
+ * Process contexts (not yet built) will share library-allocated buffers with
+ * their child process without a copy, and copy lent host memory once.
+ *
+ * Thread safety: pyctx_buffer_set_format()/_set_shape() are for the thread
+ * that made the buffer, before it is first attached (the layout is then
+ * fixed). pyctx_buffer_data(), pyctx_buffer_info() and pyctx_buffer_free()
+ * may be called from any thread, concurrently with requests that use the
+ * buffer; the memory itself is shared with Python without synchronization:
+ * the host must not write memory Python may be reading, or read memory
+ * Python may be writing, except across a request's completion.
+ */
+typedef struct pyctx_buffer pyctx_buffer_t;
+
+/** Library-allocated buffers are aligned to this many bytes. */
+#define PYCTX_BUFFER_ALIGNMENT 64u
+
+/** Whose memory a buffer is. Values are stable; new ones are only appended. */
+typedef enum pyctx_buffer_memory {
+    PYCTX_BUFFER_HOST = 0,    /**< the host's, lent with pyctx_buffer_lend() */
+    PYCTX_BUFFER_LIBRARY = 1, /**< allocated by pyctx_buffer_alloc() */
+    PYCTX_BUFFER_PYTHON = 2   /**< a Python object's, from pyctx_request_take_buffer() */
+} pyctx_buffer_memory;
+
+/** A buffer's memory and layout; see pyctx_buffer_info(). Fields are only
+ *  ever appended. The pointers stay valid as long as the handle. */
+typedef struct pyctx_buffer_info {
+    void *data;             /**< the first element */
+    size_t len;             /**< itemsize * product(shape): the elements' bytes */
+    size_t itemsize;
+    const char *format;     /**< PEP 3118 element format, e.g. "d" or "<i";
+                                 "B" for plain bytes; never NULL */
+    int ndim;               /**< >= 1 */
+    const int64_t *shape;   /**< ndim entries */
+    const int64_t *strides; /**< ndim entries, in bytes (filled in C order
+                                 when none were given) */
+    int readonly;           /**< 1: must not be written through this buffer */
+    int c_contiguous;       /**< 1: the elements are contiguous in C order */
+    pyctx_buffer_memory memory;
+} pyctx_buffer_info_t;
+
+/**
+ * Lends `len` bytes at `data` (NULL only when `len` is 0). `writable` 1 lets
+ * Python write into them, 0 lends them read-only. `finalizer` (may be NULL)
+ * is called with `user_data` exactly once, when the loan ends (see "What
+ * keeps lent memory lent" above); until then the memory must stay valid and
+ * in place. When this fails the finalizer is not called: the caller still
+ * owns the memory.
+ */
+PYCTX_API pyctx_error_t *pyctx_buffer_lend(void *data, size_t len, int writable,
+                                           pyctx_free_fn finalizer, void *user_data,
+                                           pyctx_buffer_t **out_buffer);
+
+/**
+ * Allocates `len` zeroed, writable bytes aligned to PYCTX_BUFFER_ALIGNMENT,
+ * owned by the library and freed when the loan ends. Fill them through
+ * pyctx_buffer_data(). This is the form for hosts that cannot lend their own
+ * memory (Go), and the one process contexts will share without a copy.
+ * PYCTX_ERR_NO_MEMORY when the allocation fails.
+ */
+PYCTX_API pyctx_error_t *pyctx_buffer_alloc(size_t len, pyctx_buffer_t **out_buffer);
+
+/**
+ * Sets the element format, a PEP 3118 / `struct` module code with an
+ * optional byte-order prefix: one of ? b B c h H i I l L q Q n N e f d P
+ * (n, N, P only native), or Zf / Zd (complex float / double), after
+ * nothing or '@' (native), '=', '<', '>' or '!' (standard sizes). Default
+ * "B". With no shape set, the buffer is one dimension of len / itemsize
+ * elements (len must be a multiple of the item size). INVALID_ARGUMENT for
+ * another format, a size that does not fit, or once the buffer was attached.
+ */
+PYCTX_API pyctx_error_t *pyctx_buffer_set_format(pyctx_buffer_t *buffer, const char *format);
+
+/**
+ * Sets the shape (`ndim` entries, 1..64, each >= 0) and optionally the
+ * strides in bytes (`strides` NULL: C-contiguous, and the elements must fill
+ * exactly the buffer's length). Strides must be non-negative and keep every
+ * element inside the buffer. INVALID_ARGUMENT otherwise, naming what does not
+ * fit, or once the buffer was attached. Set the format first.
+ */
+PYCTX_API pyctx_error_t *pyctx_buffer_set_shape(pyctx_buffer_t *buffer, int ndim,
+                                                const int64_t *shape, const int64_t *strides);
+
+/** The buffer's memory, and in `out_len` (may be NULL) its length in bytes
+ *  (for a Python view: itemsize * product(shape)). NULL for NULL. Write
+ *  only into writable buffers (see the thread-safety note above). */
+PYCTX_API void *pyctx_buffer_data(const pyctx_buffer_t *buffer, size_t *out_len);
+
+/** Fills `out_info`. `info_size` is sizeof(pyctx_buffer_info_t) as the
+ *  caller knows it; only that many bytes are written. */
+PYCTX_API pyctx_error_t *pyctx_buffer_info(const pyctx_buffer_t *buffer,
+                                           pyctx_buffer_info_t *out_info, size_t info_size);
+
+/** Releases the handle. The loan ends when nothing else holds the buffer
+ *  (see above); for a Python view, the view is released on its context's
+ *  thread. Any thread. Accepts NULL. */
+PYCTX_API void pyctx_buffer_free(pyctx_buffer_t *buffer);
+
+/**
+ * Attaches `buffer` to the request's next submission; `out_index` (may be
+ * NULL) receives its index for PYCTX_CBOR_TAG_BUFFER: 0, 1, 2, ... in the
+ * order of attachment. The request holds the buffer (the caller keeps its
+ * own handle, to free as usual) and the buffer's layout is fixed from now
+ * on. Submitting hands the attachments to that submission, which lets go of
+ * them when it completes, and leaves the request with none: a resubmission
+ * attaches again. A refused submission keeps them. INVALID_ARGUMENT for an
+ * in-flight request.
+ */
+PYCTX_API pyctx_error_t *pyctx_request_attach_buffer(pyctx_request_t *request,
+                                                     pyctx_buffer_t *buffer,
+                                                     uint32_t *out_index);
+
+/** Drops the buffers attached since the last submission. */
+PYCTX_API pyctx_error_t *pyctx_request_clear_buffers(pyctx_request_t *request);
+
+/** Once done with PYCTX_RESULT_BUFFER: moves the result view into
+ *  `out_buffer` (release it with pyctx_buffer_free()). INVALID_ARGUMENT when
+ *  there is none (not done, failed, another form, or already taken). A view
+ *  not taken is released with the request's next submission or its free. */
+PYCTX_API pyctx_error_t *pyctx_request_take_buffer(pyctx_request_t *request,
+                                                   pyctx_buffer_t **out_buffer);
+
+/** Buffer counters of one context. Fields are only ever appended. */
+typedef struct pyctx_buffer_stats {
+    uint64_t lent_views; /**< Python views of lent buffers alive in the
+                              context now (each tag decoded is one, until
+                              the last object viewing it is gone) */
+    uint64_t lent_total; /**< buffers lent to the context over its life */
+    uint64_t held_views; /**< views of the context's Python objects the
+                              host holds now */
+} pyctx_buffer_stats_t;
+
+/** Fills `out_stats` (`stats_size` as in pyctx_context_stats()). Valid on a
+ *  closed context too: lent views may outlive a worker context. */
+PYCTX_API pyctx_error_t *pyctx_context_buffer_stats(const pyctx_context_t *context,
+                                                    pyctx_buffer_stats_t *out_stats,
+                                                    size_t stats_size);
 
 #ifdef __cplusplus
 } /* extern "C" */

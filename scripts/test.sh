@@ -57,7 +57,8 @@ if [[ -z "${PYCTX_TEST_QUICK:-}" ]]; then
     step "C/C++ suite, $old_python"
     build build-oldpy -DPYCTX_PYTHON="$old_python" -DPYCTX_BUILD_TESTS=ON -DPYCTX_BUILD_BENCH=OFF -DPYCTX_BUILD_EXAMPLES=OFF
     # Debian's python3-numpy (scripts/deps.sh) serves Debian's python3: when
-    # that is the Python here, its numpy tests must run, not skip.
+    # that is the Python here, its numpy tests (test_process_numpy and the
+    # numpy cases of test_buffers) must run, not skip.
     if [[ "$old_python" -ef /usr/bin/python3 ]]; then
       PYCTX_TEST_REQUIRE_NUMPY=1 run_ctest build-oldpy "ctest ($old_python)"
     else

@@ -53,22 +53,10 @@ add_test(NAME header_strict_c99
 add_test(NAME header_strict_cxx11
   COMMAND ${CMAKE_CXX_COMPILER} -x c++ -std=c++11 -pedantic -Wall -Wextra -Werror
           -fsyntax-only -I${_pyctx_include} ${_pyctx_header_check})
-# Draft headers (capi/draft/*.h, folded into pyctx.h later) meet the same bar.
-file(GLOB _pyctx_drafts "${PROJECT_SOURCE_DIR}/capi/draft/*.h")
-foreach(_draft IN LISTS _pyctx_drafts)
-  get_filename_component(_draft_name "${_draft}" NAME_WE)
-  add_test(NAME header_draft_${_draft_name}_c99
-    COMMAND ${CMAKE_C_COMPILER} -x c -std=c99 -pedantic -Wall -Wextra -Werror -Wstrict-prototypes
-            -fsyntax-only -I${_pyctx_include} ${_draft})
-  add_test(NAME header_draft_${_draft_name}_cxx11
-    COMMAND ${CMAKE_CXX_COMPILER} -x c++ -std=c++11 -pedantic -Wall -Wextra -Werror
-            -fsyntax-only -I${_pyctx_include} ${_draft})
-endforeach()
 
 # ---- exported symbols ----------------------------------------------------------
 add_test(NAME abi_exports_match_header
   COMMAND ${CMAKE_COMMAND} -DLIB=$<TARGET_FILE:pyctx> -DHEADER=${_pyctx_include}/pyctx.h
-          -DDRAFTS=${PROJECT_SOURCE_DIR}/capi/draft
           -DNM=${CMAKE_NM} -P ${CMAKE_CURRENT_SOURCE_DIR}/abi/check_exports.cmake)
 
 # ---- plain C hosts -------------------------------------------------------------

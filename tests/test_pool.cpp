@@ -1,4 +1,4 @@
-// Pools (capi/draft/pools.h): routing (round robin spreads evenly, least
+// Pools (pyctx.h "Pools"): routing (round robin spreads evenly, least
 // queued avoids a busy member, the parked/busy signals), key affinity and
 // the keys a resize moves (reported), resize up and down under load with
 // every request completing exactly once, member close -> replacement (and
@@ -17,7 +17,6 @@
 #include <vector>
 
 #include "pyctx.h"
-#include "../capi/draft/pools.h"
 #include "support/cbor.h"
 #include "support/gate.h"
 #include "support/handles.h"
@@ -28,19 +27,6 @@ using namespace pyctx_test;
 static auto *const g_runtime = install_runtime();
 
 namespace {
-
-struct PoolDeleter {
-    void operator()(pyctx_pool_t *p) const { pyctx_pool_free(p); }
-};
-using Pool = std::unique_ptr<pyctx_pool_t, PoolDeleter>;
-struct PoolOptionsDeleter {
-    void operator()(pyctx_pool_options_t *o) const { pyctx_pool_options_free(o); }
-};
-using PoolOptions = std::unique_ptr<pyctx_pool_options_t, PoolOptionsDeleter>;
-struct RequestDeleter {
-    void operator()(pyctx_request_t *r) const { pyctx_request_free(r); }
-};
-using Request = std::unique_ptr<pyctx_request_t, RequestDeleter>;
 
 struct PoolSpec {
     size_t size = 2;

@@ -7,7 +7,6 @@
 #include <algorithm>
 
 #include "pyctx.h"
-#include "../capi/draft/process.h"
 #include "support/cbor.h"
 #include "support/collector.h"
 #include "support/contexts.h"

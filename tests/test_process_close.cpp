@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include "pyctx.h"
-#include "../capi/draft/process.h"
 #include "support/collector.h"
 #include "support/contexts.h"
 #include "support/gate.h"

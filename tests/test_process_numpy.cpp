@@ -13,7 +13,6 @@
 #include <vector>
 
 #include "pyctx.h"
-#include "../capi/draft/process.h"
 #include "support/cbor.h"
 #include "support/collector.h"
 #include "support/contexts.h"

@@ -7,7 +7,6 @@
 #include <string>
 
 #include "pyctx.h"
-#include "../capi/draft/process.h"
 #include "support/collector.h"
 #include "support/contexts.h"
 #include "support/handles.h"

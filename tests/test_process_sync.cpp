@@ -17,7 +17,6 @@
 #include <vector>
 
 #include "pyctx.h"
-#include "../capi/draft/process.h"
 #include "support/cbor.h"
 #include "support/contexts.h"
 #include "support/handles.h"

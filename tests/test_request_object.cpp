@@ -22,11 +22,6 @@ static auto *const g_runtime = install_runtime();
 
 namespace {
 
-struct RequestDeleter {
-    void operator()(pyctx_request_t *r) const { pyctx_request_free(r); }
-};
-using Request = std::unique_ptr<pyctx_request_t, RequestDeleter>;
-
 Request new_request(pyctx_context_t *ctx) {
     pyctx_request_t *raw = nullptr;
     EXPECT_TRUE(IsOk(pyctx_request_new(&raw)));

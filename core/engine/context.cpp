@@ -79,6 +79,12 @@ Error Context::close_until(int64_t deadline) {
     // leave the executor (which owns a reference to us) to finish on its own.
     lane_.complete_all_as_closed(Origin::host_thread);
     executor_->abandon();
+    if (uint64_t held = buffers_->held()) {
+        return Error(Status::stuck, "context '" + options_.name + "' did not stop in time: the host "
+                                    "still holds " + std::to_string(held) + " buffer view(s) of its "
+                                    "Python objects; its thread ends its interpreter once they are "
+                                    "released (pyctx_buffer_free)");
+    }
     return Error(Status::stuck, "context '" + options_.name +
                                     "' did not stop in time: Python is still running there "
                                     "(not a backlog: queued requests were completed as closed); "

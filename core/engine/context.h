@@ -14,6 +14,7 @@
 #include "core/base/error.h"
 #include "core/engine/executor.h"
 #include "core/engine/lane.h"
+#include "core/request/buffers.h"
 #include "core/python/memory_cap.h"
 #include "core/python/sandbox_policy.h"
 
@@ -58,6 +59,8 @@ public:
     bool is_closing() const { return lane_.is_closing(); }
     // The context's memory cap, or nullptr without a limit.
     MemoryCap *memory_cap() const { return memory_cap_.get(); }
+    // What crosses as borrowed buffers; outlives the context while views do.
+    const std::shared_ptr<BufferLedger> &buffers() const { return buffers_; }
 
     uint64_t new_env_id() { return next_env_id_.fetch_add(1, std::memory_order_relaxed); }
     // Forgets an env's namespace (on the executor, later).
@@ -80,6 +83,7 @@ private:
     ContextOptions options_;
     Lane lane_;
     std::unique_ptr<MemoryCap> memory_cap_;
+    std::shared_ptr<BufferLedger> buffers_ = std::make_shared<BufferLedger>();
     std::unique_ptr<Executor> executor_;
     std::atomic<uint64_t> next_env_id_{1};
     std::mutex close_mu_;

@@ -150,6 +150,13 @@ void Lane::count(const Error &e) {
 
 void Lane::finish(Request *r, Outcome &&outcome, Origin origin) {
     count(outcome.error);
+    if (outcome.error.ok()) {
+        if (outcome.object_id) {
+            n_objects_.fetch_add(1, std::memory_order_relaxed);
+        } else if (r->kind == RequestKind::release) {
+            n_objects_.fetch_sub(1, std::memory_order_relaxed);
+        }
+    }
     r->outcome = std::move(outcome);
     // Completed before its deadline: the watch lets go of it now.
     if (r->deadline_watched.load(std::memory_order_acquire)) service_.unwatch(r);
@@ -264,6 +271,9 @@ LaneStats Lane::stats() const {
     s.timed_out = n_timed_out_.load(std::memory_order_relaxed);
     s.closed = n_closed_.load(std::memory_order_relaxed);
     s.queue_depth = queue_.depth();
+    // Closing releases every handle.
+    const int64_t objects = n_objects_.load(std::memory_order_relaxed);
+    s.live_objects = is_closing() || objects < 0 ? 0 : static_cast<uint64_t>(objects);
     return s;
 }
 

@@ -23,6 +23,7 @@ class Service;
 struct LaneStats {
     uint64_t completed = 0, failed = 0, cancelled = 0, timed_out = 0, closed = 0;
     uint64_t queue_depth = 0;
+    uint64_t live_objects = 0;  // object handles made and not released (0 once closing)
 };
 
 // Where an outcome is decided, which says where it may be delivered.
@@ -126,6 +127,8 @@ private:
     // line of next_id_, which every submitting thread writes.
     alignas(64) std::atomic<uint64_t> n_completed_{0};
     std::atomic<uint64_t> n_failed_{0}, n_cancelled_{0}, n_timed_out_{0}, n_closed_{0};
+    // Counted where outcomes are decided, so every executor counts alike.
+    std::atomic<int64_t> n_objects_{0};
 };
 
 }  // namespace pyctx::core

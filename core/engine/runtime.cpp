@@ -142,6 +142,8 @@ void Runtime::python_main(RuntimeOptions options) {
         return;
     }
     Py_FinalizeEx();
+    // Python is gone: views of lent buffers it never freed end their loans.
+    Buffer::end_leaked_leases();
     lock.lock();
     python_finalized_ = true;
     py_cv_.notify_all();

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "core/host/host_call.h"
+#include "core/request/buffers.h"
 #include "core/request/request.h"
 
 namespace pyctx::core {
@@ -46,6 +47,8 @@ public:
     virtual Request *take_task(uint64_t id) = 0;  // the registry's reference
     // Readable when the thread should look at its queue (asyncio wake-up).
     virtual int wake_fd() const = 0;
+    // The context's buffer ledger (core/request/buffers.h).
+    virtual const std::shared_ptr<BufferLedger> &buffer_ledger() = 0;
 
 protected:
     ~ContextThread() = default;

@@ -16,6 +16,9 @@
 
 namespace pyctx::core {
 
+class ObjectTable;
+class AttachedBuffers;  // core/request/buffers.h
+
 // The pyctx module's types, as strong references, for one interpreter
 // (subinterpreters each have their own). Filled by load_py_types()
 // (core/py_module.h) and released by release_py_types().
@@ -23,6 +26,13 @@ struct PyTypes {
     PyObject *symbol_type = nullptr;     // pyctx.Symbol
     PyObject *host_term_type = nullptr;  // pyctx.HostTerm
     PyObject *host_error_type = nullptr; // pyctx.HostError (for the host-call code)
+    // The context's object handles, which object-reference tags name
+    // (nullptr: such tags are refused).
+    const ObjectTable *objects = nullptr;
+    PyObject *lent_buffer_type = nullptr;  // pyctx.LentBuffer (core/python/buffer_py.h)
+    // While decoding a request's arguments: the buffers its tags name by
+    // index (a per-request copy of the types; nullptr everywhere else).
+    const AttachedBuffers *lent = nullptr;
 };
 
 // Decodes exactly one complete CBOR item filling all of [data, data+len)

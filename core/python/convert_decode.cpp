@@ -1,5 +1,6 @@
 // CBOR -> Python: the decoding half of the value contract (convert.h).
 #include "core/python/convert_shared.h"
+#include "core/python/objects.h"
 
 namespace pyctx::core {
 
@@ -378,9 +379,37 @@ private:
                 Ref b(bytes(h, inner));
                 return b ? check(host_term_new(types_.host_term_type, b.get()), start) : nullptr;
             }
+            case kTagObjectRef:
+                return object_ref(t, start);
+            case kTagBuffer: {
+                if (!enclosed(t.arg, "buffer", start, &h, Type::uint)) return nullptr;
+                std::string problem;
+                PyObject *view = lent_buffer_view(types_, h.arg, &problem);
+                if (!view && !problem.empty()) return fail(start, problem);
+                return check(view, start);
+            }
             default:
                 return fail(start, "unknown tag " + std::to_string(t.arg));
         }
+    }
+
+    // [key, id] naming a live handle of this context: that object itself.
+    PyObject *object_ref(const Head &t, size_t start) {
+        Head h, key, id;
+        if (!enclosed(t.arg, "object reference", start, &h, Type::array)) return nullptr;
+        const std::string shape =
+            "tag " + std::to_string(t.arg) + " (object reference) must enclose [key, id], two unsigned ints";
+        if (h.indefinite || h.arg != 2) return fail(start, shape);
+        if (!cbor::read_head(data_, len_, &pos_, &key, err_)) return nullptr;
+        if (key.type != Type::uint) return fail(start, shape);
+        if (!cbor::read_head(data_, len_, &pos_, &id, err_)) return nullptr;
+        if (id.type != Type::uint) return fail(start, shape);
+        if (!types_.objects)
+            return fail(start, "object references cannot be used here (no object handles)");
+        std::string why;
+        PyObject *obj = types_.objects->resolve(key.arg, id.arg, &why);
+        if (!obj) return fail(start, why);
+        return obj;
     }
 
     PyObject *set(const Head &h, size_t start, int depth, bool frozen) {

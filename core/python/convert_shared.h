@@ -13,6 +13,7 @@
 #include "core/cbor/reader.h"
 #include "core/cbor/tags.h"
 #include "core/cbor/writer.h"
+#include "core/python/buffer_py.h"
 #include "core/python/errors.h"
 #include "core/python/module.h"
 #include "core/python/ref.h"
@@ -22,8 +23,10 @@ namespace pyctx::core::convert_detail {
 using cbor::Head;
 using cbor::Major;
 using cbor::Type;
+using cbor::kTagBuffer;
 using cbor::kTagHostTerm;
 using cbor::kTagNegativeBignum;
+using cbor::kTagObjectRef;
 using cbor::kTagPositiveBignum;
 using cbor::kTagSet;
 using cbor::kTagSymbol;

@@ -176,8 +176,8 @@ void EventLoop::task_done(uint64_t request_id, PyObject *task) {
         PyRef value(PyObject_CallMethod(task, "result", nullptr));
         if (!value) {
             out.error = fetch_python_error();
-        } else if (!python_to_cbor(value.get(), types_, out.value, &out.error)) {
-            out.value.clear();
+        } else {
+            thread_.py().encode_result(r, value.get(), out);  // value, handle, stream or view
         }
     }
     PyErr_Clear();

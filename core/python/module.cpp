@@ -2,6 +2,7 @@
 
 #include "core/cbor/reader.h"
 #include "core/cbor/tags.h"
+#include "core/python/buffer_py.h"
 #include "core/python/errors.h"
 #include "core/python/host_calls.h"
 #include "core/python/channel_py.h"
@@ -23,6 +24,7 @@ struct ModuleState {
     PyObject *send_error;  // pyctx.SendError (core/python/send_py.cpp)
     PyObject *channel_type;    // pyctx.Channel (core/python/channel_py.cpp)
     PyObject *channel_closed;  // pyctx.ChannelClosed
+    PyObject *lent_buffer_type;  // pyctx.LentBuffer (core/python/buffer_py.cpp)
     // Runtime set-up steps applied in this interpreter (core/python/setup_py.cpp);
     // zeroed with the rest of the state.
     std::atomic<uint64_t> setup_applied;
@@ -32,6 +34,7 @@ struct ModuleState {
 constexpr PyObject *ModuleState::*kStateObjects[] = {
     &ModuleState::symbol_type,  &ModuleState::host_term_type, &ModuleState::host_error,
     &ModuleState::send_error,   &ModuleState::channel_type,   &ModuleState::channel_closed,
+    &ModuleState::lent_buffer_type,
 };
 
 ModuleState *state_of(PyObject *module) {
@@ -321,13 +324,17 @@ int module_exec(PyObject *module) {
     if (!st->channel_closed || add_ref(module, "ChannelClosed", st->channel_closed) < 0) return -1;
     // pyctx.Channel is made on first use (module_getattr): making a type
     // interns its method names, which on 3.12 stay behind, immortal, after
-    // every own-GIL interpreter that made it.
+    // every own-GIL interpreter that made it. LentBuffer has no methods,
+    // and decoding a buffer tag needs it at hand (load_py_types).
+    st->lent_buffer_type = PyType_FromModuleAndSpec(module, &pyctx::core::lent_buffer_spec, nullptr);
+    if (!st->lent_buffer_type || add_ref(module, "LentBuffer", st->lent_buffer_type) < 0) return -1;
 
     using namespace pyctx::core::cbor;
     if (add_int(module, "TAG_SYMBOL", static_cast<long>(kTagSymbol)) < 0 ||
         add_int(module, "TAG_SET", static_cast<long>(kTagSet)) < 0 ||
         add_int(module, "TAG_TUPLE", static_cast<long>(kTagTuple)) < 0 ||
         add_int(module, "TAG_HOST_TERM", static_cast<long>(kTagHostTerm)) < 0 ||
+        add_int(module, "TAG_BUFFER", static_cast<long>(kTagBuffer)) < 0 ||
         add_int(module, "MAX_DEPTH", kMaxDepth) < 0)
         return -1;
 
@@ -421,6 +428,8 @@ bool load_py_types(PyTypes *out, Error *err) {
     Py_INCREF(st->symbol_type);
     Py_INCREF(st->host_term_type);
     Py_INCREF(st->host_error);
+    Py_INCREF(st->lent_buffer_type);
+    out->lent_buffer_type = st->lent_buffer_type;
     out->symbol_type = st->symbol_type;
     out->host_term_type = st->host_term_type;
     out->host_error_type = st->host_error;
@@ -432,6 +441,7 @@ void release_py_types(PyTypes *types) {
     Py_CLEAR(types->symbol_type);
     Py_CLEAR(types->host_term_type);
     Py_CLEAR(types->host_error_type);
+    Py_CLEAR(types->lent_buffer_type);
 }
 
 PyObject *host_term_new(PyObject *type, PyObject *data) {

@@ -58,6 +58,10 @@ bool PyState::init(const std::vector<std::string> &search_paths, const std::stri
 }
 
 void PyState::clear() {
+    // Streams and handles first: closing a generator or dropping an object
+    // may run Python code that needs the loop.
+    streams_.clear();
+    objects_.clear();
     loop_.clear();
     abandon_awaited_host_calls(*this);
     ns_.clear();

@@ -13,6 +13,8 @@
 #include "core/python/convert.h"
 #include "core/python/event_loop.h"
 #include "core/python/namespaces.h"
+#include "core/python/objects.h"
+#include "core/python/streams.h"
 #include "core/request/request.h"
 
 namespace pyctx::core {
@@ -21,7 +23,10 @@ class ContextThread;
 
 class PyState {
 public:
-    explicit PyState(ContextThread &thread) : thread_(thread), loop_(thread, types_) {}
+    explicit PyState(ContextThread &thread)
+        : thread_(thread), loop_(thread, types_), streams_(thread, types_, loop_) {
+        types_.objects = &objects_;
+    }
     PyState(const PyState &) = delete;
     PyState &operator=(const PyState &) = delete;
 
@@ -39,6 +44,14 @@ public:
     const PyTypes &types() const { return types_; }
     Namespaces &namespaces() { return ns_; }
     EventLoop &loop() { return loop_; }
+    ObjectTable &objects() { return objects_; }
+
+    // The outcome value of `result` in the request's result form (a value,
+    // a new object handle, or a new stream); false with out.error set.
+    bool encode_result(Request *r, PyObject *result, Outcome &out);
+    // The outcome of `r` lost its claim: releases the handle `object_id`
+    // (0: none) or the stream made for it.
+    void drop_unclaimed(const Request &r, uint64_t object_id);
 
     // Host calls awaited by coroutines (python/host_calls.cpp): call ->
     // the future to resolve (a strong reference).
@@ -48,6 +61,10 @@ private:
     void run_call(Request *r);
     void run_eval(Request *r);
     void run_exec(Request *r);
+    // Object kinds (python/objects.cpp).
+    void run_object(Request *r);
+    // Calls `fn` with the request's args and kwargs and completes with it.
+    void call_object(Request *r, PyRef fn);
     // Completes `r` with the value (or error) of `result` (stolen), or
     // starts it as a task when it is awaitable.
     void complete_with(Request *r, PyObject *result);
@@ -59,6 +76,8 @@ private:
     PyTypes types_;
     Namespaces ns_;
     EventLoop loop_;
+    ObjectTable objects_;
+    Streams streams_;
 };
 
 }  // namespace pyctx::core

@@ -34,6 +34,12 @@ void PyState::execute(Request *r) {
         case RequestKind::call: run_call(r); break;
         case RequestKind::eval: run_eval(r); break;
         case RequestKind::exec: run_exec(r); break;
+        case RequestKind::object_call:
+        case RequestKind::method_call:
+        case RequestKind::getattr:
+        case RequestKind::release: run_object(r); break;
+        case RequestKind::stream_pull:
+        case RequestKind::stream_close: streams_.run(r); break;
         case RequestKind::control: break;  // handled by the executor
     }
 }
@@ -44,6 +50,13 @@ void PyState::run_call(Request *r) {
     Error err;
     PyRef fn(ns_.resolve_function(*r, &err));
     if (!fn) return fail(r, std::move(err));
+    call_object(r, std::move(fn));
+}
+
+void PyState::call_object(Request *r, PyRef fn) {
+    Error err;
+    PyTypes arg_types = types_;  // its buffer tags name r's attached buffers
+    arg_types.lent = &r->buffers;
     // Common case: a few positional arguments and no kwargs go straight
     // from CBOR into a stack array for vectorcall, with no list.
     if (r->kwargs.empty()) {
@@ -51,7 +64,7 @@ void PyState::run_call(Request *r) {
         PyObject *items[kInline];
         size_t n = 0;
         int rc = r->args.empty() ? 0
-                                 : cbor_array_into(r->args.data(), r->args.size(), types_, items,
+                                 : cbor_array_into(r->args.data(), r->args.size(), arg_types, items,
                                                    kInline, &n, &err);
         if (rc == 0) {
             PyObject *result = PyObject_Vectorcall(fn.get(), items, n, nullptr);
@@ -63,14 +76,14 @@ void PyState::run_call(Request *r) {
     }
     PyRef args, kwargs;
     if (!r->args.empty()) {
-        args.reset(cbor_to_python(r->args.data(), r->args.size(), types_, &err));
+        args.reset(cbor_to_python(r->args.data(), r->args.size(), arg_types, &err));
         if (args && !PyList_CheckExact(args.get())) {
             args.reset();
             err = decode_error("call arguments must be a CBOR array");
         }
     }
     if (err.ok() && !r->kwargs.empty()) {
-        kwargs.reset(cbor_to_python(r->kwargs.data(), r->kwargs.size(), types_, &err));
+        kwargs.reset(cbor_to_python(r->kwargs.data(), r->kwargs.size(), arg_types, &err));
         if (kwargs && !is_str_keyed_dict(kwargs.get())) {
             kwargs.reset();
             err = decode_error("call keyword arguments must be a CBOR map with text keys");
@@ -98,7 +111,9 @@ void PyState::run_eval(Request *r) {
     PyRef code(ns ? ns_.compiled(r->text, Py_eval_input, &err) : nullptr);
     PyRef locals;
     if (code && !r->args.empty()) {
-        locals.reset(cbor_to_python(r->args.data(), r->args.size(), types_, &err));
+        PyTypes arg_types = types_;  // its buffer tags name r's attached buffers
+        arg_types.lent = &r->buffers;
+        locals.reset(cbor_to_python(r->args.data(), r->args.size(), arg_types, &err));
         if (locals && !is_str_keyed_dict(locals.get())) {
             locals.reset();
             err = decode_error("eval locals must be a CBOR map with text keys");
@@ -139,8 +154,8 @@ void PyState::complete_with(Request *r, PyObject *result_in) {
     } else if (is_awaitable(result.get())) {
         if (loop_.start_task(r, result.release())) return;
         out.error = fetch_python_error();
-    } else if (!python_to_cbor(result.get(), types_, out.value, &out.error)) {
-        out.value.clear();
+    } else {
+        encode_result(r, result.get(), out);
     }
     result.reset();
     thread_.complete(r, std::move(out));

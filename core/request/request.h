@@ -16,12 +16,17 @@
 
 #include "core/base/byte_buffer.h"
 #include "core/base/error.h"
+#include "core/request/buffers.h"
 
 namespace pyctx::core {
 
 struct Outcome {
     Error error;       // status ok => `value` holds CBOR
     ByteBuffer value;
+    // Non-zero when the executor made an object handle for this result (see
+    // ResultForm::object): whoever drops the outcome unclaimed must release it.
+    uint64_t object_id = 0;
+    BufferRef buffer;  // ResultForm::buffer: the result as a view (value empty)
 };
 
 enum class RequestKind : uint8_t {
@@ -29,6 +34,25 @@ enum class RequestKind : uint8_t {
     eval,     // text = expression, args = locals map (optional), env_id
     exec,     // text = code, env_id
     control,  // executor-internal message (see ControlRequest); never claimed
+    // Object handles and streams (core/python/objects.h, streams.h): plain
+    // data only -- a handle or stream is a context-local integer id
+    // (`object_id`), never a pointer, so these kinds can cross any executor
+    // seam (a shared-memory ring to a child process included).
+    object_call,  // object_id(*args, **kwargs)
+    method_call,  // object_id.<text>(*args, **kwargs)
+    getattr,      // object_id.<text>
+    release,      // drop the handle object_id
+    stream_pull,  // stream object_id: advance up to `count` items, return them
+    stream_close, // stream object_id: close it (its finally blocks run)
+};
+
+// What a call, eval or object request returns.
+// (Numbered as the public forms, PYCTX_RESULT_*.)
+enum class ResultForm : uint8_t {
+    value = 0,   // the result as CBOR
+    object = 1,  // a new handle to the result: CBOR tag kTagObjectRef [key, id]
+    buffer = 2,  // a view of a buffer-protocol result in Outcome::buffer (value empty)
+    stream = 3,  // the result (an iterator) becomes stream `id` (null value)
 };
 
 // Where a request is. Written by the executor; read by cancel and deadlines
@@ -68,8 +92,14 @@ struct Request {
     std::string text;         // function path, expression or code
     ByteBuffer args;          // CBOR array (call) / locals map (eval)
     ByteBuffer kwargs;        // CBOR map (call)
+    uint64_t object_id = 0;   // object kinds: the handle; stream kinds: the stream
+    uint32_t count = 0;       // stream_pull: how many items it may advance
+    ResultForm result_form = ResultForm::value;
     CompletionSink sink = nullptr;
     void *sink_data = nullptr;
+    // Buffers the arguments name by index (CBOR tag kTagBuffer); the front
+    // end lets go of them when the request completes.
+    AttachedBuffers buffers;
 
     // ---- shared state ----
     std::atomic<uint32_t> refs{1};
@@ -136,8 +166,12 @@ protected:
         text.clear();
         args.clear_keeping(kKeepBytes);
         kwargs.clear_keeping(kKeepBytes);
+        object_id = 0;
+        count = 0;
+        result_form = ResultForm::value;
         sink = nullptr;
         sink_data = nullptr;
+        buffers.clear();
         refs.store(1, std::memory_order_relaxed);
         claimed.store(false, std::memory_order_relaxed);
         phase.store(Phase::queued, std::memory_order_relaxed);
@@ -149,6 +183,8 @@ protected:
         deadline_watched.store(false, std::memory_order_relaxed);
         if (!outcome.error.ok()) outcome.error = Error();
         outcome.value.clear_keeping(kKeepBytes);
+        outcome.object_id = 0;
+        outcome.buffer = BufferRef();
         next = nullptr;
     }
 

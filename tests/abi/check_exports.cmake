@@ -16,17 +16,8 @@ if(NOT rc EQUAL 0)
   message(FATAL_ERROR "${NM} failed on ${LIB}: ${nm_err}")
 endif()
 
-# Declared functions: `PYCTX_API <type> [*]pyctx_name(`. Draft headers of
-# declarations not yet folded into pyctx.h (capi/draft/*.h, -DDRAFTS=dir)
-# count as the header.
+# Declared functions: `PYCTX_API <type> [*]pyctx_name(`.
 file(READ "${HEADER}" header)
-if(DEFINED DRAFTS)
-  file(GLOB draft_headers "${DRAFTS}/*.h")
-  foreach(draft IN LISTS draft_headers)
-    file(READ "${draft}" draft_text)
-    string(APPEND header "${draft_text}")
-  endforeach()
-endif()
 string(REGEX MATCHALL "PYCTX_API[^;(]*[ *]pyctx_[a-z0-9_]+\\(" decls "${header}")
 set(declared "")
 foreach(decl IN LISTS decls)

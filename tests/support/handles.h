@@ -32,6 +32,9 @@ struct RuntimeOptionsDeleter {
 struct ContextOptionsDeleter {
     void operator()(pyctx_context_options_t *o) const { pyctx_context_options_free(o); }
 };
+struct RequestDeleter {
+    void operator()(pyctx_request_t *r) const { pyctx_request_free(r); }
+};
 
 using Error = std::unique_ptr<pyctx_error_t, ErrorDeleter>;
 using Context = std::unique_ptr<pyctx_context_t, ContextDeleter>;
@@ -39,6 +42,7 @@ using Env = std::unique_ptr<pyctx_env_t, EnvDeleter>;
 using Result = std::unique_ptr<pyctx_result_t, ResultDeleter>;
 using RuntimeOptions = std::unique_ptr<pyctx_runtime_options_t, RuntimeOptionsDeleter>;
 using ContextOptions = std::unique_ptr<pyctx_context_options_t, ContextOptionsDeleter>;
+using Request = std::unique_ptr<pyctx_request_t, RequestDeleter>;
 
 /** An owned pyctx_bytes_t that frees itself. */
 class Bytes {
@@ -129,5 +133,28 @@ inline ::testing::AssertionResult RaisesPython(const pyctx_error_t *e, const std
         return ::testing::AssertionFailure() << "got " << describe(e) << ", expected Python " << type;
     return ::testing::AssertionSuccess();
 }
+
+// Buffers, object handles, streams, pools.
+struct BufferDeleter {
+    void operator()(pyctx_buffer_t *b) const { pyctx_buffer_free(b); }
+};
+struct ObjectDeleter {
+    void operator()(pyctx_object_t *o) const { pyctx_object_free(o); }
+};
+struct StreamDeleter {
+    void operator()(pyctx_stream_t *s) const { pyctx_stream_free(s); }
+};
+struct PoolDeleter {
+    void operator()(pyctx_pool_t *p) const { pyctx_pool_free(p); }
+};
+struct PoolOptionsDeleter {
+    void operator()(pyctx_pool_options_t *o) const { pyctx_pool_options_free(o); }
+};
+
+using Buffer = std::unique_ptr<pyctx_buffer_t, BufferDeleter>;
+using Object = std::unique_ptr<pyctx_object_t, ObjectDeleter>;
+using Stream = std::unique_ptr<pyctx_stream_t, StreamDeleter>;
+using Pool = std::unique_ptr<pyctx_pool_t, PoolDeleter>;
+using PoolOptions = std::unique_ptr<pyctx_pool_options_t, PoolOptionsDeleter>;
 
 } // namespace pyctx_test

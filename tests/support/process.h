@@ -13,7 +13,6 @@
 #include <string>
 
 #include "pyctx.h"
-#include "../capi/draft/process.h"
 #include "support/handles.h"
 
 namespace pyctx_test {

@@ -14,6 +14,7 @@ struct ControlRequest final : Request {
         drop_env,     // forget env `subject`
         cancel_task,  // cancel the asyncio task of request `subject`
         host_reply,   // resolve the future of awaited host call `call`
+        release_views,  // release the views the host let go of (buffer ledger)
     };
 
     ControlRequest(Op op, uint64_t subject, HostCall *call = nullptr)

@@ -8,6 +8,7 @@
 #include "core/engine/inproc/control.h"
 #include "core/engine/runtime.h"
 #include "core/engine/thread_name.h"
+#include "core/python/buffer_py.h"
 #include "core/python/host_calls.h"
 
 #if defined(__linux__)
@@ -58,6 +59,12 @@ bool InprocExecutor::on_own_thread() const { return Executor::current() == this;
 Error InprocExecutor::start() {
     event_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (event_fd_ < 0) return Error(Status::internal, "eventfd failed");
+    // A view the host lets go of is released on this thread; once closing,
+    // the thread waits for them on the ledger itself (see thread_main).
+    ctx_.buffers()->set_waker([w = std::weak_ptr<Context>(ctx_.shared_from_this()), this] {
+        if (auto alive = w.lock())
+            lane_.post_control(RequestRef(new ControlRequest(ControlRequest::Op::release_views, 0)));
+    });
     try {
         thread_ = std::thread(&InprocExecutor::thread_main, this, ctx_.shared_from_this());
     } catch (const std::system_error &) {
@@ -109,6 +116,7 @@ void InprocExecutor::thread_main(std::shared_ptr<Context> self) {
     futex_wake_all(started_);
 
     serve(nullptr, nullptr);  // until closing
+    wait_host_views(*ctx_.buffers());  // views of this interpreter's objects
 
     teardown_interpreter();  // releases the GIL for good
     left_python_.store(1, std::memory_order_release);
@@ -244,6 +252,7 @@ void InprocExecutor::run_control(Request *r) {
         case ControlRequest::Op::drop_env: py_->namespaces().drop(c->subject); break;
         case ControlRequest::Op::cancel_task: py_->loop().cancel_task(c->subject); break;
         case ControlRequest::Op::host_reply: resume_awaited_host_call(*py_, c->take_call()); break;
+        case ControlRequest::Op::release_views: release_host_views(*ctx_.buffers()); break;
     }
 }
 
@@ -253,7 +262,10 @@ void InprocExecutor::run_control(Request *r) {
 void InprocExecutor::complete(Request *r, Outcome &&out) {
     if (r->id == current_id_.load(std::memory_order_relaxed))
         completed_id_.store(r->id, std::memory_order_relaxed);  // before the caller wakes
-    lane_.complete(r, std::move(out), Origin::executor);
+    const uint64_t made = out.object_id;
+    // Lost the claim (cancel, deadline, close won): a handle or stream made
+    // for this result would never reach the host, so it goes now.
+    if (!lane_.complete(r, std::move(out), Origin::executor)) py_->drop_unclaimed(*r, made);
 }
 
 bool InprocExecutor::defer_delivery(Request *r) {
@@ -379,6 +391,8 @@ bool InprocExecutor::post_host_reply(HostCall *call) {
 void InprocExecutor::release_env(uint64_t env_id) {
     lane_.post_control(RequestRef(new ControlRequest(ControlRequest::Op::drop_env, env_id)));
 }
+
+const std::shared_ptr<BufferLedger> &InprocExecutor::buffer_ledger() { return ctx_.buffers(); }
 
 void InprocExecutor::add_task(Request *r) { lane_.queue().add_task(r); }
 Request *InprocExecutor::take_task(uint64_t id) { return lane_.queue().take_task(id); }

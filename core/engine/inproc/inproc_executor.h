@@ -71,6 +71,7 @@ public:
     void add_task(Request *r) override;
     Request *take_task(uint64_t id) override;
     int wake_fd() const override { return event_fd_; }
+    const std::shared_ptr<BufferLedger> &buffer_ledger() override;
 
     // ---- ServingWaiter / HostCallWaiter ----
     void wake_waiter() override { wake(); }

@@ -63,20 +63,28 @@ Error ProcessExecutor::start() {
 void ProcessExecutor::stop_claimed(Request *r) {
     if (r->phase.load(std::memory_order_seq_cst) == Phase::queued) return;  // never sent
     if (!seg_ready_.load(std::memory_order_acquire)) return;
-    SegmentHeader &h = seg_.header();
-    if (h.child_running.load(std::memory_order_seq_cst) == r->id) {
-        // Running now: the child's SIGINT handler raises KeyboardInterrupt in
-        // it if it is still the one running (a blocking sleep or read too).
-        h.interrupt_target.store(r->id, std::memory_order_seq_cst);
-        std::lock_guard lock(child_mu_);
-        if (child_) child_->signal(SIGINT);
-    }
     // A caller parked on the request's completion slot looks again, sees
     // it claimed, and takes the lane's wait.
     nudge_waiter(r->id);
-    // Queued in the child, a task, or waiting for a host answer: it learns
-    // in order through the ring.
+    // The child learns in order through the ring; the pump interrupts
+    // the request too if it is running, but only once that stop (and every
+    // one before it) is in the ring: a signal sent from here could unwind the
+    // running request before the child has read an earlier stop, and the
+    // child would then run a request already cancelled.
     lane_.post_control(RequestRef(new ProcessControl(ProcessControl::Op::stop, r->id)));
+}
+
+void ProcessExecutor::interrupt_if_running(uint64_t id) {
+    // The child's SIGINT handler raises KeyboardInterrupt in the request if
+    // it is still the one running (a blocking sleep or read too). A
+    // read-modify-write, paired with the exchange in ChildServer::run_one:
+    // either this one comes first and the child then reads the stop from the
+    // ring before it runs the request, or it sees the request running.
+    SegmentHeader &h = seg_.header();
+    if (h.child_running.fetch_add(0, std::memory_order_acq_rel) != id) return;
+    h.interrupt_target.store(id, std::memory_order_seq_cst);
+    std::lock_guard lock(child_mu_);
+    if (child_) child_->signal(SIGINT);
 }
 
 Outcome ProcessExecutor::run_nested(Request *r) {
@@ -262,6 +270,7 @@ bool ProcessExecutor::child_died() {
         child_alive_ = false;
         outbox_.clear();
         outbox_pending_.store(false, std::memory_order_relaxed);
+        interrupts_after_send_.clear();
         take_inflight_locked(held);
     }
     {

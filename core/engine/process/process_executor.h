@@ -128,6 +128,9 @@ private:
     void close_after_crash(const std::string &msg);
     void finish_io();
     void escalate_unwatched_close();
+    // Interrupts request `id` if the child runs it now (under send_mu_,
+    // once every stop sent so far is in the ring).
+    void interrupt_if_running(uint64_t id);
     // process_host_calls.cpp
     void start_host_call(uint64_t call_id, std::string_view name, std::string_view args);
     void host_thread_main();
@@ -164,6 +167,10 @@ private:
     std::unordered_set<uint64_t> slotless_;
     bool child_alive_ = false;       // false from the child's death to its successor's start
     int child_wake_fd_ = -1;
+    // Stops sent for requests the child may be running: each gets SIGINT
+    // once outbox_ is in the ring (a signal before an earlier stop is read
+    // could unwind a request into one already cancelled).
+    std::vector<uint64_t> interrupts_after_send_;
     bool close_sent_ = false;
     std::atomic<bool> outbox_pending_{false};  // outbox_ is not empty
     std::atomic<bool> pump_wanted_{false};     // the io thread should pump

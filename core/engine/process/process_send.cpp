@@ -16,6 +16,23 @@ namespace pyctx::core {
 
 namespace {
 
+// What a process context does not carry yet: object handles and streams
+// (wire kinds 32-95) and borrowed buffers (96-127). Refused with a clear
+// status rather than sent half-described to the child.
+Error not_carried(const Request &r, const std::string &name) {
+    const char *what = nullptr;
+    if (r.kind != RequestKind::call && r.kind != RequestKind::eval && r.kind != RequestKind::exec)
+        what = "object handles and streams";
+    else if (r.result_form == ResultForm::object || r.result_form == ResultForm::stream)
+        what = "object handles and streams";
+    else if (r.result_form == ResultForm::buffer || !r.buffers.empty())
+        what = "borrowed buffers";
+    if (!what) return Error();
+    return Error(Status::unsupported, std::string(what) + " do not cross into process contexts "
+                                          "yet (context '" + name + "'): use a worker or owngil "
+                                          "context for them");
+}
+
 bool encode_request(const Request *r, int slot, ByteBuffer &out) {
     out.clear();
     wire::Writer w(out);
@@ -33,7 +50,7 @@ bool encode_request(const Request *r, int slot, ByteBuffer &out) {
             w.u8(static_cast<uint8_t>(wire::ToChild::exec)).u64(r->id).u32(s).u64(r->env_id);
             w.str(r->text);
             break;
-        case RequestKind::control: return false;
+        default: return false;  // refused before (not_carried)
     }
     return w.ok();
 }
@@ -175,6 +192,7 @@ bool ProcessExecutor::pump_locked(bool io, std::vector<Refused> &refused) {
                                                                          : wire::ToChild::drop_env));
             w.u64(c->subject);
             send_locked(scratch_);
+            if (c->op == ProcessControl::Op::stop) interrupts_after_send_.push_back(c->subject);
             sent = true;
             r->release();
         } else if (r->is_claimed()) {  // cancelled or timed out while queued
@@ -187,6 +205,8 @@ bool ProcessExecutor::pump_locked(bool io, std::vector<Refused> &refused) {
             const int slot = r->is_sync() && !slotless ? alloc_slot_locked() : -1;
             if (lane_.is_closing()) {
                 refuse = Error(Status::closed, "context '" + ctx_.name() + "' is closed");
+            } else if (Error no = not_carried(*r, ctx_.name()); !no.ok()) {
+                refuse = std::move(no);
             } else if (r->env_id && r->env_id < env_floor_) {
                 refuse = Error(Status::closed, "this env belonged to a child process of context '" +
                                                    ctx_.name() + "' that crashed; create a new env");
@@ -219,9 +239,15 @@ bool ProcessExecutor::pump_locked(bool io, std::vector<Refused> &refused) {
                 scratch_.clear();
                 wire::Writer(scratch_).u8(static_cast<uint8_t>(wire::ToChild::stop)).u64(r->id);
                 send_locked(scratch_);
+                interrupts_after_send_.push_back(r->id);
             }
         }
         if (outbox_pending_.load(std::memory_order_relaxed)) break;  // full: stop popping
+    }
+    // Everything sent so far is in the ring: interrupts may go now.
+    if (!interrupts_after_send_.empty() && !outbox_pending_.load(std::memory_order_relaxed)) {
+        for (uint64_t id : interrupts_after_send_) interrupt_if_running(id);
+        interrupts_after_send_.clear();
     }
     if (sent) ring_bell(seg_.header().child_bell, child_wake_fd_);
     if (io) return progress;

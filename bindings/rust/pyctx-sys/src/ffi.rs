@@ -112,6 +112,7 @@ pub struct pyctx_context_stats_t {
     pub thread_id: u64,
     pub memory_used: u64,
     pub memory_limit: u64,
+    pub live_objects: u64,
 }
 
 // ---- Environments --------------------------------------------------------------
@@ -151,6 +152,10 @@ pub const PYCTX_REQUEST_NONE: pyctx_request_kind = 0;
 pub const PYCTX_REQUEST_CALL: pyctx_request_kind = 1;
 pub const PYCTX_REQUEST_EVAL: pyctx_request_kind = 2;
 pub const PYCTX_REQUEST_EXEC: pyctx_request_kind = 3;
+pub const PYCTX_REQUEST_OBJECT_CALL: pyctx_request_kind = 4;
+pub const PYCTX_REQUEST_METHOD_CALL: pyctx_request_kind = 5;
+pub const PYCTX_REQUEST_GETATTR: pyctx_request_kind = 6;
+pub const PYCTX_REQUEST_RELEASE: pyctx_request_kind = 7;
 
 pub type pyctx_request_fn = Option<unsafe extern "C" fn(user_data: *mut c_void, request: *mut pyctx_request_t)>;
 
@@ -233,6 +238,8 @@ pub const PYCTX_CBOR_TAG_SET: u32 = 258;
 pub const PYCTX_CBOR_TAG_SYMBOL: u32 = 39;
 pub const PYCTX_CBOR_TAG_TUPLE: u32 = 28793;
 pub const PYCTX_CBOR_TAG_HOST_TERM: u32 = 28794;
+pub const PYCTX_CBOR_TAG_OBJECT: u32 = 28796;
+pub const PYCTX_CBOR_TAG_BUFFER: u32 = 28770;
 pub const PYCTX_CBOR_MAX_DEPTH: u32 = 256;
 
 /// Opaque: `pyctx_cbor_writer_t`.
@@ -279,6 +286,129 @@ pub struct pyctx_cbor_reader_t {
     pub len: usize,
     pub pos: usize,
 }
+
+// ---- Pools, object handles, streams, borrowed buffers ----------------------------
+
+/// Opaque: `pyctx_pool_t`.
+#[repr(C)]
+pub struct pyctx_pool_t {
+    _data: [u8; 0],
+    _marker: PhantomData<(*mut u8, PhantomPinned)>,
+}
+
+/// Opaque: `pyctx_pool_options_t`.
+#[repr(C)]
+pub struct pyctx_pool_options_t {
+    _data: [u8; 0],
+    _marker: PhantomData<(*mut u8, PhantomPinned)>,
+}
+
+/// Opaque: `pyctx_object_t`.
+#[repr(C)]
+pub struct pyctx_object_t {
+    _data: [u8; 0],
+    _marker: PhantomData<(*mut u8, PhantomPinned)>,
+}
+
+/// Opaque: `pyctx_stream_t`.
+#[repr(C)]
+pub struct pyctx_stream_t {
+    _data: [u8; 0],
+    _marker: PhantomData<(*mut u8, PhantomPinned)>,
+}
+
+/// Opaque: `pyctx_buffer_t`.
+#[repr(C)]
+pub struct pyctx_buffer_t {
+    _data: [u8; 0],
+    _marker: PhantomData<(*mut u8, PhantomPinned)>,
+}
+
+pub type pyctx_pool_routing = c_uint;
+pub const PYCTX_POOL_LEAST_QUEUED: pyctx_pool_routing = 0;
+pub const PYCTX_POOL_ROUND_ROBIN: pyctx_pool_routing = 1;
+pub const PYCTX_POOL_BY_KEY: pyctx_pool_routing = 2;
+
+pub type pyctx_pool_replace = c_uint;
+pub const PYCTX_POOL_REPLACE: pyctx_pool_replace = 0;
+pub const PYCTX_POOL_LEAVE: pyctx_pool_replace = 1;
+
+pub type pyctx_result_form = c_uint;
+pub const PYCTX_RESULT_VALUE: pyctx_result_form = 0;
+pub const PYCTX_RESULT_OBJECT: pyctx_result_form = 1;
+pub const PYCTX_RESULT_BUFFER: pyctx_result_form = 2;
+pub const PYCTX_RESULT_STREAM: pyctx_result_form = 3;
+
+pub type pyctx_buffer_memory = c_uint;
+pub const PYCTX_BUFFER_HOST: pyctx_buffer_memory = 0;
+pub const PYCTX_BUFFER_LIBRARY: pyctx_buffer_memory = 1;
+pub const PYCTX_BUFFER_PYTHON: pyctx_buffer_memory = 2;
+
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy)]
+pub struct pyctx_pool_stats_t {
+    pub size: u64,
+    pub leaving: u64,
+    pub created: u64,
+    pub replaced: u64,
+    pub replace_failed: u64,
+    pub refused_full: u64,
+    pub completed: u64,
+    pub failed: u64,
+    pub cancelled: u64,
+    pub timed_out: u64,
+    pub closed: u64,
+    pub queue_depth: u64,
+    pub keys_known: u64,
+}
+
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy)]
+pub struct pyctx_pool_member_stats_t {
+    pub member_id: u64,
+    pub slot: u64,
+    pub parked: u64,
+    pub busy: u64,
+    pub completed: u64,
+    pub failed: u64,
+    pub cancelled: u64,
+    pub timed_out: u64,
+    pub closed: u64,
+    pub queue_depth: u64,
+    pub thread_id: u64,
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct pyctx_buffer_info_t {
+    pub data: *mut c_void,
+    pub len: usize,
+    pub itemsize: usize,
+    pub format: *const c_char,
+    pub ndim: c_int,
+    pub shape: *const i64,
+    pub strides: *const i64,
+    pub readonly: c_int,
+    pub c_contiguous: c_int,
+    pub memory: pyctx_buffer_memory,
+}
+
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy)]
+pub struct pyctx_buffer_stats_t {
+    pub lent_views: u64,
+    pub lent_total: u64,
+    pub held_views: u64,
+}
+
+pub type pyctx_stream_item_fn =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, stream: *mut pyctx_stream_t, item: *const u8, len: usize)>;
+
+pub type pyctx_stream_end_fn =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, stream: *mut pyctx_stream_t, status: pyctx_status, error: *const pyctx_error_t)>;
+
+pub const PYCTX_POOL_MAX_SIZE: u32 = 256;
+pub const PYCTX_BUFFER_ALIGNMENT: u32 = 64;
 
 unsafe extern "C" {
     // Version
@@ -361,6 +491,20 @@ unsafe extern "C" {
         context: *const pyctx_context_t,
         out_stats: *mut pyctx_context_stats_t,
         stats_size: usize,
+    ) -> *mut pyctx_error_t;
+    pub fn pyctx_context_options_set_process_helper(
+        options: *mut pyctx_context_options_t,
+        path: *const c_char,
+    ) -> *mut pyctx_error_t;
+    pub fn pyctx_context_options_set_restart(
+        options: *mut pyctx_context_options_t,
+        max_restarts: u32,
+        window_ms: u32,
+    ) -> *mut pyctx_error_t;
+    pub fn pyctx_context_process_info(
+        context: *const pyctx_context_t,
+        out_pid: *mut u64,
+        out_restarts: *mut u32,
     ) -> *mut pyctx_error_t;
 
     // Environments
@@ -643,5 +787,233 @@ unsafe extern "C" {
         data: *const u8,
         len: usize,
         out_text: *mut pyctx_bytes_t,
+    ) -> *mut pyctx_error_t;
+
+    // Pools
+    pub fn pyctx_pool_options_new() -> *mut pyctx_pool_options_t;
+    pub fn pyctx_pool_options_free(options: *mut pyctx_pool_options_t);
+    pub fn pyctx_pool_options_set_size(
+        options: *mut pyctx_pool_options_t,
+        size: usize,
+    ) -> *mut pyctx_error_t;
+    pub fn pyctx_pool_options_set_member_options(
+        options: *mut pyctx_pool_options_t,
+        member_options: *const pyctx_context_options_t,
+    ) -> *mut pyctx_error_t;
+    pub fn pyctx_pool_options_set_name(
+        options: *mut pyctx_pool_options_t,
+        name: *const c_char,
+    ) -> *mut pyctx_error_t;
+    pub fn pyctx_pool_options_set_routing(
+        options: *mut pyctx_pool_options_t,
+        routing: pyctx_pool_routing,
+    ) -> *mut pyctx_error_t;
+    pub fn pyctx_pool_options_set_queue_bound(
+        options: *mut pyctx_pool_options_t,
+        bound: usize,
+    ) -> *mut pyctx_error_t;
+    pub fn pyctx_pool_options_set_replace(
+        options: *mut pyctx_pool_options_t,
+        policy: pyctx_pool_replace,
+    ) -> *mut pyctx_error_t;
+    pub fn pyctx_pool_options_set_key_memory(
+        options: *mut pyctx_pool_options_t,
+        keys: usize,
+    ) -> *mut pyctx_error_t;
+    pub fn pyctx_pool_create(
+        options: *const pyctx_pool_options_t,
+        out_pool: *mut *mut pyctx_pool_t,
+    ) -> *mut pyctx_error_t;
+    pub fn pyctx_pool_close(pool: *mut pyctx_pool_t, timeout_ms: u32) -> *mut pyctx_error_t;
+    pub fn pyctx_pool_free(pool: *mut pyctx_pool_t);
+    pub fn pyctx_pool_resize(
+        pool: *mut pyctx_pool_t,
+        size: usize,
+        timeout_ms: u32,
+    ) -> *mut pyctx_error_t;
+    pub fn pyctx_pool_size(pool: *const pyctx_pool_t) -> usize;
+    pub fn pyctx_pool_name(pool: *const pyctx_pool_t) -> *const c_char;
+    pub fn pyctx_pool_is_closed(pool: *const pyctx_pool_t) -> c_int;
+    pub fn pyctx_pool_member_context(
+        pool: *mut pyctx_pool_t,
+        index: usize,
+        out_context: *mut *mut pyctx_context_t,
+    ) -> *mut pyctx_error_t;
+    pub fn pyctx_pool_cancel(pool: *mut pyctx_pool_t, request_id: u64) -> *mut pyctx_error_t;
+    pub fn pyctx_pool_call(
+        pool: *mut pyctx_pool_t,
+        module: *const c_char,
+        function: *const c_char,
+        args: *const u8,
+        args_len: usize,
+        kwargs: *const u8,
+        kwargs_len: usize,
+        timeout_ms: u32,
+        out_result: *mut pyctx_bytes_t,
+    ) -> *mut pyctx_error_t;
+    pub fn pyctx_pool_call_async(
+        pool: *mut pyctx_pool_t,
+        module: *const c_char,
+        function: *const c_char,
+        args: *const u8,
+        args_len: usize,
+        kwargs: *const u8,
+        kwargs_len: usize,
+        timeout_ms: u32,
+        on_complete: pyctx_completion_fn,
+        user_data: *mut c_void,
+        out_request_id: *mut u64,
+    ) -> *mut pyctx_error_t;
+    pub fn pyctx_pool_env_create(
+        pool: *mut pyctx_pool_t,
+        out_env: *mut *mut pyctx_env_t,
+    ) -> *mut pyctx_error_t;
+    pub fn pyctx_request_set_pool(
+        request: *mut pyctx_request_t,
+        pool: *mut pyctx_pool_t,
+    ) -> *mut pyctx_error_t;
+    pub fn pyctx_request_set_key(
+        request: *mut pyctx_request_t,
+        key: *const c_void,
+        len: usize,
+    ) -> *mut pyctx_error_t;
+    pub fn pyctx_request_pool_member(request: *const pyctx_request_t) -> u64;
+    pub fn pyctx_request_key_moved(request: *const pyctx_request_t) -> c_int;
+    pub fn pyctx_pool_stats(
+        pool: *const pyctx_pool_t,
+        out_stats: *mut pyctx_pool_stats_t,
+        stats_size: usize,
+    ) -> *mut pyctx_error_t;
+    pub fn pyctx_pool_member_stats(
+        pool: *const pyctx_pool_t,
+        index: usize,
+        out_stats: *mut pyctx_pool_member_stats_t,
+        stats_size: usize,
+    ) -> *mut pyctx_error_t;
+    // Object handles
+    pub fn pyctx_request_set_result_form(
+        request: *mut pyctx_request_t,
+        form: pyctx_result_form,
+    ) -> *mut pyctx_error_t;
+    pub fn pyctx_request_set_object_call(
+        request: *mut pyctx_request_t,
+        object: *const pyctx_object_t,
+    ) -> *mut pyctx_error_t;
+    pub fn pyctx_request_set_method_call(
+        request: *mut pyctx_request_t,
+        object: *const pyctx_object_t,
+        method: *const c_char,
+    ) -> *mut pyctx_error_t;
+    pub fn pyctx_request_set_getattr(
+        request: *mut pyctx_request_t,
+        object: *const pyctx_object_t,
+        name: *const c_char,
+    ) -> *mut pyctx_error_t;
+    pub fn pyctx_request_set_release(
+        request: *mut pyctx_request_t,
+        object: *const pyctx_object_t,
+    ) -> *mut pyctx_error_t;
+    pub fn pyctx_request_take_object(
+        request: *mut pyctx_request_t,
+        out_object: *mut *mut pyctx_object_t,
+    ) -> *mut pyctx_error_t;
+    pub fn pyctx_object_free(object: *mut pyctx_object_t);
+    pub fn pyctx_object_release(object: *mut pyctx_object_t, timeout_ms: u32) -> *mut pyctx_error_t;
+    pub fn pyctx_object_is_alive(object: *const pyctx_object_t) -> c_int;
+    pub fn pyctx_object_id(object: *const pyctx_object_t) -> u64;
+    pub fn pyctx_object_context_name(object: *const pyctx_object_t) -> *const c_char;
+    pub fn pyctx_object_call(
+        object: *const pyctx_object_t,
+        args: *const u8,
+        args_len: usize,
+        kwargs: *const u8,
+        kwargs_len: usize,
+        timeout_ms: u32,
+        out_result: *mut pyctx_bytes_t,
+    ) -> *mut pyctx_error_t;
+    pub fn pyctx_object_call_method(
+        object: *const pyctx_object_t,
+        method: *const c_char,
+        args: *const u8,
+        args_len: usize,
+        kwargs: *const u8,
+        kwargs_len: usize,
+        timeout_ms: u32,
+        out_result: *mut pyctx_bytes_t,
+    ) -> *mut pyctx_error_t;
+    pub fn pyctx_object_getattr(
+        object: *const pyctx_object_t,
+        name: *const c_char,
+        timeout_ms: u32,
+        out_value: *mut pyctx_bytes_t,
+    ) -> *mut pyctx_error_t;
+    pub fn pyctx_cbor_write_object(
+        writer: *mut pyctx_cbor_writer_t,
+        object: *const pyctx_object_t,
+    ) -> c_int;
+    // Streams
+    pub fn pyctx_stream_open(
+        request: *mut pyctx_request_t,
+        credit: u32,
+        on_item: pyctx_stream_item_fn,
+        on_end: pyctx_stream_end_fn,
+        user_data: *mut c_void,
+        free_user_data: pyctx_free_fn,
+        out_stream: *mut *mut pyctx_stream_t,
+    ) -> *mut pyctx_error_t;
+    pub fn pyctx_stream_credit(stream: *mut pyctx_stream_t, n: u32) -> *mut pyctx_error_t;
+    pub fn pyctx_stream_cancel(stream: *mut pyctx_stream_t) -> *mut pyctx_error_t;
+    pub fn pyctx_stream_next(
+        stream: *mut pyctx_stream_t,
+        timeout_ms: u32,
+        out_item: *mut pyctx_bytes_t,
+        out_done: *mut c_int,
+    ) -> *mut pyctx_error_t;
+    pub fn pyctx_stream_is_done(stream: *const pyctx_stream_t) -> c_int;
+    pub fn pyctx_stream_free(stream: *mut pyctx_stream_t);
+    // Borrowed buffers
+    pub fn pyctx_buffer_lend(
+        data: *mut c_void,
+        len: usize,
+        writable: c_int,
+        finalizer: pyctx_free_fn,
+        user_data: *mut c_void,
+        out_buffer: *mut *mut pyctx_buffer_t,
+    ) -> *mut pyctx_error_t;
+    pub fn pyctx_buffer_alloc(
+        len: usize,
+        out_buffer: *mut *mut pyctx_buffer_t,
+    ) -> *mut pyctx_error_t;
+    pub fn pyctx_buffer_set_format(
+        buffer: *mut pyctx_buffer_t,
+        format: *const c_char,
+    ) -> *mut pyctx_error_t;
+    pub fn pyctx_buffer_set_shape(
+        buffer: *mut pyctx_buffer_t,
+        ndim: c_int,
+        shape: *const i64,
+        strides: *const i64,
+    ) -> *mut pyctx_error_t;
+    pub fn pyctx_buffer_data(buffer: *const pyctx_buffer_t, out_len: *mut usize) -> *mut c_void;
+    pub fn pyctx_buffer_info(
+        buffer: *const pyctx_buffer_t,
+        out_info: *mut pyctx_buffer_info_t,
+        info_size: usize,
+    ) -> *mut pyctx_error_t;
+    pub fn pyctx_buffer_free(buffer: *mut pyctx_buffer_t);
+    pub fn pyctx_request_attach_buffer(
+        request: *mut pyctx_request_t,
+        buffer: *mut pyctx_buffer_t,
+        out_index: *mut u32,
+    ) -> *mut pyctx_error_t;
+    pub fn pyctx_request_clear_buffers(request: *mut pyctx_request_t) -> *mut pyctx_error_t;
+    pub fn pyctx_request_take_buffer(
+        request: *mut pyctx_request_t,
+        out_buffer: *mut *mut pyctx_buffer_t,
+    ) -> *mut pyctx_error_t;
+    pub fn pyctx_context_buffer_stats(
+        context: *const pyctx_context_t,
+        out_stats: *mut pyctx_buffer_stats_t,
+        stats_size: usize,
     ) -> *mut pyctx_error_t;
 }

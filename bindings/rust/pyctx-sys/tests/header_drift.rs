@@ -165,8 +165,8 @@ fn every_kind_of_drift_is_detected() {
         // an opaque type
         (
             "typedef struct pyctx_env pyctx_env_t;",
-            "typedef struct pyctx_env pyctx_env_t;\ntypedef struct pyctx_stream pyctx_stream_t;",
-            "opaque type pyctx_stream_t",
+            "typedef struct pyctx_env pyctx_env_t;\ntypedef struct pyctx_widget pyctx_widget_t;",
+            "opaque type pyctx_widget_t",
         ),
     ];
     for (from, to, expect) in header_mutations {

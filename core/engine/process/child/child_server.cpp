@@ -212,9 +212,17 @@ void ChildServer::run_one(Request *r) {
     }
     Request *outer = current_request();
     running_.push_back(r);
-    hdr_.child_running.store(r->id, std::memory_order_seq_cst);
-    r->phase.store(Phase::running, std::memory_order_seq_cst);
-    py_->execute(r);
+    // A stop the host wrote before it could see this request running has to
+    // be read now: the host sends no interrupt then, and the ring is not read
+    // again until the request ends. The exchange pairs with the one in
+    // ProcessExecutor::interrupt_if_running (store-buffering: plain stores
+    // and loads would let both sides miss each other).
+    hdr_.child_running.exchange(r->id, std::memory_order_acq_rel);
+    read_ring();
+    if (!r->is_claimed()) {
+        r->phase.store(Phase::running, std::memory_order_seq_cst);
+        py_->execute(r);
+    }
     running_.pop_back();
     hdr_.child_running.store(outer ? outer->id : 0, std::memory_order_seq_cst);
     clear_pending_interrupt(r);

@@ -80,6 +80,10 @@ public:
     void add_task(Request *r) override;
     Request *take_task(uint64_t id) override;
     int wake_fd() const override { return wake_fd_; }
+    // The host refuses borrowed buffers for process contexts (shared memory
+    // comes later): no request here names one or asks for a view, so this
+    // ledger only ever counts zero.
+    const std::shared_ptr<BufferLedger> &buffer_ledger() override { return ledger_; }
 
     // ---- HostCallWaiter ----
     void host_answer_arrived() override {}  // answers are read on the main thread itself
@@ -104,6 +108,7 @@ private:
     const int wake_fd_;
     const std::string name_;
     std::unique_ptr<PyState> py_;
+    std::shared_ptr<BufferLedger> ledger_ = std::make_shared<BufferLedger>();
     bool closing_ = false;
     ByteBuffer inbox_;
     AdaptiveSpin spin_{1024};

@@ -244,12 +244,12 @@ bool ProcessExecutor::pump_locked(bool io, std::vector<Refused> &refused) {
         }
         if (outbox_pending_.load(std::memory_order_relaxed)) break;  // full: stop popping
     }
+    if (sent) ring_bell(seg_.header().child_bell, child_wake_fd_);
     // Everything sent so far is in the ring: interrupts may go now.
     if (!interrupts_after_send_.empty() && !outbox_pending_.load(std::memory_order_relaxed)) {
         for (uint64_t id : interrupts_after_send_) interrupt_if_running(id);
         interrupts_after_send_.clear();
     }
-    if (sent) ring_bell(seg_.header().child_bell, child_wake_fd_);
     if (io) return progress;
     return outbox_pending_.load(std::memory_order_relaxed) || lane_.is_closing();
 }

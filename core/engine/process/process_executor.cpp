@@ -40,6 +40,7 @@ Error ProcessExecutor::start() {
     if (Error e = find_process_helper(ctx_.options().process_helper, &helper_); !e.ok()) return e;
     if (Error e = seg_.create(kRingBytes); !e.ok()) return e;
     seg_ready_.store(true, std::memory_order_release);
+    inflight_.reserve(2048);  // a pipelined window grows it without rehashing
     std::unique_ptr<ChildProcess> c;
     if (Error e = spawn(&c); !e.ok()) return e;
     pid_.store(static_cast<uint64_t>(c->pid), std::memory_order_relaxed);

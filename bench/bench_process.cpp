@@ -10,7 +10,8 @@
 // the in-process modes pay. bench_handoff gives the machine's own handoff
 // costs to compare them with.
 //
-// usage: bench_process [--calls N] [--requests N] [--window N]
+// usage: bench_process [--calls N] [--requests N] [--window N] [--only MODE]
+// (--only worker|owngil|process runs one mode, for profiling)
 #include "bench_common.hpp"
 
 #include <atomic>
@@ -68,22 +69,28 @@ void run(pyctx_mode mode, const char *name, long calls, long requests, long wind
 
 int main(int argc, char **argv) {
     long calls = 20000, requests = 200000, window = 1024;
+    std::string only;
     for (int i = 1; i + 1 < argc; i += 2) {
         std::string a = argv[i];
         long v = std::atol(argv[i + 1]);
-        if (a == "--calls") calls = v;
+        if (a == "--only") only = argv[i + 1];
+        else if (a == "--calls") calls = v;
         else if (a == "--requests") requests = v;
         else if (a == "--window") window = v;
         else bench::die("unknown option " + a);
     }
+    if (!only.empty() && only != "worker" && only != "owngil" && only != "process")
+        bench::die("--only takes worker, owngil or process");
+    auto wanted = [&](const char *mode) { return only.empty() || only == mode; };
     bench::init_runtime();
-    run(PYCTX_MODE_WORKER, "worker", calls, requests, window);
-    if (pyctx_owngil_supported()) {
+    if (wanted("worker")) run(PYCTX_MODE_WORKER, "worker", calls, requests, window);
+    if (!wanted("owngil")) {
+    } else if (pyctx_owngil_supported()) {
         run(PYCTX_MODE_OWNGIL, "owngil", calls, requests, window);
     } else {
         bench::emit_unavailable("process", "sync add", "owngil", "owngil needs Python 3.12+");
     }
-    run(PYCTX_MODE_PROCESS, "process", calls, requests, window);
+    if (wanted("process")) run(PYCTX_MODE_PROCESS, "process", calls, requests, window);
     bench::shutdown_runtime();
     return 0;
 }

@@ -2,8 +2,8 @@
 without failure and produced every figure it should, each a positive
 finite number; the round trips have their same-run ratios to the
 calibration and to the direct-embedding baseline; the load during every
-benchmark process was recorded; the asyncio benchmark either produced
-figures or says why it is unavailable. No timing is checked. Exit status 0
+benchmark process was recorded; the asyncio benchmark and the numpy
+scaling cases either produced figures or say why they are unavailable. No timing is checked. Exit status 0
 only when all checks pass.
 
 usage: python check_smoke.py RESULTS_JSON N_CONTEXTS OWNGIL(0|1)
@@ -88,6 +88,24 @@ def main():
             expect("process", "sync add", mode, metric)
         expect("process", "pipelined add", mode, "per_s")
 
+    # Process contexts at scale: start time and memory per context of every
+    # mode; the numpy cases either measured for every mode or unavailable
+    # with a reason (numpy exists only for some Pythons).
+    for mode in modes + ["process"]:
+        for metric in ("start_ms", "rss_kib"):
+            expect("process_scaling", "context start", mode, metric)
+    for shape in ("numpy, 64-element arrays", "numpy, 200k-element arrays"):
+        case = "%s N=%d" % (shape, n)
+        for mode in ("sequential", "worker", "process", "multiprocessing"):
+            gone = [u for u in doc["unavailable"] if u["bench"] == "process_scaling" and
+                    u["case"] == shape and u["mode"] == mode]
+            if gone:
+                if not gone[0]["reason"].strip():
+                    problems.append("%s %s: unavailable without a reason" % (shape, mode))
+                continue
+            expect("process_scaling", case, mode, "wall_s")
+            if mode != "sequential":
+                expect("process_scaling", case, mode, "speedup")
     # Borrowed buffers: the three ways and the sum alone, for each mode.
     for mode in modes:
         kinds = [k[1][len("lent buffer "):] for k in have

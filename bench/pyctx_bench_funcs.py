@@ -57,6 +57,31 @@ def direct_eval_ns(expression, number):
     return min(timer.repeat(repeat=5, number=number)) / number * 1e9
 
 
+def numpy_job(size, repeat):
+    """One unit of the numpy scaling benchmark (bench_process_scaling):
+    `repeat` rounds of elementwise numpy work on an array of `size` floats.
+    Small arrays put most of the time in the Python-level calls (under the
+    GIL); large ones in numpy's loops (which run with the GIL released).
+    Returns a checksum that is the same wherever it runs. Imports numpy on
+    first use, so the module stays importable where numpy is missing."""
+    import numpy as np
+    a = np.linspace(0.0, 1.0, size)
+    total = 0.0
+    for _ in range(repeat):
+        a = np.sin(a) * 0.5 + 0.25
+        total += float(a[size // 2])
+    return round(total, 9)
+
+
+def numpy_available():
+    """1 when numpy imports in this interpreter, else 0."""
+    try:
+        import numpy  # noqa: F401
+    except ImportError:
+        return 0
+    return 1
+
+
 # ---- borrowed buffers (bench_buffers) -------------------------------------
 
 def buffer_sum_kind():

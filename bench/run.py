@@ -85,6 +85,10 @@ def plan(p, build, n):
         ("concurrent", [exe("bench_concurrent"), "--calls", p["conc_calls"]], {}),
         ("process", [exe("bench_process"), "--calls", p["calls"],
                      "--requests", p["requests"]], {}),
+        ("process_scaling", [exe("bench_process_scaling"), "--n", n,
+                             "--rounds", p["rounds"]], {}),
+        ("process_scaling", [py, os.path.join(HERE, "numpy_baselines.py"), "--n", n,
+                             "--rounds", p["rounds"]], {}),
         ("pool", [exe("bench_pool"), "--n", n, "--requests", p["requests"] // 2,
                   "--rounds", max(p["rounds"], 3), "--sync-calls", p["sync_calls"] // 2], {}),
         ("buffers", [exe("bench_buffers"), "--sizes-mib", p["buf_mib"],
@@ -651,6 +655,27 @@ class Report:
                              "sum alone (timeit)", "CBOR bytes", "lent ÷ inside", "CBOR ÷ lent",
                              "runs", "target"], rows)
 
+    def process_scaling(self):
+        f, rows = self.f, []
+        order = ["sequential", "multiprocessing", "worker", "owngil", "process"]
+        for case in f.cases("process_scaling"):
+            for mode in sorted(f.modes("process_scaling", case),
+                               key=lambda m: order.index(m) if m in order else 99):
+                g = lambda m: f.median("process_scaling", case, mode, m)  # noqa: E731
+                if case == "context start":
+                    start, rss = g("start_ms"), g("rss_kib")
+                    figure = "%s ms to start, %s MiB per context" % (
+                        "%.1f" % start if start is not None else "-",
+                        "%.1f" % (rss / 1024) if rss is not None else "-")
+                else:
+                    wall, sp = g("wall_s"), g("speedup")
+                    figure = "%s s%s" % ("%.3f" % wall if wall is not None else "-",
+                                         ", %.2f× sequential" % sp if sp is not None else "")
+                rows.append([case, mode, figure])
+        rows += self.unavailable_rows("process_scaling", 3)
+        self.lines += table("10. Process contexts: numpy in parallel, start time and memory",
+                            ["case", "mode", "figure"], rows)
+
     def build(self, ran):
         """The tables of the benchmarks in `ran` (names as in plan())."""
         if "handoff" in ran or "roundtrip" in ran:
@@ -664,7 +689,8 @@ class Report:
         for name, part in (("async", self.pipelined), ("concurrent", self.concurrent),
                            ("pool", self.pool), ("scaling", self.scaling),
                            ("context_cost", self.context_cost), ("async", self.asyncio),
-                           ("process", self.process), ("buffers", self.buffers)):
+                           ("process", self.process), ("buffers", self.buffers),
+                           ("process_scaling", self.process_scaling)):
             if name in ran:
                 part()
                 self.note_calibration()
@@ -678,7 +704,8 @@ def main():
     ap.add_argument("--quick", action="store_true", help="smaller sizes, 2 runs (< ~1 min)")
     ap.add_argument("--smoke", action="store_true", help="tiny sizes, 1 run: checks only")
     ap.add_argument("--only", help="comma-separated: handoff,roundtrip,embed,async,pool,"
-                                   "concurrent,process,scaling,context_cost,buffers")
+                                   "concurrent,process,process_scaling,scaling,context_cost,"
+                                   "buffers")
     ap.add_argument("--n", type=int, default=os.cpu_count(), help="contexts for scaling")
     ap.add_argument("--json", help="where to write every run's values (default: "
                                    "bench/results.json for a full run of everything, else "

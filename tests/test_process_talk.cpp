@@ -85,6 +85,9 @@ protected:
         ASSERT_TRUE(IsOk(pyctx_host_register("reenter", host_reenter, nullptr, nullptr)));
     }
     void SetUp() override {
+        // A request of an earlier test that called started() (a timed-out
+        // slow(), say) leaves its marker behind: never taken for this one's.
+        unlink(marker_path().c_str());
         std::string p = preload() + "def double_via_host(n):\n    return pyctx.call('double', n)\n";
         ASSERT_TRUE(IsOk(create_process_context(ctx_, {.preload = p.c_str()})));
     }
@@ -214,4 +217,24 @@ TEST_F(ProcessTalk, CancelsRacingCompletionsCompleteEachRequestOnce) {
     for (const Completion &c : collector.all())
         EXPECT_TRUE(c.status == PYCTX_OK || c.status == PYCTX_ERR_CANCELLED) << c.message;
     EXPECT_EQ(eval_int(ctx_.get(), "3"), 3);
+}
+
+TEST_F(ProcessTalk, AnUnregisteredHostFunctionRaisesLookupErrorNamingIt) {
+    // As in worker and owngil contexts: LookupError, not pyctx.HostError.
+    Outcome o = eval(ctx_.get(), "pyctx.call('never_registered_here', 1)");
+    EXPECT_TRUE(RaisesPython(o.error.get(), "LookupError")) << o.describe();
+    EXPECT_NE(std::string(o.error ? pyctx_error_message(o.error.get()) : "")
+                  .find("never_registered_here"),
+              std::string::npos);
+    // And awaited.
+    ASSERT_TRUE(exec(ctx_.get(),
+                     "async def missing():\n"
+                     "    try:\n"
+                     "        await pyctx.async_call('never_registered_either')\n"
+                     "    except LookupError as e:\n"
+                     "        return 'lookup: ' + str(e)\n")
+                    .ok());
+    Outcome a = call(ctx_.get(), "__main__", "missing");
+    ASSERT_TRUE(a.ok()) << a.describe();
+    EXPECT_NE(as_text(a.value).value_or("").find("never_registered_either"), std::string::npos);
 }

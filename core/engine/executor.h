@@ -40,6 +40,13 @@ public:
     // `r` is done. False when it cannot serve now (then the caller parks).
     virtual bool serve_until_done(Request *r) = 0;
 
+    // A synchronous caller waits for `r`, which it submitted: an executor
+    // with a direct path for the outcome waits here until `deadline_ns`
+    // (0: none). True when `r` is done; false leaves the rest to the lane's
+    // usual wait (which also serves the queue of a waiting context thread
+    // of another executor, so such a caller should be left to it).
+    virtual bool await_outcome(Request *, int64_t) { return false; }
+
     // Forgets the namespace of env `env_id` (later, on the executor).
     virtual void release_env(uint64_t env_id) = 0;
 

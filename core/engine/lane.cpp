@@ -93,6 +93,9 @@ void Lane::wait(Request *r, int64_t deadline_ns) { wait_until(r, deadline_ns, tr
 bool Lane::wait_done(Request *r, int64_t deadline_ns) { return wait_until(r, deadline_ns, false); }
 
 bool Lane::wait_until(Request *r, int64_t deadline_ns, bool expire) {
+    // First, even when done already: the executor may hold something the
+    // waiter must give back (a process context's completion slot).
+    if (r->is_sync() && executor_->await_outcome(r, deadline_ns)) return true;
     if (r->is_done()) return true;
     static thread_local AdaptiveSpin caller_spin(2048);
     if (caller_spin.spin([r] { return r->is_done(); })) return true;

@@ -48,6 +48,10 @@ struct HostCall {
     std::atomic<bool> answer_claimed{false};
     std::atomic<bool> abandoned{false};  // the caller stopped waiting
     bool ok = false;
+    // Failed because no host function has this name (a process context's
+    // child learns it from the host): Python raises LookupError, as for
+    // an unknown name in the other modes.
+    bool unknown_function = false;
     ByteBuffer value;
     std::string error_message;
 

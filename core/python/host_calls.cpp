@@ -85,7 +85,11 @@ void invoke_host_plain(HostCall *call) {
 
 PyObject *host_answer_to_python(HostCall *call, const PyTypes &types) {
     if (!call->ok) {
-        raise_host_error(types, call->error_message);
+        if (call->unknown_function) {
+            PyErr_SetString(PyExc_LookupError, call->error_message.c_str());
+        } else {
+            raise_host_error(types, call->error_message);
+        }
         return nullptr;
     }
     Error err;

@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include "core/engine/context.h"
+#include "core/engine/process/process_control.h"
 #include "core/engine/process/spawn.h"
 #include "core/engine/process/wire.h"
 #include "core/engine/runtime.h"
@@ -13,17 +14,6 @@ namespace pyctx::core {
 namespace {
 
 constexpr uint64_t kRingBytes = uint64_t{1} << 22;  // 4 MiB each way, touched lazily
-
-// Executor-internal messages through the lane's queue, so they reach the
-// io thread in order with the requests. Never claimed or counted.
-struct ProcessControl final : Request {
-    enum class Op : uint8_t { stop, drop_env };
-    ProcessControl(Op op, uint64_t subject) : op(op), subject(subject) {
-        kind = RequestKind::control;
-    }
-    const Op op;
-    const uint64_t subject;
-};
 
 }  // namespace
 
@@ -50,9 +40,15 @@ Error ProcessExecutor::start() {
     if (Error e = find_process_helper(ctx_.options().process_helper, &helper_); !e.ok()) return e;
     if (Error e = seg_.create(kRingBytes); !e.ok()) return e;
     seg_ready_.store(true, std::memory_order_release);
+    inflight_.reserve(2048);  // a pipelined window grows it without rehashing
     std::unique_ptr<ChildProcess> c;
     if (Error e = spawn(&c); !e.ok()) return e;
     pid_.store(static_cast<uint64_t>(c->pid), std::memory_order_relaxed);
+    {
+        std::lock_guard lock(send_mu_);
+        child_wake_fd_ = c->wake_fd;
+        child_alive_ = true;
+    }
     {
         std::lock_guard lock(child_mu_);
         child_ = std::move(c);
@@ -65,16 +61,13 @@ Error ProcessExecutor::start() {
     return {};
 }
 
-void ProcessExecutor::wake() {
-    // A runtime shutdown may close a context whose start has not mapped
-    // the segment yet: nothing to wake then.
-    if (seg_ready_.load(std::memory_order_acquire)) ring_bell(seg_.header().host_bell, -1);
-}
-
 void ProcessExecutor::stop_claimed(Request *r) {
     if (r->phase.load(std::memory_order_seq_cst) == Phase::queued) return;  // never sent
     if (!seg_ready_.load(std::memory_order_acquire)) return;
-    // The child learns in order through the ring; the io thread interrupts
+    // A caller parked on the request's completion slot looks again, sees
+    // it claimed, and takes the lane's wait.
+    nudge_waiter(r->id);
+    // The child learns in order through the ring; the pump interrupts
     // the request too if it is running, but only once that stop (and every
     // one before it) is in the ring: a signal sent from here could unwind the
     // running request before the child has read an earlier stop, and the
@@ -96,7 +89,7 @@ void ProcessExecutor::interrupt_if_running(uint64_t id) {
 }
 
 Outcome ProcessExecutor::run_nested(Request *r) {
-    if (Executor::current() == this && std::this_thread::get_id() == io_.get_id()) {
+    if (on_io_thread()) {
         return Outcome{Error(Status::invalid_argument,
                              "a synchronous request from a completion callback of a process "
                              "context to that same context would wait for itself: submit it "
@@ -133,12 +126,18 @@ void ProcessExecutor::abandon() {
 void ProcessExecutor::io_main(std::shared_ptr<Context> self) {
     (void)self;  // keeps the context (and this executor) alive while it runs
     Executor::set_current(this);
+    tls_on_io_ = true;
     name_this_thread("pyctx-proc-io");
     SegmentHeader &h = seg_.header();
     for (;;) {
         bool progress = drain();
         progress |= take_answers();
-        progress |= pump();
+        // Submitters pump for themselves; the io thread only when one asked
+        // (it could not: closing, no room, a child starting), for close,
+        // and for the outbox.
+        if (pump_wanted_.exchange(false, std::memory_order_acq_rel) ||
+            outbox_pending_.load(std::memory_order_acquire) || (lane_.is_closing() && !close_sent_))
+            progress |= pump();
         if (child_->exited.load(std::memory_order_acquire)) {
             drain();  // what it wrote before it ended
             if (!lane_.is_closing() || !close_sent_) {
@@ -151,8 +150,10 @@ void ProcessExecutor::io_main(std::shared_ptr<Context> self) {
         auto ready = [&] {
             return seg_.to_host().has_data() || answers_pending_.load(std::memory_order_acquire) ||
                    child_->exited.load(std::memory_order_acquire) ||
-                   (outbox_.empty() && (lane_.queue().has_work() ||
-                                        (lane_.is_closing() && !close_sent_)));
+                   pump_wanted_.load(std::memory_order_acquire) ||
+                   (outbox_pending_.load(std::memory_order_acquire)
+                        ? seg_.to_child().drained()
+                        : (lane_.is_closing() && !close_sent_));
         };
         // While closing, parked with a timeout: a close nobody waits for
         // (a freed handle) still escalates.
@@ -175,165 +176,57 @@ void ProcessExecutor::escalate_unwatched_close() {
     }
 }
 
-void ProcessExecutor::send_stop(uint64_t id) {
-    ByteBuffer m;
-    wire::Writer(m).u8(static_cast<uint8_t>(wire::ToChild::stop)).u64(id);
-    outbox_.push_back(std::move(m));
-}
-
-namespace {
-
-// What a process context does not carry yet: object handles and streams
-// (wire kinds 32-95) and borrowed buffers (96-127). Refused with a clear
-// status rather than sent half-described to the child.
-Error not_carried(const Request &r, const std::string &name) {
-    const char *what = nullptr;
-    if (r.kind != RequestKind::call && r.kind != RequestKind::eval && r.kind != RequestKind::exec)
-        what = "object handles and streams";
-    else if (r.result_form == ResultForm::object || r.result_form == ResultForm::stream)
-        what = "object handles and streams";
-    else if (r.result_form == ResultForm::buffer || !r.buffers.empty())
-        what = "borrowed buffers";
-    if (!what) return Error();
-    return Error(Status::unsupported, std::string(what) + " do not cross into process contexts "
-                                          "yet (context '" + name + "'): use a worker or owngil "
-                                          "context for them");
-}
-
-}  // namespace
-
-bool ProcessExecutor::encode_request(Request *r, ByteBuffer &out) {
-    wire::Writer w(out);
-    switch (r->kind) {
-        case RequestKind::call:
-            w.u8(static_cast<uint8_t>(wire::ToChild::call)).u64(r->id).u64(r->env_id);
-            w.str(r->target).str(r->text).bytes(r->args).bytes(r->kwargs);
-            break;
-        case RequestKind::eval:
-            w.u8(static_cast<uint8_t>(wire::ToChild::eval)).u64(r->id).u64(r->env_id);
-            w.str(r->text).bytes(r->args);
-            break;
-        case RequestKind::exec:
-            w.u8(static_cast<uint8_t>(wire::ToChild::exec)).u64(r->id).u64(r->env_id).str(r->text);
-            break;
-        default: return false;  // refused before (not_carried)
-    }
-    return w.ok();
-}
-
-bool ProcessExecutor::pump() {
-    bool progress = false, sent = false;
-    Ring &ring = seg_.to_child();
-    for (;;) {
-        if (!outbox_.empty()) {
-            if (!ring.try_write(outbox_.front().data(), outbox_.front().size())) break;
-            outbox_.pop_front();
-            progress = sent = true;
-            continue;
-        }
-        // Everything sent so far is in the ring: interrupts may go now.
-        for (uint64_t id : interrupts_after_send_) interrupt_if_running(id);
-        interrupts_after_send_.clear();
-        Request *r = lane_.queue().pop_to_running();
-        if (!r) {
-            if (lane_.is_closing() && !close_sent_) {
-                // Everything before it went out: the child finishes and exits.
-                ByteBuffer m;
-                wire::Writer(m).u8(static_cast<uint8_t>(wire::ToChild::close));
-                outbox_.push_back(std::move(m));
-                close_sent_ = true;
-                continue;
-            }
-            break;
-        }
-        progress = true;
-        if (r->is_control()) {
-            auto *c = static_cast<ProcessControl *>(r);
-            if (c->op == ProcessControl::Op::stop) {
-                send_stop(c->subject);
-                interrupts_after_send_.push_back(c->subject);
-            } else {
-                ByteBuffer m;
-                wire::Writer(m).u8(static_cast<uint8_t>(wire::ToChild::drop_env)).u64(c->subject);
-                outbox_.push_back(std::move(m));
-            }
-            r->release();
-            continue;
-        }
-        RequestRef hold(r);
-        if (r->is_claimed()) {  // cancelled or timed out while queued
-            lane_.queue().end_running(r);
-            continue;
-        }
-        Error refuse;
-        ByteBuffer m;
-        if (lane_.is_closing()) {
-            refuse = Error(Status::closed, "context '" + ctx_.name() + "' is closed");
-        } else if (Error no = not_carried(*r, ctx_.name()); !no.ok()) {
-            refuse = std::move(no);
-        } else if (r->env_id && r->env_id < env_floor_) {
-            refuse = Error(Status::closed, "this env belonged to a child process of context '" +
-                                               ctx_.name() + "' that crashed; create a new env");
-        } else if (!encode_request(r, m)) {
-            refuse = Error(Status::no_memory, "out of memory");
-        } else if (m.size() > ring.max_payload()) {
-            refuse = Error(Status::invalid_argument,
-                           "the request (" + std::to_string(m.size()) +
-                               " bytes) exceeds what a process context carries in one message (" +
-                               std::to_string(ring.max_payload()) + " bytes)");
-        }
-        if (!refuse.ok()) {
-            lane_.queue().end_running(r);
-            lane_.complete(r, Outcome{std::move(refuse), {}}, Origin::library_thread);
-            continue;
-        }
-        outbox_.push_back(std::move(m));
-        r->phase.store(Phase::running, std::memory_order_seq_cst);
-        inflight_.emplace(r->id, hold.detach());
-        // Cancelled between the pop and the phase change: stop_claimed saw
-        // it queued and sent nothing.
-        if (r->is_claimed()) {
-            send_stop(r->id);
-            interrupts_after_send_.push_back(r->id);
-        }
-    }
-    if (sent) ring_bell(seg_.header().child_bell, child_->wake_fd);
-    return progress;
-}
-
 bool ProcessExecutor::drain() {
     bool any = false;
-    while (seg_.to_host().read(inbox_)) {
-        any = true;
-        handle(inbox_);
+    for (;;) {
+        // Completions in batches: one turn of the send lock per batch, not
+        // per completion, against the submitting threads.
+        arrived_.clear();
+        while (arrived_.size() < 64 && seg_.to_host().read(inbox_)) {
+            if (!any) (void)sends_.load(std::memory_order_acquire);  // see sends_
+            any = true;
+            wire::Reader rd(inbox_.data(), inbox_.size());
+            if (static_cast<wire::ToHost>(rd.u8()) != wire::ToHost::complete) {
+                handle(inbox_);
+                continue;
+            }
+            Arrived &a = arrived_.emplace_back();
+            a.ok = wire::decode_completion(rd, &a.id, &a.out);
+        }
+        if (arrived_.empty()) break;
+        {
+            std::lock_guard lock(send_mu_);
+            for (Arrived &a : arrived_) {
+                auto it = inflight_.find(a.id);
+                if (it == inflight_.end()) continue;  // not ours (protocol error): ignored
+                a.r = it->second.r;
+                // Its slot, if it had one, was left (ringed or abandoned).
+                if (it->second.slot >= 0) free_slot_locked(it->second.slot);
+                inflight_.erase(it);
+            }
+        }
+        // A submitter that found the lock taken left its request to us.
+        std::atomic_thread_fence(std::memory_order_seq_cst);
+        if (lane_.queue().has_work()) pump_wanted_.store(true, std::memory_order_relaxed);
+        for (Arrived &a : arrived_) {
+            Request *r = a.r;
+            if (!r) continue;
+            forget_sent(r);
+            if (!a.ok) a.out = Outcome{Error(Status::internal, "unreadable completion from the child"), {}};
+            r->phase.store(Phase::finished, std::memory_order_release);
+            lane_.complete(r, std::move(a.out), Origin::library_thread);
+            r->release();
+        }
     }
-    // It may wait for room to write more.
-    if (any) ring_bell(seg_.header().child_bell, child_->wake_fd);
+    // (A child waiting for room here spins and yields: no bell to ring.)
     return any;
 }
 
 void ProcessExecutor::handle(const ByteBuffer &msg) {
+    // Everything but completions (drain() takes those).
     wire::Reader rd(msg.data(), msg.size());
     auto kind = static_cast<wire::ToHost>(rd.u8());
-    if (kind == wire::ToHost::complete) {
-        uint64_t id = rd.u64();
-        auto status = static_cast<Status>(rd.u32());
-        Outcome out;
-        out.error = Error(status, std::string(rd.str()));
-        if (status == Status::ok) out.error.message.clear();
-        out.error.python_type = rd.str();
-        out.error.traceback = rd.str();
-        bool ok = rd.bytes_into(out.value) && rd.ok();
-        auto it = inflight_.find(id);
-        if (it == inflight_.end()) return;  // not ours (protocol error): ignored
-        Request *r = it->second;
-        inflight_.erase(it);
-        lane_.queue().end_running(r);
-        if (!ok) out = Outcome{Error(Status::internal, "unreadable completion from the child"), {}};
-        r->phase.store(Phase::finished, std::memory_order_release);
-        lane_.complete(r, std::move(out), Origin::library_thread);
-        r->release();
-    } else if (kind == wire::ToHost::host_call) {
+    if (kind == wire::ToHost::host_call) {
         uint64_t call_id = rd.u64();
         std::string_view name = rd.str();
         std::string_view args = rd.str();
@@ -370,7 +263,17 @@ bool ProcessExecutor::child_died() {
                       std::to_string(pid) + ") " + how;
     if (uint64_t cap = ctx_.options().memory_limit)
         msg += " (its memory cap is " + std::to_string(cap) + " bytes of address space)";
-    outbox_.clear();
+    std::vector<Request *> held;
+    {
+        // No submitter writes to the dead child's ring from here on; what
+        // it held crashes with it (its callers' slots are given up).
+        std::lock_guard lock(send_mu_);
+        child_alive_ = false;
+        outbox_.clear();
+        outbox_pending_.store(false, std::memory_order_relaxed);
+        interrupts_after_send_.clear();
+        take_inflight_locked(held);
+    }
     {
         std::lock_guard lock(host_mu_);
         answers_.clear();  // answers to the dead child's host calls are dropped
@@ -382,12 +285,7 @@ bool ProcessExecutor::child_died() {
         msg += "; its restart budget is spent, so the context is closed";
     // What the child held crashes with it. Without a restart the context
     // closes first, so whoever sees a crashed outcome then sees it closed.
-    std::vector<Request *> held;
-    for (auto &[id, r] : inflight_) {
-        lane_.queue().end_running(r);
-        held.push_back(r);
-    }
-    inflight_.clear();
+    for (Request *r : held) forget_sent(r);
     if (!restart && !closing) close_after_crash(msg);
     for (Request *r : held) {
         r->phase.store(Phase::finished, std::memory_order_release);
@@ -395,7 +293,11 @@ bool ProcessExecutor::child_died() {
         r->release();
     }
     if (!restart) return false;
-    seg_.reset();
+    {
+        std::lock_guard lock(send_mu_);
+        seg_.reset();
+        close_sent_ = false;
+    }
     std::unique_ptr<ChildProcess> next;
     Error spawn_error = spawn(&next);
     if (!spawn_error.ok()) {
@@ -410,9 +312,14 @@ bool ProcessExecutor::child_died() {
     }
     pid_.store(static_cast<uint64_t>(child_->pid), std::memory_order_relaxed);
     restarts_.fetch_add(1, std::memory_order_relaxed);
-    env_floor_ = ctx_.new_env_id();  // envs of the dead child fail as closed
-    close_sent_ = false;
     close_sent_at_ = 0;
+    {
+        std::lock_guard lock(send_mu_);
+        env_floor_ = ctx_.new_env_id();  // envs of the dead child fail as closed
+        child_wake_fd_ = child_->wake_fd;
+        child_alive_ = true;
+    }
+    pump_wanted_.store(true, std::memory_order_relaxed);  // what waited for it
     return true;
 }
 
@@ -441,13 +348,19 @@ void ProcessExecutor::finish_io() {
     pid_.store(0, std::memory_order_relaxed);
     left_python_.store(1, std::memory_order_release);
     futex_wake_all(left_python_);
-    for (auto &[id, r] : inflight_) {
-        lane_.queue().end_running(r);
+    std::vector<Request *> held;
+    {
+        std::lock_guard lock(send_mu_);
+        child_alive_ = false;
+        take_inflight_locked(held);
+        slotless_.clear();
+    }
+    for (Request *r : held) {
+        forget_sent(r);
         lane_.complete(r, Outcome{Error(Status::closed, "context '" + ctx_.name() + "' is closed"), {}},
                        Origin::library_thread);
         r->release();
     }
-    inflight_.clear();
     lane_.queue().close_control();
     lane_.complete_all_as_closed(Origin::library_thread);
     {

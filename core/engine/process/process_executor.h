@@ -2,9 +2,13 @@
 // helper executable, on its main interpreter), so any extension runs there,
 // in parallel with every other context, and a crash never reaches the host.
 //
-// Host side, per context: the io thread moves requests from the lane's
-// queue into the shared request ring and completions from the completion
-// ring back to the lane (parking on a cross-process futex after bounded
+// Host side, per context: a submitting thread writes its request into the
+// shared request ring itself (under the send lock) and rings the child's
+// bell, which costs a futex wake only when the child parked; a synchronous
+// caller takes its completion from a completion slot (sync_slot.h) the
+// child writes directly. The io thread carries the rest: async completions
+// from the completion ring back to the lane, messages that wait for room,
+// close, crash and restart (parking on a cross-process futex after bounded
 // spinning); a reaper thread per child blocks in waitid() and reports its
 // death; a host-call thread runs the host functions the child's Python
 // calls (never the io thread: a host function may call back into this very
@@ -25,9 +29,11 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "core/base/futex.h"
+#include "core/base/spin_lock.h"
 #include "core/engine/executor.h"
 #include "core/engine/process/segment.h"
 #include "core/host/host_call.h"
@@ -63,12 +69,13 @@ public:
     Error start() override;
     void wake() override;
     void stop_claimed(Request *r) override;
+    bool await_outcome(Request *r, int64_t deadline_ns) override;
     bool defer_delivery(Request *) override { return false; }
     bool on_own_thread() const override;
     Outcome run_nested(Request *r) override;
     bool serve_until_done(Request *) override { return false; }
     void release_env(uint64_t env_id) override;
-    void begin_close() override { wake(); }
+    void begin_close() override;
     bool wait_left_python(int64_t deadline_ns) override;
     bool wait_exited(int64_t deadline_ns) override;
     bool has_exited() const override { return exited_.load(std::memory_order_acquire) != 0; }
@@ -77,6 +84,9 @@ public:
     uint64_t thread_id() const override { return child_pid(); }
 
     uint64_t child_pid() const { return pid_.load(std::memory_order_relaxed); }
+    // True on this executor's io thread (never reads io_, which join and
+    // detach change).
+    bool on_io_thread() const { return Executor::current() == this && tls_on_io_; }
     uint32_t restarts() const { return restarts_.load(std::memory_order_relaxed); }
 
     // A host function answered a call of child generation `gen` (any thread).
@@ -89,16 +99,37 @@ private:
     void reap(ChildProcess *c);
     // process_executor.cpp: the io thread.
     void io_main(std::shared_ptr<Context> self);
-    bool pump();                // lane queue -> request ring
     bool drain();               // completion ring -> lane
     void handle(const ByteBuffer &msg);
+    // process_send.cpp: the request ring's producer side (any thread).
+    struct Refused {
+        Request *r;
+        Error error;
+    };
+    bool pump();  // the io thread's pump: lane queue -> request ring
+    // Under send_mu_. On a submitting thread (`io` false) it leaves close,
+    // and messages that wait for room, to the io thread: true when the io
+    // thread should look.
+    bool pump_locked(bool io, std::vector<Refused> &refused);
+    void complete_refused(std::vector<Refused> &refused, bool io);
+    void send_locked(const ByteBuffer &m);
+    bool flush_outbox_locked();
+    int alloc_slot_locked();
+    void free_slot_locked(int i);
+    // The child will never write these requests' slots (it died, or the
+    // context ended): wakes their callers, frees the rest. Takes inflight_.
+    void take_inflight_locked(std::vector<Request *> &out);
+    // A completed sent request leaves the lane's task registry.
+    void forget_sent(Request *r);
+    // Wakes the caller of request `id` parked on its slot (it was claimed).
+    void nudge_waiter(uint64_t id);
     bool child_died();  // completes what it held; true when a new child runs
     bool may_restart();
     void close_after_crash(const std::string &msg);
     void finish_io();
     void escalate_unwatched_close();
-    bool encode_request(Request *r, ByteBuffer &out);
-    void send_stop(uint64_t id);
+    // Interrupts request `id` if the child runs it now (under send_mu_,
+    // once every stop sent so far is in the ring).
     void interrupt_if_running(uint64_t id);
     // process_host_calls.cpp
     void start_host_call(uint64_t call_id, std::string_view name, std::string_view args);
@@ -120,12 +151,44 @@ private:
     std::deque<int64_t> restart_times_;
     uint64_t env_floor_ = 0;  // envs below it belonged to a dead child
 
-    // io thread only
-    std::unordered_map<uint64_t, Request *> inflight_;  // sent, not yet answered
+    // The request ring's producer side, taken by submitting threads and the
+    // io thread alike; never held while a completion is delivered.
+    SpinLock send_mu_;
+    struct Inflight {
+        Request *r;    // the in-flight reference
+        int32_t slot;  // its completion slot, or -1
+    };
+    std::unordered_map<uint64_t, Inflight> inflight_;  // sent, not yet answered
     std::deque<ByteBuffer> outbox_;  // encoded messages waiting for room in the ring
-    std::vector<uint64_t> interrupts_after_send_;  // SIGINT once outbox_ is in the ring
-    ByteBuffer inbox_;
+    ByteBuffer scratch_;             // the message being encoded
+    uint64_t slots_used_ = 0;        // bit i: completion slot i is taken
+    // Sync requests whose caller looked for a slot before the request was
+    // sent, and so waits the lane's way: they get none when sent.
+    std::unordered_set<uint64_t> slotless_;
+    bool child_alive_ = false;       // false from the child's death to its successor's start
+    int child_wake_fd_ = -1;
+    // Stops sent for requests the child may be running: each gets SIGINT
+    // once outbox_ is in the ring (a signal before an earlier stop is read
+    // could unwind a request into one already cancelled).
+    std::vector<uint64_t> interrupts_after_send_;
     bool close_sent_ = false;
+    std::atomic<bool> outbox_pending_{false};  // outbox_ is not empty
+    std::atomic<bool> pump_wanted_{false};     // the io thread should pump
+    // Bumped (release) by every pump that writes, read (acquire) by the io
+    // thread before it acts on what the child sent: the submitter's writes
+    // then happen-before the io thread's reads in the memory model too
+    // (the child in between is another process, which no tool can follow).
+    std::atomic<uint64_t> sends_{0};
+
+    // io thread only
+    ByteBuffer inbox_;
+    struct Arrived {
+        uint64_t id = 0;
+        Outcome out;
+        bool ok = false;
+        Request *r = nullptr;
+    };
+    std::vector<Arrived> arrived_;  // a batch of completions being delivered
     int64_t close_sent_at_ = 0;
     AdaptiveSpin spin_{1024};
 
@@ -149,6 +212,7 @@ private:
     size_t idle_hosts_ = 0;
 
     std::thread io_;
+    static inline thread_local bool tls_on_io_ = false;  // an io thread of some process executor
     std::atomic<uint32_t> started_{0};  // 1 ok, 2 failed
     std::atomic<uint32_t> left_python_{0};  // the last child is gone, none will follow
     std::atomic<uint32_t> exited_{0};

@@ -46,9 +46,11 @@ void ProcessExecutor::start_host_call(uint64_t call_id, std::string_view name,
         wire::Writer(m)
             .u8(static_cast<uint8_t>(wire::ToChild::host_answer))
             .u64(call_id)
-            .u8(0)
+            .u8(wire::kAnswerUnknownFunction)
             .str("no host function named '" + std::string(name) + "' is registered");
-        outbox_.push_back(std::move(m));
+        std::lock_guard lock(send_mu_);
+        send_locked(m);
+        ring_bell(seg_.header().child_bell, child_wake_fd_);
         return;
     }
     auto *call = new HostCall();  // one reference for us, one for the answer
@@ -119,7 +121,8 @@ void ProcessExecutor::post_answer(uint32_t gen, uint64_t call_id, HostCall *call
         answers_.push_back(std::move(a));
         answers_pending_.store(true, std::memory_order_release);
     }
-    wake();
+    // The io thread relays it.
+    if (seg_ready_.load(std::memory_order_acquire)) ring_bell(seg_.header().host_bell, -1);
 }
 
 bool ProcessExecutor::take_answers() {
@@ -149,7 +152,14 @@ bool ProcessExecutor::take_answers() {
                 .str("the host function's answer (" + std::to_string(a.value.size()) +
                      " bytes) exceeds what a process context carries in one message");
         }
-        if (w.ok()) outbox_.push_back(std::move(m));
+        if (w.ok()) {
+            std::lock_guard lock(send_mu_);
+            send_locked(m);
+        }
+    }
+    if (!batch.empty()) {
+        std::lock_guard lock(send_mu_);
+        ring_bell(seg_.header().child_bell, child_wake_fd_);
     }
     return !batch.empty();
 }

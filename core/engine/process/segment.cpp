@@ -119,6 +119,9 @@ void Segment::reset() {
     hdr_->child_bell.store(SegmentHeader::kAwake);
     hdr_->child_running.store(0);
     hdr_->interrupt_target.store(0);
+    hdr_->host_wants_room.store(0);
+    // The slots stay: a caller may still be reading one the dead child
+    // filled; the host freed every other slot of that child already.
     hdr_->ring_bytes = ring_bytes;
 }
 

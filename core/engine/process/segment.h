@@ -13,6 +13,7 @@
 
 #include "core/base/byte_buffer.h"
 #include "core/base/error.h"
+#include "core/engine/process/sync_slot.h"
 
 namespace pyctx::core {
 
@@ -23,7 +24,7 @@ struct RingHeader {
 
 struct SegmentHeader {
     static constexpr uint32_t kMagic = 0x50594358;  // "PYCX"
-    static constexpr uint32_t kVersion = 1;
+    static constexpr uint32_t kVersion = 2;
     // Values of a bell.
     static constexpr uint32_t kAwake = 0, kParked = 1, kInSelector = 2;
 
@@ -38,6 +39,11 @@ struct SegmentHeader {
     std::atomic<uint64_t> interrupt_target{0};
     RingHeader to_child;
     RingHeader to_host;
+    // Set by the host while a message waits for room in the request ring:
+    // only then does the child ring the host's bell after reading, so a
+    // parked io thread is not woken by every request.
+    alignas(64) std::atomic<uint32_t> host_wants_room{0};
+    SyncSlot slots[kSyncSlots];
 };
 
 // One direction of the segment. Frames are an 8-byte header (payload
@@ -51,6 +57,10 @@ public:
     size_t max_payload() const { return cap_ / 2 - 8; }
     bool has_data() const {
         return h_->head.load(std::memory_order_acquire) != h_->tail.load(std::memory_order_relaxed);
+    }
+    // Producer: true when the consumer has read everything written.
+    bool drained() const {
+        return h_->tail.load(std::memory_order_acquire) == h_->head.load(std::memory_order_relaxed);
     }
     // Producer: false when there is no room now (or never, for a payload
     // above max_payload()).
@@ -87,6 +97,7 @@ public:
     SegmentHeader &header() { return *hdr_; }
     Ring &to_child() { return to_child_; }
     Ring &to_host() { return to_host_; }
+    SyncSlot &slot(uint32_t i) { return hdr_->slots[i]; }
 
 private:
     Error map(int fd, bool init);

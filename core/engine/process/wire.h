@@ -12,17 +12,22 @@
 //                          strings and byte strings as u32 length + bytes
 //
 // Host -> child (request ring):
-//   1 call    u64 id, u64 env, str module, str function, bytes args, bytes kwargs
-//   2 eval    u64 id, u64 env, str expression, bytes locals
-//   3 exec    u64 id, u64 env, str code
+//   1 call    u64 id, u32 slot, u64 env, str module, str function, bytes args,
+//             bytes kwargs
+//   2 eval    u64 id, u32 slot, u64 env, str expression, bytes locals
+//   3 exec    u64 id, u32 slot, u64 env, str code
+//             slot: 0, or 1 + the completion slot (sync_slot.h) the caller
+//             waits on; the child writes the completion there when it can
 //   16 stop   u64 id          the host completed it (cancel, timeout, close):
 //                             skip it if not started, cancel its task
 //   17 drop_env u64 env
 //   18 host_answer u64 call, u8 ok, bytes value (ok) | str message (not ok)
+//             ok: 1 answered, 0 failed, 2 no host function has that name
 //   19 close  (no fields)     finish and exit
 // Child -> host (completion ring):
 //   1 complete u64 id, u32 status, str message, str python_type,
 //              str traceback, bytes value
+//              (a completion slot holds the same message)
 //   2 host_call u64 call, str function name, bytes args (CBOR array)
 // Kinds 32-63 in both directions are reserved for object handles, 64-95
 // for streams, 96-127 for shared buffers. An unknown kind is a protocol
@@ -35,6 +40,7 @@
 #include <string_view>
 
 #include "core/base/byte_buffer.h"
+#include "core/request/request.h"
 
 namespace pyctx::core::wire {
 
@@ -47,6 +53,9 @@ enum class ToChild : uint8_t {
     host_answer = 18,
     close = 19,
 };
+
+// The `ok` byte of a host_answer that failed for want of the function.
+constexpr uint8_t kAnswerUnknownFunction = 2;
 
 enum class ToHost : uint8_t {
     complete = 1,
@@ -126,5 +135,25 @@ private:
     const uint8_t *end_;
     bool ok_ = true;
 };
+
+// The `complete` message (in the ring or a completion slot).
+inline bool encode_completion(ByteBuffer &m, uint64_t id, const Outcome &out) {
+    m.clear();
+    Writer w(m);
+    w.u8(static_cast<uint8_t>(ToHost::complete)).u64(id).u32(static_cast<uint32_t>(out.error.status));
+    w.str(out.error.message).str(out.error.python_type).str(out.error.traceback).bytes(out.value);
+    return w.ok();
+}
+
+// Reads the fields after the kind byte; false when unreadable.
+inline bool decode_completion(Reader &rd, uint64_t *id, Outcome *out) {
+    *id = rd.u64();
+    auto status = static_cast<Status>(rd.u32());
+    out->error = Error(status, std::string(rd.str()));
+    if (status == Status::ok) out->error.message.clear();
+    out->error.python_type = rd.str();
+    out->error.traceback = rd.str();
+    return rd.bytes_into(out->value) && rd.ok();
+}
 
 }  // namespace pyctx::core::wire

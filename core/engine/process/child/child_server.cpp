@@ -3,6 +3,7 @@
 #include <Python.h>
 #include <signal.h>
 
+#include <cstring>
 #include <thread>
 
 #include "core/engine/process/wire.h"
@@ -118,7 +119,12 @@ bool ChildServer::read_ring() {
         any = true;
         handle(inbox_);
     }
-    if (any) ring_bell(hdr_.host_bell, -1);  // it may wait for room
+    if (any) {
+        // Pairs with the host's fence between setting host_wants_room and
+        // retrying its write: either it sees the room or we see the flag.
+        std::atomic_thread_fence(std::memory_order_seq_cst);
+        if (hdr_.host_wants_room.load(std::memory_order_relaxed)) ring_bell(hdr_.host_bell, -1);
+    }
     return any;
 }
 
@@ -129,11 +135,13 @@ void ChildServer::handle(const ByteBuffer &msg) {
         case wire::ToChild::call:
         case wire::ToChild::eval:
         case wire::ToChild::exec: {
-            auto *r = new Request();
+            auto *r = ChildRequest::make();
             r->kind = kind == wire::ToChild::call   ? RequestKind::call
                       : kind == wire::ToChild::eval ? RequestKind::eval
                                                     : RequestKind::exec;
             r->id = rd.u64();
+            r->slot = rd.u32();
+            if (r->slot > kSyncSlots) r->slot = 0;  // never trusted beyond the segment
             r->env_id = rd.u64();
             if (kind == wire::ToChild::call) r->target = rd.str();
             r->text = rd.str();
@@ -151,7 +159,8 @@ void ChildServer::handle(const ByteBuffer &msg) {
         case wire::ToChild::drop_env: py_->namespaces().drop(rd.u64()); return;
         case wire::ToChild::host_answer: {
             uint64_t id = rd.u64();
-            bool ok = rd.u8() != 0;
+            uint8_t answer = rd.u8();
+            bool ok = answer == 1;
             std::string_view payload = rd.str();
             HostCall *call = nullptr;
             {
@@ -167,6 +176,7 @@ void ChildServer::handle(const ByteBuffer &msg) {
                 host_call_return(call, reinterpret_cast<const uint8_t *>(payload.data()),
                                  payload.size());
             } else {
+                call->unknown_function = answer == wire::kAnswerUnknownFunction;
                 host_call_fail(call, std::string(payload).c_str());
             }
             return;
@@ -191,7 +201,7 @@ void ChildServer::stop(uint64_t id) {
     // Its one completion (the host has completed it already and only needs
     // to let go of it). A running one unwinds by the interrupt, a waiting
     // one when its host-call wait sees it claimed, a task by cancel.
-    send_completion(id, Outcome{Error(Status::cancelled, "stopped by the host"), {}});
+    send_completion(found, Outcome{Error(Status::cancelled, "stopped by the host"), {}});
     if (it != tasks_.end() && it->second == found) py_->loop().cancel_task(id);
 }
 
@@ -231,16 +241,15 @@ void ChildServer::clear_pending_interrupt(Request *r) {
 
 void ChildServer::complete(Request *r, Outcome &&out) {
     if (!r->claim()) return;
-    send_completion(r->id, out);
+    send_completion(r, out);
 }
 
-void ChildServer::send_completion(uint64_t id, const Outcome &out) {
-    ByteBuffer m;
-    wire::Writer w(m);
-    w.u8(static_cast<uint8_t>(wire::ToHost::complete)).u64(id).u32(static_cast<uint32_t>(out.error.status));
-    w.str(out.error.message).str(out.error.python_type).str(out.error.traceback).bytes(out.value);
-    if (!w.ok() || m.size() > seg_.to_host().max_payload()) {
-        std::string why = w.ok() ? "the result (" + std::to_string(out.value.size()) +
+void ChildServer::send_completion(const Request *r, const Outcome &out) {
+    const uint64_t id = r->id;
+    static thread_local ByteBuffer m;  // keeps its capacity: no allocation per completion
+    bool encoded = wire::encode_completion(m, id, out);
+    if (!encoded || m.size() > seg_.to_host().max_payload()) {
+        std::string why = encoded ? "the result (" + std::to_string(out.value.size()) +
                                        " bytes of CBOR) exceeds what a process context carries "
                                        "in one message"
                                  : "out of memory";
@@ -248,13 +257,40 @@ void ChildServer::send_completion(uint64_t id, const Outcome &out) {
         wire::Writer(m)
             .u8(static_cast<uint8_t>(wire::ToHost::complete))
             .u64(id)
-            .u32(static_cast<uint32_t>(w.ok() ? Status::encode : Status::no_memory))
+            .u32(static_cast<uint32_t>(encoded ? Status::encode : Status::no_memory))
             .str(why)
             .str("")
             .str("")
             .bytes(nullptr, 0);
     }
+    uint32_t slot = static_cast<const ChildRequest *>(r)->slot;
+    if (slot && complete_in_slot(slot - 1, m)) return;
     write_out(m);
+}
+
+bool ChildServer::complete_in_slot(uint32_t index, const ByteBuffer &msg) {
+    SyncSlot &s = seg_.slot(index);
+    // The slot is this request's until the host has its one completion, so
+    // writing the payload before deciding is safe; the caller reads it only
+    // after seeing `done`.
+    const bool fits = msg.size() <= SyncSlot::kPayloadMax;
+    if (fits) {
+        std::memcpy(s.payload, msg.data(), msg.size());
+        s.len = static_cast<uint32_t>(msg.size());
+    }
+    uint32_t st = s.state.load(std::memory_order_acquire);
+    for (;;) {
+        uint32_t to;
+        if (st == SyncSlot::kWaiting || st == SyncSlot::kParked) {
+            to = fits ? SyncSlot::kDone : SyncSlot::kRinged;
+        } else {
+            return false;  // abandoned: the caller left (or the host's word is odd)
+        }
+        if (s.state.compare_exchange_weak(st, to, std::memory_order_acq_rel)) {
+            if (st == SyncSlot::kParked) futex_wake_shared(s.state);
+            return to == SyncSlot::kDone;
+        }
+    }
 }
 
 void ChildServer::write_out(const ByteBuffer &msg) {

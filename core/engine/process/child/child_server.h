@@ -24,10 +24,26 @@
 
 #include "core/base/spin_lock.h"
 #include "core/engine/process/segment.h"
+#include "core/request/request_pool.h"
 #include "core/python/context_thread.h"
 #include "core/python/py_state.h"
 
 namespace pyctx::core {
+
+// Every request the child holds is one of these, made when its message
+// arrives (the glue never makes requests in the child).
+// Recycled (request_pool.h), so a stream of requests allocates nothing.
+struct ChildRequest final : Request {
+    static ChildRequest *make() { return RequestPool<ChildRequest>::acquire(); }
+    uint32_t slot = 0;  // 1 + the completion slot its caller waits on, or 0
+
+protected:
+    void destroy() override {
+        reset_for_reuse();
+        slot = 0;
+        RequestPool<ChildRequest>::recycle(this);
+    }
+};
 
 class ChildServer final : public ContextThread, public HostCallWaiter {
 public:
@@ -82,7 +98,10 @@ private:
     void park();
     // Writes one message to the completion ring, waiting for room.
     void write_out(const ByteBuffer &msg);
-    void send_completion(uint64_t id, const Outcome &out);
+    void send_completion(const Request *r, const Outcome &out);
+    // Puts the encoded completion into slot `index` if its caller waits
+    // there; false when it must go through the ring instead.
+    bool complete_in_slot(uint32_t index, const ByteBuffer &msg);
 
     Segment &seg_;
     SegmentHeader &hdr_;

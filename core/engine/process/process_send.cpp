@@ -1,0 +1,401 @@
+// The request ring's producer side and the completion slots. A submitting
+// thread pumps the lane's queue into the ring itself (wake()), so a request
+// reaches the child without a hop through the io thread; a synchronous
+// caller then waits on its completion slot (await_outcome()). Everything
+// here that touches the ring, the outbox, the in-flight table or the slot
+// bitmap runs under send_mu_, and no outcome is delivered while it is held
+// (a completion callback may submit again).
+#include <mutex>
+
+#include "core/engine/context.h"
+#include "core/engine/process/process_control.h"
+#include "core/engine/process/process_executor.h"
+#include "core/engine/process/wire.h"
+
+namespace pyctx::core {
+
+namespace {
+
+// What a process context does not carry yet: object handles and streams
+// (wire kinds 32-95) and borrowed buffers (96-127). Refused with a clear
+// status rather than sent half-described to the child.
+Error not_carried(const Request &r, const std::string &name) {
+    const char *what = nullptr;
+    if (r.kind != RequestKind::call && r.kind != RequestKind::eval && r.kind != RequestKind::exec)
+        what = "object handles and streams";
+    else if (r.result_form == ResultForm::object || r.result_form == ResultForm::stream)
+        what = "object handles and streams";
+    else if (r.result_form == ResultForm::buffer || !r.buffers.empty())
+        what = "borrowed buffers";
+    if (!what) return Error();
+    return Error(Status::unsupported, std::string(what) + " do not cross into process contexts "
+                                          "yet (context '" + name + "'): use a worker or owngil "
+                                          "context for them");
+}
+
+bool encode_request(const Request *r, int slot, ByteBuffer &out) {
+    out.clear();
+    wire::Writer w(out);
+    const uint32_t s = slot < 0 ? 0 : static_cast<uint32_t>(slot) + 1;
+    switch (r->kind) {
+        case RequestKind::call:
+            w.u8(static_cast<uint8_t>(wire::ToChild::call)).u64(r->id).u32(s).u64(r->env_id);
+            w.str(r->target).str(r->text).bytes(r->args).bytes(r->kwargs);
+            break;
+        case RequestKind::eval:
+            w.u8(static_cast<uint8_t>(wire::ToChild::eval)).u64(r->id).u32(s).u64(r->env_id);
+            w.str(r->text).bytes(r->args);
+            break;
+        case RequestKind::exec:
+            w.u8(static_cast<uint8_t>(wire::ToChild::exec)).u64(r->id).u32(s).u64(r->env_id);
+            w.str(r->text);
+            break;
+        default: return false;  // refused before (not_carried)
+    }
+    return w.ok();
+}
+
+}  // namespace
+
+void ProcessExecutor::wake() {
+    // A runtime shutdown may close a context whose start has not mapped
+    // the segment yet: nothing to wake then.
+    if (!seg_ready_.load(std::memory_order_acquire)) return;
+    // The io thread pumps in its own loop; it must not wait for the lock
+    // here (a completion callback it runs may submit).
+    if (on_io_thread()) return;
+    // Whoever holds the send lock pumps, then looks at the queue again once
+    // it has let go: a submitter that finds the lock taken leaves its
+    // request to the holder instead of queueing up behind it.
+    std::vector<Refused> refused;
+    bool io_needed = false;
+    // With the holder's fence after its unlock: either our try_lock sees
+    // the lock free, or the holder sees our request.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    while (send_mu_.try_lock()) {
+        io_needed = pump_locked(false, refused);
+        send_mu_.unlock();
+        std::atomic_thread_fence(std::memory_order_seq_cst);
+        if (io_needed || !lane_.queue().has_work()) break;
+    }
+    complete_refused(refused, false);
+    if (io_needed) {
+        pump_wanted_.store(true, std::memory_order_release);
+        ring_bell(seg_.header().host_bell, -1);
+    }
+}
+
+bool ProcessExecutor::pump() {
+    std::vector<Refused> refused;
+    bool progress = false, more;
+    do {
+        {
+            std::lock_guard lock(send_mu_);
+            more = pump_locked(true, refused);
+            progress |= more;
+        }
+        // A submitter that found the lock taken left its request to us.
+        std::atomic_thread_fence(std::memory_order_seq_cst);
+    } while (more && lane_.queue().has_work() && !outbox_pending_.load(std::memory_order_relaxed));
+    complete_refused(refused, true);
+    return progress || !refused.empty();
+}
+
+void ProcessExecutor::complete_refused(std::vector<Refused> &refused, bool io) {
+    // A submitting thread hands async outcomes to the service thread
+    // (never a completion callback inside the submission call).
+    for (Refused &x : refused) {
+        lane_.complete(x.r, Outcome{std::move(x.error), {}},
+                       io ? Origin::library_thread : Origin::host_thread);
+        x.r->release();
+    }
+}
+
+bool ProcessExecutor::flush_outbox_locked() {
+    Ring &ring = seg_.to_child();
+    SegmentHeader &h = seg_.header();
+    while (!outbox_.empty()) {
+        if (!ring.try_write(outbox_.front().data(), outbox_.front().size())) {
+            // Tell the child to ring us when it reads; then look once more,
+            // since it may have read everything before it saw the flag.
+            h.host_wants_room.store(1, std::memory_order_relaxed);
+            std::atomic_thread_fence(std::memory_order_seq_cst);
+            if (!ring.try_write(outbox_.front().data(), outbox_.front().size())) return false;
+        }
+        outbox_.pop_front();
+    }
+    h.host_wants_room.store(0, std::memory_order_relaxed);
+    outbox_pending_.store(false, std::memory_order_relaxed);
+    return true;
+}
+
+void ProcessExecutor::send_locked(const ByteBuffer &m) {
+    if (outbox_.empty() && seg_.to_child().try_write(m.data(), m.size())) return;
+    ByteBuffer copy;
+    if (!copy.append(m.data(), m.size())) return;  // out of memory: the child never hears it
+    outbox_.push_back(std::move(copy));
+    outbox_pending_.store(true, std::memory_order_release);
+    (void)flush_outbox_locked();
+}
+
+int ProcessExecutor::alloc_slot_locked() {
+    if (slots_used_ == ~uint64_t{0}) return -1;
+    static_assert(kSyncSlots == 64, "the slot bitmap is one word");
+    int i = __builtin_ctzll(~slots_used_);
+    slots_used_ |= uint64_t{1} << i;
+    // Its caller counts as attached from the start (it waits right after
+    // submitting, and gives the slot up in await_outcome if it cannot wait
+    // there), so a child that answers before the caller looks still uses
+    // the slot. Published to the child by the ring write of the request.
+    seg_.slot(static_cast<uint32_t>(i)).state.store(SyncSlot::kWaiting, std::memory_order_relaxed);
+    return i;
+}
+
+void ProcessExecutor::free_slot_locked(int i) {
+    seg_.slot(static_cast<uint32_t>(i)).state.store(SyncSlot::kFree, std::memory_order_release);
+    slots_used_ &= ~(uint64_t{1} << i);
+}
+
+bool ProcessExecutor::pump_locked(bool io, std::vector<Refused> &refused) {
+    bool progress = false, sent = false;
+    Ring &ring = seg_.to_child();
+    if (!child_alive_) return !io;  // the io thread is replacing it, or done
+    // Before anything is written: what the child answers to it comes after.
+    if (!io) sends_.fetch_add(1, std::memory_order_release);
+    if (outbox_pending_.load(std::memory_order_relaxed)) {
+        if (!flush_outbox_locked()) return !io;  // waits for room: the io thread's job
+        progress = sent = true;
+    }
+    for (;;) {
+        if (!io && lane_.is_closing()) {
+            progress = true;  // the io thread refuses what is left and sends close
+            break;
+        }
+        Request *r = lane_.queue().pop_to_running();
+        if (!r) {
+            if (io && lane_.is_closing() && !close_sent_) {
+                // Everything before it went out: the child finishes and exits.
+                scratch_.clear();
+                wire::Writer(scratch_).u8(static_cast<uint8_t>(wire::ToChild::close));
+                send_locked(scratch_);
+                close_sent_ = true;
+                progress = sent = true;
+            }
+            break;
+        }
+        progress = true;
+        if (r->is_control()) {
+            auto *c = static_cast<ProcessControl *>(r);
+            scratch_.clear();
+            wire::Writer w(scratch_);
+            w.u8(static_cast<uint8_t>(c->op == ProcessControl::Op::stop ? wire::ToChild::stop
+                                                                         : wire::ToChild::drop_env));
+            w.u64(c->subject);
+            send_locked(scratch_);
+            if (c->op == ProcessControl::Op::stop) interrupts_after_send_.push_back(c->subject);
+            sent = true;
+            r->release();
+        } else if (r->is_claimed()) {  // cancelled or timed out while queued
+            if (!slotless_.empty()) slotless_.erase(r->id);
+            lane_.queue().end_running(r);
+            r->release();
+        } else {
+            Error refuse;
+            const bool slotless = !slotless_.empty() && slotless_.erase(r->id) != 0;
+            const int slot = r->is_sync() && !slotless ? alloc_slot_locked() : -1;
+            if (lane_.is_closing()) {
+                refuse = Error(Status::closed, "context '" + ctx_.name() + "' is closed");
+            } else if (Error no = not_carried(*r, ctx_.name()); !no.ok()) {
+                refuse = std::move(no);
+            } else if (r->env_id && r->env_id < env_floor_) {
+                refuse = Error(Status::closed, "this env belonged to a child process of context '" +
+                                                   ctx_.name() + "' that crashed; create a new env");
+            } else if (!encode_request(r, slot, scratch_)) {
+                refuse = Error(Status::no_memory, "out of memory");
+            } else if (scratch_.size() > ring.max_payload()) {
+                refuse = Error(Status::invalid_argument,
+                               "the request (" + std::to_string(scratch_.size()) +
+                                   " bytes) exceeds what a process context carries in one "
+                                   "message (" + std::to_string(ring.max_payload()) + " bytes)");
+            }
+            if (!refuse.ok()) {
+                if (slot >= 0) free_slot_locked(slot);
+                lane_.queue().end_running(r);
+                refused.push_back(Refused{r, std::move(refuse)});
+                continue;
+            }
+            send_locked(scratch_);
+            sent = true;
+            r->phase.store(Phase::running, std::memory_order_seq_cst);
+            inflight_.emplace(r->id, Inflight{r, slot});  // the queue's reference moves here
+            // Sent requests are the lane's tasks (found by id, for cancel),
+            // not its running stack: they finish in any order, often a
+            // thousand at once, and leave the stack from its bottom.
+            lane_.queue().add_task(r);
+            lane_.queue().end_running(r);
+            // Cancelled between the pop and the phase change: stop_claimed
+            // saw it queued and sent nothing.
+            if (r->is_claimed()) {
+                scratch_.clear();
+                wire::Writer(scratch_).u8(static_cast<uint8_t>(wire::ToChild::stop)).u64(r->id);
+                send_locked(scratch_);
+                interrupts_after_send_.push_back(r->id);
+            }
+        }
+        if (outbox_pending_.load(std::memory_order_relaxed)) break;  // full: stop popping
+    }
+    if (sent) ring_bell(seg_.header().child_bell, child_wake_fd_);
+    // Everything sent so far is in the ring: interrupts may go now.
+    if (!interrupts_after_send_.empty() && !outbox_pending_.load(std::memory_order_relaxed)) {
+        for (uint64_t id : interrupts_after_send_) interrupt_if_running(id);
+        interrupts_after_send_.clear();
+    }
+    if (io) return progress;
+    return outbox_pending_.load(std::memory_order_relaxed) || lane_.is_closing();
+}
+
+void ProcessExecutor::forget_sent(Request *r) {
+    if (Request *t = lane_.queue().take_task(r->id)) t->release();
+}
+
+void ProcessExecutor::begin_close() {
+    // What the child holds is not on the lane's running stack (see
+    // pump_locked), so the lane's close did not reach it: closed now, its
+    // Python interrupted, as the lane does for running requests.
+    std::vector<Request *> sent;
+    {
+        std::lock_guard lock(send_mu_);
+        for (auto &[id, e] : inflight_) {
+            e.r->retain();
+            sent.push_back(e.r);
+        }
+    }
+    for (Request *r : sent) {
+        if (r->claim()) {
+            stop_claimed(r);
+            lane_.finish(r, Outcome{Error(Status::closed, "context '" + ctx_.name() + "' is closed"), {}},
+                         Origin::host_thread);
+        }
+        r->release();
+    }
+    wake();
+}
+
+void ProcessExecutor::take_inflight_locked(std::vector<Request *> &out) {
+    for (auto &[id, e] : inflight_) {
+        out.push_back(e.r);
+        if (e.slot < 0) continue;
+        SyncSlot &s = seg_.slot(static_cast<uint32_t>(e.slot));
+        uint32_t st = s.state.load(std::memory_order_acquire);
+        for (;;) {
+            if (st == SyncSlot::kWaiting || st == SyncSlot::kParked) {
+                if (!s.state.compare_exchange_weak(st, SyncSlot::kGone, std::memory_order_acq_rel))
+                    continue;
+                if (st == SyncSlot::kParked) futex_wake_shared(s.state);
+            } else if (st != SyncSlot::kDone) {
+                free_slot_locked(e.slot);  // armed, ringed, abandoned: nobody reads it
+            }
+            break;  // done or gone: its caller frees it
+        }
+    }
+    inflight_.clear();
+}
+
+// ---------------------------------------------------------------------------
+// the synchronous caller
+
+bool ProcessExecutor::await_outcome(Request *r, int64_t deadline_ns) {
+    int slot;
+    {
+        std::lock_guard lock(send_mu_);
+        auto it = inflight_.find(r->id);
+        if (it == inflight_.end()) {
+            // Not sent yet (the ring was full, or a new child is starting):
+            // this caller waits the lane's way, so whoever sends it later
+            // gives it no slot. (Sending sets the phase under this lock.)
+            if (r->phase.load(std::memory_order_acquire) == Phase::queued && !r->is_claimed())
+                slotless_.insert(r->id);
+            return false;
+        }
+        if (it->second.slot < 0) return false;  // sent without a slot
+        slot = it->second.slot;
+    }
+    SyncSlot &s = seg_.slot(static_cast<uint32_t>(slot));
+    static thread_local AdaptiveSpin spin(2048);
+    uint32_t st = SyncSlot::kWaiting;
+    auto settled = [&] {
+        st = s.state.load(std::memory_order_acquire);
+        return st != SyncSlot::kWaiting || r->is_claimed();
+    };
+    // A context thread of another executor keeps serving its own queue in
+    // the lane's wait: it gives the slot up at once (the child then uses
+    // the ring), unless the completion is there already.
+    Executor *me = Executor::current();
+    if (me && me != this) {
+        st = s.state.load(std::memory_order_acquire);
+    } else if (!spin.spin(settled)) {
+        for (;;) {
+            if (st != SyncSlot::kWaiting && st != SyncSlot::kParked) break;
+            if (r->is_claimed()) break;  // cancelled, timed out, closed
+            int64_t left = -1;
+            if (deadline_ns) {
+                left = deadline_ns - now_ns();
+                if (left <= 0) break;
+            }
+            if (st == SyncSlot::kWaiting) {
+                if (!s.state.compare_exchange_strong(st, SyncSlot::kParked, std::memory_order_seq_cst))
+                    continue;
+                st = SyncSlot::kParked;
+                // Pairs with stop_claimed: it claims, then nudges a parked
+                // caller; either it sees us parked or we see the claim.
+                std::atomic_thread_fence(std::memory_order_seq_cst);
+                if (r->is_claimed()) continue;
+            }
+            futex_wait_shared(s.state, SyncSlot::kParked, left);
+            st = s.state.load(std::memory_order_acquire);
+        }
+    }
+    // Still ours to wait on: leave it; the child then uses the ring.
+    while ((st == SyncSlot::kWaiting || st == SyncSlot::kParked) &&
+           !s.state.compare_exchange_weak(st, SyncSlot::kAbandoned, std::memory_order_acq_rel)) {
+    }
+    if (st == SyncSlot::kWaiting || st == SyncSlot::kParked || st == SyncSlot::kRinged) return false;
+    if (st == SyncSlot::kGone) {
+        std::lock_guard lock(send_mu_);
+        free_slot_locked(slot);
+        return false;  // the child died or the context ended: completed that way
+    }
+    // kDone: the completion is in the slot (the child's word: bounded).
+    Outcome out;
+    uint64_t id = 0;
+    uint32_t len = std::min<uint32_t>(s.len, SyncSlot::kPayloadMax);
+    wire::Reader rd(s.payload, len);
+    bool ok = static_cast<wire::ToHost>(rd.u8()) == wire::ToHost::complete &&
+              wire::decode_completion(rd, &id, &out) && id == r->id;
+    bool ours;
+    {
+        std::lock_guard lock(send_mu_);
+        ours = inflight_.erase(r->id) != 0;
+        free_slot_locked(slot);
+    }
+    if (!ours) return false;  // the child died meanwhile: completed as crashed
+    forget_sent(r);
+    if (!ok) out = Outcome{Error(Status::internal, "unreadable completion from the child"), {}};
+    r->phase.store(Phase::finished, std::memory_order_release);
+    lane_.complete(r, std::move(out), Origin::library_thread);
+    r->release();  // the in-flight reference; the caller holds its own
+    return r->is_done();
+}
+
+void ProcessExecutor::nudge_waiter(uint64_t id) {
+    std::lock_guard lock(send_mu_);
+    auto it = inflight_.find(id);
+    if (it == inflight_.end() || it->second.slot < 0) return;
+    SyncSlot &s = seg_.slot(static_cast<uint32_t>(it->second.slot));
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    uint32_t parked = SyncSlot::kParked;
+    if (s.state.compare_exchange_strong(parked, SyncSlot::kWaiting, std::memory_order_seq_cst))
+        futex_wake_shared(s.state);
+}
+
+}  // namespace pyctx::core

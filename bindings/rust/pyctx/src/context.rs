@@ -13,7 +13,7 @@ use crate::env::Env;
 use crate::error::{Error, ErrorKind, Result};
 use crate::ffi;
 use crate::pending::PendingRequest;
-use crate::request::{Call, Eval, Exec, call_sync};
+use crate::request::{Call, CallTarget, Eval, Exec, call_sync};
 use crate::runtime::Runtime;
 use crate::sandbox::Sandbox;
 use crate::timeout;
@@ -405,7 +405,7 @@ impl Context {
     /// returns a coroutine (`async def`) runs as a task on the context's
     /// event loop and its result is returned.
     pub fn call(&self, module: &str, function: &str, args: impl IntoArgs) -> Result<Value> {
-        with_encoded(args, |args| call_sync(self, module, function, args, None, ffi::PYCTX_NO_TIMEOUT))
+        with_encoded(args, |args| call_sync(CallTarget::Context(self), module, function, args, None, ffi::PYCTX_NO_TIMEOUT))
     }
 
     /// Like [`call`](Context::call), without waiting: the returned future

@@ -6,14 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::args::{IntoArgs, with_encoded};
-use crate::cbor;
 use crate::context::{Context, ContextOptions};
-use crate::cstr::{to_cstring, with_cstr};
+use crate::cstr::to_cstring;
 use crate::env::Env;
 use crate::error::{Error, ErrorKind, Result};
 use crate::ffi;
-use crate::pending::{OwnedBytes, PendingRequest};
-use crate::request::Call;
+use crate::pending::PendingRequest;
+use crate::request::{Call, CallTarget, call_sync};
 use crate::runtime::Runtime;
 use crate::timeout;
 use crate::value::Value;
@@ -332,7 +331,7 @@ impl Pool {
     /// `module.function(*args)` on a member the routing chooses, waiting
     /// for the result.
     pub fn call(&self, module: &str, function: &str, args: impl IntoArgs) -> Result<Value> {
-        with_encoded(args, |args| pool_call_sync(self, module, function, args, None, ffi::PYCTX_NO_TIMEOUT))
+        with_encoded(args, |args| call_sync(CallTarget::Pool(self), module, function, args, None, ffi::PYCTX_NO_TIMEOUT))
     }
 
     /// Like [`call`](Pool::call), without waiting: the future yields the
@@ -426,36 +425,4 @@ impl fmt::Debug for Pool {
             .field("closed", &self.is_closed())
             .finish()
     }
-}
-
-/// `pyctx_pool_call`: `args` an encoded CBOR array, `kwargs` a map or `None`.
-pub(crate) fn pool_call_sync(
-    pool: &Pool,
-    module: &str,
-    function: &str,
-    args: &[u8],
-    kwargs: Option<&[u8]>,
-    timeout_ms: u32,
-) -> Result<Value> {
-    let (kw_ptr, kw_len) = kwargs.map_or((ptr::null(), 0), |k| (k.as_ptr(), k.len()));
-    with_cstr("module", module, |module| {
-        with_cstr("function", function, |function| {
-            let mut out = OwnedBytes::empty();
-            // SAFETY: live pool; every buffer outlives the call.
-            unsafe {
-                Error::check(ffi::pyctx_pool_call(
-                    pool.as_raw(),
-                    module,
-                    function,
-                    args.as_ptr(),
-                    args.len(),
-                    kw_ptr,
-                    kw_len,
-                    timeout_ms,
-                    out.as_out(),
-                ))?
-            };
-            cbor::decode(out.as_slice())
-        })
-    })
 }

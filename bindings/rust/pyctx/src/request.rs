@@ -18,7 +18,7 @@ use crate::value::Value;
 use crate::args::IntoArgs;
 use crate::buffer::Buffer;
 use crate::object::Object;
-use crate::pool::{Pool, pool_call_sync};
+use crate::pool::Pool;
 use crate::request_object::Dest;
 use crate::stream::Stream;
 
@@ -81,10 +81,18 @@ fn env_ptr(env: Option<&Env>) -> *mut ffi::pyctx_env_t {
     env.map_or(ptr::null_mut(), Env::as_raw)
 }
 
+/// Where a synchronous one-call request goes: `pyctx_call` on a context or
+/// `pyctx_pool_call` on a pool (the same arguments otherwise).
+#[derive(Clone, Copy)]
+pub(crate) enum CallTarget<'a> {
+    Context(&'a Context),
+    Pool(&'a Pool),
+}
+
 /// The synchronous call every path ends in: `args` is an encoded CBOR
 /// array, `kwargs` an encoded map or `None`.
 pub(crate) fn call_sync(
-    ctx: &Context,
+    target: CallTarget<'_>,
     module: &str,
     function: &str,
     args: &[u8],
@@ -95,20 +103,35 @@ pub(crate) fn call_sync(
     with_cstr("module", module, |module| {
         with_cstr("function", function, |function| {
             let mut out = OwnedBytes::empty();
-            // SAFETY: live context; every buffer outlives the call.
-            unsafe {
-                Error::check(ffi::pyctx_call(
-                    ctx.as_raw(),
-                    module,
-                    function,
-                    args.as_ptr(),
-                    args.len(),
-                    kw_ptr,
-                    kw_len,
-                    timeout_ms,
-                    out.as_out(),
-                ))?
+            // SAFETY: live context or pool; every buffer outlives the call.
+            let err = unsafe {
+                match target {
+                    CallTarget::Context(ctx) => ffi::pyctx_call(
+                        ctx.as_raw(),
+                        module,
+                        function,
+                        args.as_ptr(),
+                        args.len(),
+                        kw_ptr,
+                        kw_len,
+                        timeout_ms,
+                        out.as_out(),
+                    ),
+                    CallTarget::Pool(pool) => ffi::pyctx_pool_call(
+                        pool.as_raw(),
+                        module,
+                        function,
+                        args.as_ptr(),
+                        args.len(),
+                        kw_ptr,
+                        kw_len,
+                        timeout_ms,
+                        out.as_out(),
+                    ),
+                }
             };
+            // SAFETY: `err` is the call's own error object (or NULL).
+            unsafe { Error::check(err)? };
             cbor::decode(out.as_slice())
         })
     })
@@ -225,9 +248,9 @@ impl<'a> Call<'a> {
             return self.request()?.run();
         }
         match self.target {
-            Target::Context(ctx) => call_sync(ctx, self.module, self.function, &args, kwargs.as_deref(), ms),
+            Target::Context(ctx) => call_sync(CallTarget::Context(ctx), self.module, self.function, &args, kwargs.as_deref(), ms),
             Target::Pool(pool) if self.key.is_none() => {
-                pool_call_sync(pool, self.module, self.function, &args, kwargs.as_deref(), ms)
+                call_sync(CallTarget::Pool(pool), self.module, self.function, &args, kwargs.as_deref(), ms)
             }
             Target::Pool(_) => self.request()?.run(),
         }

@@ -110,10 +110,16 @@ func (r *Runtime) NewContext(opts *ContextOptions) (*Context, error) {
 	if err := takeError(C.pyctx_context_create(copts, &ptr)); err != nil {
 		return nil, err
 	}
+	return wrapContext(ptr, opts.CloseTimeout), nil
+}
+
+// wrapContext owns a new C context handle (a created context, or a pool
+// member's own handle): Close plus a finalizer.
+func wrapContext(ptr *C.pyctx_context_t, closeTimeout time.Duration) *Context {
 	c := &Context{
 		ptr:          ptr,
 		guard:        newGuard(),
-		closeTimeout: opts.CloseTimeout,
+		closeTimeout: closeTimeout,
 		name:         C.GoString(C.pyctx_context_name(ptr)),
 		mode:         Mode(C.pyctx_context_mode(ptr)),
 		envs:         map[*C.pyctx_env_t]*envState{},
@@ -122,7 +128,7 @@ func (r *Runtime) NewContext(opts *ContextOptions) (*Context, error) {
 		c.closeTimeout = DefaultCloseTimeout
 	}
 	runtime.SetFinalizer(c, (*Context).finalize)
-	return c, nil
+	return c
 }
 
 // toC builds the C options (free them with pyctx_context_options_free).

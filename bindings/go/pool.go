@@ -354,16 +354,7 @@ func (p *Pool) Member(index int) (*Context, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Context{
-		ptr:          ptr,
-		guard:        newGuard(),
-		closeTimeout: p.closeTimeout,
-		name:         C.GoString(C.pyctx_context_name(ptr)),
-		mode:         Mode(C.pyctx_context_mode(ptr)),
-		envs:         map[*C.pyctx_env_t]*envState{},
-	}
-	runtime.SetFinalizer(c, (*Context).finalize)
-	return c, nil
+	return wrapContext(ptr, p.closeTimeout), nil
 }
 
 // Close closes the pool: new submissions fail with ErrClosed and every

@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <string>
 #include <thread>
 #include <vector>
@@ -82,6 +83,43 @@ TEST(ProcessSync, MoreCallersThanSlotsEachGetTheirOwnAnswer) {
     }
     for (auto &t : threads) t.join();
     EXPECT_EQ(failed.load(), 0);
+    EXPECT_EQ(wrong.load(), 0);
+}
+
+TEST(ProcessSync, CallersThatSubmitTogetherAreAllSent) {
+    // Callers submit at the same instant, round after round, and nothing is
+    // submitted after a round's last request: one that a submitter left to
+    // whoever held the send lock is sent only if that holder looks at the
+    // queue when it lets go, whatever it held the lock for. A stranded
+    // request would time out here.
+    Context ctx;
+    ASSERT_TRUE(IsOk(create_process_context(ctx)));
+    constexpr int kThreads = 6;
+    int rounds = 400;  // PYCTX_PROCESS_SYNC_ROUNDS=N for a longer run
+    if (const char *env = std::getenv("PYCTX_PROCESS_SYNC_ROUNDS")) rounds = std::atoi(env);
+    std::atomic<int> arrived{0}, wrong{0};
+    std::vector<std::string> failures(kThreads);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+        threads.emplace_back([&, t] {
+            for (int round = 0; round < rounds; ++round) {
+                // A spinning barrier: every caller leaves it at once.
+                arrived.fetch_add(1);
+                while (arrived.load() < (round + 1) * kThreads) {
+                }
+                int64_t n = round * 100 + t;
+                std::string expr = std::to_string(n) + " + 1";
+                Outcome o = eval(ctx.get(), expr.c_str(), nullptr, {}, 10000);
+                if (!o.ok()) {
+                    if (failures[t].empty()) failures[t] = "round " + std::to_string(round) + ": " + o.describe();
+                } else if (*as_int(o.value) != n + 1) {
+                    wrong.fetch_add(1);
+                }
+            }
+        });
+    }
+    for (auto &t : threads) t.join();
+    for (int t = 0; t < kThreads; ++t) EXPECT_EQ(failures[t], "") << "caller " << t;
     EXPECT_EQ(wrong.load(), 0);
 }
 

@@ -45,7 +45,7 @@ Error ProcessExecutor::start() {
     if (Error e = spawn(&c); !e.ok()) return e;
     pid_.store(static_cast<uint64_t>(c->pid), std::memory_order_relaxed);
     {
-        std::lock_guard lock(send_mu_);
+        SendLock lock(*this);
         child_wake_fd_ = c->wake_fd;
         child_alive_ = true;
     }
@@ -195,7 +195,7 @@ bool ProcessExecutor::drain() {
         }
         if (arrived_.empty()) break;
         {
-            std::lock_guard lock(send_mu_);
+            std::lock_guard lock(send_mu_);  // the look at the queue follows
             for (Arrived &a : arrived_) {
                 auto it = inflight_.find(a.id);
                 if (it == inflight_.end()) continue;  // not ours (protocol error): ignored
@@ -267,7 +267,7 @@ bool ProcessExecutor::child_died() {
     {
         // No submitter writes to the dead child's ring from here on; what
         // it held crashes with it (its callers' slots are given up).
-        std::lock_guard lock(send_mu_);
+        SendLock lock(*this);
         child_alive_ = false;
         outbox_.clear();
         outbox_pending_.store(false, std::memory_order_relaxed);
@@ -294,7 +294,7 @@ bool ProcessExecutor::child_died() {
     }
     if (!restart) return false;
     {
-        std::lock_guard lock(send_mu_);
+        SendLock lock(*this);
         seg_.reset();
         close_sent_ = false;
     }
@@ -314,7 +314,7 @@ bool ProcessExecutor::child_died() {
     restarts_.fetch_add(1, std::memory_order_relaxed);
     close_sent_at_ = 0;
     {
-        std::lock_guard lock(send_mu_);
+        SendLock lock(*this);
         env_floor_ = ctx_.new_env_id();  // envs of the dead child fail as closed
         child_wake_fd_ = child_->wake_fd;
         child_alive_ = true;
@@ -350,7 +350,7 @@ void ProcessExecutor::finish_io() {
     futex_wake_all(left_python_);
     std::vector<Request *> held;
     {
-        std::lock_guard lock(send_mu_);
+        SendLock lock(*this);
         child_alive_ = false;
         take_inflight_locked(held);
         slotless_.clear();

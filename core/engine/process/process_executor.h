@@ -154,6 +154,22 @@ private:
     // The request ring's producer side, taken by submitting threads and the
     // io thread alike; never held while a completion is delivered.
     SpinLock send_mu_;
+    // send_mu_ held for anything but a pump. A submitter that finds the lock
+    // taken leaves its request to the holder (wake()), so every holder must
+    // look at the queue once it lets go, not only the pumping ones: a holder
+    // that only read the in-flight table would otherwise strand the request
+    // until some later submission pumped it.
+    class SendLock {
+    public:
+        explicit SendLock(ProcessExecutor &x) : x_(x) { x_.send_mu_.lock(); }
+        ~SendLock() { x_.unlock_send(); }
+        SendLock(const SendLock &) = delete;
+        SendLock &operator=(const SendLock &) = delete;
+
+    private:
+        ProcessExecutor &x_;
+    };
+    void unlock_send();
     struct Inflight {
         Request *r;    // the in-flight reference
         int32_t slot;  // its completion slot, or -1

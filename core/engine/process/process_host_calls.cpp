@@ -48,7 +48,7 @@ void ProcessExecutor::start_host_call(uint64_t call_id, std::string_view name,
             .u64(call_id)
             .u8(wire::kAnswerUnknownFunction)
             .str("no host function named '" + std::string(name) + "' is registered");
-        std::lock_guard lock(send_mu_);
+        SendLock lock(*this);
         send_locked(m);
         ring_bell(seg_.header().child_bell, child_wake_fd_);
         return;
@@ -153,12 +153,12 @@ bool ProcessExecutor::take_answers() {
                      " bytes) exceeds what a process context carries in one message");
         }
         if (w.ok()) {
-            std::lock_guard lock(send_mu_);
+            SendLock lock(*this);
             send_locked(m);
         }
     }
     if (!batch.empty()) {
-        std::lock_guard lock(send_mu_);
+        SendLock lock(*this);
         ring_bell(seg_.header().child_bell, child_wake_fd_);
     }
     return !batch.empty();

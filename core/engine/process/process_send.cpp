@@ -90,6 +90,8 @@ bool ProcessExecutor::pump() {
     bool progress = false, more;
     do {
         {
+            // Not a SendLock: this loop is the look at the queue, and it
+            // stops on purpose while the ring is full.
             std::lock_guard lock(send_mu_);
             more = pump_locked(true, refused);
             progress |= more;
@@ -254,6 +256,19 @@ bool ProcessExecutor::pump_locked(bool io, std::vector<Refused> &refused) {
     return outbox_pending_.load(std::memory_order_relaxed) || lane_.is_closing();
 }
 
+void ProcessExecutor::unlock_send() {
+    send_mu_.unlock();
+    // Pairs with the fence in wake(): either its try_lock saw the lock free,
+    // or we see its request.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (!lane_.queue().has_work()) return;
+    if (on_io_thread()) {
+        pump_wanted_.store(true, std::memory_order_relaxed);  // its loop pumps next
+    } else {
+        wake();
+    }
+}
+
 void ProcessExecutor::forget_sent(Request *r) {
     if (Request *t = lane_.queue().take_task(r->id)) t->release();
 }
@@ -264,7 +279,7 @@ void ProcessExecutor::begin_close() {
     // Python interrupted, as the lane does for running requests.
     std::vector<Request *> sent;
     {
-        std::lock_guard lock(send_mu_);
+        SendLock lock(*this);
         for (auto &[id, e] : inflight_) {
             e.r->retain();
             sent.push_back(e.r);
@@ -307,7 +322,7 @@ void ProcessExecutor::take_inflight_locked(std::vector<Request *> &out) {
 bool ProcessExecutor::await_outcome(Request *r, int64_t deadline_ns) {
     int slot;
     {
-        std::lock_guard lock(send_mu_);
+        SendLock lock(*this);
         auto it = inflight_.find(r->id);
         if (it == inflight_.end()) {
             // Not sent yet (the ring was full, or a new child is starting):
@@ -361,7 +376,7 @@ bool ProcessExecutor::await_outcome(Request *r, int64_t deadline_ns) {
     }
     if (st == SyncSlot::kWaiting || st == SyncSlot::kParked || st == SyncSlot::kRinged) return false;
     if (st == SyncSlot::kGone) {
-        std::lock_guard lock(send_mu_);
+        SendLock lock(*this);
         free_slot_locked(slot);
         return false;  // the child died or the context ended: completed that way
     }
@@ -374,7 +389,7 @@ bool ProcessExecutor::await_outcome(Request *r, int64_t deadline_ns) {
               wire::decode_completion(rd, &id, &out) && id == r->id;
     bool ours;
     {
-        std::lock_guard lock(send_mu_);
+        SendLock lock(*this);
         ours = inflight_.erase(r->id) != 0;
         free_slot_locked(slot);
     }
@@ -388,7 +403,7 @@ bool ProcessExecutor::await_outcome(Request *r, int64_t deadline_ns) {
 }
 
 void ProcessExecutor::nudge_waiter(uint64_t id) {
-    std::lock_guard lock(send_mu_);
+    SendLock lock(*this);
     auto it = inflight_.find(id);
     if (it == inflight_.end() || it->second.slot < 0) return;
     SyncSlot &s = seg_.slot(static_cast<uint32_t>(it->second.slot));

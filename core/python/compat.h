@@ -32,4 +32,17 @@ inline void restore_raised_exception(PyObject *exc) {
 #endif
 }
 
+// Raises the exception set now (taken) in place of `original` (stolen),
+// with `original` as its __cause__; when none is set (making it failed),
+// `original` is raised again, so an error is never lost.
+inline void raise_in_place_of(PyObject *original) {
+    PyObject *replacement = take_raised_exception();
+    if (!replacement) {
+        restore_raised_exception(original);
+        return;
+    }
+    PyException_SetCause(replacement, original);
+    restore_raised_exception(replacement);
+}
+
 }  // namespace pyctx::core

@@ -209,17 +209,24 @@ private:
         return true;
     }
 
-    bool list(PyObject *obj, int depth) {
-        if (!enter(obj, depth)) return false;
-        bool r;
+    // Runs `walk` with `obj` locked against other threads where there is no
+    // GIL to do it (free-threaded builds); elsewhere the GIL already does.
+    template <class Walk>
+    static bool locked(PyObject *obj, Walk &&walk) {
 #ifdef Py_GIL_DISABLED
+        bool r;
         Py_BEGIN_CRITICAL_SECTION(obj);
-        r = sequence_items(obj, depth, true);
+        r = walk();
         Py_END_CRITICAL_SECTION();
-#else
-        r = sequence_items(obj, depth, true);
-#endif
         return r;
+#else
+        (void)obj;
+        return walk();
+#endif
+    }
+
+    bool list(PyObject *obj, int depth) {
+        return enter(obj, depth) && locked(obj, [&] { return sequence_items(obj, depth, true); });
     }
 
     bool tuple(PyObject *obj, int depth) {
@@ -263,16 +270,7 @@ private:
     }
 
     bool dict(PyObject *obj, int depth) {
-        if (!enter(obj, depth)) return false;
-        bool r;
-#ifdef Py_GIL_DISABLED
-        Py_BEGIN_CRITICAL_SECTION(obj);
-        r = dict_items(obj, depth);
-        Py_END_CRITICAL_SECTION();
-#else
-        r = dict_items(obj, depth);
-#endif
-        return r;
+        return enter(obj, depth) && locked(obj, [&] { return dict_items(obj, depth); });
     }
 
     // set and frozenset (and subclasses): tag 258 + array. Iterated with

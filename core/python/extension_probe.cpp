@@ -273,13 +273,7 @@ void explain_subinterpreter_refusal(PyObject *spec) {
     set_refusal(spec, t.name,
                 "it does not support subinterpreters with their own GIL (CPython: " +
                     std::string(utf8) + ")");
-    PyRef refusal(take_raised_exception());
-    if (!refusal) {
-        PyErr_SetRaisedException(original.release());
-        return;
-    }
-    PyException_SetCause(refusal.get(), original.release());
-    PyErr_SetRaisedException(refusal.release());
+    raise_in_place_of(original.release());
 }
 
 void exec_failure_as_import_error(PyObject *module) {
@@ -295,13 +289,7 @@ void exec_failure_as_import_error(PyObject *module) {
     PyRef pyname(name ? PyUnicode_FromString(name) : nullptr);
     PyErr_Clear();
     if (msg) PyErr_SetImportError(msg.get(), pyname.get(), nullptr);
-    PyRef converted(take_raised_exception());
-    if (!converted) {
-        PyErr_SetRaisedException(original.release());
-        return;
-    }
-    PyException_SetCause(converted.get(), original.release());
-    PyErr_SetRaisedException(converted.release());
+    raise_in_place_of(original.release());
 }
 
 #else

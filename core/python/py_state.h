@@ -59,8 +59,7 @@ public:
 
 private:
     void run_call(Request *r);
-    void run_eval(Request *r);
-    void run_exec(Request *r);
+    void run_code(Request *r);  // eval and exec
     // Object kinds (python/objects.cpp).
     void run_object(Request *r);
     // Calls `fn` with the request's args and kwargs and completes with it.

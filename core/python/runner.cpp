@@ -18,7 +18,21 @@ bool is_str_keyed_dict(PyObject *obj) {
     return true;
 }
 
-Error decode_error(std::string msg) { return Error(Status::decode, std::move(msg)); }
+bool is_exact_list(PyObject *obj) { return PyList_CheckExact(obj); }
+
+// A request's CBOR arguments as the Python container `accepts` takes, or
+// nullptr with `err` set (a decode error naming what it must be, when it
+// decoded to something else). Empty bytes decode to nullptr and no error.
+PyObject *decode_arguments(const ByteBuffer &cbor, const PyTypes &types, bool (*accepts)(PyObject *),
+                           const char *must_be, Error *err) {
+    if (cbor.empty()) return nullptr;
+    PyRef obj(cbor_to_python(cbor.data(), cbor.size(), types, err));
+    if (obj && !accepts(obj.get())) {
+        *err = Error(Status::decode, must_be);
+        return nullptr;
+    }
+    return obj.release();
+}
 
 bool is_awaitable(PyObject *obj) {
     return PyCoro_CheckExact(obj) || (Py_TYPE(obj)->tp_as_async && Py_TYPE(obj)->tp_as_async->am_await);
@@ -32,8 +46,8 @@ void PyState::execute(Request *r) {
     if (!setup_error_.ok()) return fail(r, std::exchange(setup_error_, Error()));
     switch (r->kind) {
         case RequestKind::call: run_call(r); break;
-        case RequestKind::eval: run_eval(r); break;
-        case RequestKind::exec: run_exec(r); break;
+        case RequestKind::eval:
+        case RequestKind::exec: run_code(r); break;
         case RequestKind::object_call:
         case RequestKind::method_call:
         case RequestKind::getattr:
@@ -74,21 +88,13 @@ void PyState::call_object(Request *r, PyRef fn) {
         }
         if (rc < 0) return fail(r, std::move(err));
     }
-    PyRef args, kwargs;
-    if (!r->args.empty()) {
-        args.reset(cbor_to_python(r->args.data(), r->args.size(), arg_types, &err));
-        if (args && !PyList_CheckExact(args.get())) {
-            args.reset();
-            err = decode_error("call arguments must be a CBOR array");
-        }
-    }
-    if (err.ok() && !r->kwargs.empty()) {
-        kwargs.reset(cbor_to_python(r->kwargs.data(), r->kwargs.size(), arg_types, &err));
-        if (kwargs && !is_str_keyed_dict(kwargs.get())) {
-            kwargs.reset();
-            err = decode_error("call keyword arguments must be a CBOR map with text keys");
-        }
-    }
+    PyRef args(decode_arguments(r->args, arg_types, is_exact_list,
+                                "call arguments must be a CBOR array", &err));
+    PyRef kwargs(err.ok() ? decode_arguments(r->kwargs, arg_types, is_str_keyed_dict,
+                                             "call keyword arguments must be a CBOR map with "
+                                             "text keys",
+                                             &err)
+                          : nullptr);
     if (!err.ok()) return fail(r, std::move(err));
     PyObject *result;
     if (!kwargs) {
@@ -105,35 +111,24 @@ void PyState::call_object(Request *r, PyRef fn) {
     complete_with(r, result);
 }
 
-void PyState::run_eval(Request *r) {
+void PyState::run_code(Request *r) {
+    // eval and exec differ only in how the text compiles, eval's locals and
+    // what exec may leave behind.
+    const bool eval = r->kind == RequestKind::eval;
     Error err;
     PyObject *ns = ns_.namespace_for(r->env_id, &err);
-    PyRef code(ns ? ns_.compiled(r->text, Py_eval_input, &err) : nullptr);
-    PyRef locals;
-    if (code && !r->args.empty()) {
-        PyTypes arg_types = types_;  // its buffer tags name r's attached buffers
-        arg_types.lent = &r->buffers;
-        locals.reset(cbor_to_python(r->args.data(), r->args.size(), arg_types, &err));
-        if (locals && !is_str_keyed_dict(locals.get())) {
-            locals.reset();
-            err = decode_error("eval locals must be a CBOR map with text keys");
-        }
-    }
+    PyRef code(ns ? ns_.compiled(r->text, eval ? Py_eval_input : Py_file_input, &err) : nullptr);
+    PyTypes arg_types = types_;  // its buffer tags name r's attached buffers
+    arg_types.lent = &r->buffers;
+    PyRef locals(code && eval ? decode_arguments(r->args, arg_types, is_str_keyed_dict,
+                                                 "eval locals must be a CBOR map with text keys",
+                                                 &err)
+                              : nullptr);
     if (!err.ok()) return fail(r, std::move(err));
     PyObject *result = PyEval_EvalCode(code.get(), ns, locals ? locals.get() : ns);
     code.reset();
     locals.reset();
-    complete_with(r, result);
-}
-
-void PyState::run_exec(Request *r) {
-    Error err;
-    PyObject *ns = ns_.namespace_for(r->env_id, &err);
-    PyRef code(ns ? ns_.compiled(r->text, Py_file_input, &err) : nullptr);
-    if (!code) return fail(r, std::move(err));
-    PyObject *result = PyEval_EvalCode(code.get(), ns, ns);
-    code.reset();
-    ns_.forget_functions();
+    if (!eval) ns_.forget_functions();  // exec may rebind names the call cache resolved
     complete_with(r, result);
 }
 

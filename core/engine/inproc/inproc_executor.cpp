@@ -39,13 +39,7 @@ InprocExecutor::InprocExecutor(Context &ctx) : ctx_(ctx), lane_(ctx.lane()) {
 }
 
 InprocExecutor::~InprocExecutor() {
-    if (thread_.joinable()) {
-        if (thread_.get_id() == std::this_thread::get_id()) {
-            thread_.detach();
-        } else {
-            thread_.join();  // only reached once the thread dropped its last reference
-        }
-    }
+    thread_.join_or_detach();  // only reached once the thread dropped its last reference
     if (event_fd_ >= 0) ::close(event_fd_);
 }
 
@@ -65,11 +59,8 @@ Error InprocExecutor::start() {
         if (auto alive = w.lock())
             lane_.post_control(RequestRef(new ControlRequest(ControlRequest::Op::release_views, 0)));
     });
-    try {
-        thread_ = std::thread(&InprocExecutor::thread_main, this, ctx_.shared_from_this());
-    } catch (const std::system_error &) {
+    if (!thread_.start(&InprocExecutor::thread_main, this, ctx_.shared_from_this()))
         return Error(Status::internal, "could not start the context thread");
-    }
     const uint32_t timeout_ms = ctx_.options().create_timeout_ms;
     const int64_t deadline = timeout_ms ? now_ns() + int64_t{timeout_ms} * 1000000 : 0;
     while (started_.load(std::memory_order_acquire) == 0) {
@@ -88,7 +79,7 @@ Error InprocExecutor::start() {
         futex_wait(started_, 0, remaining);
     }
     if (started_.load() == 2) {
-        thread_.join();
+        thread_.wait_exited(0);
         return start_error_;
     }
     return {};
@@ -107,7 +98,7 @@ void InprocExecutor::thread_main(std::shared_ptr<Context> self) {
         Executor::set_current(nullptr);
         ContextThread::set_current(nullptr);
         left_python_.store(1, std::memory_order_release);
-        exited_.store(1, std::memory_order_release);
+        thread_.mark_exited();
         started_.store(2, std::memory_order_release);
         futex_wake_all(started_);
         return;
@@ -130,8 +121,7 @@ void InprocExecutor::thread_main(std::shared_ptr<Context> self) {
     lane_.queue().close_control();  // nothing reaches the thread any more
     lane_.complete_all_as_closed(Origin::library_thread);
     Runtime::get().remove_context(&ctx_);
-    exited_.store(1, std::memory_order_release);
-    futex_wake_all(exited_);
+    thread_.mark_exited();
     // `self` is released here; if it was the last reference the destructor
     // runs on this thread and detaches it.
 }
@@ -140,17 +130,9 @@ bool InprocExecutor::wait_left_python(int64_t deadline_ns) {
     return wait_until_set(left_python_, deadline_ns);
 }
 
-bool InprocExecutor::wait_exited(int64_t deadline_ns) {
-    if (!wait_until_set(exited_, deadline_ns)) return false;
-    std::lock_guard lock(join_mu_);
-    if (thread_.joinable()) thread_.join();
-    return true;
-}
+bool InprocExecutor::wait_exited(int64_t deadline_ns) { return thread_.wait_exited(deadline_ns); }
 
-void InprocExecutor::abandon() {
-    std::lock_guard lock(join_mu_);
-    if (thread_.joinable()) thread_.detach();
-}
+void InprocExecutor::abandon() { thread_.detach(); }
 
 // ---------------------------------------------------------------------------
 // the serving loop

@@ -20,6 +20,7 @@
 
 #include "core/base/futex.h"
 #include "core/engine/executor.h"
+#include "core/engine/executor_thread.h"
 #include "core/host/host_call.h"
 #include "core/python/context_thread.h"
 #include "core/python/py_state.h"
@@ -49,7 +50,7 @@ public:
     void begin_close() override { wake(); }
     bool wait_left_python(int64_t deadline_ns) override;
     bool wait_exited(int64_t deadline_ns) override;
-    bool has_exited() const override { return exited_.load(std::memory_order_acquire) != 0; }
+    bool has_exited() const override { return thread_.exited(); }
     void abandon() override;
     uint64_t thread_id() const override { return native_tid_.load(std::memory_order_relaxed); }
     Activity activity() const override {
@@ -111,10 +112,8 @@ private:
 
     std::atomic<uint32_t> started_{0};  // 1 ok, 2 failed
     std::atomic<uint32_t> left_python_{0};  // the interpreter is gone
-    std::atomic<uint32_t> exited_{0};
     Error start_error_;
-    std::thread thread_;
-    std::mutex join_mu_;
+    ExecutorThread thread_;
 
     // Interpreter access for interrupters (never taken with the GIL held by
     // the context thread while an interrupter may hold it).

@@ -21,16 +21,8 @@ ProcessExecutor::ProcessExecutor(Context &ctx) : ctx_(ctx), lane_(ctx.lane()) {}
 
 ProcessExecutor::~ProcessExecutor() {
     // Reached once the io thread let go of its reference (or never ran).
-    std::vector<std::thread *> threads{&io_};
-    for (auto &t : host_threads_) threads.push_back(&t);
-    for (std::thread *t : threads) {
-        if (!t->joinable()) continue;
-        if (t->get_id() == std::this_thread::get_id()) {
-            t->detach();
-        } else {
-            t->join();
-        }
-    }
+    io_.join_or_detach();
+    for (std::thread &t : host_threads_) join_or_detach(t);
     child_.reset();
 }
 
@@ -53,11 +45,8 @@ Error ProcessExecutor::start() {
         std::lock_guard lock(child_mu_);
         child_ = std::move(c);
     }
-    try {
-        io_ = std::thread(&ProcessExecutor::io_main, this, ctx_.shared_from_this());
-    } catch (const std::system_error &) {
+    if (!io_.start(&ProcessExecutor::io_main, this, ctx_.shared_from_this()))
         return Error(Status::internal, "could not start the io thread of a process context");
-    }
     return {};
 }
 
@@ -108,17 +97,9 @@ void ProcessExecutor::release_env(uint64_t env_id) {
     lane_.post_control(RequestRef(new ProcessControl(ProcessControl::Op::drop_env, env_id)));
 }
 
-bool ProcessExecutor::wait_exited(int64_t deadline_ns) {
-    if (!wait_until_set(exited_, deadline_ns)) return false;
-    std::lock_guard lock(join_mu_);
-    if (io_.joinable()) io_.join();
-    return true;
-}
+bool ProcessExecutor::wait_exited(int64_t deadline_ns) { return io_.wait_exited(deadline_ns); }
 
-void ProcessExecutor::abandon() {
-    std::lock_guard lock(join_mu_);
-    if (io_.joinable()) io_.detach();
-}
+void ProcessExecutor::abandon() { io_.detach(); }
 
 // ---------------------------------------------------------------------------
 // the io thread
@@ -377,8 +358,7 @@ void ProcessExecutor::finish_io() {
     }
     Executor::set_current(nullptr);
     Runtime::get().remove_context(&ctx_);
-    exited_.store(1, std::memory_order_release);
-    futex_wake_all(exited_);
+    io_.mark_exited();
 }
 
 }  // namespace pyctx::core

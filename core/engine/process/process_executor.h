@@ -35,6 +35,7 @@
 #include "core/base/futex.h"
 #include "core/base/spin_lock.h"
 #include "core/engine/executor.h"
+#include "core/engine/executor_thread.h"
 #include "core/engine/process/segment.h"
 #include "core/host/host_call.h"
 
@@ -78,7 +79,7 @@ public:
     void begin_close() override;
     bool wait_left_python(int64_t deadline_ns) override;
     bool wait_exited(int64_t deadline_ns) override;
-    bool has_exited() const override { return exited_.load(std::memory_order_acquire) != 0; }
+    bool has_exited() const override { return io_.exited(); }
     void abandon() override;
     // The child's pid: its Python runs on the child's main thread.
     uint64_t thread_id() const override { return child_pid(); }
@@ -227,12 +228,10 @@ private:
     std::vector<std::thread> host_threads_;
     size_t idle_hosts_ = 0;
 
-    std::thread io_;
+    ExecutorThread io_;
     static inline thread_local bool tls_on_io_ = false;  // an io thread of some process executor
     std::atomic<uint32_t> started_{0};  // 1 ok, 2 failed
     std::atomic<uint32_t> left_python_{0};  // the last child is gone, none will follow
-    std::atomic<uint32_t> exited_{0};
-    std::mutex join_mu_;
 };
 
 }  // namespace pyctx::core

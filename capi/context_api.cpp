@@ -1,13 +1,16 @@
 // Contexts and envs: creation, closing, introspection.
 #include <cstring>
 
+#include "capi/create_handle.h"
 #include "capi/handles.h"
+#include "capi/option_setters.h"
 
 using namespace pyctx;
 using capi::guarded;
 using capi::invalid;
+using capi::set_enum;
+using capi::set_option;
 using capi::set_text;
-
 
 extern "C" {
 
@@ -19,20 +22,15 @@ PYCTX_API void pyctx_context_options_free(pyctx_context_options_t *options) { de
 
 PYCTX_API pyctx_error_t *pyctx_context_options_set_mode(pyctx_context_options_t *options,
                                                         pyctx_mode mode) {
-    if (!options) return invalid("options is NULL");
-    int m = static_cast<int>(mode);
-    if (auto *e = capi::check_enum(m, {PYCTX_MODE_WORKER, PYCTX_MODE_OWNGIL, PYCTX_MODE_PROCESS},
-                                   "context mode", "worker, owngil or process"))
-        return e;
-    options->options.mode = static_cast<core::Mode>(m);
-    return nullptr;
+    return set_enum(options, static_cast<int>(mode),
+                    {PYCTX_MODE_WORKER, PYCTX_MODE_OWNGIL, PYCTX_MODE_PROCESS}, "context mode",
+                    "worker, owngil or process",
+                    [&](int m) { options->options.mode = static_cast<core::Mode>(m); });
 }
 
 PYCTX_API pyctx_error_t *pyctx_context_options_set_mode_name(pyctx_context_options_t *options,
                                                              const char *mode) {
-    return guarded([&]() -> pyctx_error_t * {
-        if (!options) return invalid("options is NULL");
-        if (auto *e = capi::check_text(mode, "mode")) return e;
+    return set_text(options, mode, "mode", [&]() -> pyctx_error_t * {
         if (std::strcmp(mode, "worker") == 0) {
             options->options.mode = core::Mode::worker;
         } else if (std::strcmp(mode, "owngil") == 0) {
@@ -59,35 +57,17 @@ PYCTX_API pyctx_error_t *pyctx_context_options_set_preload(pyctx_context_options
 
 PYCTX_API pyctx_error_t *pyctx_context_options_set_queue_capacity(pyctx_context_options_t *options,
                                                                   size_t capacity) {
-    if (!options) return invalid("options is NULL");
-    options->options.queue_capacity = capacity;
-    return nullptr;
+    return set_option(options, [&] { options->options.queue_capacity = capacity; });
 }
 
 PYCTX_API pyctx_error_t *pyctx_context_options_set_create_timeout(pyctx_context_options_t *options,
                                                                    uint32_t timeout_ms) {
-    if (!options) return invalid("options is NULL");
-    options->options.create_timeout_ms = timeout_ms;
-    return nullptr;
+    return set_option(options, [&] { options->options.create_timeout_ms = timeout_ms; });
 }
 
 PYCTX_API pyctx_error_t *pyctx_context_create(const pyctx_context_options_t *options,
                                               pyctx_context_t **out_context) {
-    return guarded([&]() -> pyctx_error_t * {
-        if (!out_context) return invalid("out_context is NULL");
-        if (!core::Runtime::get().running()) return capi::not_running();
-        std::shared_ptr<core::Context> ctx;
-        core::Error err =
-            core::Context::create(options ? options->options : core::ContextOptions{}, &ctx);
-        if (!err.ok()) return capi::make_error(std::move(err));
-        auto *handle = new (std::nothrow) pyctx_context{std::move(ctx)};
-        if (!handle) {
-            ctx->begin_close();
-            return capi::make_error(PYCTX_ERR_NO_MEMORY, "out of memory");
-        }
-        *out_context = handle;
-        return nullptr;
-    });
+    return capi::create_handle<core::Context>(options, out_context, "out_context");
 }
 
 PYCTX_API pyctx_error_t *pyctx_context_close(pyctx_context_t *context, uint32_t timeout_ms) {

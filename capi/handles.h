@@ -122,17 +122,4 @@ pyctx_error_t *guarded(F &&body) noexcept {
     }
 }
 
-// The body of a text-valued setter of an options object: NULL and UTF-8
-// checks, then `apply()`, guarded.
-template <class T, class F>
-pyctx_error_t *set_text(T *options, const char *text, const char *what, F &&apply,
-                        bool allow_empty = false) noexcept {
-    return guarded([&]() -> pyctx_error_t * {
-        if (!options) return invalid("options is NULL");
-        if (auto *e = check_text(text, what, allow_empty)) return e;
-        apply();
-        return nullptr;
-    });
-}
-
 }  // namespace pyctx::capi

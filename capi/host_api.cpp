@@ -1,6 +1,6 @@
 // Host functions: registration and answering.
 #include "capi/handles.h"
-#include "capi/user_data.h"
+#include "capi/registration.h"
 #include "core/host/host_call.h"
 #include "core/host/registry.h"
 
@@ -13,16 +13,11 @@ namespace {
 
 // A host function registered through the C API: the user's function and
 // data, with the finalizer run when the core lets go of it.
-class CHostFunction final : public core::HostFunction {
+class CHostFunction final : public core::HostFunction, public capi::HostCallback<pyctx_host_fn> {
 public:
     CHostFunction(std::string name, pyctx_host_fn fn, void *user_data, pyctx_free_fn free_fn)
-        : core::HostFunction(std::move(name)), fn_(fn), data_(user_data, free_fn) {}
-    void invoke(core::HostCall *call) override { fn_(data_.get(), capi::to_c(call)); }
-    void disown() { data_.disown(); }
-
-private:
-    pyctx_host_fn fn_;
-    capi::UserData data_;
+        : core::HostFunction(std::move(name)), HostCallback(fn, user_data, free_fn) {}
+    void invoke(core::HostCall *call) override { call_fn(capi::to_c(call)); }
 };
 
 }  // namespace
@@ -36,25 +31,16 @@ PYCTX_API pyctx_error_t *pyctx_host_register(const char *name, pyctx_host_fn fn,
         if (!fn) return invalid("fn is NULL");
         if (core::Runtime::get().state() == core::State::stopped)
             return capi::not_running();
-        auto f = std::make_shared<CHostFunction>(name, fn, user_data, free_user_data);
-        try {
-            core::host_registry().add(f);
-        } catch (...) {
-            f->disown();
-            throw;
-        }
+        capi::install<CHostFunction>(
+            [](std::shared_ptr<CHostFunction> f) { core::host_registry().add(std::move(f)); }, name,
+            fn, user_data, free_user_data);
         return nullptr;
     });
 }
 
 PYCTX_API pyctx_error_t *pyctx_host_unregister(const char *name) {
-    return guarded([&]() -> pyctx_error_t * {
-        if (auto *e = capi::check_text(name, "name")) return e;
-        if (!core::host_registry().remove(name))
-            return capi::make_error(PYCTX_ERR_NOT_FOUND,
-                                    std::string("no host function named '") + name + "'");
-        return nullptr;
-    });
+    return capi::remove_named(name, "host function",
+                              [](const char *n) { return core::host_registry().remove(n); });
 }
 
 PYCTX_API const uint8_t *pyctx_host_call_args(const pyctx_host_call_t *call, size_t *out_len) {

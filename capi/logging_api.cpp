@@ -1,6 +1,6 @@
 // Python logging forwarded to the host (core/host/log_sink.h).
 #include "capi/handles.h"
-#include "capi/user_data.h"
+#include "capi/registration.h"
 #include "core/host/log_sink.h"
 #include "core/host/setup_log.h"
 #include "core/python/log_install.h"
@@ -11,10 +11,9 @@ using capi::invalid;
 
 namespace {
 
-class CLogHandler final : public core::LogHandler {
+class CLogHandler final : public core::LogHandler, public capi::HostCallback<pyctx_log_fn> {
 public:
-    CLogHandler(pyctx_log_fn fn, void *user_data, pyctx_free_fn free_fn)
-        : fn_(fn), data_(user_data, free_fn) {}
+    using HostCallback::HostCallback;
     void handle(const core::LogRecord &r) override {
         pyctx_log_record_t rec;
         rec.level = r.level;
@@ -23,13 +22,8 @@ public:
         rec.exception = r.exception.c_str();
         rec.context_name = r.context_name.c_str();
         rec.created = r.created;
-        fn_(data_.get(), &rec);
+        call_fn(&rec);
     }
-    void disown() { data_.disown(); }
-
-private:
-    pyctx_log_fn fn_;
-    capi::UserData data_;
 };
 
 }  // namespace
@@ -50,14 +44,11 @@ PYCTX_API pyctx_error_t *pyctx_log_set_handler(pyctx_log_fn fn, void *user_data,
         }
         if (min_level < 0) return invalid("min_level is negative");
         if (capacity == 0) return invalid("capacity is 0");
-        auto h = std::make_shared<CLogHandler>(fn, user_data, free_user_data);
-        try {
-            core::log_sink().set_handler(h, min_level, capacity);
-        } catch (...) {
-            h->disown();
-            throw;
-        }
-        h.reset();  // the sink owns it now
+        capi::install<CLogHandler>(
+            [&](std::shared_ptr<CLogHandler> h) {
+                core::log_sink().set_handler(std::move(h), min_level, capacity);
+            },
+            fn, user_data, free_user_data);  // the sink owns it from here
         core::setup_log().append(
             core::SetupStep{core::SetupStep::Kind::run_code, core::log_install_code(min_level), {}});
         return nullptr;

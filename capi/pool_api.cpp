@@ -3,12 +3,17 @@
 // pyctx_request_set_pool (request_object.cpp).
 #include <cstring>
 
+#include "capi/create_handle.h"
 #include "capi/handles.h"
+#include "capi/option_setters.h"
 #include "capi/pool_handles.h"
 
 using namespace pyctx;
 using capi::guarded;
 using capi::invalid;
+using capi::set_enum;
+using capi::set_option;
+using capi::set_text;
 
 // The header's values are the core's (as capi/abi_checks.cpp does for the rest).
 static_assert(PYCTX_POOL_LEAST_QUEUED == static_cast<int>(core::RoutePolicy::least_queued));
@@ -45,18 +50,18 @@ PYCTX_API pyctx_pool_options_t *pyctx_pool_options_new(void) {
 PYCTX_API void pyctx_pool_options_free(pyctx_pool_options_t *options) { delete options; }
 
 PYCTX_API pyctx_error_t *pyctx_pool_options_set_size(pyctx_pool_options_t *options, size_t size) {
-    if (!options) return invalid("options is NULL");
-    if (size == 0 || size > PYCTX_POOL_MAX_SIZE)
-        return invalid("a pool has 1 to " + std::to_string(PYCTX_POOL_MAX_SIZE) +
-                       " members, not " + std::to_string(size));
-    options->options.size = size;
-    return nullptr;
+    return set_option(options, [&]() -> pyctx_error_t * {
+        if (size == 0 || size > PYCTX_POOL_MAX_SIZE)
+            return invalid("a pool has 1 to " + std::to_string(PYCTX_POOL_MAX_SIZE) +
+                           " members, not " + std::to_string(size));
+        options->options.size = size;
+        return nullptr;
+    });
 }
 
 PYCTX_API pyctx_error_t *pyctx_pool_options_set_member_options(
     pyctx_pool_options_t *options, const pyctx_context_options_t *member_options) {
-    return guarded([&]() -> pyctx_error_t * {
-        if (!options) return invalid("options is NULL");
+    return set_option(options, [&]() -> pyctx_error_t * {
         if (!member_options) return invalid("member_options is NULL");
         options->options.member = member_options->options;
         return nullptr;
@@ -65,65 +70,39 @@ PYCTX_API pyctx_error_t *pyctx_pool_options_set_member_options(
 
 PYCTX_API pyctx_error_t *pyctx_pool_options_set_name(pyctx_pool_options_t *options,
                                                      const char *name) {
-    return capi::set_text(options, name, "name", [&] { options->options.name = name; });
+    return set_text(options, name, "name", [&] { options->options.name = name; });
 }
 
 PYCTX_API pyctx_error_t *pyctx_pool_options_set_routing(pyctx_pool_options_t *options,
                                                         pyctx_pool_routing routing) {
-    if (!options) return invalid("options is NULL");
-    int r = static_cast<int>(routing);
-    if (auto *e = capi::check_enum(r, {PYCTX_POOL_LEAST_QUEUED, PYCTX_POOL_ROUND_ROBIN,
-                                       PYCTX_POOL_BY_KEY},
-                                   "pool routing", "least queued, round robin or by key"))
-        return e;
-    options->options.routing = static_cast<core::RoutePolicy>(r);
-    return nullptr;
+    return set_enum(options, static_cast<int>(routing),
+                    {PYCTX_POOL_LEAST_QUEUED, PYCTX_POOL_ROUND_ROBIN, PYCTX_POOL_BY_KEY},
+                    "pool routing", "least queued, round robin or by key",
+                    [&](int r) { options->options.routing = static_cast<core::RoutePolicy>(r); });
 }
 
 PYCTX_API pyctx_error_t *pyctx_pool_options_set_queue_bound(pyctx_pool_options_t *options,
                                                             size_t bound) {
-    if (!options) return invalid("options is NULL");
-    options->options.queue_bound = bound;
-    return nullptr;
+    return set_option(options, [&] { options->options.queue_bound = bound; });
 }
 
 PYCTX_API pyctx_error_t *pyctx_pool_options_set_replace(pyctx_pool_options_t *options,
                                                         pyctx_pool_replace policy) {
-    if (!options) return invalid("options is NULL");
-    int p = static_cast<int>(policy);
-    if (auto *e = capi::check_enum(p, {PYCTX_POOL_REPLACE, PYCTX_POOL_LEAVE}, "replace policy",
-                                   "replace or leave"))
-        return e;
-    options->options.replace = static_cast<core::ReplacePolicy>(p);
-    return nullptr;
+    return set_enum(options, static_cast<int>(policy), {PYCTX_POOL_REPLACE, PYCTX_POOL_LEAVE},
+                    "replace policy", "replace or leave",
+                    [&](int p) { options->options.replace = static_cast<core::ReplacePolicy>(p); });
 }
 
 PYCTX_API pyctx_error_t *pyctx_pool_options_set_key_memory(pyctx_pool_options_t *options,
                                                            size_t keys) {
-    if (!options) return invalid("options is NULL");
-    options->options.key_memory = keys;
-    return nullptr;
+    return set_option(options, [&] { options->options.key_memory = keys; });
 }
 
 // ---- life cycle -------------------------------------------------------------
 
 PYCTX_API pyctx_error_t *pyctx_pool_create(const pyctx_pool_options_t *options,
                                            pyctx_pool_t **out_pool) {
-    return guarded([&]() -> pyctx_error_t * {
-        if (!out_pool) return invalid("out_pool is NULL");
-        if (!core::Runtime::get().running()) return capi::not_running();
-        std::shared_ptr<core::Pool> pool;
-        core::Error err =
-            core::Pool::create(options ? options->options : core::PoolOptions{}, &pool);
-        if (!err.ok()) return capi::make_error(std::move(err));
-        auto *handle = new (std::nothrow) pyctx_pool{pool};
-        if (!handle) {
-            pool->begin_close();
-            return capi::make_error(PYCTX_ERR_NO_MEMORY, "out of memory");
-        }
-        *out_pool = handle;
-        return nullptr;
-    });
+    return capi::create_handle<core::Pool>(options, out_pool, "out_pool");
 }
 
 PYCTX_API pyctx_error_t *pyctx_pool_close(pyctx_pool_t *pool, uint32_t timeout_ms) {

@@ -1,33 +1,29 @@
 // Options and introspection of process contexts (pyctx.h "Contexts").
 #include "capi/handles.h"
+#include "capi/option_setters.h"
 
 using namespace pyctx;
-using capi::guarded;
 using capi::invalid;
+using capi::set_option;
+using capi::set_text;
 
 extern "C" {
 
 PYCTX_API pyctx_error_t *pyctx_context_options_set_process_helper(
     pyctx_context_options_t *options, const char *path) {
-    return guarded([&]() -> pyctx_error_t * {
-        if (!options) return invalid("options is NULL");
-        if (!path) {
-            options->options.process_helper.clear();
-            return nullptr;
-        }
-        if (auto *e = capi::check_text(path, "helper path", true)) return e;
-        options->options.process_helper = path;
-        return nullptr;
-    });
+    if (path)
+        return set_text(options, path, "helper path",
+                        [&] { options->options.process_helper = path; }, true);
+    return set_option(options, [&] { options->options.process_helper.clear(); });
 }
 
 PYCTX_API pyctx_error_t *pyctx_context_options_set_restart(pyctx_context_options_t *options,
                                                            uint32_t max_restarts,
                                                            uint32_t window_ms) {
-    if (!options) return invalid("options is NULL");
-    options->options.restart_max = max_restarts;
-    options->options.restart_window_ms = window_ms;
-    return nullptr;
+    return set_option(options, [&] {
+        options->options.restart_max = max_restarts;
+        options->options.restart_window_ms = window_ms;
+    });
 }
 
 PYCTX_API pyctx_error_t *pyctx_context_process_info(const pyctx_context_t *context,

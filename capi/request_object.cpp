@@ -3,6 +3,7 @@
 #include <mutex>
 
 #include "capi/buffer_handle.h"
+#include "capi/handle_request.h"
 #include "capi/handles.h"
 #include "capi/pool_handles.h"
 #include "capi/objects.h"
@@ -24,18 +25,7 @@ using HandleState = pyctx::capi::RequestHandleState;
 namespace {
 
 // The engine request of one submission; it points back at its handle.
-struct Submission final : core::Request {
-    pyctx_request *handle = nullptr;
-
-    static Submission *make() { return core::RequestPool<Submission>::acquire(); }
-
-protected:
-    void destroy() override {
-        reset_for_reuse();
-        handle = nullptr;
-        core::RequestPool<Submission>::recycle(this);
-    }
-};
+using Submission = capi::HandleRequest<pyctx_request>;
 
 // The request whose callback runs on this thread (it may free itself).
 thread_local pyctx_request *tls_in_callback = nullptr;

@@ -1,9 +1,10 @@
 // Runtime lifecycle and version: pyctx_init, pyctx_shutdown, options.
 #include "capi/handles.h"
+#include "capi/option_setters.h"
 
 using namespace pyctx;
 using capi::guarded;
-using capi::invalid;
+using capi::set_enum;
 using capi::set_text;
 
 extern "C" {
@@ -42,14 +43,10 @@ PYCTX_API pyctx_error_t *pyctx_runtime_options_set_program_name(pyctx_runtime_op
 
 PYCTX_API pyctx_error_t *pyctx_runtime_options_set_allocator(pyctx_runtime_options_t *options,
                                                              pyctx_allocator allocator) {
-    if (!options) return invalid("options is NULL");
-    int a = static_cast<int>(allocator);
-    if (auto *e = capi::check_enum(a, {PYCTX_ALLOCATOR_DEFAULT, PYCTX_ALLOCATOR_MALLOC,
-                                       PYCTX_ALLOCATOR_PYMALLOC},
-                                   "allocator", "default, malloc or pymalloc"))
-        return e;
-    options->options.allocator = a;
-    return nullptr;
+    return set_enum(options, static_cast<int>(allocator),
+                    {PYCTX_ALLOCATOR_DEFAULT, PYCTX_ALLOCATOR_MALLOC, PYCTX_ALLOCATOR_PYMALLOC},
+                    "allocator", "default, malloc or pymalloc",
+                    [&](int a) { options->options.allocator = a; });
 }
 
 PYCTX_API pyctx_error_t *pyctx_init(const pyctx_runtime_options_t *options) {

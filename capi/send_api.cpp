@@ -1,6 +1,6 @@
 // Endpoints for pyctx.send(): named receivers and the router.
 #include "capi/handles.h"
-#include "capi/user_data.h"
+#include "capi/registration.h"
 #include "core/host/endpoints.h"
 
 using namespace pyctx;
@@ -11,35 +11,15 @@ namespace {
 
 // The user's function and data; the finalizer runs when the core lets go
 // (unregistered or replaced, and no delivery in flight).
-class CEndpoint final : public core::Endpoint {
+class CEndpoint final : public core::Endpoint, public capi::HostCallback<pyctx_send_fn> {
 public:
-    CEndpoint(pyctx_send_fn fn, void *user_data, pyctx_free_fn free_fn)
-        : fn_(fn), data_(user_data, free_fn) {}
+    using HostCallback::HostCallback;
     bool deliver(const core::Message &m) override {
         // The context name is a std::string's data, NUL-terminated.
         const char *ctx = m.context_name.empty() ? "" : m.context_name.data();
-        return fn_(data_.get(), ctx, m.target, m.target_len, m.value, m.value_len) == 0;
+        return call_fn(ctx, m.target, m.target_len, m.value, m.value_len) == 0;
     }
-    void disown() { data_.disown(); }
-
-private:
-    pyctx_send_fn fn_;
-    capi::UserData data_;
 };
-
-// Runs `install` with a new endpoint; if it throws, the caller keeps the
-// user data.
-template <class F>
-pyctx_error_t *install(pyctx_send_fn fn, void *user_data, pyctx_free_fn free_fn, F &&put) {
-    auto ep = std::make_shared<CEndpoint>(fn, user_data, free_fn);
-    try {
-        put(ep);
-    } catch (...) {
-        ep->disown();
-        throw;
-    }
-    return nullptr;
-}
 
 }  // namespace
 
@@ -51,19 +31,16 @@ PYCTX_API pyctx_error_t *pyctx_endpoint_register(const char *name, pyctx_send_fn
         if (auto *e = capi::check_text(name, "name")) return e;
         if (!fn) return invalid("fn is NULL");
         if (core::Runtime::get().state() == core::State::stopped) return capi::not_running();
-        return install(fn, user_data, free_user_data,
-                       [&](std::shared_ptr<CEndpoint> ep) { core::endpoints().add(name, std::move(ep)); });
+        capi::install<CEndpoint>(
+            [&](std::shared_ptr<CEndpoint> ep) { core::endpoints().add(name, std::move(ep)); }, fn,
+            user_data, free_user_data);
+        return nullptr;
     });
 }
 
 PYCTX_API pyctx_error_t *pyctx_endpoint_unregister(const char *name) {
-    return guarded([&]() -> pyctx_error_t * {
-        if (auto *e = capi::check_text(name, "name")) return e;
-        if (!core::endpoints().remove(name))
-            return capi::make_error(PYCTX_ERR_NOT_FOUND,
-                                    std::string("no endpoint named '") + name + "'");
-        return nullptr;
-    });
+    return capi::remove_named(name, "endpoint",
+                              [](const char *n) { return core::endpoints().remove(n); });
 }
 
 PYCTX_API pyctx_error_t *pyctx_send_set_router(pyctx_send_fn fn, void *user_data,
@@ -75,9 +52,10 @@ PYCTX_API pyctx_error_t *pyctx_send_set_router(pyctx_send_fn fn, void *user_data
             return nullptr;
         }
         if (core::Runtime::get().state() == core::State::stopped) return capi::not_running();
-        return install(fn, user_data, free_user_data, [&](std::shared_ptr<CEndpoint> ep) {
-            core::endpoints().set_router(std::move(ep));
-        });
+        capi::install<CEndpoint>(
+            [](std::shared_ptr<CEndpoint> ep) { core::endpoints().set_router(std::move(ep)); }, fn,
+            user_data, free_user_data);
+        return nullptr;
     });
 }
 

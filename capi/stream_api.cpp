@@ -14,6 +14,7 @@
 #include <deque>
 #include <mutex>
 
+#include "capi/handle_request.h"
 #include "capi/objects.h"
 #include "capi/request_settings.h"
 #include "core/cbor/reader.h"
@@ -27,18 +28,8 @@ namespace {
 // Items asked for in one pull at most (bounds one batch's memory).
 constexpr uint64_t kMaxPull = 8192;
 
-struct StreamMessage final : core::Request {
-    pyctx_stream *stream = nullptr;
-
-    static StreamMessage *make() { return core::RequestPool<StreamMessage>::acquire(); }
-
-protected:
-    void destroy() override {
-        reset_for_reuse();
-        stream = nullptr;
-        core::RequestPool<StreamMessage>::recycle(this);
-    }
-};
+// A message of a stream to its context; it points back at its stream.
+using StreamMessage = capi::HandleRequest<pyctx_stream>;
 
 thread_local pyctx_stream *tls_in_end = nullptr;  // the stream whose on_end runs here
 
@@ -93,7 +84,7 @@ core::Error submit_message(pyctx_stream *s, core::RequestKind kind, uint32_t cou
     r->count = count;
     r->sink = on_message_done;
     r->id = s->ctx->lane().next_request_id();
-    static_cast<StreamMessage *>(r.get())->stream = s;
+    static_cast<StreamMessage *>(r.get())->handle = s;
     s->retain();
     core::Error err = s->ctx->lane().submit(std::move(r), false);
     if (!err.ok()) s->release();  // refused: it never completes
@@ -188,7 +179,7 @@ bool deliver_batch(pyctx_stream *s, const core::ByteBuffer &v, bool *ended, uint
 
 void on_message_done(core::Request *r, void *) {
     auto *m = static_cast<StreamMessage *>(r);
-    pyctx_stream *s = m->stream;
+    pyctx_stream *s = m->handle;
     core::Outcome &out = r->outcome;
     try {
         if (r->kind == core::RequestKind::stream_close) {
@@ -282,7 +273,7 @@ PYCTX_API pyctx_error_t *pyctx_stream_open(pyctx_request_t *request, uint32_t cr
         s->free_user_data = free_user_data;
         s->granted = credit;
         s->window = credit ? credit : 1;
-        static_cast<StreamMessage *>(r.get())->stream = s;
+        static_cast<StreamMessage *>(r.get())->handle = s;
         s->retain();
         core::Error err = s->ctx->lane().submit(std::move(r), true);
         if (!err.ok()) {

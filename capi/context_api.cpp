@@ -71,13 +71,8 @@ PYCTX_API pyctx_error_t *pyctx_context_create(const pyctx_context_options_t *opt
 }
 
 PYCTX_API pyctx_error_t *pyctx_context_close(pyctx_context_t *context, uint32_t timeout_ms) {
-    return guarded([&]() -> pyctx_error_t * {
-        if (!context) return invalid("context is NULL");
-        core::Error err = context->ctx->close(timeout_ms);
-        if (err.status == core::Status::invalid_argument)
-            err.message += "; use pyctx_context_free, which closes without waiting";
-        return capi::to_c(std::move(err));
-    });
+    return capi::close_handle(context, "context", "pyctx_context_free",
+                              [&] { return context->ctx->close(timeout_ms); });
 }
 
 PYCTX_API void pyctx_context_free(pyctx_context_t *context) {

@@ -1,5 +1,5 @@
-// The body of the create entry points of handles that own a core object
-// (pyctx_context_create, pyctx_pool_create).
+// The bodies of the create and close entry points of handles that own a
+// core object (pyctx_context_*, pyctx_pool_*).
 #pragma once
 
 #include <memory>
@@ -31,6 +31,21 @@ pyctx_error_t *create_handle(const Options *options, Handle **out, const char *o
         }
         *out = handle;
         return nullptr;
+    });
+}
+
+// Closes `handle`'s core object through `close()` (an Error). The core
+// refuses to close from a thread the close would wait for; the message then
+// names `free_fn`, the entry point that closes without waiting.
+template <class Handle, class Close>
+pyctx_error_t *close_handle(Handle *handle, const char *what, const char *free_fn,
+                            Close &&close) noexcept {
+    return guarded([&]() -> pyctx_error_t * {
+        if (!handle) return invalid(std::string(what) + " is NULL");
+        core::Error err = close();
+        if (err.status == core::Status::invalid_argument)
+            err.message += std::string("; use ") + free_fn + ", which closes without waiting";
+        return to_c(std::move(err));
     });
 }
 

@@ -106,10 +106,8 @@ PYCTX_API pyctx_error_t *pyctx_pool_create(const pyctx_pool_options_t *options,
 }
 
 PYCTX_API pyctx_error_t *pyctx_pool_close(pyctx_pool_t *pool, uint32_t timeout_ms) {
-    return guarded([&]() -> pyctx_error_t * {
-        if (!pool) return invalid("pool is NULL");
-        return capi::to_c(pool->pool->close(timeout_ms));
-    });
+    return capi::close_handle(pool, "pool", "pyctx_pool_free",
+                              [&] { return pool->pool->close(timeout_ms); });
 }
 
 PYCTX_API void pyctx_pool_free(pyctx_pool_t *pool) {

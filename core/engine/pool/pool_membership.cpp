@@ -263,7 +263,7 @@ Error Pool::close(uint32_t timeout_ms) {
     if (on_member_thread()) {
         return Error(Status::invalid_argument,
                      "a pool cannot be closed from one of its members' threads (closing waits "
-                     "for them); free it instead, which closes without waiting");
+                     "for them)");
     }
     const int64_t deadline = now_ns() + int64_t{timeout_ms} * 1000000;
     begin_close();

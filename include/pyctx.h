@@ -1732,8 +1732,9 @@ PYCTX_API void pyctx_stream_free(pyctx_stream_t *stream);
  * release every view before it, or it reports the context stuck and leaves
  * Python initialized.
  *
- * Process contexts (not yet built) will share library-allocated buffers with
- * their child process without a copy, and copy lent host memory once.
+ * Process contexts do not carry borrowed buffers yet: a request with an
+ * attached buffer or the buffer result form fails there with
+ * PYCTX_ERR_UNSUPPORTED (use a worker or owngil context for them).
  *
  * Thread safety: pyctx_buffer_set_format()/_set_shape() are for the thread
  * that made the buffer, before it is first attached (the layout is then

@@ -124,7 +124,7 @@ protected:
     pyctx_context_t *ctx() { return ctx_.get(); }
     Context ctx_;
 };
-PYCTX_INSTANTIATE_FOR_BOTH_MODES(ObjectTest);
+PYCTX_INSTANTIATE_FOR_ALL_MODES(ObjectTest);
 
 TEST_P(ObjectTest, MethodCallsAttributesCallsAndReleaseOnOneHandle) {
     Object c = make_counter(ctx(), 10);

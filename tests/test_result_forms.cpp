@@ -1,8 +1,9 @@
 // Where object handles, streams and borrowed buffers meet on the request
 // object: the one result-form enum and its one setter, forms combined with
 // object kinds, recycled request objects forgetting attachments and forms,
-// a stream refusing a pool destination, and process contexts refusing what
-// their ring does not carry yet (clear UNSUPPORTED, the context serving on).
+// a stream refusing a pool destination, and process contexts refusing the
+// borrowed buffers their ring does not carry yet (clear UNSUPPORTED, the
+// context serving on; their handles and streams: test_process_objects.cpp).
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -206,14 +207,11 @@ void expect_unsupported(const pyctx_error_t *e, const char *what) {
     EXPECT_NE(message_of(e).find("'forms-proc'"), std::string::npos) << message_of(e);
 }
 
-TEST_F(ProcessForms, ObjectAndBufferFormsAreUnsupported) {
-    for (pyctx_result_form form : {PYCTX_RESULT_OBJECT, PYCTX_RESULT_BUFFER}) {
-        Request r = new_request(ctx());
-        ASSERT_TRUE(IsOk(pyctx_request_set_eval(r.get(), "b'abc'")));
-        ASSERT_TRUE(IsOk(pyctx_request_set_result_form(r.get(), form)));
-        expect_unsupported(run(r.get()), form == PYCTX_RESULT_OBJECT ? "object handles and streams"
-                                                                     : "borrowed buffers");
-    }
+TEST_F(ProcessForms, TheBufferFormIsUnsupported) {
+    Request r = new_request(ctx());
+    ASSERT_TRUE(IsOk(pyctx_request_set_eval(r.get(), "b'abc'")));
+    ASSERT_TRUE(IsOk(pyctx_request_set_result_form(r.get(), PYCTX_RESULT_BUFFER)));
+    expect_unsupported(run(r.get()), "borrowed buffers");
     expect_serving();
 }
 
@@ -233,20 +231,6 @@ TEST_F(ProcessForms, AttachedBuffersAreUnsupported) {
     // The refused submission let go of the buffer: the host's handle ends the loan.
     b.reset();
     EXPECT_TRUE(fin.done.wait_for(1));
-    expect_serving();
-}
-
-TEST_F(ProcessForms, AStreamEndsUnsupported) {
-    Request r = new_request(ctx());
-    ASSERT_TRUE(IsOk(pyctx_request_set_eval(r.get(), "iter(range(3))")));
-    pyctx_stream_t *raw = nullptr;
-    ASSERT_TRUE(IsOk(pyctx_stream_open(r.get(), 4, nullptr, nullptr, nullptr, nullptr, &raw)));
-    Stream s(raw);
-    pyctx_bytes_t item{};
-    int done = 0;
-    Error e(pyctx_stream_next(s.get(), 10000, &item, &done));
-    EXPECT_EQ(done, 1);
-    expect_unsupported(e.get(), "object handles and streams");
     expect_serving();
 }
 

@@ -156,7 +156,7 @@ protected:
     }
     Context ctx_;
 };
-PYCTX_INSTANTIATE_FOR_BOTH_MODES(StreamTest);
+PYCTX_INSTANTIATE_FOR_ALL_MODES(StreamTest);
 
 TEST_P(StreamTest, TheGeneratorIsNeverAdvancedBeyondTheCredit) {
     Collector c;

@@ -97,6 +97,9 @@ public:
 
     // Executor-internal messages: accepted until the executor has finished.
     bool post_control(RequestRef r);
+    // Every handle the executor made is gone at once (a process context's
+    // child ended): the live count starts again from zero.
+    void objects_lost() { n_objects_.store(0, std::memory_order_relaxed); }
 
     // Closing: refuse new requests, complete the running ones as closed
     // (stopping their Python work). False when already closing.

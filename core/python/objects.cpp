@@ -163,8 +163,12 @@ bool PyState::encode_result(Request *r, PyObject *result, Outcome &out) {
 }
 
 void PyState::drop_unclaimed(const Request &r, uint64_t object_id) {
+    drop_result(r.id, r.result_form, object_id);
+}
+
+void PyState::drop_result(uint64_t request_id, ResultForm form, uint64_t object_id) {
     if (object_id) objects_.release(object_id);
-    if (r.result_form == ResultForm::stream) streams_.discard(r.id);
+    if (form == ResultForm::stream) streams_.discard(request_id);
     PyErr_Clear();
 }
 

@@ -44,6 +44,9 @@ public:
     bool release(uint64_t id);
     // Drops every reference (context close).
     void clear();
+    // Ids from here on start at `first` (before the first add): a process
+    // context's child numbers them by its generation (wire.h).
+    void number_from(uint64_t first) { next_id_ = first; }
 
     // The error for an id that is not (or no longer) in the table.
     Error missing(uint64_t id) const;

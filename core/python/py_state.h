@@ -52,6 +52,9 @@ public:
     // The outcome of `r` lost its claim: releases the handle `object_id`
     // (0: none) or the stream made for it.
     void drop_unclaimed(const Request &r, uint64_t object_id);
+    // The same by ids: the handle `object_id` (0: none) and, for a result in
+    // stream form, the stream `request_id`.
+    void drop_result(uint64_t request_id, ResultForm form, uint64_t object_id);
 
     // Host calls awaited by coroutines (python/host_calls.cpp): call ->
     // the future to resolve (a strong reference).

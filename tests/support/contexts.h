@@ -14,7 +14,7 @@
 namespace pyctx_test {
 
 inline const char *mode_name(pyctx_mode mode) {
-    return mode == PYCTX_MODE_OWNGIL ? "owngil" : "worker";
+    return mode == PYCTX_MODE_OWNGIL ? "owngil" : mode == PYCTX_MODE_PROCESS ? "process" : "worker";
 }
 
 struct ContextSpec {
@@ -160,6 +160,13 @@ inline std::string mode_param_name(const ::testing::TestParamInfo<pyctx_mode> &i
 #define PYCTX_INSTANTIATE_FOR_BOTH_MODES(suite)                                            \
     INSTANTIATE_TEST_SUITE_P(Modes, suite,                                                 \
                              ::testing::Values(PYCTX_MODE_WORKER, PYCTX_MODE_OWNGIL),      \
+                             ::pyctx_test::mode_param_name)
+
+/** The same over every mode, process contexts included. */
+#define PYCTX_INSTANTIATE_FOR_ALL_MODES(suite)                                             \
+    INSTANTIATE_TEST_SUITE_P(Modes, suite,                                                 \
+                             ::testing::Values(PYCTX_MODE_WORKER, PYCTX_MODE_OWNGIL,       \
+                                               PYCTX_MODE_PROCESS),                        \
                              ::pyctx_test::mode_param_name)
 
 } // namespace pyctx_test

@@ -136,7 +136,7 @@ Error ProcessExecutor::handshake(ChildProcess &c, int64_t deadline_ns) {
     w.str(o.name).str(o.preload).u32(static_cast<uint32_t>(ro.paths.size()));
     for (const auto &p : ro.paths) w.str(p);
     w.str(ro.home).str(ro.program_name).u32(static_cast<uint32_t>(ro.allocator));
-    w.u64(o.memory_limit);
+    w.u64(o.memory_limit).u32(c.generation);
     if (!w.ok()) return Error(Status::no_memory, "out of memory");
     uint32_t len = static_cast<uint32_t>(msg.size() - 4);
     std::memcpy(msg.data(), &len, 4);

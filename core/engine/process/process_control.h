@@ -10,7 +10,10 @@
 namespace pyctx::core {
 
 struct ProcessControl final : Request {
-    enum class Op : uint8_t { stop, drop_env };
+    // stop: request `subject`; drop_env: env `subject`; drop_result: what
+    // request `subject` made for a result the host no longer wanted (the
+    // handle `object_id`, or the stream `subject` when result_form says so).
+    enum class Op : uint8_t { stop, drop_env, drop_result };
     ProcessControl(Op op, uint64_t subject) : op(op), subject(subject) {
         kind = RequestKind::control;
     }

@@ -194,8 +194,7 @@ bool ProcessExecutor::drain() {
             if (!r) continue;
             forget_sent(r);
             if (!a.ok) a.out = Outcome{Error(Status::internal, "unreadable completion from the child"), {}};
-            r->phase.store(Phase::finished, std::memory_order_release);
-            lane_.complete(r, std::move(a.out), Origin::library_thread);
+            complete_from_child(r, std::move(a.out));
             r->release();
         }
     }
@@ -273,6 +272,7 @@ bool ProcessExecutor::child_died() {
         lane_.complete(r, Outcome{Error(Status::crashed, msg), {}}, Origin::library_thread);
         r->release();
     }
+    lane_.objects_lost();  // they lived in the child
     if (!restart) return false;
     {
         SendLock lock(*this);

@@ -120,6 +120,10 @@ private:
     // The child will never write these requests' slots (it died, or the
     // context ended): wakes their callers, frees the rest. Takes inflight_.
     void take_inflight_locked(std::vector<Request *> &out);
+    // Completes a sent request with the child's outcome (any thread that
+    // took it from the in-flight table); a handle or stream made for an
+    // outcome that lost its claim is dropped in the child.
+    void complete_from_child(Request *r, Outcome &&out);
     // A completed sent request leaves the lane's task registry.
     void forget_sent(Request *r);
     // Wakes the caller of request `id` parked on its slot (it was claimed).

@@ -16,42 +16,30 @@ namespace pyctx::core {
 
 namespace {
 
-// What a process context does not carry yet: object handles and streams
-// (wire kinds 32-95) and borrowed buffers (96-127). Refused with a clear
-// status rather than sent half-described to the child.
+// What a process context does not carry yet: borrowed buffers (wire kinds
+// 96-127). Refused with a clear status rather than sent half-described to
+// the child.
 Error not_carried(const Request &r, const std::string &name) {
-    const char *what = nullptr;
-    if (r.kind != RequestKind::call && r.kind != RequestKind::eval && r.kind != RequestKind::exec)
-        what = "object handles and streams";
-    else if (r.result_form == ResultForm::object || r.result_form == ResultForm::stream)
-        what = "object handles and streams";
-    else if (r.result_form == ResultForm::buffer || !r.buffers.empty())
-        what = "borrowed buffers";
-    if (!what) return Error();
-    return Error(Status::unsupported, std::string(what) + " do not cross into process contexts "
-                                          "yet (context '" + name + "'): use a worker or owngil "
-                                          "context for them");
+    if (r.result_form != ResultForm::buffer && r.buffers.empty()) return Error();
+    return Error(Status::unsupported, "borrowed buffers do not cross into process contexts yet "
+                                      "(context '" + name + "'): use a worker or owngil context "
+                                      "for them");
+}
+
+bool names_an_object(RequestKind k) {
+    return k == RequestKind::object_call || k == RequestKind::method_call ||
+           k == RequestKind::getattr || k == RequestKind::release;
 }
 
 bool encode_request(const Request *r, int slot, ByteBuffer &out) {
     out.clear();
+    if (r->kind == RequestKind::control) return false;
     wire::Writer w(out);
     const uint32_t s = slot < 0 ? 0 : static_cast<uint32_t>(slot) + 1;
-    switch (r->kind) {
-        case RequestKind::call:
-            w.u8(static_cast<uint8_t>(wire::ToChild::call)).u64(r->id).u32(s).u64(r->env_id);
-            w.str(r->target).str(r->text).bytes(r->args).bytes(r->kwargs);
-            break;
-        case RequestKind::eval:
-            w.u8(static_cast<uint8_t>(wire::ToChild::eval)).u64(r->id).u32(s).u64(r->env_id);
-            w.str(r->text).bytes(r->args);
-            break;
-        case RequestKind::exec:
-            w.u8(static_cast<uint8_t>(wire::ToChild::exec)).u64(r->id).u32(s).u64(r->env_id);
-            w.str(r->text);
-            break;
-        default: return false;  // refused before (not_carried)
-    }
+    w.u8(static_cast<uint8_t>(wire::ToChild::request)).u8(static_cast<uint8_t>(r->kind));
+    w.u64(r->id).u32(s).u64(r->env_id).u8(static_cast<uint8_t>(r->result_form));
+    w.u64(r->object_id).u32(r->count);
+    w.str(r->target).str(r->text).bytes(r->args).bytes(r->kwargs);
     return w.ok();
 }
 
@@ -62,8 +50,12 @@ void ProcessExecutor::wake() {
     // the segment yet: nothing to wake then.
     if (!seg_ready_.load(std::memory_order_acquire)) return;
     // The io thread pumps in its own loop; it must not wait for the lock
-    // here (a completion callback it runs may submit).
-    if (on_io_thread()) return;
+    // here (a completion callback it runs may submit), only note that the
+    // loop has to look at the queue (what a callback posts, a drop_result).
+    if (on_io_thread()) {
+        pump_wanted_.store(true, std::memory_order_relaxed);
+        return;
+    }
     // Whoever holds the send lock pumps, then looks at the queue again once
     // it has let go: a submitter that finds the lock taken leaves its
     // request to the holder instead of queueing up behind it.
@@ -190,9 +182,18 @@ bool ProcessExecutor::pump_locked(bool io, std::vector<Refused> &refused) {
             auto *c = static_cast<ProcessControl *>(r);
             scratch_.clear();
             wire::Writer w(scratch_);
-            w.u8(static_cast<uint8_t>(c->op == ProcessControl::Op::stop ? wire::ToChild::stop
-                                                                         : wire::ToChild::drop_env));
-            w.u64(c->subject);
+            switch (c->op) {
+                case ProcessControl::Op::stop:
+                    w.u8(static_cast<uint8_t>(wire::ToChild::stop)).u64(c->subject);
+                    break;
+                case ProcessControl::Op::drop_env:
+                    w.u8(static_cast<uint8_t>(wire::ToChild::drop_env)).u64(c->subject);
+                    break;
+                case ProcessControl::Op::drop_result:
+                    w.u8(static_cast<uint8_t>(wire::ToChild::drop_result)).u64(c->subject);
+                    w.u8(static_cast<uint8_t>(c->result_form)).u64(c->object_id);
+                    break;
+            }
             send_locked(scratch_);
             if (c->op == ProcessControl::Op::stop) interrupts_after_send_.push_back(c->subject);
             sent = true;
@@ -212,6 +213,12 @@ bool ProcessExecutor::pump_locked(bool io, std::vector<Refused> &refused) {
             } else if (r->env_id && r->env_id < env_floor_) {
                 refuse = Error(Status::closed, "this env belonged to a child process of context '" +
                                                    ctx_.name() + "' that crashed; create a new env");
+            } else if (names_an_object(r->kind) &&
+                       wire::object_generation(r->object_id) !=
+                           generation_.load(std::memory_order_relaxed)) {
+                refuse = Error(Status::closed, "this object handle belonged to a child process of "
+                                               "context '" + ctx_.name() + "' that ended; its "
+                                               "objects went with it");
             } else if (!encode_request(r, slot, scratch_)) {
                 refuse = Error(Status::no_memory, "out of memory");
             } else if (scratch_.size() > ring.max_payload()) {
@@ -267,6 +274,20 @@ void ProcessExecutor::unlock_send() {
     } else {
         wake();
     }
+}
+
+void ProcessExecutor::complete_from_child(Request *r, Outcome &&out) {
+    const bool made_something =
+        out.error.ok() && (out.object_id || r->result_form == ResultForm::stream);
+    const uint64_t object_id = out.object_id;
+    r->phase.store(Phase::finished, std::memory_order_release);
+    if (lane_.complete(r, std::move(out), Origin::library_thread) || !made_something) return;
+    // Lost the claim (cancel, deadline, close won): the handle or stream the
+    // child made for this result would never reach the host, so it goes now.
+    auto *drop = new ProcessControl(ProcessControl::Op::drop_result, r->id);
+    drop->result_form = r->result_form;
+    drop->object_id = object_id;
+    lane_.post_control(RequestRef(drop));
 }
 
 void ProcessExecutor::forget_sent(Request *r) {
@@ -396,8 +417,7 @@ bool ProcessExecutor::await_outcome(Request *r, int64_t deadline_ns) {
     if (!ours) return false;  // the child died meanwhile: completed as crashed
     forget_sent(r);
     if (!ok) out = Outcome{Error(Status::internal, "unreadable completion from the child"), {}};
-    r->phase.store(Phase::finished, std::memory_order_release);
-    lane_.complete(r, std::move(out), Origin::library_thread);
+    complete_from_child(r, std::move(out));
     r->release();  // the in-flight reference; the caller holds its own
     return r->is_done();
 }

@@ -12,10 +12,16 @@
 //                          strings and byte strings as u32 length + bytes
 //
 // Host -> child (request ring):
-//   1 call    u64 id, u32 slot, u64 env, str module, str function, bytes args,
+//   1 request u8 kind, u64 id, u32 slot, u64 env, u8 result form,
+//             u64 object, u32 count, str target, str text, bytes args,
 //             bytes kwargs
-//   2 eval    u64 id, u32 slot, u64 env, str expression, bytes locals
-//   3 exec    u64 id, u32 slot, u64 env, str code
+//             kind: a RequestKind other than control (call, eval, exec, the
+//             object kinds, the stream kinds; core/request/request.h), with
+//             the Request fields of the same names: target (call: the
+//             module), text (call: the function; eval/exec: the code;
+//             method_call and getattr: the name), object (the handle or
+//             stream id), count (stream_pull), args (call, object_call,
+//             method_call: the CBOR array; eval: the locals map), kwargs
 //             slot: 0, or 1 + the completion slot (sync_slot.h) the caller
 //             waits on; the child writes the completion there when it can
 //   16 stop   u64 id          the host completed it (cancel, timeout, close):
@@ -24,14 +30,23 @@
 //   18 host_answer u64 call, u8 ok, bytes value (ok) | str message (not ok)
 //             ok: 1 answered, 0 failed, 2 no host function has that name
 //   19 close  (no fields)     finish and exit
+//   20 drop_result u64 id, u8 result form, u64 object
+//             the host had completed request `id` when its result arrived:
+//             the handle `object` (or the stream `id`) it made is released
 // Child -> host (completion ring):
 //   1 complete u64 id, u32 status, str message, str python_type,
-//              str traceback, bytes value
-//              (a completion slot holds the same message)
+//              str traceback, bytes value, u64 object
+//              (a completion slot holds the same message; object: the
+//              handle made for a result in object form, else 0)
 //   2 host_call u64 call, str function name, bytes args (CBOR array)
-// Kinds 32-63 in both directions are reserved for object handles, 64-95
-// for streams, 96-127 for shared buffers. An unknown kind is a protocol
-// error: the receiver stops (the child exits, the host kills it).
+// Kinds 96-127 in both directions are reserved for shared buffers. An
+// unknown kind is a protocol error: the receiver stops (the child exits,
+// the host kills it).
+//
+// Object handle ids are minted by the child, from (generation << 40) + 1,
+// where the generation (sent in the start-up message) counts the context's
+// children: a handle of a child that died never names an object of its
+// successor, and the host refuses it by its generation.
 #pragma once
 
 #include <cstdint>
@@ -45,14 +60,22 @@
 namespace pyctx::core::wire {
 
 enum class ToChild : uint8_t {
-    call = 1,
-    eval = 2,
-    exec = 3,
+    request = 1,
     stop = 16,
     drop_env = 17,
     host_answer = 18,
     close = 19,
+    drop_result = 20,
 };
+
+// The generation part of a child's object ids (see above).
+constexpr unsigned kObjectGenerationShift = 40;
+constexpr uint64_t first_object_id(uint32_t generation) {
+    return (uint64_t{generation} << kObjectGenerationShift) + 1;
+}
+constexpr uint32_t object_generation(uint64_t object_id) {
+    return static_cast<uint32_t>(object_id >> kObjectGenerationShift);
+}
 
 // The `ok` byte of a host_answer that failed for want of the function.
 constexpr uint8_t kAnswerUnknownFunction = 2;
@@ -142,6 +165,7 @@ inline bool encode_completion(ByteBuffer &m, uint64_t id, const Outcome &out) {
     Writer w(m);
     w.u8(static_cast<uint8_t>(ToHost::complete)).u64(id).u32(static_cast<uint32_t>(out.error.status));
     w.str(out.error.message).str(out.error.python_type).str(out.error.traceback).bytes(out.value);
+    w.u64(out.object_id);
     return w.ok();
 }
 
@@ -153,7 +177,9 @@ inline bool decode_completion(Reader &rd, uint64_t *id, Outcome *out) {
     if (status == Status::ok) out->error.message.clear();
     out->error.python_type = rd.str();
     out->error.traceback = rd.str();
-    return rd.bytes_into(out->value) && rd.ok();
+    if (!rd.bytes_into(out->value)) return false;
+    out->object_id = rd.u64();
+    return rd.ok();
 }
 
 }  // namespace pyctx::core::wire

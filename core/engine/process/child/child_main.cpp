@@ -25,6 +25,7 @@ struct ChildConfig {
     std::vector<std::string> paths;
     uint32_t allocator = 0;
     uint64_t memory_limit = 0;
+    uint32_t generation = 0;  // this child's number among the context's children
 };
 
 bool read_exact(int fd, void *p, size_t n) {
@@ -53,6 +54,7 @@ bool read_config(ChildConfig *c) {
     c->program_name = r.str();
     c->allocator = r.u32();
     c->memory_limit = r.u64();
+    c->generation = r.u32();
     return r.ok();
 }
 
@@ -118,7 +120,7 @@ int child_main() {
     Error err;
     {
         ChildServer server(segment, kChildWakeFd, config.name);
-        if (!server.init(config.paths, config.preload, &err)) {
+        if (!server.init(config.paths, config.preload, config.generation, &err)) {
             reply(err);
             std::fflush(nullptr);
             _exit(1);  // no finalization: the host only needs the reply

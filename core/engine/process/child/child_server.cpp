@@ -39,8 +39,9 @@ ChildServer::~ChildServer() {
 }
 
 bool ChildServer::init(const std::vector<std::string> &paths, const std::string &preload,
-                       Error *err) {
+                       uint32_t generation, Error *err) {
     py_ = std::make_unique<PyState>(*this);
+    py_->objects().number_from(wire::first_object_id(generation));
     if (!py_->init(paths, preload, err)) return false;
     PyRef fn(PyCFunction_New(&sigint_def, nullptr));
     PyRef signal_mod(PyImport_ImportModule("signal"));
@@ -132,22 +133,27 @@ void ChildServer::handle(const ByteBuffer &msg) {
     wire::Reader rd(msg.data(), msg.size());
     auto kind = static_cast<wire::ToChild>(rd.u8());
     switch (kind) {
-        case wire::ToChild::call:
-        case wire::ToChild::eval:
-        case wire::ToChild::exec: {
+        case wire::ToChild::request: {
             auto *r = ChildRequest::make();
-            r->kind = kind == wire::ToChild::call   ? RequestKind::call
-                      : kind == wire::ToChild::eval ? RequestKind::eval
-                                                    : RequestKind::exec;
+            const uint8_t request_kind = rd.u8();
             r->id = rd.u64();
             r->slot = rd.u32();
             if (r->slot > kSyncSlots) r->slot = 0;  // never trusted beyond the segment
             r->env_id = rd.u64();
-            if (kind == wire::ToChild::call) r->target = rd.str();
+            const uint8_t form = rd.u8();
+            r->object_id = rd.u64();
+            r->count = rd.u32();
+            r->target = rd.str();
             r->text = rd.str();
-            if (kind != wire::ToChild::exec) (void)rd.bytes_into(r->args);
-            if (kind == wire::ToChild::call) (void)rd.bytes_into(r->kwargs);
-            if (!rd.ok()) {
+            (void)rd.bytes_into(r->args);
+            (void)rd.bytes_into(r->kwargs);
+            const bool known_kind = request_kind <= static_cast<uint8_t>(RequestKind::stream_close) &&
+                                    request_kind != static_cast<uint8_t>(RequestKind::control);
+            const bool known_form = form <= static_cast<uint8_t>(ResultForm::stream) &&
+                                    form != static_cast<uint8_t>(ResultForm::buffer);
+            if (known_kind) r->kind = static_cast<RequestKind>(request_kind);
+            if (known_form) r->result_form = static_cast<ResultForm>(form);
+            if (!rd.ok() || !known_kind || !known_form) {
                 complete(r, Outcome{Error(Status::internal, "unreadable request message"), {}});
                 r->release();
                 return;
@@ -182,6 +188,13 @@ void ChildServer::handle(const ByteBuffer &msg) {
             return;
         }
         case wire::ToChild::close: closing_ = true; return;
+        case wire::ToChild::drop_result: {
+            const uint64_t id = rd.u64();
+            const uint8_t form = rd.u8();
+            const uint64_t object_id = rd.u64();
+            if (rd.ok()) py_->drop_result(id, static_cast<ResultForm>(form), object_id);
+            return;
+        }
     }
     // An unknown kind: the two sides disagree; nothing here can be trusted.
     std::fputs("pyctx-process-helper: unknown message from the host; exiting\n", stderr);
@@ -240,7 +253,9 @@ void ChildServer::clear_pending_interrupt(Request *r) {
 // completions and host calls
 
 void ChildServer::complete(Request *r, Outcome &&out) {
-    if (!r->claim()) return;
+    // Lost the claim (the host stopped it): a handle or stream made for
+    // this result would never reach the host, so it goes now.
+    if (!r->claim()) return py_->drop_unclaimed(*r, out.object_id);
     send_completion(r, out);
 }
 
@@ -261,7 +276,11 @@ void ChildServer::send_completion(const Request *r, const Outcome &out) {
             .str(why)
             .str("")
             .str("")
-            .bytes(nullptr, 0);
+            .bytes(nullptr, 0)
+            .u64(0);
+        // The result was made but cannot be sent: it goes here.
+        if (out.object_id || r->result_form == ResultForm::stream)
+            py_->drop_result(id, r->result_form, out.object_id);
     }
     uint32_t slot = static_cast<const ChildRequest *>(r)->slot;
     if (slot && complete_in_slot(slot - 1, m)) return;

@@ -51,7 +51,9 @@ public:
     ~ChildServer();
 
     // With the GIL held: the glue's state, the preload, the SIGINT handler.
-    bool init(const std::vector<std::string> &paths, const std::string &preload, Error *err);
+    // `generation` numbers this child's object handles (wire.h).
+    bool init(const std::vector<std::string> &paths, const std::string &preload,
+              uint32_t generation, Error *err);
     // Serves until the host sends `close`.
     void run() { serve(nullptr, nullptr); }
     void clear();

@@ -79,13 +79,6 @@ Cbor buffer_locals(const char *name = "b", uint64_t index = 0) {
     return c.take();
 }
 
-Request new_request(pyctx_context_t *ctx) {
-    pyctx_request_t *raw = nullptr;
-    EXPECT_TRUE(IsOk(pyctx_request_new(&raw)));
-    EXPECT_TRUE(IsOk(pyctx_request_set_context(raw, ctx)));
-    return Request(raw);
-}
-
 // An eval request with `buffers` attached (index 0, 1, ...) and locals
 // `locals` (default: b = buffer 0).
 Request eval_request(pyctx_context_t *ctx, const std::string &expr,

@@ -48,18 +48,6 @@ constexpr const char *kPreload =
     "    await asyncio.sleep(0)\n"
     "    return Counter(start)\n";
 
-uint64_t live_objects(const pyctx_context_t *ctx) {
-    pyctx_context_stats_t s{};
-    EXPECT_TRUE(IsOk(pyctx_context_stats(ctx, &s, sizeof s)));
-    return s.live_objects;
-}
-
-Request new_request() {
-    pyctx_request_t *raw = nullptr;
-    EXPECT_TRUE(IsOk(pyctx_request_new(&raw)));
-    return Request(raw);
-}
-
 // What making a handle gave: PYCTX_OK, or the status and description.
 struct Made {
     pyctx_status status = PYCTX_OK;
@@ -132,7 +120,7 @@ TEST_P(ObjectTest, MethodCallsAttributesCallsAndReleaseOnOneHandle) {
     EXPECT_EQ(pyctx_object_is_alive(c.get()), 1);
     EXPECT_NE(pyctx_object_id(c.get()), 0u);
     EXPECT_STREQ(pyctx_object_context_name(c.get()), pyctx_context_name(ctx()));
-    EXPECT_EQ(live_objects(ctx()), 1u);
+    EXPECT_EQ(stats_of(ctx()).live_objects, 1u);
 
     Outcome added = method(c.get(), "add", cbor_array(5));
     ASSERT_TRUE(added.ok()) << added.describe();
@@ -157,7 +145,7 @@ TEST_P(ObjectTest, MethodCallsAttributesCallsAndReleaseOnOneHandle) {
     ASSERT_TRUE(IsOk(pyctx_object_release(c.get(), PYCTX_NO_TIMEOUT)));
     EXPECT_EQ(pyctx_object_is_alive(c.get()), 0);
     EXPECT_EQ(eval_int(ctx(), "live_count()"), 0);  // the reference went on the context thread
-    EXPECT_EQ(live_objects(ctx()), 0u);
+    EXPECT_EQ(stats_of(ctx()).live_objects, 0u);
 
     // Using it after release: a clear error, never a crash.
     Outcome after = method(c.get(), "add");
@@ -186,7 +174,7 @@ TEST_P(ObjectTest, ACallOrEvalResultAndACoroutineResultBecomeHandles) {
     Made m = make_object(ctx(), "amake", cbor_array(9), &awaited);
     ASSERT_TRUE(m.ok()) << m.what;
     EXPECT_EQ(as_int(method(awaited.get(), "add", cbor_array(1)).value), 10);
-    EXPECT_EQ(live_objects(ctx()), 2u);
+    EXPECT_EQ(stats_of(ctx()).live_objects, 2u);
 
     // A handle never taken is released with its request's next submission.
     ASSERT_TRUE(IsOk(pyctx_request_submit(r.get())));
@@ -197,7 +185,7 @@ TEST_P(ObjectTest, ACallOrEvalResultAndACoroutineResultBecomeHandles) {
     evald.reset();
     awaited.reset();
     EXPECT_EQ(eval_int(ctx(), "live_count()"), 0);  // in order: the releases ran first
-    EXPECT_EQ(live_objects(ctx()), 0u);
+    EXPECT_EQ(stats_of(ctx()).live_objects, 0u);
 }
 
 TEST_P(ObjectTest, HandlesNestedInListsAndMapsArriveAsTheObjects) {
@@ -247,7 +235,7 @@ TEST_P(ObjectTest, AnotherContextAReleasedHandleAndAClosedContextAreClearErrors)
     Object d = make_counter(ctx(), 2);
     ASSERT_TRUE(IsOk(pyctx_context_close(ctx(), 10000)));
     EXPECT_EQ(pyctx_object_is_alive(d.get()), 0);
-    EXPECT_EQ(live_objects(ctx()), 0u);
+    EXPECT_EQ(stats_of(ctx()).live_objects, 0u);
     Outcome closed = method(d.get(), "add");
     EXPECT_TRUE(FailsWith(closed.error.release(), PYCTX_ERR_CLOSED));
     EXPECT_TRUE(FailsWith(pyctx_object_release(d.get(), PYCTX_NO_TIMEOUT), PYCTX_ERR_CLOSED));
@@ -288,7 +276,7 @@ TEST_P(ObjectTest, ThousandsOfHandlesFromSeveralThreadsLeaveNothingBehind) {
     for (auto &th : threads) th.join();
     EXPECT_EQ(failures.load(), 0);
     EXPECT_EQ(eval_int(ctx(), "live_count()"), 0);  // the frees' releases ran before this
-    EXPECT_EQ(live_objects(ctx()), 0u);
+    EXPECT_EQ(stats_of(ctx()).live_objects, 0u);
 }
 
 TEST_P(ObjectTest, HandlesMadeAndReleasedWhileTheContextClosesNeverCrash) {
@@ -323,7 +311,7 @@ TEST_P(ObjectTest, HandlesMadeAndReleasedWhileTheContextClosesNeverCrash) {
     stop.store(true);
     for (auto &th : threads) th.join();
     EXPECT_EQ(unexpected.load(), 0);
-    EXPECT_EQ(live_objects(ctx()), 0u);
+    EXPECT_EQ(stats_of(ctx()).live_objects, 0u);
 }
 
 }  // namespace

@@ -60,18 +60,6 @@ constexpr const char *kPreload =
     "    gc.collect()\n"
     "    return len(live)\n";
 
-uint64_t live_objects(const pyctx_context_t *ctx) {
-    pyctx_context_stats_t s{};
-    EXPECT_TRUE(IsOk(pyctx_context_stats(ctx, &s, sizeof s)));
-    return s.live_objects;
-}
-
-Request new_request() {
-    pyctx_request_t *raw = nullptr;
-    EXPECT_TRUE(IsOk(pyctx_request_new(&raw)));
-    return Request(raw);
-}
-
 // __main__.function(*args), its result as a handle; the request's own error
 // (or nullptr) in *status_out.
 Object make_object(pyctx_context_t *ctx, const char *function, const Cbor &args,
@@ -135,12 +123,12 @@ TEST(ProcessObjects, AHandleOfAChildThatEndedIsClosedAndTheCountStartsAgain) {
     Outcome o = add(old.get(), 2);
     ASSERT_TRUE(o.ok()) << o.describe();
     EXPECT_EQ(as_int(o.value), 5);
-    EXPECT_EQ(live_objects(ctx.get()), 1u);
+    EXPECT_EQ(stats_of(ctx.get()).live_objects, 1u);
 
     EXPECT_EQ(exec(ctx.get(), "import os; os._exit(3)").status(), PYCTX_ERR_CRASHED);
     EXPECT_EQ(eval_int(ctx.get(), "live_count()"), 0);  // the new child runs
     EXPECT_EQ(restarts_of(ctx.get()), 1u);
-    EXPECT_EQ(live_objects(ctx.get()), 0u);
+    EXPECT_EQ(stats_of(ctx.get()).live_objects, 0u);
 
     // The old handle is refused, never sent to the new child (where its id
     // could otherwise name another object).
@@ -155,7 +143,7 @@ TEST(ProcessObjects, AHandleOfAChildThatEndedIsClosedAndTheCountStartsAgain) {
     o = add(fresh.get(), 1);
     ASSERT_TRUE(o.ok()) << o.describe();
     EXPECT_EQ(as_int(o.value), 4);
-    EXPECT_EQ(live_objects(ctx.get()), 1u);
+    EXPECT_EQ(stats_of(ctx.get()).live_objects, 1u);
     // Releasing the dead child's handle changes nothing in the new one.
     old.reset();
     EXPECT_EQ(eval_int(ctx.get(), "live_count()"), 1);
@@ -172,7 +160,7 @@ TEST(ProcessObjects, AHandleMadeForACallerThatTimedOutIsReleasedInTheChild) {
         // The child made the object after the caller left: it goes there.
         EXPECT_TRUE(eventually_equals(ctx.get(), "live_count()", 0));
     }
-    EXPECT_EQ(live_objects(ctx.get()), 0u);
+    EXPECT_EQ(stats_of(ctx.get()).live_objects, 0u);
     // Results that arrive in time are kept.
     pyctx_status status = PYCTX_ERR_INTERNAL;
     Object kept = make_object(ctx.get(), "slow_make", cbor_array(0.0), PYCTX_NO_TIMEOUT, &status);
@@ -224,7 +212,7 @@ TEST(ProcessObjects, AHandleThatArrivesForACancelledRequestIsReleasedInTheChild)
     ASSERT_NE(err, nullptr);
     EXPECT_EQ(pyctx_error_status(err), PYCTX_ERR_CANCELLED);
     EXPECT_TRUE(eventually_equals(ctx.get(), "live_count()", 0));
-    EXPECT_EQ(live_objects(ctx.get()), 0u);
+    EXPECT_EQ(stats_of(ctx.get()).live_objects, 0u);
     ASSERT_TRUE(IsOk(pyctx_request_wait(blocker.get(), PYCTX_NO_TIMEOUT)));
 }
 

@@ -22,13 +22,6 @@ static auto *const g_runtime = install_runtime();
 
 namespace {
 
-Request new_request(pyctx_context_t *ctx) {
-    pyctx_request_t *raw = nullptr;
-    EXPECT_TRUE(IsOk(pyctx_request_new(&raw)));
-    EXPECT_TRUE(IsOk(pyctx_request_set_context(raw, ctx)));
-    return Request(raw);
-}
-
 std::optional<int64_t> int_value(pyctx_request_t *r) {
     size_t len = 0;
     const uint8_t *v = pyctx_request_value(r, &len);

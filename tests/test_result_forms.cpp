@@ -29,13 +29,6 @@ static_assert(PYCTX_RESULT_VALUE == 0 && PYCTX_RESULT_OBJECT == 1 && PYCTX_RESUL
                   PYCTX_RESULT_STREAM == 3,
               "the result forms are numbered once, for every feature");
 
-Request new_request(pyctx_context_t *ctx) {
-    pyctx_request_t *raw = nullptr;
-    EXPECT_TRUE(IsOk(pyctx_request_new(&raw)));
-    if (ctx) EXPECT_TRUE(IsOk(pyctx_request_set_context(raw, ctx)));
-    return Request(raw);
-}
-
 // Submits and waits; the request's error (NULL: it succeeded).
 const pyctx_error_t *run(pyctx_request_t *r) {
     EXPECT_TRUE(IsOk(pyctx_request_submit(r)));

@@ -124,6 +124,14 @@ inline std::optional<bool> eval_bool(pyctx_context_t *ctx, const char *expr,
     return v;
 }
 
+/** A new request object, aimed at `ctx` when given. */
+inline Request new_request(pyctx_context_t *ctx = nullptr) {
+    pyctx_request_t *raw = nullptr;
+    EXPECT_TRUE(IsOk(pyctx_request_new(&raw)));
+    if (ctx) EXPECT_TRUE(IsOk(pyctx_request_set_context(raw, ctx)));
+    return Request(raw);
+}
+
 inline pyctx_context_stats_t stats_of(const pyctx_context_t *ctx) {
     pyctx_context_stats_t s{};
     EXPECT_TRUE(IsOk(pyctx_context_stats(ctx, &s, sizeof s)));

@@ -14,6 +14,7 @@
 namespace {
 
 using pyctx::core::Mode;
+using pyctx::core::ProcessOutput;
 using pyctx::core::State;
 using pyctx::core::Status;
 namespace cbor = pyctx::core::cbor;
@@ -47,6 +48,8 @@ static_assert(static_cast<int>(State::stopped) == PYCTX_STATE_STOPPED);
 static_assert(static_cast<int>(Mode::worker) == PYCTX_MODE_WORKER);
 static_assert(static_cast<int>(Mode::owngil) == PYCTX_MODE_OWNGIL);
 static_assert(static_cast<int>(Mode::process) == PYCTX_MODE_PROCESS);
+static_assert(static_cast<int>(ProcessOutput::stderr_stream) == PYCTX_PROCESS_OUTPUT_STDERR);
+static_assert(static_cast<int>(ProcessOutput::log) == PYCTX_PROCESS_OUTPUT_LOG);
 
 static_assert(cbor::kTagSet == PYCTX_CBOR_TAG_SET);
 static_assert(cbor::kTagSymbol == PYCTX_CBOR_TAG_SYMBOL);

@@ -26,6 +26,15 @@ PYCTX_API pyctx_error_t *pyctx_context_options_set_restart(pyctx_context_options
     });
 }
 
+PYCTX_API pyctx_error_t *pyctx_context_options_set_process_output(
+    pyctx_context_options_t *options, pyctx_process_output output) {
+    return capi::set_enum(options, static_cast<int>(output),
+                          {PYCTX_PROCESS_OUTPUT_STDERR, PYCTX_PROCESS_OUTPUT_LOG},
+                          "process output", "stderr or log", [&](int o) {
+                              options->options.process_output = static_cast<core::ProcessOutput>(o);
+                          });
+}
+
 PYCTX_API pyctx_error_t *pyctx_context_process_info(const pyctx_context_t *context,
                                                     uint64_t *out_pid, uint32_t *out_restarts) {
     if (!context) return invalid("context is NULL");

@@ -381,6 +381,27 @@ PYCTX_API pyctx_error_t *pyctx_context_options_set_restart(pyctx_context_options
                                                            uint32_t max_restarts,
                                                            uint32_t window_ms);
 
+/** Where a process context's child writes its stdout and stderr. */
+typedef enum pyctx_process_output {
+    /** Both to the host's stderr (the default): nothing the child prints
+     *  mixes with the host's stdout, and a fatal error is never lost. */
+    PYCTX_PROCESS_OUTPUT_STDERR = 0,
+    /** Each line becomes a record for the runtime's log handler
+     *  (pyctx_log_set_handler()): logger "pyctx.process.stdout" at level 20
+     *  (INFO) or "pyctx.process.stderr" at level 30 (WARNING), with the
+     *  context's name. A line no handler takes (none set, below its level,
+     *  its queue full) is written to the host's stderr instead. Lines longer
+     *  than 64 KiB arrive in pieces; output left without a final newline
+     *  arrives when the child ends. */
+    PYCTX_PROCESS_OUTPUT_LOG = 1
+} pyctx_process_output;
+
+/** Process contexts: where the child's output goes (see
+ *  pyctx_process_output). An unknown value is PYCTX_ERR_INVALID_ARGUMENT.
+ *  Ignored by other modes, whose Python writes to the host's own streams. */
+PYCTX_API pyctx_error_t *pyctx_context_options_set_process_output(
+    pyctx_context_options_t *options, pyctx_process_output output);
+
 /** A process context's current child pid (0 once it is gone, or for other
  *  modes) and how many times a child was restarted after a crash. Either
  *  out pointer may be NULL. Thread-safe. */
@@ -860,7 +881,9 @@ PYCTX_API uint64_t pyctx_setup_generation(void);
  * record is dropped and counted. One library thread hands the records to the
  * host function in order, with no GIL and no library lock held, so a slow
  * host never blocks Python. Works in worker and owngil contexts and on their
- * Python threads; process contexts will need their transport.
+ * Python threads. A process context's child does not forward its `logging`
+ * records yet; its stdout and stderr can arrive as records (see
+ * pyctx_process_output).
  */
 
 /** One logging record, borrowed for the duration of the handler call. */

@@ -21,6 +21,8 @@
 namespace pyctx::core {
 
 enum class Mode : int { worker = 0, owngil = 1, process = 2 };
+// Where a process context's child writes: the host's stderr, or log records.
+enum class ProcessOutput : int { stderr_stream = 0, log = 1 };
 
 struct ContextOptions {
     Mode mode = Mode::worker;
@@ -34,6 +36,7 @@ struct ContextOptions {
     // the install path) and the restart budget (0 = a crash closes it).
     std::string process_helper;
     uint32_t restart_max = 0, restart_window_ms = 0;
+    ProcessOutput process_output = ProcessOutput::stderr_stream;
 };
 
 struct ContextStats : LaneStats {

@@ -135,6 +135,7 @@ static const pyctx_any_fn every_entry_point[] = {
     (pyctx_any_fn)pyctx_context_options_set_create_timeout,
     (pyctx_any_fn)pyctx_context_options_set_process_helper,
     (pyctx_any_fn)pyctx_context_options_set_restart,
+    (pyctx_any_fn)pyctx_context_options_set_process_output,
     (pyctx_any_fn)pyctx_context_process_info,
     (pyctx_any_fn)pyctx_request_new,
     (pyctx_any_fn)pyctx_request_free,

@@ -107,9 +107,22 @@ Error ProcessExecutor::spawn(std::unique_ptr<ChildProcess> *out) {
         ::close(sv[1]);
         return Error(Status::internal, std::string("eventfd: ") + std::strerror(errno));
     }
-    Error err = spawn_child(helper_, sv[1], seg_.fd(), c->wake_fd, &c->pid);
+    int out_fd = -1, err_fd = -1;
+    if (ctx_.options().process_output == ProcessOutput::log) {
+        c->output = std::make_unique<OutputRelay>();
+        if (Error e = c->output->open(); !e.ok()) {
+            ::close(sv[1]);
+            return e;
+        }
+        out_fd = c->output->stdout_write_fd();
+        err_fd = c->output->stderr_write_fd();
+    }
+    Error err = spawn_child(helper_, sv[1], seg_.fd(), c->wake_fd, &c->pid, out_fd, err_fd);
     ::close(sv[1]);
     if (!err.ok()) return err;
+    if (c->output) {
+        if (Error e = c->output->start(ctx_.name()); !e.ok()) return e;  // ~ChildProcess kills it
+    }
     try {
         c->reaper = std::thread(&ProcessExecutor::reap, this, c.get());
     } catch (const std::system_error &) {

@@ -36,6 +36,7 @@
 #include "core/base/spin_lock.h"
 #include "core/engine/executor.h"
 #include "core/engine/executor_thread.h"
+#include "core/engine/process/output_relay.h"
 #include "core/engine/process/segment.h"
 #include "core/host/host_call.h"
 
@@ -56,6 +57,7 @@ struct ChildProcess {
     std::string how_it_ended;        // describe_wait_status(), once reaped
     std::atomic<uint32_t> exited{0};  // futex word: 1 once reaped
     std::thread reaper;
+    std::unique_ptr<OutputRelay> output;  // the "log" output option; stops once the child is reaped
 
     ~ChildProcess();
     // Sends `sig` unless the child was reaped already.

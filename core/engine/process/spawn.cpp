@@ -75,17 +75,19 @@ Error find_process_helper(const std::string &override_path, std::string *out) {
 }
 
 Error spawn_child(const std::string &helper, int control_fd, int segment_fd, int wake_fd,
-                  pid_t *pid) {
+                  pid_t *pid, int stdout_fd, int stderr_fd) {
     HighFd control(control_fd), segment(segment_fd), wake(wake_fd);
-    if (control.fd < 0 || segment.fd < 0 || wake.fd < 0)
+    HighFd out(stdout_fd >= 0 ? stdout_fd : 2), err(stderr_fd >= 0 ? stderr_fd : 2);
+    if (control.fd < 0 || segment.fd < 0 || wake.fd < 0 || out.fd < 0 || err.fd < 0)
         return Error(Status::internal, std::string("duplicating the channel: ") + std::strerror(errno));
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
     posix_spawn_file_actions_init(&fa);
     posix_spawnattr_init(&attr);
-    // stdout goes to the host's stderr; the channel to its fixed numbers;
+    // stdout goes to the host's stderr (or the relay's pipe); the channel to its fixed numbers;
     // everything above it closed, whether or not the host set close-on-exec.
-    posix_spawn_file_actions_adddup2(&fa, 2, 1);
+    posix_spawn_file_actions_adddup2(&fa, out.fd, 1);
+    if (stderr_fd >= 0) posix_spawn_file_actions_adddup2(&fa, err.fd, 2);
     posix_spawn_file_actions_adddup2(&fa, control.fd, kChildControlFd);
     posix_spawn_file_actions_adddup2(&fa, segment.fd, kChildSegmentFd);
     posix_spawn_file_actions_adddup2(&fa, wake.fd, kChildWakeFd);

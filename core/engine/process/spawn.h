@@ -3,7 +3,7 @@
 // The child is the helper executable shipped with the library, started with
 // posix_spawn (never a fork of a multi-threaded host). It gets descriptors
 // 0-2 (stdout redirected to the host's stderr, so nothing it prints mixes
-// with the host's output) and its channel at fixed numbers; every other
+// with the host's output; or both to pipes of an OutputRelay) and its channel at fixed numbers; every other
 // descriptor is closed in it. It runs in its own process group, so a
 // terminal's Ctrl-C reaches the host only, with default signal dispositions
 // and an empty signal mask whatever the spawning host thread had.
@@ -32,8 +32,10 @@ inline constexpr const char *kHelperMagicArg = "--pyctx-process-child";
 Error find_process_helper(const std::string &override_path, std::string *out);
 
 // Starts `helper` with the three channel descriptors. *pid on success.
+// `stdout_fd` and `stderr_fd` become the child's 1 and 2 (-1: its stdout
+// goes to the host's stderr, its stderr is the host's).
 Error spawn_child(const std::string &helper, int control_fd, int segment_fd, int wake_fd,
-                  pid_t *pid);
+                  pid_t *pid, int stdout_fd = -1, int stderr_fd = -1);
 
 // "exited with code 3", "was killed by signal 11 (Segmentation fault)".
 std::string describe_wait_status(int status);

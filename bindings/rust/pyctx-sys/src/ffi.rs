@@ -86,6 +86,10 @@ pub const PYCTX_MODE_WORKER: pyctx_mode = 0;
 pub const PYCTX_MODE_OWNGIL: pyctx_mode = 1;
 pub const PYCTX_MODE_PROCESS: pyctx_mode = 2;
 
+pub type pyctx_process_output = c_uint;
+pub const PYCTX_PROCESS_OUTPUT_STDERR: pyctx_process_output = 0;
+pub const PYCTX_PROCESS_OUTPUT_LOG: pyctx_process_output = 1;
+
 /// Opaque: `pyctx_context_options_t`.
 #[repr(C)]
 pub struct pyctx_context_options_t {
@@ -500,6 +504,10 @@ unsafe extern "C" {
         options: *mut pyctx_context_options_t,
         max_restarts: u32,
         window_ms: u32,
+    ) -> *mut pyctx_error_t;
+    pub fn pyctx_context_options_set_process_output(
+        options: *mut pyctx_context_options_t,
+        output: pyctx_process_output,
     ) -> *mut pyctx_error_t;
     pub fn pyctx_context_process_info(
         context: *const pyctx_context_t,

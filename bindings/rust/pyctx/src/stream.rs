@@ -121,7 +121,11 @@ impl Stream {
         Stream::from_raw(raw, request, Some(pulled))
     }
 
-    fn from_raw(raw: *mut ffi::pyctx_stream_t, request: &Request, pulled: Option<Arc<Pulled>>) -> Result<Stream> {
+    fn from_raw(
+        raw: *mut ffi::pyctx_stream_t,
+        request: &Request,
+        pulled: Option<Arc<Pulled>>,
+    ) -> Result<Stream> {
         let raw =
             NonNull::new(raw).ok_or_else(|| Error::new(ErrorKind::Internal, "stream_open gave no stream"))?;
         Ok(Stream { raw, pulled, refused: AtomicBool::new(false), _dest: request.dest().clone() })
@@ -318,7 +322,11 @@ impl Stream {
         let pulled = match self.pulled() {
             Ok(pulled) => pulled,
             Err(error) => {
-                return Poll::Ready(if self.refused.swap(true, Ordering::AcqRel) { None } else { Some(Err(error)) });
+                return Poll::Ready(if self.refused.swap(true, Ordering::AcqRel) {
+                    None
+                } else {
+                    Some(Err(error))
+                });
             }
         };
         let mut state = pulled.lock();
@@ -361,7 +369,9 @@ impl Stream {
 
     fn pulled(&self) -> Result<&Pulled> {
         self.pulled.as_deref().ok_or_else(|| {
-            Error::invalid_argument("the stream delivers to its callbacks (opened with Stream::with_callbacks)")
+            Error::invalid_argument(
+                "the stream delivers to its callbacks (opened with Stream::with_callbacks)",
+            )
         })
     }
 

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Builds and tests the Rust binding, the workspace of `pyctx-sys` and `pyctx`:
-# unit, integration and doc tests (debug, with the `serde` feature), the safe
-# crate without it, then the examples in release, running each briefly. Every
-# step runs even after a failure; the exit status is non-zero if any failed.
+# unit, integration and doc tests (debug, with the `serde` and `futures`
+# features), the safe crate without them, then the examples in release,
+# running each briefly. Every step runs even after a failure; the exit status
+# is non-zero if any failed.
 #
 # libpyctx: PYCTX_LIB_DIR, else PYCTX_BUILD_DIR, else this repository's
-# build/. Crates (serde) come from Debian's /usr/share/cargo/registry
-# through ci/debian-registry.toml; nothing is downloaded.
+# build/. Crates (serde, futures-core) come from Debian's
+# /usr/share/cargo/registry through ci/debian-registry.toml; nothing is
+# downloaded.
 set -uo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -24,6 +26,10 @@ if ! ls -d /usr/share/cargo/registry/serde-1.* /usr/share/cargo/registry/serde_d
     echo "bindings/rust/test.sh: Debian's serde crates are missing (librust-serde-dev librust-serde-derive-dev: scripts/deps.sh bindings)" >&2
     exit 1
 fi
+if ! ls -d /usr/share/cargo/registry/futures-core-0.3.* >/dev/null 2>&1; then
+    echo "bindings/rust/test.sh: Debian's futures-core crate is missing (librust-futures-core-dev: scripts/deps.sh bindings)" >&2
+    exit 1
+fi
 cargo=(cargo --config "$here/ci/debian-registry.toml")
 
 failed=()
@@ -37,9 +43,9 @@ step() {
 }
 
 step "cargo test (library: $PYCTX_LIB_DIR)" \
-    "${cargo[@]}" test --jobs 2 --no-fail-fast --workspace --all-targets --features pyctx/serde
-step "doc tests" "${cargo[@]}" test --jobs 2 --workspace --doc --features pyctx/serde
-step "pyctx without the serde feature" "${cargo[@]}" check --jobs 2 -p pyctx --lib
+    "${cargo[@]}" test --jobs 2 --no-fail-fast --workspace --all-targets --features pyctx/serde,pyctx/futures
+step "doc tests" "${cargo[@]}" test --jobs 2 --workspace --doc --features pyctx/serde,pyctx/futures
+step "pyctx without the serde and futures features" "${cargo[@]}" build --jobs 2 -p pyctx --lib
 if step "build examples (release)" "${cargo[@]}" build --jobs 2 --release -p pyctx --examples; then
     step "example hello" ./target/release/examples/hello
     step "example bench_roundtrip" ./target/release/examples/bench_roundtrip --calls 2000 --rounds 3

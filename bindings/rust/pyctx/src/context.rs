@@ -20,7 +20,21 @@ use crate::timeout;
 use crate::value::Value;
 
 /// How a context runs Python.
+///
+/// `#[non_exhaustive]`: new modes may come with the C API's, so a `match`
+/// outside this crate needs a `_` arm:
+///
+/// ```compile_fail,E0004
+/// fn name(mode: pyctx::Mode) -> &'static str {
+///     match mode {
+///         pyctx::Mode::Worker => "w",
+///         pyctx::Mode::OwnGil => "o",
+///         pyctx::Mode::Process => "p",
+///     }
+/// }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum Mode {
     /// On the main interpreter, sharing the GIL with other worker contexts.
     /// Workers share modules and `sys`, each has its own default namespace.

@@ -76,7 +76,7 @@ mod timeout;
 mod value;
 
 pub use args::IntoArgs;
-pub use buffer::{Buffer, BufferInfo, BufferMemory, BufferStats};
+pub use buffer::{Buffer, BufferInfo, BufferMemory, BufferStats, BufferView, Element, Elements};
 pub use channel::{Channel, ChannelStats};
 pub use context::{Context, ContextOptions, ContextStats, Mode, ProcessInfo};
 pub use env::Env;

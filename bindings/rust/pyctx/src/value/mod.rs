@@ -38,7 +38,23 @@ pub use convert::ListElement;
 /// assert_eq!(back, [1, 2, 3]);
 /// assert_eq!(Value::from((1, "a")).to_string(), "(1, 'a')");
 /// ```
+///
+/// `#[non_exhaustive]`: the value mapping may gain variants (as it gained
+/// `Object` and `Buffer`), so a `match` outside this crate needs a `_` arm:
+///
+/// ```
+/// use pyctx::Value;
+/// fn describe(v: &Value) -> &'static str {
+///     match v {
+///         Value::Int(_) | Value::BigInt(_) => "an integer",
+///         Value::Str(_) => "a string",
+///         _ => "something else",
+///     }
+/// }
+/// assert_eq!(describe(&Value::from(3)), "an integer");
+/// ```
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub enum Value {
     /// Python `None` (CBOR null or undefined).
     #[default]

@@ -79,6 +79,9 @@ type ContextOptions struct {
 	// the budget: the context closes.
 	MaxRestarts   uint32
 	RestartWindow time.Duration
+	// ProcessOutput (ModeProcess only) is where the child's stdout and
+	// stderr go: ProcessOutputStderr (default) or ProcessOutputLog.
+	ProcessOutput ProcessOutput
 }
 
 // Context is a Python execution lane with its own OS thread. All its methods

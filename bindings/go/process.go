@@ -7,6 +7,20 @@ import "C"
 
 import "runtime"
 
+// ProcessOutput is where a ModeProcess context's child writes.
+type ProcessOutput int
+
+const (
+	// ProcessOutputStderr sends the child's stdout and stderr to the
+	// host's stderr (the default).
+	ProcessOutputStderr ProcessOutput = C.PYCTX_PROCESS_OUTPUT_STDERR
+	// ProcessOutputLog makes each line a record for the SetLogHandler
+	// handler: logger "pyctx.process.stdout" at LogInfo or
+	// "pyctx.process.stderr" at LogWarning, with the context's name. A line
+	// no handler takes still goes to the host's stderr.
+	ProcessOutputLog ProcessOutput = C.PYCTX_PROCESS_OUTPUT_LOG
+)
+
 // applyProcess sets the options only process contexts use.
 func (opts *ContextOptions) applyProcess(copts *C.pyctx_context_options_t) error {
 	if opts.ProcessHelper != "" {
@@ -23,8 +37,15 @@ func (opts *ContextOptions) applyProcess(copts *C.pyctx_context_options_t) error
 	if windowMs > int64(^uint32(0)) {
 		return newError(StatusInvalidArgument, "RestartWindow %v is over 2^32 ms", opts.RestartWindow)
 	}
-	return takeError(C.pyctx_context_options_set_restart(copts, C.uint32_t(opts.MaxRestarts),
-		C.uint32_t(windowMs)))
+	if err := takeError(C.pyctx_context_options_set_restart(copts, C.uint32_t(opts.MaxRestarts),
+		C.uint32_t(windowMs))); err != nil {
+		return err
+	}
+	if opts.ProcessOutput == ProcessOutputStderr {
+		return nil
+	}
+	return takeError(C.pyctx_context_options_set_process_output(copts,
+		C.pyctx_process_output(opts.ProcessOutput)))
 }
 
 // ProcessInfo describes a ModeProcess context's child.

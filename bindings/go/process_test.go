@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/pyctx/pyctx/bindings/go"
 )
@@ -277,5 +278,44 @@ func TestProcessHelperNotFound(t *testing.T) {
 	c := newContext(t, pyctx.ModeWorker)
 	if info, err := c.ProcessInfo(); err != nil || info != (pyctx.ProcessInfo{}) {
 		t.Errorf("a worker context's ProcessInfo() = %+v, %v", info, err)
+	}
+}
+
+// TestProcessOutputAsLogRecords: with ProcessOutputLog the child's lines
+// arrive at the log handler with their stream, level and context.
+func TestProcessOutputAsLogRecords(t *testing.T) {
+	got := make(chan pyctx.LogRecord, 16)
+	if err := pyctx.SetLogHandler(pyctx.LogInfo, 64, func(r pyctx.LogRecord) {
+		if strings.HasPrefix(r.Logger, "pyctx.process.") {
+			got <- r
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = pyctx.ClearLogHandler() }()
+	c, err := pyctx.Default().NewContext(&pyctx.ContextOptions{
+		Mode: pyctx.ModeProcess, Name: "go-out", ProcessOutput: pyctx.ProcessOutputLog})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Exec(context.Background(), "import sys\nprint('to stdout', flush=True)\nprint('to stderr', file=sys.stderr)"); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]pyctx.LogRecord{}
+	timeout := time.After(20 * time.Second)
+	for len(seen) < 2 {
+		select {
+		case r := <-got:
+			seen[r.Message] = r
+		case <-timeout:
+			t.Fatalf("records so far: %v", seen)
+		}
+	}
+	if r := seen["to stdout"]; r.Logger != "pyctx.process.stdout" || r.Level != pyctx.LogInfo || r.Context != "go-out" {
+		t.Errorf("stdout record = %+v", r)
+	}
+	if r := seen["to stderr"]; r.Logger != "pyctx.process.stderr" || r.Level != pyctx.LogWarning || r.Context != "go-out" {
+		t.Errorf("stderr record = %+v", r)
 	}
 }

@@ -107,6 +107,21 @@ pub struct ContextOptions {
     memory_limit: usize,
     process_helper: Option<String>,
     restart: Option<(u32, Duration)>,
+    process_output: ProcessOutput,
+}
+
+/// Where a [`Mode::Process`] context's child writes its stdout and stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ProcessOutput {
+    /// Both to the host's stderr (the default).
+    #[default]
+    Stderr,
+    /// Each line becomes a record for the log handler
+    /// ([`crate::log::set_handler`]): logger `pyctx.process.stdout` at INFO or
+    /// `pyctx.process.stderr` at WARNING, with the context's name. A line no
+    /// handler takes still goes to the host's stderr.
+    Log,
 }
 
 impl ContextOptions {
@@ -183,6 +198,13 @@ impl ContextOptions {
         self
     }
 
+    /// [`Mode::Process`] only: where the child's output goes (see
+    /// [`ProcessOutput`]).
+    pub fn process_output(mut self, output: ProcessOutput) -> ContextOptions {
+        self.process_output = output;
+        self
+    }
+
     pub(crate) fn to_raw(&self) -> Result<RawContextOptions> {
         // SAFETY: a fresh options object; NULL means out of memory.
         let raw = RawContextOptions(unsafe { ffi::pyctx_context_options_new() });
@@ -212,6 +234,13 @@ impl ContextOptions {
             let window_ms = u32::try_from(window.as_millis())
                 .map_err(|_| Error::new(ErrorKind::InvalidArgument, "restart window over u32::MAX ms"))?;
             unsafe { Error::check(ffi::pyctx_context_options_set_restart(raw.0, max_restarts, window_ms))? };
+        }
+        if self.process_output != ProcessOutput::Stderr {
+            let output = match self.process_output {
+                ProcessOutput::Stderr => ffi::PYCTX_PROCESS_OUTPUT_STDERR,
+                ProcessOutput::Log => ffi::PYCTX_PROCESS_OUTPUT_LOG,
+            };
+            unsafe { Error::check(ffi::pyctx_context_options_set_process_output(raw.0, output))? };
         }
         Ok(raw)
     }

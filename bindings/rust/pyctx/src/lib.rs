@@ -78,7 +78,7 @@ mod value;
 pub use args::IntoArgs;
 pub use buffer::{Buffer, BufferInfo, BufferMemory, BufferStats, BufferView, Element, Elements};
 pub use channel::{Channel, ChannelStats};
-pub use context::{Context, ContextOptions, ContextStats, Mode, ProcessInfo};
+pub use context::{Context, ContextOptions, ContextStats, Mode, ProcessInfo, ProcessOutput};
 pub use env::Env;
 pub use error::{Error, ErrorKind, Result};
 pub use host::HostCall;

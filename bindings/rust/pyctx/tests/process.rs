@@ -10,7 +10,7 @@ use std::io::Write;
 use std::thread;
 use std::time::Duration;
 
-use pyctx::{ContextOptions, ErrorKind, Mode, PendingRequest, Value};
+use pyctx::{ContextOptions, ErrorKind, Mode, PendingRequest, ProcessOutput, Value};
 use support::common::{context, runtime};
 
 #[test]
@@ -171,4 +171,34 @@ fn a_helper_path_that_is_not_an_executable_is_not_found() {
     assert!(err.message().contains("/nonexistent/pyctx-process-helper"), "{err}");
     // Other modes report no child.
     assert_eq!(context(Mode::Worker).process_info().unwrap(), pyctx::ProcessInfo::default());
+}
+
+#[test]
+fn the_childs_output_can_arrive_as_log_records() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let tx = std::sync::Mutex::new(tx);
+    pyctx::log::set_handler(pyctx::log::INFO, 100, move |r| {
+        if r.logger.starts_with("pyctx.process.") {
+            let _ = tx.lock().unwrap().send(r.clone());
+        }
+    })
+    .unwrap();
+    let ctx = runtime()
+        .context(&ContextOptions::new().mode(Mode::Process).name("rust-out").process_output(ProcessOutput::Log))
+        .unwrap();
+    ctx.exec("import sys\nprint('to stdout', flush=True)\nprint('to stderr', file=sys.stderr)").unwrap();
+    let mut got = Vec::new();
+    while got.len() < 2 {
+        let r = rx.recv_timeout(Duration::from_secs(20)).expect("the child's lines as records");
+        got.push((r.logger, r.level, r.message, r.context));
+    }
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            ("pyctx.process.stderr".to_string(), pyctx::log::WARNING, "to stderr".to_string(), "rust-out".to_string()),
+            ("pyctx.process.stdout".to_string(), pyctx::log::INFO, "to stdout".to_string(), "rust-out".to_string()),
+        ]
+    );
+    pyctx::log::clear_handler().unwrap();
 }

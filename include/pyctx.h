@@ -1755,9 +1755,13 @@ PYCTX_API void pyctx_stream_free(pyctx_stream_t *stream);
  * release every view before it, or it reports the context stuck and leaves
  * Python initialized.
  *
- * Process contexts do not carry borrowed buffers yet: a request with an
- * attached buffer or the buffer result form fails there with
- * PYCTX_ERR_UNSUPPORTED (use a worker or owngil context for them).
+ * Process contexts map library-allocated buffers (pyctx_buffer_alloc(), in
+ * the library's shared-memory arena) into their child without a copy; other
+ * memory is copied into the arena once when the request is sent and back
+ * (if writable) when the child lets go of it, before the finalizer runs.
+ * The finalizer waits for the child's last view and runs exactly once, also
+ * when the child dies or the context closes. The buffer result form is not
+ * carried out of process contexts yet: PYCTX_ERR_UNSUPPORTED.
  *
  * Thread safety: pyctx_buffer_set_format()/_set_shape() are for the thread
  * that made the buffer, before it is first attached (the layout is then
@@ -1812,7 +1816,8 @@ PYCTX_API pyctx_error_t *pyctx_buffer_lend(void *data, size_t len, int writable,
  * Allocates `len` zeroed, writable bytes aligned to PYCTX_BUFFER_ALIGNMENT,
  * owned by the library and freed when the loan ends. Fill them through
  * pyctx_buffer_data(). This is the form for hosts that cannot lend their own
- * memory (Go), and the one process contexts will share without a copy.
+ * memory (Go), and the one process contexts share without a copy (whole
+ * pages of the library's shared-memory arena, when the system has memfd).
  * PYCTX_ERR_NO_MEMORY when the allocation fails.
  */
 PYCTX_API pyctx_error_t *pyctx_buffer_alloc(size_t len, pyctx_buffer_t **out_buffer);

@@ -28,18 +28,6 @@ using namespace pyctx_test;
 
 namespace {
 
-// Counts finalizer calls; the test can wait for one without sleeping.
-struct Finalized {
-    std::atomic<int> calls{0};
-    Counter done;
-    static void fn(void *user) {
-        auto *f = static_cast<Finalized *>(user);
-        f->calls.fetch_add(1);
-        f->done.add();
-    }
-    bool wait() { return done.wait_for(1); }
-};
-
 // A view left in the main interpreter when the tests end: pyctx_shutdown()
 // must end its loan. Registered before the runtime, so that its TearDown runs
 // after the runtime's (gtest tears environments down in reverse order).

@@ -307,19 +307,19 @@ TEST(HostRegistry, FinalizerRunsExactlyOnceOnReplaceAndUnregister) {
 }
 
 namespace {
-struct Finalized {
+struct FinalizedMailbox {
     Mailbox box;
     Counter finalized;
 };
-void finalize_mailbox(void *data) { static_cast<Finalized *>(data)->finalized.add(); }
+void finalize_mailbox(void *data) { static_cast<FinalizedMailbox *>(data)->finalized.add(); }
 void finalized_mailbox_fn(void *data, pyctx_host_call_t *call) {
-    mailbox_fn(&static_cast<Finalized *>(data)->box, call);
+    mailbox_fn(&static_cast<FinalizedMailbox *>(data)->box, call);
 }
 } // namespace
 
 TEST(HostRegistry, UnregisterWhileCallsAreInFlight) {
     Watchdog guard;
-    Finalized state;
+    FinalizedMailbox state;
     ASSERT_TRUE(IsOk(pyctx_host_register("in_flight", finalized_mailbox_fn, &state, finalize_mailbox)));
     Context a, b, c;
     ContextSpec spec;

@@ -2,8 +2,9 @@
 // object: the one result-form enum and its one setter, forms combined with
 // object kinds, recycled request objects forgetting attachments and forms,
 // a stream refusing a pool destination, and process contexts refusing the
-// borrowed buffers their ring does not carry yet (clear UNSUPPORTED, the
-// context serving on; their handles and streams: test_process_objects.cpp).
+// buffer result form their ring does not carry yet (clear UNSUPPORTED, the
+// context serving on; their handles and streams: test_process_objects.cpp;
+// their attached buffers: test_process_buffers.cpp).
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -37,12 +38,6 @@ const pyctx_error_t *run(pyctx_request_t *r) {
 }
 
 std::string message_of(const pyctx_error_t *e) { return e ? pyctx_error_message(e) : ""; }
-
-// Counts finalizer calls.
-struct Finalized {
-    Counter done;
-    static void fn(void *user) { static_cast<Finalized *>(user)->done.add(); }
-};
 
 // Runs `r` (result form PYCTX_RESULT_BUFFER) and checks the view it returns
 // holds `bytes`, in the Python object's own memory.
@@ -204,26 +199,7 @@ TEST_F(ProcessForms, TheBufferFormIsUnsupported) {
     Request r = new_request(ctx());
     ASSERT_TRUE(IsOk(pyctx_request_set_eval(r.get(), "b'abc'")));
     ASSERT_TRUE(IsOk(pyctx_request_set_result_form(r.get(), PYCTX_RESULT_BUFFER)));
-    expect_unsupported(run(r.get()), "borrowed buffers");
-    expect_serving();
-}
-
-TEST_F(ProcessForms, AttachedBuffersAreUnsupported) {
-    Finalized fin;
-    std::vector<uint8_t> memory(8, 1);
-    pyctx_buffer_t *raw_buffer = nullptr;
-    ASSERT_TRUE(IsOk(pyctx_buffer_lend(memory.data(), memory.size(), 0, Finalized::fn, &fin,
-                                       &raw_buffer)));
-    Buffer b(raw_buffer);
-    Request r = new_request(ctx());
-    Cbor locals = buffer_zero_locals();
-    ASSERT_TRUE(IsOk(pyctx_request_set_eval(r.get(), "len(b)")));
-    ASSERT_TRUE(IsOk(pyctx_request_attach_buffer(r.get(), b.get(), nullptr)));
-    ASSERT_TRUE(IsOk(pyctx_request_set_kwargs(r.get(), locals.data(), locals.size())));
-    expect_unsupported(run(r.get()), "borrowed buffers");
-    // The refused submission let go of the buffer: the host's handle ends the loan.
-    b.reset();
-    EXPECT_TRUE(fin.done.wait_for(1));
+    expect_unsupported(run(r.get()), "the buffer result form");
     expect_serving();
 }
 

@@ -37,6 +37,20 @@ Buffer *Buffer::lend(void *data, size_t len, bool writable, Finalizer finalizer,
 }
 
 Buffer *Buffer::allocate(size_t len) {
+    // From the shared arena when there is one: a process context's child
+    // then maps it without a copy.
+    if (SharedArena *arena = SharedArena::get()) {
+        SharedArena::Block block = arena->allocate(len);
+        if (!block) return nullptr;
+        auto *b = new Buffer();
+        b->memory_ = Memory::library;
+        b->data_ = block.data;
+        b->size_ = len;
+        b->readonly_ = false;
+        b->arena_ = block;
+        Error ignored = layout_1d("B", len, &b->layout_);
+        return b;
+    }
     // aligned_alloc wants a size that is a multiple of the alignment.
     size_t rounded = (len + kAlignment - 1) / kAlignment * kAlignment;
     if (rounded < len) return nullptr;
@@ -87,7 +101,11 @@ void Buffer::finish() {
             if (finalizer_) finalizer_(user_data_);
             break;
         case Memory::library:
-            std::free(data_);
+            if (arena_) {
+                SharedArena::get()->free(arena_);
+            } else {
+                std::free(data_);
+            }
             break;
         case Memory::python:
             // The view is released on its context thread, which then

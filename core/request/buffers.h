@@ -11,8 +11,9 @@
 // A request refers to its buffers by index (AttachedBuffers), and the CBOR
 // arguments name them by that index (tag kTagBuffer), never by pointer:
 // that is what crosses an executor seam. An in-process executor turns an
-// index into a memoryview over the memory itself; a process executor can
-// map library memory (Memory::library) into its child and copy the rest.
+// index into a memoryview over the memory itself; a process executor maps
+// library memory of the shared arena (core/base/shared_arena.h) into its
+// child and copies the rest into the arena.
 //
 // A BufferLedger belongs to one context: it counts the views alive there
 // and queues the releases that must run on the context's thread.
@@ -29,6 +30,7 @@
 #include <vector>
 
 #include "core/base/error.h"
+#include "core/base/shared_arena.h"
 #include "core/base/spin_lock.h"
 #include "core/request/buffer_layout.h"
 
@@ -69,6 +71,9 @@ public:
     bool release_if_shared();
 
     Memory memory() const { return memory_; }
+    // Library memory in the shared arena (empty otherwise): what a process
+    // context's child maps instead of a copy.
+    const SharedArena::Block &arena_block() const { return arena_; }
     void *data() const { return data_; }
     size_t size() const { return size_; }  // bytes at data()
     bool readonly() const { return readonly_; }
@@ -114,6 +119,7 @@ private:
     void *hold_ = nullptr;
     std::shared_ptr<BufferLedger> ledger_;
     uint32_t leases_ = 0;  // under the lease registry's lock
+    SharedArena::Block arena_;  // Memory::library from the arena
 };
 
 // One reference to a Buffer (adopted on construction from a raw pointer).

@@ -2,6 +2,7 @@
 // a target with a guard instead of polling or sleeping.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -32,6 +33,18 @@ private:
     std::mutex mu_;
     std::condition_variable cv_;
     size_t n_ = 0;
+};
+
+/** Counts the calls of a finalizer (`fn` with this as its user data). */
+struct Finalized {
+    std::atomic<int> calls{0};
+    Counter done;
+    static void fn(void *user) {
+        auto *f = static_cast<Finalized *>(user);
+        f->calls.fetch_add(1);
+        f->done.add();
+    }
+    bool wait() { return done.wait_for(1); }
 };
 
 } // namespace pyctx_test

@@ -117,7 +117,9 @@ Error ProcessExecutor::spawn(std::unique_ptr<ChildProcess> *out) {
         out_fd = c->output->stdout_write_fd();
         err_fd = c->output->stderr_write_fd();
     }
-    Error err = spawn_child(helper_, sv[1], seg_.fd(), c->wake_fd, &c->pid, out_fd, err_fd);
+    SharedArena *arena = SharedArena::get();
+    Error err = spawn_child(helper_, sv[1], seg_.fd(), c->wake_fd, arena ? arena->fd() : -1,
+                            &c->pid, out_fd, err_fd);
     ::close(sv[1]);
     if (!err.ok()) return err;
     if (c->output) {

@@ -211,6 +211,10 @@ void ProcessExecutor::handle(const ByteBuffer &msg) {
         std::string_view name = rd.str();
         std::string_view args = rd.str();
         if (rd.ok()) start_host_call(call_id, name, args);
+    } else if (kind == wire::ToHost::buffer_done) {
+        uint64_t id = rd.u64();
+        uint32_t index = rd.u32();
+        if (rd.ok()) buffer_done(id, index);
     } else {
         // A child that speaks nonsense cannot be trusted with more work.
         std::lock_guard lock(child_mu_);
@@ -273,6 +277,7 @@ bool ProcessExecutor::child_died() {
         r->release();
     }
     lane_.objects_lost();  // they lived in the child
+    child_let_go_of_buffers();
     if (!restart) return false;
     {
         SendLock lock(*this);
@@ -329,6 +334,7 @@ void ProcessExecutor::finish_io() {
     pid_.store(0, std::memory_order_relaxed);
     left_python_.store(1, std::memory_order_release);
     futex_wake_all(left_python_);
+    child_let_go_of_buffers();  // no view of them is left
     std::vector<Request *> held;
     {
         SendLock lock(*this);

@@ -24,6 +24,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -38,6 +39,8 @@
 #include "core/engine/executor_thread.h"
 #include "core/engine/process/output_relay.h"
 #include "core/engine/process/segment.h"
+#include "core/engine/process/wire.h"
+#include "core/request/buffers.h"
 #include "core/host/host_call.h"
 
 namespace pyctx::core {
@@ -138,6 +141,19 @@ private:
     // Interrupts request `id` if the child runs it now (under send_mu_,
     // once every stop sent so far is in the ring).
     void interrupt_if_running(uint64_t id);
+    // process_buffers.cpp: attached buffers lent to the child.
+    struct LentToChild {
+        BufferRef buffer;         // the host's buffer (a reference of its own)
+        SharedArena::Block copy;  // its copy in the arena (empty: shared as it is)
+    };
+    // Appends request r's buffer descriptions to its message and keeps each
+    // buffer until the child lets go; false with *refuse set when they
+    // cannot cross (no shared memory, out of it).
+    bool lend_buffers_locked(Request *r, wire::Writer &w, Error *refuse);
+    void unlend(uint64_t id);                         // r was refused after all
+    void buffer_done(uint64_t id, uint32_t index);    // the child's last view went
+    void child_let_go_of_buffers();                   // the child ended
+    void end_loans(std::vector<LentToChild> &loans, bool copy_back);
     // process_host_calls.cpp
     void start_host_call(uint64_t call_id, std::string_view name, std::string_view args);
     void host_thread_main();
@@ -182,6 +198,8 @@ private:
         int32_t slot;  // its completion slot, or -1
     };
     std::unordered_map<uint64_t, Inflight> inflight_;  // sent, not yet answered
+    std::mutex lent_mu_;  // after send_mu_ when both are taken
+    std::map<std::pair<uint64_t, uint32_t>, LentToChild> lent_;  // (request id, index)
     std::deque<ByteBuffer> outbox_;  // encoded messages waiting for room in the ring
     ByteBuffer scratch_;             // the message being encoded
     uint64_t slots_used_ = 0;        // bit i: completion slot i is taken

@@ -16,14 +16,14 @@ namespace pyctx::core {
 
 namespace {
 
-// What a process context does not carry yet: borrowed buffers (wire kinds
-// 96-127). Refused with a clear status rather than sent half-described to
-// the child.
+// What a process context does not carry yet: results as borrowed views of
+// the child's memory. Refused with a clear status rather than sent
+// half-described to the child.
 Error not_carried(const Request &r, const std::string &name) {
-    if (r.result_form != ResultForm::buffer && r.buffers.empty()) return Error();
-    return Error(Status::unsupported, "borrowed buffers do not cross into process contexts yet "
-                                      "(context '" + name + "'): use a worker or owngil context "
-                                      "for them");
+    if (r.result_form != ResultForm::buffer) return Error();
+    return Error(Status::unsupported, "the buffer result form is not carried out of process "
+                                      "contexts yet (context '" + name + "'): use a worker or "
+                                      "owngil context for it, or return bytes");
 }
 
 bool names_an_object(RequestKind k) {
@@ -221,11 +221,16 @@ bool ProcessExecutor::pump_locked(bool io, std::vector<Refused> &refused) {
                                                "objects went with it");
             } else if (!encode_request(r, slot, scratch_)) {
                 refuse = Error(Status::no_memory, "out of memory");
-            } else if (scratch_.size() > ring.max_payload()) {
-                refuse = Error(Status::invalid_argument,
-                               "the request (" + std::to_string(scratch_.size()) +
-                                   " bytes) exceeds what a process context carries in one "
-                                   "message (" + std::to_string(ring.max_payload()) + " bytes)");
+            } else if (wire::Writer w(scratch_); !lend_buffers_locked(r, w, &refuse)) {
+                // refuse says why
+            } else if (!w.ok() || scratch_.size() > ring.max_payload()) {
+                unlend(r->id);
+                refuse = w.ok() ? Error(Status::invalid_argument,
+                                        "the request (" + std::to_string(scratch_.size()) +
+                                            " bytes) exceeds what a process context carries in one "
+                                            "message (" + std::to_string(ring.max_payload()) +
+                                            " bytes)")
+                                : Error(Status::no_memory, "out of memory");
             }
             if (!refuse.ok()) {
                 if (slot >= 0) free_slot_locked(slot);

@@ -21,6 +21,7 @@ namespace pyctx::core {
 inline constexpr int kChildControlFd = 3;  // the control socket (liveness, start-up)
 inline constexpr int kChildSegmentFd = 4;  // the shared memory segment (memfd)
 inline constexpr int kChildWakeFd = 5;     // eventfd: wakes its asyncio selector
+inline constexpr int kChildArenaFd = 6;    // the shared buffer arena (memfd), when there is one
 // The file name of the helper.
 inline constexpr const char *kHelperName = "pyctx-process-helper";
 // The first argument the helper expects (anything else: it refuses to run).
@@ -35,7 +36,7 @@ Error find_process_helper(const std::string &override_path, std::string *out);
 // `stdout_fd` and `stderr_fd` become the child's 1 and 2 (-1: its stdout
 // goes to the host's stderr, its stderr is the host's).
 Error spawn_child(const std::string &helper, int control_fd, int segment_fd, int wake_fd,
-                  pid_t *pid, int stdout_fd = -1, int stderr_fd = -1);
+                  int arena_fd, pid_t *pid, int stdout_fd = -1, int stderr_fd = -1);
 
 // "exited with code 3", "was killed by signal 11 (Segmentation fault)".
 std::string describe_wait_status(int status);

@@ -14,7 +14,11 @@
 // Host -> child (request ring):
 //   1 request u8 kind, u64 id, u32 slot, u64 env, u8 result form,
 //             u64 object, u32 count, str target, str text, bytes args,
-//             bytes kwargs
+//             bytes kwargs, u32 buffers, then per attached buffer:
+//             u64 offset, u64 mapped, u64 len, u8 writable, str format,
+//             u32 ndim, ndim x u64 shape, ndim x u64 strides
+//             (a block of the shared arena, fd 6 in the child: `mapped`
+//             bytes at `offset`, of which `len` are the buffer's)
 //             kind: a RequestKind other than control (call, eval, exec, the
 //             object kinds, the stream kinds; core/request/request.h), with
 //             the Request fields of the same names: target (call: the
@@ -39,8 +43,10 @@
 //              (a completion slot holds the same message; object: the
 //              handle made for a result in object form, else 0)
 //   2 host_call u64 call, str function name, bytes args (CBOR array)
-// Kinds 96-127 in both directions are reserved for shared buffers. An
-// unknown kind is a protocol error: the receiver stops (the child exits,
+//   3 buffer_done u64 id, u32 index
+//             the child's last reference to buffer `index` of request `id`
+//             went (its views were released): the host may end the loan
+// An unknown kind is a protocol error: the receiver stops (the child exits,
 // the host kills it).
 //
 // Object handle ids are minted by the child, from (generation << 40) + 1,
@@ -83,6 +89,7 @@ constexpr uint8_t kAnswerUnknownFunction = 2;
 enum class ToHost : uint8_t {
     complete = 1,
     host_call = 2,
+    buffer_done = 3,
 };
 
 // Appends fields to a message. A failed allocation sticks (ok() false).

@@ -2,11 +2,14 @@
 
 #include <Python.h>
 #include <signal.h>
+#include <sys/mman.h>
 
 #include <cstring>
 #include <thread>
 
+#include "core/engine/process/spawn.h"
 #include "core/engine/process/wire.h"
+#include "core/request/buffers.h"
 #include "core/python/errors.h"
 #include "core/python/host_calls.h"
 
@@ -147,12 +150,18 @@ void ChildServer::handle(const ByteBuffer &msg) {
             r->text = rd.str();
             (void)rd.bytes_into(r->args);
             (void)rd.bytes_into(r->kwargs);
+            Error lent = take_buffers(rd, r);
             const bool known_kind = request_kind <= static_cast<uint8_t>(RequestKind::stream_close) &&
                                     request_kind != static_cast<uint8_t>(RequestKind::control);
             const bool known_form = form <= static_cast<uint8_t>(ResultForm::stream) &&
                                     form != static_cast<uint8_t>(ResultForm::buffer);
             if (known_kind) r->kind = static_cast<RequestKind>(request_kind);
             if (known_form) r->result_form = static_cast<ResultForm>(form);
+            if (!lent.ok()) {
+                complete(r, Outcome{std::move(lent), {}});
+                r->release();
+                return;
+            }
             if (!rd.ok() || !known_kind || !known_form) {
                 complete(r, Outcome{Error(Status::internal, "unreadable request message"), {}});
                 r->release();
@@ -200,6 +209,68 @@ void ChildServer::handle(const ByteBuffer &msg) {
     std::fputs("pyctx-process-helper: unknown message from the host; exiting\n", stderr);
     std::fflush(stderr);
     _exit(70);
+}
+
+// ---------------------------------------------------------------------------
+// borrowed buffers
+
+namespace {
+
+// One buffer the host lent to a request: a block of the shared arena mapped
+// here until the last reference to its Buffer goes (the request's, and each
+// Python view's); then the host hears of it.
+struct ChildLoan {
+    ChildServer *server;
+    uint64_t id;
+    uint32_t index;
+    void *mapping;
+    size_t mapped;
+};
+
+void end_child_loan(void *user_data) {
+    auto *loan = static_cast<ChildLoan *>(user_data);
+    munmap(loan->mapping, loan->mapped);
+    loan->server->send_buffer_done(loan->id, loan->index);
+    delete loan;
+}
+
+}  // namespace
+
+Error ChildServer::take_buffers(wire::Reader &rd, Request *r) {
+    const uint32_t n = rd.u32();
+    for (uint32_t i = 0; i < n && rd.ok(); ++i) {
+        const uint64_t offset = rd.u64(), mapped = rd.u64(), len = rd.u64();
+        const bool writable = rd.u8() != 0;
+        const std::string format(rd.str());
+        const uint32_t ndim = rd.u32();
+        if (!rd.ok() || ndim == 0 || ndim > kMaxBufferDims || len > mapped)
+            return Error(Status::internal, "unreadable buffer in a request message");
+        std::vector<int64_t> shape(ndim), strides(ndim);
+        for (auto &d : shape) d = static_cast<int64_t>(rd.u64());
+        for (auto &s : strides) s = static_cast<int64_t>(rd.u64());
+        if (!rd.ok()) return Error(Status::internal, "unreadable buffer in a request message");
+        void *p = mmap(nullptr, mapped, PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED,
+                       kChildArenaFd, static_cast<off_t>(offset));
+        if (p == MAP_FAILED) {
+            return Error(Status::no_memory, std::string("mapping a lent buffer in the child: ") +
+                                                std::strerror(errno));
+        }
+        auto *loan = new ChildLoan{this, r->id, i, p, mapped};
+        Buffer *b = Buffer::lend(p, len, writable, end_child_loan, loan);
+        Error e = b->set_format(format);
+        if (e.ok()) e = b->set_shape(static_cast<int>(ndim), shape.data(), strides.data());
+        b->freeze();
+        r->buffers.add(b);  // the request's reference
+        b->release();
+        if (!e.ok()) return e;
+    }
+    return rd.ok() ? Error() : Error(Status::internal, "unreadable buffer in a request message");
+}
+
+void ChildServer::send_buffer_done(uint64_t id, uint32_t index) {
+    ByteBuffer m;
+    wire::Writer(m).u8(static_cast<uint8_t>(wire::ToHost::buffer_done)).u64(id).u32(index);
+    write_out(m);
 }
 
 void ChildServer::stop(uint64_t id) {

@@ -24,6 +24,7 @@
 
 #include "core/base/spin_lock.h"
 #include "core/engine/process/segment.h"
+#include "core/engine/process/wire.h"
 #include "core/request/request_pool.h"
 #include "core/python/context_thread.h"
 #include "core/python/py_state.h"
@@ -56,6 +57,9 @@ public:
               uint32_t generation, Error *err);
     // Serves until the host sends `close`.
     void run() { serve(nullptr, nullptr); }
+    // Any thread: tells the host that buffer `index` of request `id` is no
+    // longer seen here.
+    void send_buffer_done(uint64_t id, uint32_t index);
     void clear();
 
     // A host function call from Python (any thread of the child).
@@ -100,6 +104,8 @@ private:
     void park();
     // Writes one message to the completion ring, waiting for room.
     void write_out(const ByteBuffer &msg);
+    // Maps the buffers a request message describes into r->buffers.
+    Error take_buffers(wire::Reader &rd, Request *r);
     void send_completion(const Request *r, const Outcome &out);
     // Puts the encoded completion into slot `index` if its caller waits
     // there; false when it must go through the ring instead.

@@ -1760,8 +1760,11 @@ PYCTX_API void pyctx_stream_free(pyctx_stream_t *stream);
  * memory is copied into the arena once when the request is sent and back
  * (if writable) when the child lets go of it, before the finalizer runs.
  * The finalizer waits for the child's last view and runs exactly once, also
- * when the child dies or the context closes. The buffer result form is not
- * carried out of process contexts yet: PYCTX_ERR_UNSUPPORTED.
+ * when the child dies or the context closes. A result in buffer form is
+ * copied once in the child (C-contiguous) into shared memory and mapped
+ * read-only here: a snapshot of the Python object, valid until the host
+ * frees it, also after the child died (pyctx_buffer_info() reports memory
+ * PYCTX_BUFFER_HOST for it).
  *
  * Thread safety: pyctx_buffer_set_format()/_set_shape() are for the thread
  * that made the buffer, before it is first attached (the layout is then

@@ -4,11 +4,17 @@
 // when it was writable; the layout (format, shape, strides) arrives intact;
 // a view Python keeps keeps the loan, and the finalizer runs exactly once,
 // after the child let go -- also when the child is killed holding a view.
+// A result in buffer form is copied once, C-contiguous, into the child's
+// result arena and mapped here read-only; the mapping outlives the child,
+// and blocks the host released are reused.
 #include <gtest/gtest.h>
 
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <atomic>
+#include <chrono>
+#include <thread>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -174,4 +180,80 @@ TEST_F(ProcessBuffers, AChildKilledHoldingAViewEndsTheLoanOnce) {
     o = eval_with(ctx(), "len(b)", b2.get());
     ASSERT_TRUE(o.ok()) << o.describe();
     EXPECT_EQ(int_of(o), 16);
+}
+
+TEST_F(ProcessBuffers, AResultViewIsACopyInSharedMemoryThatOutlivesTheChild) {
+    // array('d') made in the child, read back element by element here.
+    Request r = new_request(ctx());
+    ASSERT_TRUE(IsOk(pyctx_request_set_eval(
+        r.get(), "__import__('array').array('d', [i * 0.25 for i in range(1000)])")));
+    ASSERT_TRUE(IsOk(pyctx_request_set_result_form(r.get(), PYCTX_RESULT_BUFFER)));
+    ASSERT_TRUE(IsOk(pyctx_request_submit(r.get())));
+    ASSERT_TRUE(IsOk(pyctx_request_wait(r.get(), PYCTX_NO_TIMEOUT)));
+    ASSERT_EQ(pyctx_request_error(r.get()), nullptr) << describe(pyctx_request_error(r.get()));
+    pyctx_buffer_t *raw = nullptr;
+    ASSERT_TRUE(IsOk(pyctx_request_take_buffer(r.get(), &raw)));
+    Buffer view(raw);
+    pyctx_buffer_info_t info{};
+    ASSERT_TRUE(IsOk(pyctx_buffer_info(view.get(), &info, sizeof info)));
+    EXPECT_STREQ(info.format, "d");
+    EXPECT_EQ(info.itemsize, 8u);
+    ASSERT_EQ(info.ndim, 1);
+    EXPECT_EQ(info.shape[0], 1000);
+    EXPECT_EQ(info.readonly, 1) << "a copy: writes could never reach the Python object";
+    size_t len = 0;
+    const auto *d = static_cast<const double *>(pyctx_buffer_data(view.get(), &len));
+    ASSERT_EQ(len, 8000u);
+    for (int i = 0; i < 1000; ++i) ASSERT_EQ(d[i], i * 0.25) << i;
+    // A strided view arrives C-contiguous.
+    r = new_request(ctx());
+    ASSERT_TRUE(IsOk(pyctx_request_set_eval(r.get(), "memoryview(bytes(range(10)))[::3]")));
+    ASSERT_TRUE(IsOk(pyctx_request_set_result_form(r.get(), PYCTX_RESULT_BUFFER)));
+    ASSERT_TRUE(IsOk(pyctx_request_submit(r.get())));
+    ASSERT_TRUE(IsOk(pyctx_request_wait(r.get(), PYCTX_NO_TIMEOUT)));
+    ASSERT_EQ(pyctx_request_error(r.get()), nullptr) << describe(pyctx_request_error(r.get()));
+    pyctx_buffer_t *raw2 = nullptr;
+    ASSERT_TRUE(IsOk(pyctx_request_take_buffer(r.get(), &raw2)));
+    Buffer strided(raw2);
+    const auto *bytes = static_cast<const uint8_t *>(pyctx_buffer_data(strided.get(), &len));
+    ASSERT_EQ(len, 4u);
+    EXPECT_EQ(std::vector<uint8_t>(bytes, bytes + 4), (std::vector<uint8_t>{0, 3, 6, 9}));
+    // The child dies; the host's view stays readable.
+    const uint64_t pid = child_pid(ctx());
+    ASSERT_EQ(kill(static_cast<pid_t>(pid), SIGKILL), 0);
+    // The restarted child answers (once the host saw the death).
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (restarts_of(ctx()) == 0 && std::chrono::steady_clock::now() < until)
+        std::this_thread::yield();
+    EXPECT_EQ(restarts_of(ctx()), 1u);
+    EXPECT_NE(child_pid(ctx()), pid);
+    EXPECT_EQ(eval_int(ctx(), "1 + 1"), 2);
+    for (int i = 0; i < 1000; ++i) ASSERT_EQ(d[i], i * 0.25) << i;
+}
+
+TEST_F(ProcessBuffers, ReleasedResultBlocksAreReusedInTheChild) {
+    // Many results of 1 MiB, each released before the next: the child's
+    // arena reuses the freed blocks instead of growing without bound.
+    for (int i = 0; i < 64; ++i) {
+        Request r = new_request(ctx());
+        std::string expr = "bytes([" + std::to_string(i) + "]) * (1 << 20)";
+        ASSERT_TRUE(IsOk(pyctx_request_set_eval(r.get(), expr.c_str())));
+        ASSERT_TRUE(IsOk(pyctx_request_set_result_form(r.get(), PYCTX_RESULT_BUFFER)));
+        ASSERT_TRUE(IsOk(pyctx_request_submit(r.get())));
+        ASSERT_TRUE(IsOk(pyctx_request_wait(r.get(), PYCTX_NO_TIMEOUT)));
+        ASSERT_EQ(pyctx_request_error(r.get()), nullptr) << describe(pyctx_request_error(r.get()));
+        pyctx_buffer_t *raw = nullptr;
+        ASSERT_TRUE(IsOk(pyctx_request_take_buffer(r.get(), &raw)));
+        Buffer view(raw);
+        size_t len = 0;
+        const auto *p = static_cast<const uint8_t *>(pyctx_buffer_data(view.get(), &len));
+        ASSERT_EQ(len, size_t{1} << 20);
+        EXPECT_EQ(p[0], i);
+        EXPECT_EQ(p[len - 1], i);
+    }
+    // The child's result arena file: with reuse it stays at one growth step.
+    const std::string fd7 = "/proc/" + std::to_string(child_pid(ctx())) + "/fd/7";
+    struct stat st{};
+    ASSERT_EQ(stat(fd7.c_str(), &st), 0);
+    EXPECT_LE(st.st_size, 64 << 20) << "64 MiB of results one after the other fit in one step";
 }

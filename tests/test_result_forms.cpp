@@ -1,10 +1,9 @@
 // Where object handles, streams and borrowed buffers meet on the request
 // object: the one result-form enum and its one setter, forms combined with
 // object kinds, recycled request objects forgetting attachments and forms,
-// a stream refusing a pool destination, and process contexts refusing the
-// buffer result form their ring does not carry yet (clear UNSUPPORTED, the
-// context serving on; their handles and streams: test_process_objects.cpp;
-// their attached buffers: test_process_buffers.cpp).
+// and a stream refusing a pool destination (process contexts: their handles
+// and streams in test_process_objects.cpp, their buffers in
+// test_process_buffers.cpp).
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -173,34 +172,6 @@ TEST_F(ResultForms, AStreamIsNotOpenedOnAPool) {
     // The same request still runs through the pool.
     ASSERT_TRUE(IsOk(pyctx_request_set_eval(r.get(), "1 + 1")));
     ASSERT_EQ(run(r.get()), nullptr) << message_of(pyctx_request_error(r.get()));
-}
-
-// ---- process contexts --------------------------------------------------------
-
-class ProcessForms : public ::testing::Test {
-protected:
-    void SetUp() override {
-        ASSERT_TRUE(IsOk(create_process_context(ctx_, {.name = "forms-proc"})));
-    }
-    pyctx_context_t *ctx() { return ctx_.get(); }
-    // The context still serves plain requests after a refusal.
-    void expect_serving() { EXPECT_EQ(eval_int(ctx(), "40 + 2"), 42); }
-    Context ctx_;
-};
-
-void expect_unsupported(const pyctx_error_t *e, const char *what) {
-    ASSERT_NE(e, nullptr) << what;
-    EXPECT_EQ(pyctx_error_status(e), PYCTX_ERR_UNSUPPORTED) << message_of(e);
-    EXPECT_NE(message_of(e).find(what), std::string::npos) << message_of(e);
-    EXPECT_NE(message_of(e).find("'forms-proc'"), std::string::npos) << message_of(e);
-}
-
-TEST_F(ProcessForms, TheBufferFormIsUnsupported) {
-    Request r = new_request(ctx());
-    ASSERT_TRUE(IsOk(pyctx_request_set_eval(r.get(), "b'abc'")));
-    ASSERT_TRUE(IsOk(pyctx_request_set_result_form(r.get(), PYCTX_RESULT_BUFFER)));
-    expect_unsupported(run(r.get()), "the buffer result form");
-    expect_serving();
 }
 
 }  // namespace

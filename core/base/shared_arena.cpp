@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -28,9 +29,27 @@ SharedArena *SharedArena::get() {
     static SharedArena *const arena = []() -> SharedArena * {
         int fd = memfd_create("pyctx-arena", MFD_CLOEXEC);
         if (fd < 0) return nullptr;
-        return new SharedArena(fd);
+        return new SharedArena(fd, false);
     }();
     return arena;
+}
+
+std::unique_ptr<SharedArena> SharedArena::create(const char *name) {
+    int fd = memfd_create(name, MFD_CLOEXEC);
+    if (fd < 0) return nullptr;
+    return std::unique_ptr<SharedArena>(new SharedArena(fd, true));
+}
+
+std::unique_ptr<SharedArena> SharedArena::adopt(int fd) {
+    struct stat st;
+    if (fstat(fd, &st) != 0) return nullptr;
+    auto arena = std::unique_ptr<SharedArena>(new SharedArena(fd, true));
+    arena->file_size_ = 0;  // grown from here by this side only
+    return arena;
+}
+
+SharedArena::~SharedArena() {
+    if (owned_) ::close(fd_);
 }
 
 bool SharedArena::grow_locked(uint64_t to) {
@@ -79,11 +98,19 @@ SharedArena::Block SharedArena::allocate(size_t len) {
 
 void SharedArena::free(const Block &b) {
     if (!b) return;
-    munmap(b.data, b.size);
+    unmap(b);
+    free_range(b.offset, b.size);
+}
+
+void SharedArena::unmap(const Block &b) {
+    if (b) munmap(b.data, b.size);
+}
+
+void SharedArena::free_range(uint64_t offset, uint64_t size) {
     // Zero for the next user, and the memory goes back to the system.
-    (void)fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(b.offset),
-                    static_cast<off_t>(b.size));
-    give_back(b.offset, b.size);
+    (void)fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset),
+                    static_cast<off_t>(size));
+    give_back(offset, size);
 }
 
 void SharedArena::give_back(uint64_t offset, uint64_t size) {

@@ -5,13 +5,69 @@
 // child lets go). The host keeps a reference to each buffer until the child
 // reports that its last view is gone (buffer_done), or the child ends: the
 // finalizer never runs while Python in the child can still see the memory.
+#include <sys/mman.h>
+
+#include <cerrno>
+#include <cstring>
 #include <utility>
 
 #include "core/engine/context.h"
+#include "core/engine/process/process_control.h"
 #include "core/engine/process/process_executor.h"
 #include "core/engine/process/wire.h"
 
 namespace pyctx::core {
+
+namespace {
+
+// A buffer result the host holds: a block of the child's result arena,
+// mapped here. Letting go of it unmaps it and, if that child still runs,
+// tells it to free the block (a dead child's arena went with it; the
+// mapping kept its pages until now).
+struct ResultLoan {
+    std::weak_ptr<Context> ctx;
+    uint32_t generation;
+    uint64_t offset, mapped;
+    void *map;
+};
+
+void end_result_loan(void *user_data) {
+    auto *loan = static_cast<ResultLoan *>(user_data);
+    munmap(loan->map, loan->mapped);
+    if (std::shared_ptr<Context> ctx = loan->ctx.lock()) {
+        auto *free_block = new ProcessControl(ProcessControl::Op::free_block, loan->offset);
+        free_block->block_size = loan->mapped;
+        free_block->generation = loan->generation;
+        ctx->lane().post_control(RequestRef(free_block));
+    }
+    delete loan;
+}
+
+}  // namespace
+
+void ProcessExecutor::map_result_locked(const wire::BlockDesc &d, Outcome *out) {
+    void *p = child_results_fd_ < 0 ? MAP_FAILED
+                                    : mmap(nullptr, d.mapped, PROT_READ, MAP_SHARED,
+                                           child_results_fd_, static_cast<off_t>(d.offset));
+    if (p == MAP_FAILED) {
+        out->error = Error(Status::no_memory, std::string("mapping a buffer result of context '") +
+                                                  ctx_.name() + "': " + std::strerror(errno));
+        return;
+    }
+    auto *loan = new ResultLoan{ctx_.weak_from_this(), generation_.load(std::memory_order_relaxed),
+                                d.offset, d.mapped, p};
+    Buffer *b = Buffer::lend(p, d.len, false, end_result_loan, loan);
+    Error e = b->set_format(d.format);
+    if (e.ok()) e = b->set_shape(static_cast<int>(d.shape.size()), d.shape.data(), d.strides.data());
+    b->freeze();
+    if (!e.ok()) {
+        out->error = Error(Status::internal, "the child described its buffer result wrongly: " +
+                                                 e.message);
+        b->release();  // unmapped, and freed in the child
+        return;
+    }
+    out->buffer = BufferRef(b);
+}
 
 bool ProcessExecutor::lend_buffers_locked(Request *r, wire::Writer &w, Error *refuse) {
     const size_t n = r->buffers.size();
@@ -45,10 +101,9 @@ bool ProcessExecutor::lend_buffers_locked(Request *r, wire::Writer &w, Error *re
             block = loan.copy;
         }
         const BufferLayout &layout = b.get()->layout();
-        w.u64(block.offset).u64(block.size).u64(b.get()->size()).u8(b.get()->readonly() ? 0 : 1);
-        w.str(layout.format).u32(static_cast<uint32_t>(layout.ndim()));
-        for (int64_t d : layout.shape) w.u64(static_cast<uint64_t>(d));
-        for (int64_t s : layout.strides) w.u64(static_cast<uint64_t>(s));
+        wire::write_block(w, wire::BlockDesc{block.offset, block.size, b.get()->size(),
+                                             !b.get()->readonly(), layout.format, layout.shape,
+                                             layout.strides});
         loan.buffer = std::move(b);
         lent.emplace_back(static_cast<uint32_t>(i), std::move(loan));
     }

@@ -118,8 +118,9 @@ Error ProcessExecutor::spawn(std::unique_ptr<ChildProcess> *out) {
         err_fd = c->output->stderr_write_fd();
     }
     SharedArena *arena = SharedArena::get();
+    c->results = arena ? SharedArena::create("pyctx-results") : nullptr;
     Error err = spawn_child(helper_, sv[1], seg_.fd(), c->wake_fd, arena ? arena->fd() : -1,
-                            &c->pid, out_fd, err_fd);
+                            c->results ? c->results->fd() : -1, &c->pid, out_fd, err_fd);
     ::close(sv[1]);
     if (!err.ok()) return err;
     if (c->output) {

@@ -39,6 +39,7 @@ Error ProcessExecutor::start() {
     {
         SendLock lock(*this);
         child_wake_fd_ = c->wake_fd;
+        child_results_fd_ = c->results ? c->results->fd() : -1;
         child_alive_ = true;
     }
     {
@@ -172,7 +173,7 @@ bool ProcessExecutor::drain() {
                 continue;
             }
             Arrived &a = arrived_.emplace_back();
-            a.ok = wire::decode_completion(rd, &a.id, &a.out);
+            a.ok = wire::decode_completion(rd, &a.id, &a.out, &a.block, &a.has_block);
         }
         if (arrived_.empty()) break;
         {
@@ -184,6 +185,7 @@ bool ProcessExecutor::drain() {
                 // Its slot, if it had one, was left (ringed or abandoned).
                 if (it->second.slot >= 0) free_slot_locked(it->second.slot);
                 inflight_.erase(it);
+                if (a.ok && a.has_block) map_result_locked(a.block, &a.out);
             }
         }
         // A submitter that found the lock taken left its request to us.
@@ -253,6 +255,7 @@ bool ProcessExecutor::child_died() {
         // it held crashes with it (its callers' slots are given up).
         SendLock lock(*this);
         child_alive_ = false;
+        child_results_fd_ = -1;  // its arena closes with it; mappings stay
         outbox_.clear();
         outbox_pending_.store(false, std::memory_order_relaxed);
         interrupts_after_send_.clear();
@@ -303,6 +306,7 @@ bool ProcessExecutor::child_died() {
         SendLock lock(*this);
         env_floor_ = ctx_.new_env_id();  // envs of the dead child fail as closed
         child_wake_fd_ = child_->wake_fd;
+        child_results_fd_ = child_->results ? child_->results->fd() : -1;
         child_alive_ = true;
     }
     pump_wanted_.store(true, std::memory_order_relaxed);  // what waited for it
@@ -339,6 +343,7 @@ void ProcessExecutor::finish_io() {
     {
         SendLock lock(*this);
         child_alive_ = false;
+        child_results_fd_ = -1;  // its arena closes with it; mappings stay
         take_inflight_locked(held);
         slotless_.clear();
     }

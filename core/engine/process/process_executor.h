@@ -61,6 +61,9 @@ struct ChildProcess {
     std::atomic<uint32_t> exited{0};  // futex word: 1 once reaped
     std::thread reaper;
     std::unique_ptr<OutputRelay> output;  // the "log" output option; stops once the child is reaped
+    // The arena the child copies buffer results into (the host maps its
+    // blocks; a mapping outlives the child).
+    std::unique_ptr<SharedArena> results;
 
     ~ChildProcess();
     // Sends `sig` unless the child was reaped already.
@@ -154,6 +157,10 @@ private:
     void buffer_done(uint64_t id, uint32_t index);    // the child's last view went
     void child_let_go_of_buffers();                   // the child ended
     void end_loans(std::vector<LentToChild> &loans, bool copy_back);
+    // A buffer result of the current child: its block mapped here as
+    // out->buffer (read-only), freed in the child when the host lets go.
+    // Under send_mu_, which keeps the child's result arena open.
+    void map_result_locked(const wire::BlockDesc &block, Outcome *out);
     // process_host_calls.cpp
     void start_host_call(uint64_t call_id, std::string_view name, std::string_view args);
     void host_thread_main();
@@ -208,6 +215,7 @@ private:
     std::unordered_set<uint64_t> slotless_;
     bool child_alive_ = false;       // false from the child's death to its successor's start
     int child_wake_fd_ = -1;
+    int child_results_fd_ = -1;  // the current child's result arena (-1: none)
     // Stops sent for requests the child may be running: each gets SIGINT
     // once outbox_ is in the ring (a signal before an earlier stop is read
     // could unwind a request into one already cancelled).
@@ -227,6 +235,8 @@ private:
         uint64_t id = 0;
         Outcome out;
         bool ok = false;
+        bool has_block = false;
+        wire::BlockDesc block;  // a buffer result (has_block)
         Request *r = nullptr;
     };
     std::vector<Arrived> arrived_;  // a batch of completions being delivered

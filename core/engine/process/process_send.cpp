@@ -20,10 +20,10 @@ namespace {
 // the child's memory. Refused with a clear status rather than sent
 // half-described to the child.
 Error not_carried(const Request &r, const std::string &name) {
-    if (r.result_form != ResultForm::buffer) return Error();
-    return Error(Status::unsupported, "the buffer result form is not carried out of process "
-                                      "contexts yet (context '" + name + "'): use a worker or "
-                                      "owngil context for it, or return bytes");
+    if (r.result_form != ResultForm::buffer || SharedArena::get()) return Error();
+    return Error(Status::unsupported, "buffer results cross out of process contexts through "
+                                      "shared memory (memfd), which this system does not "
+                                      "provide (context '" + name + "')");
 }
 
 bool names_an_object(RequestKind k) {
@@ -189,14 +189,19 @@ bool ProcessExecutor::pump_locked(bool io, std::vector<Refused> &refused) {
                 case ProcessControl::Op::drop_env:
                     w.u8(static_cast<uint8_t>(wire::ToChild::drop_env)).u64(c->subject);
                     break;
+                case ProcessControl::Op::free_block:
+                    if (c->generation != generation_.load(std::memory_order_relaxed)) break;
+                    w.u8(static_cast<uint8_t>(wire::ToChild::free_block)).u64(c->subject);
+                    w.u64(c->block_size);
+                    break;
                 case ProcessControl::Op::drop_result:
                     w.u8(static_cast<uint8_t>(wire::ToChild::drop_result)).u64(c->subject);
                     w.u8(static_cast<uint8_t>(c->result_form)).u64(c->object_id);
                     break;
             }
-            send_locked(scratch_);
+            if (!scratch_.empty()) send_locked(scratch_);  // empty: a free for a dead child
             if (c->op == ProcessControl::Op::stop) interrupts_after_send_.push_back(c->subject);
-            sent = true;
+            sent |= !scratch_.empty();
             r->release();
         } else if (r->is_claimed()) {  // cancelled or timed out while queued
             if (!slotless_.empty()) slotless_.erase(r->id);
@@ -411,13 +416,16 @@ bool ProcessExecutor::await_outcome(Request *r, int64_t deadline_ns) {
     uint64_t id = 0;
     uint32_t len = std::min<uint32_t>(s.len, SyncSlot::kPayloadMax);
     wire::Reader rd(s.payload, len);
+    wire::BlockDesc block;
+    bool has_block = false;
     bool ok = static_cast<wire::ToHost>(rd.u8()) == wire::ToHost::complete &&
-              wire::decode_completion(rd, &id, &out) && id == r->id;
+              wire::decode_completion(rd, &id, &out, &block, &has_block) && id == r->id;
     bool ours;
     {
         SendLock lock(*this);
         ours = inflight_.erase(r->id) != 0;
         free_slot_locked(slot);
+        if (ours && ok && has_block) map_result_locked(block, &out);
     }
     if (!ours) return false;  // the child died meanwhile: completed as crashed
     forget_sent(r);

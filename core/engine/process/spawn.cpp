@@ -75,11 +75,15 @@ Error find_process_helper(const std::string &override_path, std::string *out) {
 }
 
 Error spawn_child(const std::string &helper, int control_fd, int segment_fd, int wake_fd,
-                  int arena_fd, pid_t *pid, int stdout_fd, int stderr_fd) {
+                  int arena_fd, int result_arena_fd, pid_t *pid, int stdout_fd,
+                  int stderr_fd) {
     HighFd control(control_fd), segment(segment_fd), wake(wake_fd);
+    if (arena_fd < 0 || result_arena_fd < 0) arena_fd = result_arena_fd = -1;
     HighFd arena(arena_fd >= 0 ? arena_fd : wake_fd);
+    HighFd results(result_arena_fd >= 0 ? result_arena_fd : wake_fd);
     HighFd out(stdout_fd >= 0 ? stdout_fd : 2), err(stderr_fd >= 0 ? stderr_fd : 2);
-    if (control.fd < 0 || segment.fd < 0 || wake.fd < 0 || arena.fd < 0 || out.fd < 0 || err.fd < 0)
+    if (control.fd < 0 || segment.fd < 0 || wake.fd < 0 || arena.fd < 0 || results.fd < 0 ||
+        out.fd < 0 || err.fd < 0)
         return Error(Status::internal, std::string("duplicating the channel: ") + std::strerror(errno));
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
@@ -92,8 +96,11 @@ Error spawn_child(const std::string &helper, int control_fd, int segment_fd, int
     posix_spawn_file_actions_adddup2(&fa, control.fd, kChildControlFd);
     posix_spawn_file_actions_adddup2(&fa, segment.fd, kChildSegmentFd);
     posix_spawn_file_actions_adddup2(&fa, wake.fd, kChildWakeFd);
-    if (arena_fd >= 0) posix_spawn_file_actions_adddup2(&fa, arena.fd, kChildArenaFd);
-    const int last = arena_fd >= 0 ? kChildArenaFd : kChildWakeFd;
+    if (arena_fd >= 0) {
+        posix_spawn_file_actions_adddup2(&fa, arena.fd, kChildArenaFd);
+        posix_spawn_file_actions_adddup2(&fa, results.fd, kChildResultArenaFd);
+    }
+    const int last = arena_fd >= 0 ? kChildResultArenaFd : kChildWakeFd;
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
     posix_spawn_file_actions_addclosefrom_np(&fa, last + 1);
 #endif

@@ -22,6 +22,7 @@ inline constexpr int kChildControlFd = 3;  // the control socket (liveness, star
 inline constexpr int kChildSegmentFd = 4;  // the shared memory segment (memfd)
 inline constexpr int kChildWakeFd = 5;     // eventfd: wakes its asyncio selector
 inline constexpr int kChildArenaFd = 6;    // the shared buffer arena (memfd), when there is one
+inline constexpr int kChildResultArenaFd = 7;  // this child's arena for buffer results (memfd)
 // The file name of the helper.
 inline constexpr const char *kHelperName = "pyctx-process-helper";
 // The first argument the helper expects (anything else: it refuses to run).
@@ -32,11 +33,13 @@ inline constexpr const char *kHelperMagicArg = "--pyctx-process-child";
 // Not found: Status::not_found naming every place looked at.
 Error find_process_helper(const std::string &override_path, std::string *out);
 
-// Starts `helper` with the three channel descriptors. *pid on success.
+// Starts `helper` with the channel descriptors (the arenas: -1 when there
+// are none; both or neither). *pid on success.
 // `stdout_fd` and `stderr_fd` become the child's 1 and 2 (-1: its stdout
 // goes to the host's stderr, its stderr is the host's).
 Error spawn_child(const std::string &helper, int control_fd, int segment_fd, int wake_fd,
-                  int arena_fd, pid_t *pid, int stdout_fd = -1, int stderr_fd = -1);
+                  int arena_fd, int result_arena_fd, pid_t *pid, int stdout_fd = -1,
+                  int stderr_fd = -1);
 
 // "exited with code 3", "was killed by signal 11 (Segmentation fault)".
 std::string describe_wait_status(int status);

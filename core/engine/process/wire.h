@@ -14,11 +14,8 @@
 // Host -> child (request ring):
 //   1 request u8 kind, u64 id, u32 slot, u64 env, u8 result form,
 //             u64 object, u32 count, str target, str text, bytes args,
-//             bytes kwargs, u32 buffers, then per attached buffer:
-//             u64 offset, u64 mapped, u64 len, u8 writable, str format,
-//             u32 ndim, ndim x u64 shape, ndim x u64 strides
-//             (a block of the shared arena, fd 6 in the child: `mapped`
-//             bytes at `offset`, of which `len` are the buffer's)
+//             bytes kwargs, u32 buffers, then a block per attached buffer
+//             (BlockDesc below, in the shared arena: fd 6 in the child)
 //             kind: a RequestKind other than control (call, eval, exec, the
 //             object kinds, the stream kinds; core/request/request.h), with
 //             the Request fields of the same names: target (call: the
@@ -37,11 +34,16 @@
 //   20 drop_result u64 id, u8 result form, u64 object
 //             the host had completed request `id` when its result arrived:
 //             the handle `object` (or the stream `id`) it made is released
+//   21 free_block u64 offset, u64 mapped
+//             the host let go of a result block of the child's arena
 // Child -> host (completion ring):
 //   1 complete u64 id, u32 status, str message, str python_type,
-//              str traceback, bytes value, u64 object
+//              str traceback, bytes value, u64 object, u8 has_block,
+//              [block]
 //              (a completion slot holds the same message; object: the
-//              handle made for a result in object form, else 0)
+//              handle made for a result in object form, else 0; block: a
+//              result in buffer form, copied into the child's result arena,
+//              fd 7 in the child)
 //   2 host_call u64 call, str function name, bytes args (CBOR array)
 //   3 buffer_done u64 id, u32 index
 //             the child's last reference to buffer `index` of request `id`
@@ -59,6 +61,7 @@
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/base/byte_buffer.h"
 #include "core/request/request.h"
@@ -72,6 +75,7 @@ enum class ToChild : uint8_t {
     host_answer = 18,
     close = 19,
     drop_result = 20,
+    free_block = 21,
 };
 
 // The generation part of a child's object ids (see above).
@@ -166,18 +170,60 @@ private:
     bool ok_ = true;
 };
 
-// The `complete` message (in the ring or a completion slot).
-inline bool encode_completion(ByteBuffer &m, uint64_t id, const Outcome &out) {
+// A block of shared memory holding a buffer: `mapped` bytes (whole pages)
+// at `offset` of an arena's memfd, of which the buffer's `len` bytes come
+// first, with their element layout.
+struct BlockDesc {
+    uint64_t offset = 0, mapped = 0, len = 0;
+    bool writable = false;
+    std::string format = "B";
+    std::vector<int64_t> shape, strides;
+};
+
+//   block: u64 offset, u64 mapped, u64 len, u8 writable, str format,
+//          u32 ndim, ndim x u64 shape, ndim x u64 strides
+inline void write_block(Writer &w, const BlockDesc &b) {
+    w.u64(b.offset).u64(b.mapped).u64(b.len).u8(b.writable ? 1 : 0).str(b.format);
+    w.u32(static_cast<uint32_t>(b.shape.size()));
+    for (int64_t d : b.shape) w.u64(static_cast<uint64_t>(d));
+    for (int64_t s : b.strides) w.u64(static_cast<uint64_t>(s));
+}
+
+// False when unreadable or inconsistent (no dimensions, more than Python
+// allows, strides missing, len beyond the mapping).
+inline bool read_block(Reader &rd, BlockDesc *b) {
+    b->offset = rd.u64();
+    b->mapped = rd.u64();
+    b->len = rd.u64();
+    b->writable = rd.u8() != 0;
+    b->format = std::string(rd.str());
+    const uint32_t ndim = rd.u32();
+    if (!rd.ok() || ndim == 0 || ndim > 64 || b->len > b->mapped) return false;
+    b->shape.resize(ndim);
+    b->strides.resize(ndim);
+    for (auto &d : b->shape) d = static_cast<int64_t>(rd.u64());
+    for (auto &s : b->strides) s = static_cast<int64_t>(rd.u64());
+    return rd.ok();
+}
+
+// The `complete` message (in the ring or a completion slot); `result`, for
+// a result in buffer form, is the block of the child's result arena that
+// holds its copy.
+inline bool encode_completion(ByteBuffer &m, uint64_t id, const Outcome &out,
+                              const BlockDesc *result = nullptr) {
     m.clear();
     Writer w(m);
     w.u8(static_cast<uint8_t>(ToHost::complete)).u64(id).u32(static_cast<uint32_t>(out.error.status));
     w.str(out.error.message).str(out.error.python_type).str(out.error.traceback).bytes(out.value);
-    w.u64(out.object_id);
+    w.u64(out.object_id).u8(result ? 1 : 0);
+    if (result) write_block(w, *result);
     return w.ok();
 }
 
-// Reads the fields after the kind byte; false when unreadable.
-inline bool decode_completion(Reader &rd, uint64_t *id, Outcome *out) {
+// Reads the fields after the kind byte; false when unreadable. *has_result
+// tells whether *result was read.
+inline bool decode_completion(Reader &rd, uint64_t *id, Outcome *out, BlockDesc *result,
+                              bool *has_result) {
     *id = rd.u64();
     auto status = static_cast<Status>(rd.u32());
     out->error = Error(status, std::string(rd.str()));
@@ -186,6 +232,8 @@ inline bool decode_completion(Reader &rd, uint64_t *id, Outcome *out) {
     out->error.traceback = rd.str();
     if (!rd.bytes_into(out->value)) return false;
     out->object_id = rd.u64();
+    *has_result = rd.u8() != 0;
+    if (*has_result && !read_block(rd, result)) return false;
     return rd.ok();
 }
 

@@ -2,6 +2,7 @@
 
 #include <Python.h>
 #include <signal.h>
+#include <fcntl.h>
 #include <sys/mman.h>
 
 #include <cstring>
@@ -10,6 +11,7 @@
 #include "core/engine/process/spawn.h"
 #include "core/engine/process/wire.h"
 #include "core/request/buffers.h"
+#include "core/python/buffer_py.h"
 #include "core/python/errors.h"
 #include "core/python/host_calls.h"
 
@@ -45,6 +47,7 @@ bool ChildServer::init(const std::vector<std::string> &paths, const std::string 
                        uint32_t generation, Error *err) {
     py_ = std::make_unique<PyState>(*this);
     py_->objects().number_from(wire::first_object_id(generation));
+    if (fcntl(kChildResultArenaFd, F_GETFD) != -1) results_ = SharedArena::adopt(kChildResultArenaFd);
     if (!py_->init(paths, preload, err)) return false;
     PyRef fn(PyCFunction_New(&sigint_def, nullptr));
     PyRef signal_mod(PyImport_ImportModule("signal"));
@@ -153,8 +156,7 @@ void ChildServer::handle(const ByteBuffer &msg) {
             Error lent = take_buffers(rd, r);
             const bool known_kind = request_kind <= static_cast<uint8_t>(RequestKind::stream_close) &&
                                     request_kind != static_cast<uint8_t>(RequestKind::control);
-            const bool known_form = form <= static_cast<uint8_t>(ResultForm::stream) &&
-                                    form != static_cast<uint8_t>(ResultForm::buffer);
+            const bool known_form = form <= static_cast<uint8_t>(ResultForm::stream);
             if (known_kind) r->kind = static_cast<RequestKind>(request_kind);
             if (known_form) r->result_form = static_cast<ResultForm>(form);
             if (!lent.ok()) {
@@ -197,6 +199,15 @@ void ChildServer::handle(const ByteBuffer &msg) {
             return;
         }
         case wire::ToChild::close: closing_ = true; return;
+        case wire::ToChild::free_block: {
+            const uint64_t offset = rd.u64(), mapped = rd.u64();
+            auto it = result_blocks_.find(offset);
+            if (rd.ok() && it != result_blocks_.end() && it->second == mapped) {
+                results_->free_range(offset, mapped);
+                result_blocks_.erase(it);
+            }
+            return;
+        }
         case wire::ToChild::drop_result: {
             const uint64_t id = rd.u64();
             const uint8_t form = rd.u8();
@@ -239,26 +250,20 @@ void end_child_loan(void *user_data) {
 Error ChildServer::take_buffers(wire::Reader &rd, Request *r) {
     const uint32_t n = rd.u32();
     for (uint32_t i = 0; i < n && rd.ok(); ++i) {
-        const uint64_t offset = rd.u64(), mapped = rd.u64(), len = rd.u64();
-        const bool writable = rd.u8() != 0;
-        const std::string format(rd.str());
-        const uint32_t ndim = rd.u32();
-        if (!rd.ok() || ndim == 0 || ndim > kMaxBufferDims || len > mapped)
+        wire::BlockDesc d;
+        if (!wire::read_block(rd, &d))
             return Error(Status::internal, "unreadable buffer in a request message");
-        std::vector<int64_t> shape(ndim), strides(ndim);
-        for (auto &d : shape) d = static_cast<int64_t>(rd.u64());
-        for (auto &s : strides) s = static_cast<int64_t>(rd.u64());
-        if (!rd.ok()) return Error(Status::internal, "unreadable buffer in a request message");
-        void *p = mmap(nullptr, mapped, PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED,
-                       kChildArenaFd, static_cast<off_t>(offset));
+        void *p = mmap(nullptr, d.mapped, PROT_READ | (d.writable ? PROT_WRITE : 0), MAP_SHARED,
+                       kChildArenaFd, static_cast<off_t>(d.offset));
         if (p == MAP_FAILED) {
             return Error(Status::no_memory, std::string("mapping a lent buffer in the child: ") +
                                                 std::strerror(errno));
         }
-        auto *loan = new ChildLoan{this, r->id, i, p, mapped};
-        Buffer *b = Buffer::lend(p, len, writable, end_child_loan, loan);
-        Error e = b->set_format(format);
-        if (e.ok()) e = b->set_shape(static_cast<int>(ndim), shape.data(), strides.data());
+        auto *loan = new ChildLoan{this, r->id, i, p, d.mapped};
+        Buffer *b = Buffer::lend(p, d.len, d.writable, end_child_loan, loan);
+        Error e = b->set_format(d.format);
+        if (e.ok())
+            e = b->set_shape(static_cast<int>(d.shape.size()), d.shape.data(), d.strides.data());
         b->freeze();
         r->buffers.add(b);  // the request's reference
         b->release();
@@ -324,16 +329,64 @@ void ChildServer::clear_pending_interrupt(Request *r) {
 // completions and host calls
 
 void ChildServer::complete(Request *r, Outcome &&out) {
-    // Lost the claim (the host stopped it): a handle or stream made for
-    // this result would never reach the host, so it goes now.
-    if (!r->claim()) return py_->drop_unclaimed(*r, out.object_id);
-    send_completion(r, out);
+    if (r->claim()) {
+        send_completion(r, out);
+    } else {
+        // Lost the claim (the host stopped it): a handle or stream made for
+        // this result would never reach the host, so it goes now.
+        py_->drop_unclaimed(*r, out.object_id);
+    }
+    if (out.buffer) {
+        // The host has its copy (or never will): the Python view goes now,
+        // on this thread, which holds the GIL.
+        out.buffer = BufferRef();
+        release_host_views(*ledger_);
+    }
+}
+
+Error ChildServer::copy_result_out(const Buffer &b, wire::BlockDesc *out) {
+    auto *view = static_cast<Py_buffer *>(b.hold());
+    const size_t len = static_cast<size_t>(view->len);
+    if (!results_)
+        return Error(Status::unsupported, "buffer results cross out of process contexts through "
+                                          "shared memory (memfd), which this system does not "
+                                          "provide");
+    SharedArena::Block block = results_->allocate(len);
+    if (!block)
+        return Error(Status::no_memory,
+                     "out of shared memory for a buffer result of " + std::to_string(len) + " bytes");
+    const bool copied = PyBuffer_ToContiguous(block.data, view, view->len, 'C') == 0;
+    SharedArena::unmap(block);  // the host maps it; this side only frees it later
+    if (!copied) {
+        results_->free_range(block.offset, block.size);
+        return Error(Status::encode, "copying the buffer result failed: " + take_python_error_text());
+    }
+    result_blocks_.emplace(block.offset, block.size);
+    BufferLayout layout = b.layout();
+    layout.strides.clear();  // the copy is C-contiguous
+    layout_finish(&layout);
+    *out = wire::BlockDesc{block.offset, block.size, len, false, layout.format, layout.shape,
+                           layout.strides};
+    return {};
 }
 
 void ChildServer::send_completion(const Request *r, const Outcome &out) {
     const uint64_t id = r->id;
     static thread_local ByteBuffer m;  // keeps its capacity: no allocation per completion
-    bool encoded = wire::encode_completion(m, id, out);
+    // A buffer result travels as a copy in the result arena.
+    wire::BlockDesc block;
+    Outcome copy_failed;
+    const Outcome *o = &out;
+    bool has_block = false;
+    if (out.buffer) {
+        Error e = copy_result_out(*out.buffer.get(), &block);
+        has_block = e.ok();
+        if (!has_block) {
+            copy_failed.error = std::move(e);
+            o = &copy_failed;
+        }
+    }
+    bool encoded = wire::encode_completion(m, id, *o, has_block ? &block : nullptr);
     if (!encoded || m.size() > seg_.to_host().max_payload()) {
         std::string why = encoded ? "the result (" + std::to_string(out.value.size()) +
                                        " bytes of CBOR) exceeds what a process context carries "

@@ -16,12 +16,14 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "core/base/shared_arena.h"
 #include "core/base/spin_lock.h"
 #include "core/engine/process/segment.h"
 #include "core/engine/process/wire.h"
@@ -86,9 +88,8 @@ public:
     void add_task(Request *r) override;
     Request *take_task(uint64_t id) override;
     int wake_fd() const override { return wake_fd_; }
-    // The host refuses borrowed buffers for process contexts (shared memory
-    // comes later): no request here names one or asks for a view, so this
-    // ledger only ever counts zero.
+    // Counts the views of buffers the host lent; the views of buffer results
+    // are released as soon as their copy is in the result arena.
     const std::shared_ptr<BufferLedger> &buffer_ledger() override { return ledger_; }
 
     // ---- HostCallWaiter ----
@@ -106,6 +107,11 @@ private:
     void write_out(const ByteBuffer &msg);
     // Maps the buffers a request message describes into r->buffers.
     Error take_buffers(wire::Reader &rd, Request *r);
+    // Copies a buffer result (a Python view) into a block of the result
+    // arena, C-contiguous, and describes it for the host.
+    Error copy_result_out(const Buffer &view, wire::BlockDesc *out);
+    std::unique_ptr<SharedArena> results_;         // fd 7, when the host gave one
+    std::map<uint64_t, uint64_t> result_blocks_;   // offset -> mapped, until the host frees it
     void send_completion(const Request *r, const Outcome &out);
     // Puts the encoded completion into slot `index` if its caller waits
     // there; false when it must go through the ring instead.

@@ -178,7 +178,7 @@ ERL_NIF_TERM nif_context_info(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[
     ERL_NIF_TERM keys[] = {ATOM_name,      ATOM_mode,      ATOM_closed,   ATOM_completed,
                            ATOM_failed,    ATOM_cancelled, ATOM_timed_out, ATOM_queue_depth,
                            ATOM_thread_id, ATOM_closed_requests, ATOM_memory_used,
-                           ATOM_memory_limit};
+                           ATOM_memory_limit, ATOM_live_objects};
     ERL_NIF_TERM values[] = {
         make_binary_str(env, pyctx_context_name(res->ctx)),
         mode_atom(pyctx_context_mode(res->ctx)),
@@ -192,6 +192,7 @@ ERL_NIF_TERM nif_context_info(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[
         enif_make_uint64(env, stats.closed),
         enif_make_uint64(env, stats.memory_used),
         enif_make_uint64(env, stats.memory_limit),
+        enif_make_uint64(env, stats.live_objects),
     };
     ERL_NIF_TERM map;
     enif_make_map_from_arrays(env, keys, values, sizeof keys / sizeof keys[0], &map);

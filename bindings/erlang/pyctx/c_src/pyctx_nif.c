@@ -13,6 +13,7 @@
 #include "nif_common.h"
 #include "nif_context.h"
 #include "nif_host.h"
+#include "nif_object.h"
 #include "nif_process.h"
 #include "nif_request.h"
 #include "nif_talk.h"
@@ -118,7 +119,7 @@ static int load(ErlNifEnv *env, void **priv_data, ERL_NIF_TERM load_info) {
     if (!pin_shared_object()) return 1;
     make_libpython_global();
     if (!context_resources_open(env) || !request_resources_open(env) ||
-        !host_resources_open(env))
+        !host_resources_open(env) || !object_resources_open(env))
         return 2;
     return 0;
 }
@@ -146,6 +147,10 @@ static ErlNifFunc nif_funcs[] = {
     {"call", 7, nif_call, 0},
     {"eval", 5, nif_eval, 0},
     {"exec", 4, nif_exec, 0},
+    {"request", 9, nif_request, 0},
+    {"object_info", 1, nif_object_info, 0},
+    {"lend", 3, nif_lend, 0},
+    {"buffer_stats", 1, nif_buffer_stats, 0},
     {"abandon", 1, nif_abandon, 0},
     {"cancel", 1, nif_cancel, 0},
     {"request_state", 1, nif_request_state, 0},

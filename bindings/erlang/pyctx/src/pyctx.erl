@@ -27,13 +27,18 @@
          eval_async/2, eval_async/3, eval_async/4,
          exec_async/2, exec_async/3,
          await/1, await/2, cancel/1,
+         object_call/2, object_call/3, method_call/3, method_call/4,
+         getattr/2, getattr/3, release/1, release/2,
+         object_call_async/2, object_call_async/3, method_call_async/3, method_call_async/4,
+         getattr_async/2, getattr_async/3, release_async/1, object_info/1,
          register_function/2, unregister_function/1,
          store_put/2, store_get/1, store_cas/3, store_delete/1, store_delete/2,
          store_keys/0, store_keys/1,
          forward_logging/1, forward_logging/2, stop_forwarding_logging/0,
          default_context/0, ensure_runtime/0, runtime_state/0, versions/0]).
 
--export_type([context/0, env/0, target/0, request/0, value/0, reason/0,
+-export_type([context/0, env/0, target/0, request/0, value/0, reason/0, object/0,
+              object_opts/0, result_form/0,
               context_opts/0, call_opts/0, eval_opts/0, name/0]).
 
 %% A context handle (a NIF resource): freed, and its context closed, when no
@@ -45,7 +50,16 @@
 -type target() :: context() | env().
 %% A pending asynchronous request; the reply message carries it.
 -opaque request() :: reference().
+%% A handle to a live Python object in one context (a NIF resource): its
+%% Python reference is dropped when the handle is garbage collected, or by
+%% release/1. Pass it in arguments (nested anywhere) to hand Python the
+%% object itself.
+-opaque object() :: reference().
 -type value() :: term().
+%% What a call, eval or object request returns: the value (default), a
+%% handle to the result (`object'), or the bytes of a buffer-protocol
+%% result without a copy (`buffer': a binary over Python's memory).
+-type result_form() :: value | object | buffer.
 -type name() :: atom() | binary() | string().
 -type reason() :: timeout | cancelled | closed | not_running | queue_full
                 | {python, Type :: binary(), Message :: binary(), Traceback :: binary()}
@@ -68,8 +82,10 @@
                           restrict_files => boolean(),
                           allow_paths => [{iodata(), read_only | read_write}]}.
 -type call_opts() :: #{kwargs => #{atom() | binary() => value()} | [{atom() | binary(), value()}],
-                       timeout => timeout_ms()}.
--type eval_opts() :: #{timeout => timeout_ms()}.
+                       timeout => timeout_ms(),
+                       result => result_form()}.
+-type eval_opts() :: #{timeout => timeout_ms(), result => result_form()}.
+-type object_opts() :: call_opts().
 
 %% The timeout of the synchronous calls, as gen_server:call/2 has.
 -define(DEFAULT_TIMEOUT, 5000).
@@ -182,11 +198,9 @@ call(Ctx, Module, Function, Args) ->
 -spec call(context(), name(), name(), [value()], call_opts()) ->
           {ok, value()} | {error, reason()}.
 call(Ctx, Module, Function, Args, Opts) when is_map(Opts) ->
-    check_options(Opts, [kwargs, timeout]),
+    check_options(Opts, [kwargs, timeout, result]),
     Timeout = check_timeout(maps:get(timeout, Opts, ?DEFAULT_TIMEOUT)),
-    wait(pyctx_nif:call(Ctx, Module, Function, Args, maps:get(kwargs, Opts, []), ?NO_DEADLINE,
-                        owner()),
-         Timeout).
+    wait(submit_call(Ctx, Module, Function, Args, Opts, ?NO_DEADLINE), Timeout).
 
 %% @doc Evaluates a Python expression.
 -spec eval(target(), iodata()) -> {ok, value()} | {error, reason()}.
@@ -200,13 +214,13 @@ eval(Target, Expression) ->
 eval(Target, Expression, Bindings) ->
     eval(Target, Expression, Bindings, #{}).
 
-%% @doc eval/3 with options: `timeout'.
+%% @doc eval/3 with options: `timeout', `result'.
 -spec eval(target(), iodata(), #{atom() | binary() => value()}, eval_opts()) ->
           {ok, value()} | {error, reason()}.
 eval(Target, Expression, Bindings, Opts) when is_map(Opts) ->
-    check_options(Opts, [timeout]),
+    check_options(Opts, [timeout, result]),
     Timeout = check_timeout(maps:get(timeout, Opts, ?DEFAULT_TIMEOUT)),
-    wait(pyctx_nif:eval(Target, Expression, Bindings, ?NO_DEADLINE, owner()), Timeout).
+    wait(submit_eval(Target, Expression, Bindings, Opts, ?NO_DEADLINE), Timeout).
 
 %% @doc Executes Python statements (in the context's default namespace, or
 %% in an env).
@@ -236,9 +250,9 @@ call_async(Ctx, Module, Function, Args) ->
 -spec call_async(context(), name(), name(), [value()], call_opts()) ->
           {ok, request()} | {error, reason()}.
 call_async(Ctx, Module, Function, Args, Opts) when is_map(Opts) ->
-    check_options(Opts, [kwargs, timeout]),
-    submitted(pyctx_nif:call(Ctx, Module, Function, Args, maps:get(kwargs, Opts, []),
-                             library_timeout(maps:get(timeout, Opts, infinity)), owner())).
+    check_options(Opts, [kwargs, timeout, result]),
+    submitted(submit_call(Ctx, Module, Function, Args, Opts,
+                          library_timeout(maps:get(timeout, Opts, infinity)))).
 
 -spec eval_async(target(), iodata()) -> {ok, request()} | {error, reason()}.
 eval_async(Target, Expression) ->
@@ -250,9 +264,9 @@ eval_async(Target, Expression, Bindings) ->
 
 -spec eval_async(target(), iodata(), map(), eval_opts()) -> {ok, request()} | {error, reason()}.
 eval_async(Target, Expression, Bindings, Opts) when is_map(Opts) ->
-    check_options(Opts, [timeout]),
-    submitted(pyctx_nif:eval(Target, Expression, Bindings,
-                             library_timeout(maps:get(timeout, Opts, infinity)), owner())).
+    check_options(Opts, [timeout, result]),
+    submitted(submit_eval(Target, Expression, Bindings, Opts,
+                          library_timeout(maps:get(timeout, Opts, infinity)))).
 
 %% @doc Submits statements; the reply is `{pyctx, Ref, ok | {error, Reason}}'.
 -spec exec_async(target(), iodata()) -> {ok, request()} | {error, reason()}.
@@ -315,6 +329,139 @@ wait_sent(Ref) ->
 
 flush_reply(Ref) ->
     receive {pyctx, Ref, _} -> ok after 0 -> ok end.
+
+%%% ---------------------------------------------------------------------
+%%% Object handles
+%%% ---------------------------------------------------------------------
+%%
+%% `call(Ctx, M, F, Args, #{result => object})' (and eval, and every
+%% function below) returns `{ok, Object}', a handle to the live Python
+%% result in that context. Its Python reference is dropped when the handle
+%% is garbage collected or by release/1; afterwards, on another context,
+%% or once its context is closed, every use is `{error, Reason}'
+%% (`{invalid_argument, Msg}' released, `{decode, Msg}' as an argument of
+%% another context, `closed'). Options as for call/5: `kwargs', `timeout',
+%% `result'. Requests on one context run in order, so a release made after
+%% a call runs after it.
+
+%% @equiv object_call(Object, Args, #{})
+-spec object_call(object(), [value()]) -> {ok, value()} | {error, reason()}.
+object_call(Object, Args) ->
+    object_call(Object, Args, #{}).
+
+%% @doc `Object(*Args, **Kwargs)'.
+-spec object_call(object(), [value()], object_opts()) -> {ok, value()} | {error, reason()}.
+object_call(Object, Args, Opts) when is_map(Opts) ->
+    object_sync(object_call, Object, undefined, Args, Opts, [kwargs, timeout, result]).
+
+%% @equiv method_call(Object, Method, Args, #{})
+-spec method_call(object(), name(), [value()]) -> {ok, value()} | {error, reason()}.
+method_call(Object, Method, Args) ->
+    method_call(Object, Method, Args, #{}).
+
+%% @doc `Object.Method(*Args, **Kwargs)'.
+-spec method_call(object(), name(), [value()], object_opts()) ->
+          {ok, value()} | {error, reason()}.
+method_call(Object, Method, Args, Opts) when is_map(Opts) ->
+    object_sync(method_call, Object, Method, Args, Opts, [kwargs, timeout, result]).
+
+%% @equiv getattr(Object, Name, #{})
+-spec getattr(object(), name()) -> {ok, value()} | {error, reason()}.
+getattr(Object, Name) ->
+    getattr(Object, Name, #{}).
+
+%% @doc `Object.Name'. Options: `timeout', `result'.
+-spec getattr(object(), name(), object_opts()) -> {ok, value()} | {error, reason()}.
+getattr(Object, Name, Opts) when is_map(Opts) ->
+    object_sync(getattr, Object, Name, [], Opts, [timeout, result]).
+
+%% @equiv release(Object, #{})
+-spec release(object()) -> ok | {error, reason()}.
+release(Object) ->
+    release(Object, #{}).
+
+%% @doc Drops the object's Python reference now (instead of at garbage
+%% collection) and waits for it. The handle counts as released from the
+%% submission on, even if the wait times out. Options: `timeout'.
+-spec release(object(), #{timeout => timeout_ms()}) -> ok | {error, reason()}.
+release(Object, Opts) when is_map(Opts) ->
+    object_sync(release, Object, undefined, [], Opts, [timeout]).
+
+-spec object_call_async(object(), [value()]) -> {ok, request()} | {error, reason()}.
+object_call_async(Object, Args) ->
+    object_call_async(Object, Args, #{}).
+
+%% @doc object_call/3 answered by message, like call_async/5.
+-spec object_call_async(object(), [value()], object_opts()) ->
+          {ok, request()} | {error, reason()}.
+object_call_async(Object, Args, Opts) when is_map(Opts) ->
+    object_async(object_call, Object, undefined, Args, Opts, [kwargs, timeout, result]).
+
+-spec method_call_async(object(), name(), [value()]) -> {ok, request()} | {error, reason()}.
+method_call_async(Object, Method, Args) ->
+    method_call_async(Object, Method, Args, #{}).
+
+-spec method_call_async(object(), name(), [value()], object_opts()) ->
+          {ok, request()} | {error, reason()}.
+method_call_async(Object, Method, Args, Opts) when is_map(Opts) ->
+    object_async(method_call, Object, Method, Args, Opts, [kwargs, timeout, result]).
+
+-spec getattr_async(object(), name()) -> {ok, request()} | {error, reason()}.
+getattr_async(Object, Name) ->
+    getattr_async(Object, Name, #{}).
+
+-spec getattr_async(object(), name(), object_opts()) -> {ok, request()} | {error, reason()}.
+getattr_async(Object, Name, Opts) when is_map(Opts) ->
+    object_async(getattr, Object, Name, [], Opts, [timeout, result]).
+
+%% @doc release/1 answered by message: `{pyctx, Ref, ok | {error, Reason}}'.
+-spec release_async(object()) -> {ok, request()} | {error, reason()}.
+release_async(Object) ->
+    object_async(release, Object, undefined, [], #{}, []).
+
+%% @doc The handle's id in its context, whether it may still be used (not
+%% released, context open), and its context's name.
+-spec object_info(object()) -> #{id := non_neg_integer(), alive := boolean(),
+                                 context := binary()}.
+object_info(Object) ->
+    pyctx_nif:object_info(Object).
+
+object_sync(Kind, Object, A1, Args, Opts, Allowed) ->
+    check_options(Opts, Allowed),
+    Timeout = check_timeout(maps:get(timeout, Opts, ?DEFAULT_TIMEOUT)),
+    wait(submit_object(Kind, Object, A1, Args, Opts, ?NO_DEADLINE), Timeout).
+
+object_async(Kind, Object, A1, Args, Opts, Allowed) ->
+    check_options(Opts, Allowed),
+    submitted(submit_object(Kind, Object, A1, Args, Opts,
+                            library_timeout(maps:get(timeout, Opts, infinity)))).
+
+submit_object(Kind, Object, A1, Args, Opts, Deadline) ->
+    pyctx_nif:request(Kind, Object, A1, undefined, Args, maps:get(kwargs, Opts, []),
+                      result_form(Opts), Deadline, owner()).
+
+%% The one-call path serves plain values; other result forms need a
+%% request object.
+submit_call(Ctx, Module, Function, Args, Opts, Deadline) ->
+    Kwargs = maps:get(kwargs, Opts, []),
+    case result_form(Opts) of
+        value -> pyctx_nif:call(Ctx, Module, Function, Args, Kwargs, Deadline, owner());
+        Form -> pyctx_nif:request(call, Ctx, Module, Function, Args, Kwargs, Form, Deadline,
+                                  owner())
+    end.
+
+submit_eval(Target, Expression, Bindings, Opts, Deadline) ->
+    case result_form(Opts) of
+        value -> pyctx_nif:eval(Target, Expression, Bindings, Deadline, owner());
+        Form -> pyctx_nif:request(eval, Target, Expression, undefined, [], Bindings, Form,
+                                  Deadline, owner())
+    end.
+
+result_form(Opts) ->
+    case maps:get(result, Opts, value) of
+        Form when Form =:= value; Form =:= object; Form =:= buffer -> Form;
+        Other -> error({bad_option, {result, Other}})
+    end.
 
 %%% ---------------------------------------------------------------------
 %%% Host functions: Python calling Erlang

@@ -16,6 +16,7 @@
 #include "nif_object.h"
 #include "nif_process.h"
 #include "nif_request.h"
+#include "nif_stream.h"
 #include "nif_talk.h"
 
 /* runtime_init(Paths) -> ok | {error, Reason}. Dirty IO: starting Python
@@ -119,7 +120,8 @@ static int load(ErlNifEnv *env, void **priv_data, ERL_NIF_TERM load_info) {
     if (!pin_shared_object()) return 1;
     make_libpython_global();
     if (!context_resources_open(env) || !request_resources_open(env) ||
-        !host_resources_open(env) || !object_resources_open(env))
+        !host_resources_open(env) || !object_resources_open(env) ||
+        !stream_resources_open(env))
         return 2;
     return 0;
 }
@@ -151,6 +153,10 @@ static ErlNifFunc nif_funcs[] = {
     {"object_info", 1, nif_object_info, 0},
     {"lend", 3, nif_lend, 0},
     {"buffer_stats", 1, nif_buffer_stats, 0},
+    {"stream_open", 7, nif_stream_open, 0},
+    {"stream_demand", 2, nif_stream_demand, 0},
+    {"stream_cancel", 1, nif_stream_cancel, 0},
+    {"stream_pull", 1, nif_stream_pull, 0},
     {"abandon", 1, nif_abandon, 0},
     {"cancel", 1, nif_cancel, 0},
     {"request_state", 1, nif_request_state, 0},

@@ -31,6 +31,9 @@
          getattr/2, getattr/3, release/1, release/2,
          object_call_async/2, object_call_async/3, method_call_async/3, method_call_async/4,
          getattr_async/2, getattr_async/3, release_async/1, object_info/1,
+         call_stream/4, call_stream/5, eval_stream/2, eval_stream/3, eval_stream/4,
+         object_stream/2, object_stream/3, method_stream/3, method_stream/4,
+         stream_demand/2, stream_cancel/1, stream_next/1, stream_next/2,
          register_function/2, unregister_function/1,
          store_put/2, store_get/1, store_cas/3, store_delete/1, store_delete/2,
          store_keys/0, store_keys/1,
@@ -38,7 +41,7 @@
          default_context/0, ensure_runtime/0, runtime_state/0, versions/0]).
 
 -export_type([context/0, env/0, target/0, request/0, value/0, reason/0, object/0,
-              object_opts/0, result_form/0,
+              object_opts/0, result_form/0, stream/0, stream_opts/0, stream_event/0,
               context_opts/0, call_opts/0, eval_opts/0, name/0]).
 
 %% A context handle (a NIF resource): freed, and its context closed, when no
@@ -86,6 +89,13 @@
                        result => result_form()}.
 -type eval_opts() :: #{timeout => timeout_ms(), result => result_form()}.
 -type object_opts() :: call_opts().
+%% A stream of the items of a generator, async generator or iterator,
+%% owned by the process that opened it (a NIF resource, is_reference/1).
+-opaque stream() :: reference().
+-type stream_opts() :: #{kwargs => #{atom() | binary() => value()} | [{atom() | binary(), value()}],
+                         demand => non_neg_integer()}.
+%% The payload of a `{pyctx_stream, Stream, Event}' message.
+-type stream_event() :: {item, value()} | done | {error, reason()}.
 
 %% The timeout of the synchronous calls, as gen_server:call/2 has.
 -define(DEFAULT_TIMEOUT, 5000).
@@ -462,6 +472,149 @@ result_form(Opts) ->
         Form when Form =:= value; Form =:= object; Form =:= buffer -> Form;
         Other -> error({bad_option, {result, Other}})
     end.
+
+%%% ---------------------------------------------------------------------
+%%% Streams
+%%% ---------------------------------------------------------------------
+%%
+%% call_stream/4,5 (and eval_stream, object_stream, method_stream) open the
+%% result -- a generator, an async generator, any iterator or iterable -- as
+%% a stream owned by the calling process, which receives
+%%
+%%     {pyctx_stream, Stream, {item, Value}}     one per item, in order
+%%     {pyctx_stream, Stream, done}              then exactly one of these
+%%     {pyctx_stream, Stream, {error, Reason}}   two (the end)
+%%
+%% Demand works like `{active, N}': the iterator is never advanced more
+%% times than the credit granted in total (`demand' at open, default 0,
+%% then stream_demand/2). Finding the end takes one advance too, so a
+%% stream of exactly N items granted N reports its end after one more
+%% credit. An exception raised mid-stream ends it `{error, {python, ...}}'
+%% after the items before it; stream_cancel/1 closes the iterator (a
+%% generator's finally blocks run) and ends it `{error, cancelled}'; a
+%% closed context ends it `{error, closed}'. The stream lives until its
+%% end, or until its owner exits (which cancels it), like a port.
+
+%% @equiv call_stream(Ctx, Module, Function, Args, #{})
+-spec call_stream(context(), name(), name(), [value()]) -> {ok, stream()} | {error, reason()}.
+call_stream(Ctx, Module, Function, Args) ->
+    call_stream(Ctx, Module, Function, Args, #{}).
+
+%% @doc Streams the result of `Module.Function(*Args, **Kwargs)'. Options:
+%% `kwargs', `demand' (initial credit, default 0).
+-spec call_stream(context(), name(), name(), [value()], stream_opts()) ->
+          {ok, stream()} | {error, reason()}.
+call_stream(Ctx, Module, Function, Args, Opts) when is_map(Opts) ->
+    open_stream(call, Ctx, Module, Function, Args, Opts, [kwargs, demand]).
+
+-spec eval_stream(target(), iodata()) -> {ok, stream()} | {error, reason()}.
+eval_stream(Target, Expression) ->
+    eval_stream(Target, Expression, #{}, #{}).
+
+-spec eval_stream(target(), iodata(), map()) -> {ok, stream()} | {error, reason()}.
+eval_stream(Target, Expression, Bindings) ->
+    eval_stream(Target, Expression, Bindings, #{}).
+
+%% @doc Streams the value of an expression. Options: `demand'.
+-spec eval_stream(target(), iodata(), map(), #{demand => non_neg_integer()}) ->
+          {ok, stream()} | {error, reason()}.
+eval_stream(Target, Expression, Bindings, Opts) when is_map(Opts) ->
+    check_options(Opts, [demand]),
+    open_stream(eval, Target, Expression, undefined, [], Opts#{kwargs => Bindings}, [kwargs, demand]).
+
+-spec object_stream(object(), [value()]) -> {ok, stream()} | {error, reason()}.
+object_stream(Object, Args) ->
+    object_stream(Object, Args, #{}).
+
+%% @doc Streams the result of `Object(*Args, **Kwargs)'.
+-spec object_stream(object(), [value()], stream_opts()) -> {ok, stream()} | {error, reason()}.
+object_stream(Object, Args, Opts) when is_map(Opts) ->
+    open_stream(object_call, Object, undefined, undefined, Args, Opts, [kwargs, demand]).
+
+-spec method_stream(object(), name(), [value()]) -> {ok, stream()} | {error, reason()}.
+method_stream(Object, Method, Args) ->
+    method_stream(Object, Method, Args, #{}).
+
+%% @doc Streams the result of `Object.Method(*Args, **Kwargs)'.
+-spec method_stream(object(), name(), [value()], stream_opts()) ->
+          {ok, stream()} | {error, reason()}.
+method_stream(Object, Method, Args, Opts) when is_map(Opts) ->
+    open_stream(method_call, Object, Method, undefined, Args, Opts, [kwargs, demand]).
+
+%% @doc Grants `N' more credit: up to `N' more advances of the iterator,
+%% each an item message (or the end). Ignored once the stream ended.
+-spec stream_demand(stream(), non_neg_integer()) -> ok | {error, reason()}.
+stream_demand(Stream, N) when is_integer(N), N >= 0 ->
+    grant(Stream, N).
+
+%% Credit is a 32-bit count in the library.
+grant(Stream, N) when N > ?MAX_LIBRARY_TIMEOUT ->
+    case pyctx_nif:stream_demand(Stream, ?MAX_LIBRARY_TIMEOUT) of
+        ok -> grant(Stream, N - ?MAX_LIBRARY_TIMEOUT);
+        Error -> Error
+    end;
+grant(Stream, N) ->
+    pyctx_nif:stream_demand(Stream, N).
+
+%% @doc Closes the iterator in its context (a generator's finally blocks
+%% run, an async generator is aclose()d). The end message still comes,
+%% exactly once: `{error, cancelled}' unless the stream had ended already.
+-spec stream_cancel(stream()) -> ok | {error, reason()}.
+stream_cancel(Stream) ->
+    pyctx_nif:stream_cancel(Stream).
+
+%% @equiv stream_next(Stream, infinity)
+-spec stream_next(stream()) -> {ok, value()} | done | {error, reason()}.
+stream_next(Stream) ->
+    stream_next(Stream, infinity).
+
+%% @doc The next item, for the owner: takes the next stream message from
+%% the mailbox, granting one credit when none is outstanding. `done' or
+%% `{error, Reason}' at the end (and on every later call); `{error,
+%% timeout}' when nothing came in time (the stream goes on).
+-spec stream_next(stream(), timeout_ms()) -> {ok, value()} | done | {error, reason()}.
+stream_next(Stream, Timeout) ->
+    receive
+        {pyctx_stream, Stream, Event} -> next_reply(Event)
+    after 0 ->
+        case pyctx_nif:stream_pull(Stream) of
+            {ended, End} ->
+                %% the end message was sent before the stream read as ended
+                receive {pyctx_stream, Stream, Event} -> next_reply(Event)
+                after 0 -> End
+                end;
+            idle ->
+                %% nothing owed and nothing on its way: an item that came
+                %% meanwhile is here now; otherwise ask for one
+                receive {pyctx_stream, Stream, Event} -> next_reply(Event)
+                after 0 ->
+                    case pyctx_nif:stream_demand(Stream, 1) of
+                        ok -> next_event(Stream, Timeout);
+                        Error -> Error
+                    end
+                end;
+            owed ->
+                next_event(Stream, Timeout);
+            {error, _} = Error ->
+                Error
+        end
+    end.
+
+next_event(Stream, Timeout) ->
+    receive {pyctx_stream, Stream, Event} -> next_reply(Event)
+    after Timeout -> {error, timeout}
+    end.
+
+next_reply({item, Value}) -> {ok, Value};
+next_reply(End) -> End.
+
+open_stream(Kind, Target, A1, A2, Args, Opts, Allowed) ->
+    check_options(Opts, Allowed),
+    Demand = case maps:get(demand, Opts, 0) of
+                 D when is_integer(D), D >= 0, D =< ?MAX_LIBRARY_TIMEOUT -> D;
+                 D -> error({bad_option, {demand, D}})
+             end,
+    pyctx_nif:stream_open(Kind, Target, A1, A2, Args, maps:get(kwargs, Opts, []), Demand).
 
 %%% ---------------------------------------------------------------------
 %%% Host functions: Python calling Erlang

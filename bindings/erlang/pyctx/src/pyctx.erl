@@ -34,6 +34,7 @@
          call_stream/4, call_stream/5, eval_stream/2, eval_stream/3, eval_stream/4,
          object_stream/2, object_stream/3, method_stream/3, method_stream/4,
          stream_demand/2, stream_cancel/1, stream_next/1, stream_next/2,
+         lend/1, lend/2, buffer_stats/1,
          register_function/2, unregister_function/1,
          store_put/2, store_get/1, store_cas/3, store_delete/1, store_delete/2,
          store_keys/0, store_keys/1,
@@ -42,6 +43,7 @@
 
 -export_type([context/0, env/0, target/0, request/0, value/0, reason/0, object/0,
               object_opts/0, result_form/0, stream/0, stream_opts/0, stream_event/0,
+              buffer/0, lend_opts/0,
               context_opts/0, call_opts/0, eval_opts/0, name/0]).
 
 %% A context handle (a NIF resource): freed, and its context closed, when no
@@ -94,6 +96,11 @@
 -opaque stream() :: reference().
 -type stream_opts() :: #{kwargs => #{atom() | binary() => value()} | [{atom() | binary(), value()}],
                          demand => non_neg_integer()}.
+%% An Erlang binary lent to Python read-only without a copy (a NIF
+%% resource): put it in arguments and Python receives a `memoryview' of the
+%% binary's own bytes.
+-opaque buffer() :: reference().
+-type lend_opts() :: #{format => iodata(), shape => [non_neg_integer()]}.
 %% The payload of a `{pyctx_stream, Stream, Event}' message.
 -type stream_event() :: {item, value()} | done | {error, reason()}.
 
@@ -615,6 +622,45 @@ open_stream(Kind, Target, A1, A2, Args, Opts, Allowed) ->
                  D -> error({bad_option, {demand, D}})
              end,
     pyctx_nif:stream_open(Kind, Target, A1, A2, Args, maps:get(kwargs, Opts, []), Demand).
+
+%%% ---------------------------------------------------------------------
+%%% Borrowed buffers
+%%% ---------------------------------------------------------------------
+%%
+%% lend/1,2 lends a binary to Python without a copy: the buffer it returns,
+%% anywhere in a request's arguments (args, kwargs, eval bindings, nested
+%% in lists and maps), reaches Python as a read-only `memoryview' over the
+%% binary's own bytes. The NIF keeps the binary alive until the loan ends:
+%% the buffer term is gone and every request and Python view of it too (a
+%% view Python keeps in a global keeps the binary). `#{result => buffer}'
+%% is the other direction: a buffer-protocol result (bytes, bytearray,
+%% array.array, a numpy array) comes back as a binary over Python's memory,
+%% which stays pinned until the binary is garbage collected.
+
+%% @equiv lend(Binary, #{})
+-spec lend(binary()) -> {ok, buffer()} | {error, reason()}.
+lend(Binary) ->
+    lend(Binary, #{}).
+
+%% @doc Lends `Binary' read-only. Options: `format', a PEP 3118 / struct
+%% element code such as `<<"d">>' or `<<"<i">>' (default unsigned bytes),
+%% and `shape', a list of dimensions (default one dimension of all
+%% elements); Python sees them as the view's format and shape.
+-spec lend(binary(), lend_opts()) -> {ok, buffer()} | {error, reason()}.
+lend(Binary, Opts) when is_map(Opts) ->
+    check_options(Opts, [format, shape]),
+    pyctx_nif:lend(Binary, maps:get(format, Opts, undefined), maps:get(shape, Opts, [])).
+
+%% @doc Buffer counters of a context: views of lent buffers alive in its
+%% Python now (`lent_views'), buffers lent to it over its life
+%% (`lent_total'), and views of its Python objects held by Erlang binaries
+%% now (`held_views'; the context cannot end its interpreter while any is
+%% held: stop_context then reports `{error, {stuck, _}}').
+-spec buffer_stats(context()) -> #{lent_views := non_neg_integer(),
+                                   lent_total := non_neg_integer(),
+                                   held_views := non_neg_integer()} | {error, reason()}.
+buffer_stats(Ctx) ->
+    pyctx_nif:buffer_stats(Ctx).
 
 %%% ---------------------------------------------------------------------
 %%% Host functions: Python calling Erlang

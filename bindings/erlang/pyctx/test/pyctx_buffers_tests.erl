@@ -207,3 +207,20 @@ result_errors(Ctx) ->
     ?assertMatch({error, {python, <<"ZeroDivisionError">>, _, _}},
                  pyctx:eval(Ctx, <<"1/0">>, #{}, #{result => buffer})),
     ?assertEqual([], pyctx_messages()).
+
+%% The library keeps handles, streams and buffers to in-process contexts
+%% for now: a process context refuses them with a clear error.
+process_context_test() ->
+    {ok, P} = pyctx:start_context(#{mode => process}),
+    try
+        {ok, Buf} = pyctx:lend(<<1, 2, 3>>),
+        ?assertMatch({error, {unsupported, _}}, pyctx:call(P, builtins, sum, [Buf])),
+        ?assertMatch({error, {unsupported, _}},
+                     pyctx:eval(P, <<"b'xyz'">>, #{}, #{result => buffer})),
+        ?assertMatch({error, {unsupported, _}}, pyctx:eval(P, <<"[1]">>, #{}, #{result => object})),
+        {ok, S} = pyctx:eval_stream(P, <<"range(3)">>, #{}, #{demand => 10}),
+        ?assertMatch({error, {unsupported, _}}, pyctx:stream_next(S, 5000)),
+        ?assertEqual({ok, 6}, pyctx:call(P, builtins, sum, [[1, 2, 3]]))
+    after
+        pyctx:stop_context(P)
+    end.

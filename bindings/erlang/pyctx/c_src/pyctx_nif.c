@@ -141,7 +141,7 @@ static ErlNifFunc nif_funcs[] = {
     {"runtime_init", 1, nif_runtime_init, ERL_NIF_DIRTY_JOB_IO_BOUND},
     {"runtime_state", 0, nif_runtime_state, 0},
     {"versions", 0, nif_versions, 0},
-    {"context_start", 8, nif_context_start, ERL_NIF_DIRTY_JOB_IO_BOUND},
+    {"context_start", 9, nif_context_start, ERL_NIF_DIRTY_JOB_IO_BOUND},
     {"context_stop", 2, nif_context_stop, ERL_NIF_DIRTY_JOB_IO_BOUND},
     {"context_info", 1, nif_context_info, 0},
     {"env_new", 1, nif_env_new, ERL_NIF_DIRTY_JOB_IO_BOUND},

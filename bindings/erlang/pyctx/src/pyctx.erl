@@ -81,7 +81,10 @@
                           queue_capacity => non_neg_integer(),
                           owner => pid(),
                           sandbox => sandbox_opts(),
-                          memory_limit => non_neg_integer()}.
+                          memory_limit => non_neg_integer(),
+                          max_restarts => non_neg_integer(),
+                          restart_window => non_neg_integer(),
+                          process_helper => iodata()}.
 -type sandbox_opts() :: #{block_process_creation => boolean(),
                           block_sockets => boolean(),
                           restrict_files => boolean(),
@@ -133,11 +136,19 @@ start_context() ->
 %% audit hook that is no boundary against C code, see the README),
 %% `memory_limit' (bytes, owngil and process contexts: over it Python gets
 %% MemoryError, a process context's cap is its child's address space; a
-%% worker context with a limit is `{error, {unsupported, _}}').
+%% worker context with a limit is `{error, {unsupported, _}}'). Process
+%% contexts also take `max_restarts' (default 0: a crash of the child closes
+%% the context; otherwise a new child is started, the preload run again, up
+%% to that many times within any `restart_window' milliseconds, 0: over the
+%% context's life) and `process_helper' (the helper executable; a path that
+%% is not one is `{error, {not_found, _}}').
 %% Starts the Python runtime first if needed.
 -spec start_context(context_opts()) -> {ok, context()} | {error, reason()}.
 start_context(Opts) when is_map(Opts) ->
-    check_options(Opts, [mode, name, preload, queue_capacity, owner, sandbox, memory_limit]),
+    check_options(Opts, [mode, name, preload, queue_capacity, owner, sandbox, memory_limit,
+                         max_restarts, restart_window, process_helper]),
+    ProcessOpts = {uint32_option(max_restarts, Opts), uint32_option(restart_window, Opts),
+                   maps:get(process_helper, Opts, undefined)},
     {SandboxFlags, AllowPaths} = sandbox_args(maps:get(sandbox, Opts, undefined)),
     Mode = maps:get(mode, Opts, worker),
     case ensure_runtime() of
@@ -149,9 +160,16 @@ start_context(Opts) when is_map(Opts) ->
                                     maps:get(queue_capacity, Opts, 0),
                                     maps:get(owner, Opts, undefined),
                                     SandboxFlags, AllowPaths,
-                                    maps:get(memory_limit, Opts, 0));
+                                    maps:get(memory_limit, Opts, 0),
+                                    ProcessOpts);
         Error ->
             Error
+    end.
+
+uint32_option(Key, Opts) ->
+    case maps:get(Key, Opts, 0) of
+        N when is_integer(N), N >= 0, N =< ?MAX_LIBRARY_TIMEOUT -> N;
+        Other -> error({bad_option, {Key, Other}})
     end.
 
 %% The BEAM ignores SIGCHLD, so the kernel would discard the exit status of

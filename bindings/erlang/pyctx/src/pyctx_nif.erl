@@ -6,7 +6,7 @@
 -module(pyctx_nif).
 
 -export([runtime_init/1, runtime_state/0, versions/0,
-         context_start/8, context_stop/2, context_info/1, env_new/1,
+         context_start/9, context_stop/2, context_info/1, env_new/1,
          owner_new/0, call/7, eval/5, exec/4, request/9, object_info/1,
          lend/3, buffer_stats/1,
          stream_open/7, stream_demand/2, stream_cancel/1, stream_pull/1, abandon/1, cancel/1, request_state/1,
@@ -35,7 +35,7 @@ runtime_init(_Paths) -> ?NOT_LOADED.
 runtime_state() -> ?NOT_LOADED.
 versions() -> ?NOT_LOADED.
 context_start(_Mode, _Name, _Preload, _QueueCapacity, _Owner, _SandboxFlags, _AllowPaths,
-              _MemoryLimit) -> ?NOT_LOADED.
+              _MemoryLimit, _ProcessOptions) -> ?NOT_LOADED.
 context_stop(_Ctx, _TimeoutMs) -> ?NOT_LOADED.
 context_info(_Ctx) -> ?NOT_LOADED.
 env_new(_Ctx) -> ?NOT_LOADED.

@@ -258,12 +258,15 @@ static ERL_NIF_TERM request_reply(ErlNifEnv *env, req_res *req, pyctx_request_t 
         return view_term(env, buf);
     }
     default: {
-        size_t len = 0;
-        const uint8_t *value = pyctx_request_value(preq, &len);
+        /* taken, so that the request term keeps no copy of the value */
+        pyctx_bytes_t value = {0};
+        err = pyctx_request_take_value(preq, &value);
+        if (err != NULL) return error_tuple_consume(env, err);
         ERL_NIF_TERM term;
         char error[256];
-        if (!decode_cbor(env, value, len, &term, error, sizeof error))
-            return error_message_tuple(env, ATOM_decode, error);
+        int ok = decode_cbor(env, value.data, value.len, &term, error, sizeof error);
+        pyctx_bytes_free(&value);
+        if (!ok) return error_message_tuple(env, ATOM_decode, error);
         return enif_make_tuple2(env, ATOM_ok, term);
     }
     }
@@ -280,8 +283,17 @@ static void on_request_done(void *user_data, pyctx_request_t *preq) {
         enif_send(NULL, &req->owner->pid, env, msg);
         atomic_store(&req->state, REQ_SENT);
         enif_clear_env(env);
+    } else if (req->kind == REQ_KIND_OBJECT || req->kind == REQ_KIND_BUFFER) {
+        /* Abandoned: release the result now rather than when the request
+         * term is collected (a held view would keep its context from
+         * closing). */
+        pyctx_object_t *obj = NULL;
+        pyctx_buffer_t *buf = NULL;
+        if (req->kind == REQ_KIND_OBJECT) pyctx_error_free(pyctx_request_take_object(preq, &obj));
+        else pyctx_error_free(pyctx_request_take_buffer(preq, &buf));
+        pyctx_object_free(obj);
+        pyctx_buffer_free(buf);
     }
-    /* An object or view nobody takes is released with the request. */
     owner_unlink(req->owner, req);
     if (req->env != NULL) {
         enif_release_resource(req->env);

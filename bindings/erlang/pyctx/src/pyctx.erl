@@ -73,7 +73,9 @@
                 %% a process context's child died; the binary names its pid
                 %% and the signal or exit code
                 | {crashed, binary()}
-                | no_reply.
+                | no_reply
+                %% stream_next/1,2 called by a process that does not own the stream
+                | not_owner.
 -type timeout_ms() :: non_neg_integer() | infinity.
 -type context_opts() :: #{mode => worker | owngil | process,
                           name => name(),

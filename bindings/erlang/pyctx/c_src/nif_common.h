@@ -29,7 +29,13 @@ typedef struct env_res {
  * compare-and-swap decides. */
 enum { REQ_PENDING = 0, REQ_SENDING = 1, REQ_SENT = 2, REQ_ABANDONED = 3 };
 /* What a successful reply carries: the value, or just `ok` (exec). */
-enum { REQ_KIND_VALUE = 0, REQ_KIND_EXEC = 1 };
+enum {
+    REQ_KIND_VALUE = 0,   /* {ok, Value} */
+    REQ_KIND_EXEC = 1,    /* ok */
+    REQ_KIND_OBJECT = 2,  /* {ok, Object}: result form object */
+    REQ_KIND_BUFFER = 3,  /* {ok, Binary}: result form buffer, a resource binary */
+    REQ_KIND_RELEASE = 4  /* ok: an object release */
+};
 
 struct req_res;
 
@@ -50,10 +56,37 @@ typedef struct req_res {
     env_res *env;       /* kept until completion; NULL for the default namespace */
     owner_res *owner;   /* kept for the resource's life */
     struct req_res *prev, *next; /* in owner->pending until completion */
+    /* The request object, for requests made with one (objects, buffers,
+     * result forms); NULL for the one-call functions. Freed by the
+     * destructor: by then it is done (or was never accepted). */
+    pyctx_request_t *preq;
     uint64_t id;
     int kind;
     atomic_int state;
 } req_res;
+
+/* An object handle: a live Python object in one context. The destructor
+ * frees the handle, which releases the Python reference (on the context
+ * thread, later) unless it was released explicitly. Keeps its context
+ * alive, as an env does. */
+typedef struct obj_res {
+    pyctx_object_t *obj;
+    ctx_res *ctx;
+} obj_res;
+
+/* An Erlang binary lent to Python read-only, without a copy. The binary is
+ * kept alive by a process-independent env that the buffer's finalizer
+ * frees once the loan ends (the handle freed by the destructor, and every
+ * request and Python view of it gone). */
+typedef struct lend_res {
+    pyctx_buffer_t *buf;
+} lend_res;
+
+/* A view of a Python buffer-protocol result, pinned while the resource
+ * binary made from it lives. */
+typedef struct view_res {
+    pyctx_buffer_t *buf;
+} view_res;
 
 /* A pending Python -> Erlang host call; answered exactly once. */
 typedef struct host_call_res {
@@ -65,11 +98,17 @@ extern ErlNifResourceType *ENV_TYPE;
 extern ErlNifResourceType *REQ_TYPE;
 extern ErlNifResourceType *OWNER_TYPE;
 extern ErlNifResourceType *HOST_CALL_TYPE;
+extern ErlNifResourceType *OBJ_TYPE;
+extern ErlNifResourceType *LEND_TYPE;
+extern ErlNifResourceType *VIEW_TYPE;
+extern ErlNifResourceType *STREAM_TYPE;
 
 /* Resource type set-up, one per source file; 0 on failure. */
 int context_resources_open(ErlNifEnv *env);
 int request_resources_open(ErlNifEnv *env);
 int host_resources_open(ErlNifEnv *env);
+int object_resources_open(ErlNifEnv *env);
+int stream_resources_open(ErlNifEnv *env);
 
 /* The reason term of an error (without the {error, _} wrapper):
  *   timeout | cancelled | closed | not_running | queue_full

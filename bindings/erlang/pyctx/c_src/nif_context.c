@@ -99,6 +99,28 @@ static pyctx_error_t *set_text_option(ErlNifEnv *env, ERL_NIF_TERM term,
     return err;
 }
 
+/* {MaxRestarts, WindowMs, Helper}: the restart policy and the helper
+ * executable of process contexts (ignored by other modes). Helper is
+ * `undefined` for the library's default. */
+static pyctx_error_t *apply_process_options(ErlNifEnv *env, ERL_NIF_TERM term,
+                                            pyctx_context_options_t *options, int *badarg) {
+    int arity;
+    const ERL_NIF_TERM *items;
+    unsigned max_restarts, window_ms;
+    if (!enif_get_tuple(env, term, &arity, &items) || arity != 3 ||
+        !enif_get_uint(env, items[0], &max_restarts) || !enif_get_uint(env, items[1], &window_ms)) {
+        *badarg = 1;
+        return NULL;
+    }
+    pyctx_error_t *err = NULL;
+    if (max_restarts > 0 || window_ms > 0)
+        err = pyctx_context_options_set_restart(options, max_restarts, window_ms);
+    if (err == NULL)
+        err = set_text_option(env, items[2], options, pyctx_context_options_set_process_helper,
+                              badarg);
+    return err;
+}
+
 ERL_NIF_TERM nif_context_start(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]) {
     (void)argc;
     ErlNifUInt64 capacity;
@@ -121,6 +143,7 @@ ERL_NIF_TERM nif_context_start(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv
         err = pyctx_context_options_set_queue_capacity(options, (size_t)capacity);
     if (err == NULL && !badarg)
         err = apply_context_limits(env, argv[5], argv[6], argv[7], options, &badarg);
+    if (err == NULL && !badarg) err = apply_process_options(env, argv[8], options, &badarg);
     pyctx_context_t *ctx = NULL;
     if (err == NULL && !badarg) err = pyctx_context_create(options, &ctx);
     pyctx_context_options_free(options);
@@ -175,10 +198,14 @@ ERL_NIF_TERM nif_context_info(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[
     memset(&stats, 0, sizeof stats);
     pyctx_error_t *err = pyctx_context_stats(res->ctx, &stats, sizeof stats);
     if (err != NULL) return error_tuple_consume(env, err);
+    uint64_t child_pid = 0;
+    uint32_t restarts = 0;
+    pyctx_error_free(pyctx_context_process_info(res->ctx, &child_pid, &restarts));
     ERL_NIF_TERM keys[] = {ATOM_name,      ATOM_mode,      ATOM_closed,   ATOM_completed,
                            ATOM_failed,    ATOM_cancelled, ATOM_timed_out, ATOM_queue_depth,
                            ATOM_thread_id, ATOM_closed_requests, ATOM_memory_used,
-                           ATOM_memory_limit};
+                           ATOM_memory_limit, ATOM_live_objects, ATOM_child_pid,
+                           ATOM_restarts};
     ERL_NIF_TERM values[] = {
         make_binary_str(env, pyctx_context_name(res->ctx)),
         mode_atom(pyctx_context_mode(res->ctx)),
@@ -192,6 +219,9 @@ ERL_NIF_TERM nif_context_info(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[
         enif_make_uint64(env, stats.closed),
         enif_make_uint64(env, stats.memory_used),
         enif_make_uint64(env, stats.memory_limit),
+        enif_make_uint64(env, stats.live_objects),
+        enif_make_uint64(env, child_pid),
+        enif_make_uint(env, restarts),
     };
     ERL_NIF_TERM map;
     enif_make_map_from_arrays(env, keys, values, sizeof keys / sizeof keys[0], &map);

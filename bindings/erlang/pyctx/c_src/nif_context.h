@@ -7,7 +7,8 @@
 #include "nif_common.h"
 
 /* context_start(Mode, Name, Preload, QueueCapacity, Owner, SandboxFlags,
- *               AllowPaths, MemoryLimit) -- dirty IO:
+ *               AllowPaths, MemoryLimit,
+ *               {MaxRestarts, RestartWindowMs, ProcessHelper}) -- dirty IO:
  * creating a context waits for its thread (and the preload). */
 ERL_NIF_TERM nif_context_start(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]);
 /* context_stop(Ctx, TimeoutMs) -- dirty IO: waits for the thread to end. */

@@ -14,6 +14,9 @@ ErlNifResourceType *OWNER_TYPE;
 static void req_destructor(ErlNifEnv *env, void *obj) {
     (void)env;
     req_res *req = obj;
+    /* done or never accepted: frees without waiting (also from its own
+     * callback, when that drops the last reference) */
+    pyctx_request_free(req->preq);
     if (req->ctx != NULL) enif_release_resource(req->ctx);
     if (req->owner != NULL) enif_release_resource(req->owner);
 }
@@ -157,6 +160,7 @@ static req_res *request_new(ctx_res *ctx, env_res *penv, owner_res *owner, int k
     req->owner = owner;
     enif_keep_resource(owner);
     req->prev = req->next = NULL;
+    req->preq = NULL;
     req->id = 0;
     req->kind = kind;
     atomic_init(&req->state, REQ_PENDING);
@@ -197,6 +201,280 @@ static ERL_NIF_TERM go_dirty(ErlNifEnv *env, const char *name, nif_fn fn, int ar
     return enif_schedule_nif(env, name, ERL_NIF_DIRTY_JOB_CPU_BOUND, fn, argc, argv);
 }
 
+/* ---- requests made with a request object ------------------------------ */
+
+static ERL_NIF_TERM object_term(ErlNifEnv *env, ctx_res *ctx, pyctx_object_t *obj) {
+    obj_res *res = enif_alloc_resource(OBJ_TYPE, sizeof(obj_res));
+    res->obj = obj;
+    res->ctx = ctx;
+    enif_keep_resource(ctx);
+    ERL_NIF_TERM term = enif_make_resource(env, res);
+    enif_release_resource(res);
+    return term;
+}
+
+/* A Python buffer view as a resource binary: the view stays pinned until
+ * the binary is garbage collected. */
+static ERL_NIF_TERM view_term(ErlNifEnv *env, pyctx_buffer_t *buf) {
+    pyctx_buffer_info_t info;
+    memset(&info, 0, sizeof info);
+    pyctx_error_t *err = pyctx_buffer_info(buf, &info, sizeof info);
+    if (err != NULL) {
+        pyctx_buffer_free(buf);
+        return error_tuple_consume(env, err);
+    }
+    if (!info.c_contiguous) {
+        pyctx_buffer_free(buf);
+        return error_message_tuple(env, ATOM_unsupported,
+                                   "the result buffer is not C-contiguous; return bytes(view) "
+                                   "or a contiguous copy");
+    }
+    view_res *res = enif_alloc_resource(VIEW_TYPE, sizeof(view_res));
+    res->buf = buf;
+    ERL_NIF_TERM bin = enif_make_resource_binary(env, res, info.data, info.len);
+    enif_release_resource(res);
+    return enif_make_tuple2(env, ATOM_ok, bin);
+}
+
+/* {ok, Value} | {ok, Object} | {ok, Binary} | ok | {error, Reason} */
+static ERL_NIF_TERM request_reply(ErlNifEnv *env, req_res *req, pyctx_request_t *preq) {
+    if (pyctx_request_status(preq) != PYCTX_OK)
+        return enif_make_tuple2(env, ATOM_error, error_reason(env, pyctx_request_error(preq)));
+    pyctx_error_t *err;
+    switch (req->kind) {
+    case REQ_KIND_EXEC:
+    case REQ_KIND_RELEASE:
+        return ATOM_ok;
+    case REQ_KIND_OBJECT: {
+        pyctx_object_t *obj = NULL;
+        err = pyctx_request_take_object(preq, &obj);
+        if (err != NULL) return error_tuple_consume(env, err);
+        return enif_make_tuple2(env, ATOM_ok, object_term(env, req->ctx, obj));
+    }
+    case REQ_KIND_BUFFER: {
+        pyctx_buffer_t *buf = NULL;
+        err = pyctx_request_take_buffer(preq, &buf);
+        if (err != NULL) return error_tuple_consume(env, err);
+        return view_term(env, buf);
+    }
+    default: {
+        /* taken, so that the request term keeps no copy of the value */
+        pyctx_bytes_t value = {0};
+        err = pyctx_request_take_value(preq, &value);
+        if (err != NULL) return error_tuple_consume(env, err);
+        ERL_NIF_TERM term;
+        char error[256];
+        int ok = decode_cbor(env, value.data, value.len, &term, error, sizeof error);
+        pyctx_bytes_free(&value);
+        if (!ok) return error_message_tuple(env, ATOM_decode, error);
+        return enif_make_tuple2(env, ATOM_ok, term);
+    }
+    }
+}
+
+/* Runs on a library thread, once per accepted request object. */
+static void on_request_done(void *user_data, pyctx_request_t *preq) {
+    req_res *req = user_data;
+    int expected = REQ_PENDING;
+    if (atomic_compare_exchange_strong(&req->state, &expected, REQ_SENDING)) {
+        ErlNifEnv *env = thread_message_env();
+        ERL_NIF_TERM msg = enif_make_tuple3(env, ATOM_pyctx, enif_make_resource(env, req),
+                                            request_reply(env, req, preq));
+        enif_send(NULL, &req->owner->pid, env, msg);
+        atomic_store(&req->state, REQ_SENT);
+        enif_clear_env(env);
+    } else if (req->kind == REQ_KIND_OBJECT || req->kind == REQ_KIND_BUFFER) {
+        /* Abandoned: release the result now rather than when the request
+         * term is collected (a held view would keep its context from
+         * closing). */
+        pyctx_object_t *obj = NULL;
+        pyctx_buffer_t *buf = NULL;
+        if (req->kind == REQ_KIND_OBJECT) pyctx_error_free(pyctx_request_take_object(preq, &obj));
+        else pyctx_error_free(pyctx_request_take_buffer(preq, &buf));
+        pyctx_object_free(obj);
+        pyctx_buffer_free(buf);
+    }
+    owner_unlink(req->owner, req);
+    if (req->env != NULL) {
+        enif_release_resource(req->env);
+        req->env = NULL;
+    }
+    enif_release_resource(req); /* the library's reference */
+}
+
+static int get_kind(ERL_NIF_TERM t, pyctx_request_kind *out) {
+    if (enif_is_identical(t, ATOM_call)) *out = PYCTX_REQUEST_CALL;
+    else if (enif_is_identical(t, ATOM_eval)) *out = PYCTX_REQUEST_EVAL;
+    else if (enif_is_identical(t, ATOM_object_call)) *out = PYCTX_REQUEST_OBJECT_CALL;
+    else if (enif_is_identical(t, ATOM_method_call)) *out = PYCTX_REQUEST_METHOD_CALL;
+    else if (enif_is_identical(t, ATOM_getattr)) *out = PYCTX_REQUEST_GETATTR;
+    else if (enif_is_identical(t, ATOM_release)) *out = PYCTX_REQUEST_RELEASE;
+    else return 0;
+    return 1;
+}
+
+static int get_form(ERL_NIF_TERM t, pyctx_result_form *out) {
+    if (enif_is_identical(t, ATOM_value)) *out = PYCTX_RESULT_VALUE;
+    else if (enif_is_identical(t, ATOM_object)) *out = PYCTX_RESULT_OBJECT;
+    else if (enif_is_identical(t, ATOM_buffer)) *out = PYCTX_RESULT_BUFFER;
+    else return 0;
+    return 1;
+}
+
+int setup_request(ErlNifEnv *env, const ERL_NIF_TERM argv[], long budget,
+                  pyctx_request_t **out_preq, ctx_res **out_ctx, env_res **out_env,
+                  ERL_NIF_TERM *out_error, int *over_budget) {
+    pyctx_request_kind kind;
+    ctx_res *ctx = NULL;
+    env_res *penv = NULL;
+    obj_res *obj = NULL;
+    if (!get_kind(argv[0], &kind) || !enif_is_list(env, argv[4])) {
+        *out_error = enif_make_badarg(env);
+        return 0;
+    }
+    int ok_target;
+    switch (kind) {
+    case PYCTX_REQUEST_CALL:
+        ok_target = enif_get_resource(env, argv[1], CTX_TYPE, (void **)&ctx);
+        break;
+    case PYCTX_REQUEST_EVAL:
+        ok_target = get_target(env, argv[1], &ctx, &penv);
+        break;
+    default:
+        ok_target = enif_get_resource(env, argv[1], OBJ_TYPE, (void **)&obj);
+        if (ok_target) ctx = obj->ctx;
+    }
+    if (!ok_target) {
+        *out_error = enif_make_badarg(env);
+        return 0;
+    }
+    cstr_arg a1 = {0}, a2 = {0};
+    int need_a1 = kind == PYCTX_REQUEST_CALL || kind == PYCTX_REQUEST_EVAL ||
+                  kind == PYCTX_REQUEST_METHOD_CALL || kind == PYCTX_REQUEST_GETATTR;
+    if ((need_a1 && !cstr_from_term(env, argv[2], &a1)) ||
+        (kind == PYCTX_REQUEST_CALL && !cstr_from_term(env, argv[3], &a2))) {
+        cstr_release(&a1);
+        *out_error = enif_make_badarg(env);
+        return 0;
+    }
+    pyctx_request_t *preq = NULL;
+    pyctx_error_t *err = pyctx_request_new(&preq);
+    if (err == NULL) {
+        switch (kind) {
+        case PYCTX_REQUEST_CALL:
+            err = pyctx_request_set_context(preq, ctx->ctx);
+            if (err == NULL) err = pyctx_request_set_call(preq, a1.ptr, a2.ptr);
+            break;
+        case PYCTX_REQUEST_EVAL:
+            err = pyctx_request_set_context(preq, ctx->ctx);
+            if (err == NULL) err = pyctx_request_set_eval(preq, a1.ptr);
+            if (err == NULL && penv != NULL) err = pyctx_request_set_env(preq, penv->env);
+            break;
+        case PYCTX_REQUEST_OBJECT_CALL:
+            err = pyctx_request_set_object_call(preq, obj->obj);
+            break;
+        case PYCTX_REQUEST_METHOD_CALL:
+            err = pyctx_request_set_method_call(preq, obj->obj, a1.ptr);
+            break;
+        case PYCTX_REQUEST_GETATTR:
+            err = pyctx_request_set_getattr(preq, obj->obj, a1.ptr);
+            break;
+        default:
+            err = pyctx_request_set_release(preq, obj->obj);
+        }
+    }
+    cstr_release(&a1);
+    cstr_release(&a2);
+    encode_status st = ENCODE_OK;
+    term_encoder e;
+    e.error[0] = '\0';
+    if (err == NULL && !enif_is_empty_list(env, argv[4])) {
+        pyctx_cbor_writer_t *w = thread_writer();
+        encoder_init(&e, env, w, budget);
+        e.request = preq;
+        st = w == NULL ? ENCODE_ERROR : encode_term(&e, argv[4]);
+        if (st == ENCODE_OK) {
+            size_t len;
+            const uint8_t *data = pyctx_cbor_writer_data(w, &len);
+            err = pyctx_request_set_args(preq, data, len);
+        }
+        budget = e.budget;
+    }
+    if (err == NULL && st == ENCODE_OK && !is_empty_keywords(env, argv[5])) {
+        pyctx_cbor_writer_t *w = thread_writer();
+        encoder_init(&e, env, w, budget);
+        e.request = preq;
+        st = w == NULL ? ENCODE_ERROR : encode_keyword_map(&e, argv[5]);
+        if (st == ENCODE_OK) {
+            size_t len;
+            const uint8_t *data = pyctx_cbor_writer_data(w, &len);
+            err = pyctx_request_set_kwargs(preq, data, len);
+        }
+    }
+    if (err != NULL || st != ENCODE_OK) {
+        pyctx_request_free(preq);
+        if (err != NULL) *out_error = error_tuple_consume(env, err);
+        else if (st == ENCODE_OVER_BUDGET) *over_budget = 1, *out_error = ATOM_undefined;
+        else if (e.error[0] == '\0') *out_error = error_message_tuple(env, ATOM_no_memory, "out of memory");
+        else *out_error = encode_error(env, &e);
+        return 0;
+    }
+    *out_preq = preq;
+    *out_ctx = ctx;
+    *out_env = penv;
+    return 1;
+}
+
+static ERL_NIF_TERM request_impl(ErlNifEnv *env, const ERL_NIF_TERM argv[], long budget,
+                                 int *over_budget) {
+    pyctx_result_form form;
+    unsigned timeout_ms;
+    owner_res *owner;
+    pyctx_request_kind kind;
+    if (!get_kind(argv[0], &kind) || !get_form(argv[6], &form) ||
+        !enif_get_uint(env, argv[7], &timeout_ms) || !get_owner(env, argv[8], &owner))
+        return enif_make_badarg(env);
+    pyctx_request_t *preq;
+    ctx_res *ctx;
+    env_res *penv;
+    ERL_NIF_TERM error;
+    if (!setup_request(env, argv, budget, &preq, &ctx, &penv, &error, over_budget)) return error;
+    pyctx_error_t *err = pyctx_request_set_timeout(preq, timeout_ms);
+    if (err == NULL && form != PYCTX_RESULT_VALUE) err = pyctx_request_set_result_form(preq, form);
+    if (err != NULL) {
+        pyctx_request_free(preq);
+        return error_tuple_consume(env, err);
+    }
+    int rkind = kind == PYCTX_REQUEST_RELEASE      ? REQ_KIND_RELEASE
+                : form == PYCTX_RESULT_OBJECT     ? REQ_KIND_OBJECT
+                : form == PYCTX_RESULT_BUFFER     ? REQ_KIND_BUFFER
+                                                  : REQ_KIND_VALUE;
+    req_res *req = request_new(ctx, penv, owner, rkind);
+    req->preq = preq;
+    err = pyctx_request_set_callback(preq, on_request_done, req, NULL);
+    if (err == NULL) {
+        owner_link(owner, req);
+        err = pyctx_request_submit(preq);
+        /* the request object stays ours until the destructor: safe to read */
+        if (err == NULL) req->id = pyctx_request_id(preq);
+    } else {
+        owner_link(owner, req);
+    }
+    return request_submitted(env, req, err);
+}
+
+static ERL_NIF_TERM request_dirty(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]) {
+    (void)argc;
+    int over = 0;
+    return request_impl(env, argv, -1, &over);
+}
+
+ERL_NIF_TERM nif_request(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]) {
+    int over = 0;
+    ERL_NIF_TERM ret = request_impl(env, argv, ENCODE_NORMAL_BUDGET, &over);
+    return over ? go_dirty(env, "request", request_dirty, argc, argv) : ret;
+}
+
 static ERL_NIF_TERM call_impl(ErlNifEnv *env, const ERL_NIF_TERM argv[], long budget,
                               int *over_budget) {
     ctx_res *ctx;
@@ -220,7 +498,14 @@ static ERL_NIF_TERM call_impl(ErlNifEnv *env, const ERL_NIF_TERM argv[], long bu
     if (st == ENCODE_OK) pyctx_cbor_writer_data(w, &args_len);
     int has_kwargs = !is_empty_keywords(env, argv[4]);
     if (st == ENCODE_OK && has_kwargs) st = encode_keyword_map(&e, argv[4]);
-    if (st == ENCODE_OVER_BUDGET) {
+    if (st == ENCODE_NEEDS_REQUEST) {
+        /* a lent buffer in the arguments: it needs a request object */
+        ERL_NIF_TERM rargv[9] = {ATOM_call, argv[0], argv[1], argv[2], argv[3],
+                                 argv[4], ATOM_value, argv[5], argv[6]};
+        ret = request_impl(env, rargv, budget, over_budget);
+        if (*over_budget) ret = go_dirty(env, "request", request_dirty, 9, rargv);
+        *over_budget = 0;
+    } else if (st == ENCODE_OVER_BUDGET) {
         *over_budget = 1;
         ret = ATOM_undefined;
     } else if (st != ENCODE_OK) {
@@ -279,7 +564,13 @@ static ERL_NIF_TERM eval_impl(ErlNifEnv *env, const ERL_NIF_TERM argv[], long bu
         st = encode_keyword_map(&e, argv[2]);
         locals = pyctx_cbor_writer_data(w, &locals_len);
     }
-    if (st == ENCODE_OVER_BUDGET) {
+    if (st == ENCODE_NEEDS_REQUEST) {
+        ERL_NIF_TERM rargv[9] = {ATOM_eval, argv[0], argv[1], ATOM_undefined,
+                                 enif_make_list(env, 0), argv[2], ATOM_value, argv[3], argv[4]};
+        ret = request_impl(env, rargv, budget, over_budget);
+        if (*over_budget) ret = go_dirty(env, "request", request_dirty, 9, rargv);
+        *over_budget = 0;
+    } else if (st == ENCODE_OVER_BUDGET) {
         *over_budget = 1;
         ret = ATOM_undefined;
     } else if (st != ENCODE_OK) {

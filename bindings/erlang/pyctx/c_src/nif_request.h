@@ -12,6 +12,8 @@
 
 #include <erl_nif.h>
 
+#include "nif_common.h"
+
 /* owner_new() -> Owner: the calling process's owner handle (see
  * owner_res); the Erlang side keeps one per process. */
 ERL_NIF_TERM nif_owner_new(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]);
@@ -21,6 +23,23 @@ ERL_NIF_TERM nif_call(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]);
 ERL_NIF_TERM nif_eval(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]);
 /* exec(CtxOrEnv, Code, TimeoutMs, Owner) */
 ERL_NIF_TERM nif_exec(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]);
+/* request(Kind, Target, A1, A2, Args, Kwargs, Form, TimeoutMs, Owner):
+ * a request made with a request object. Kind: call (Target a context, A1
+ * module, A2 function), eval (Target a context or env, A1 the expression,
+ * Kwargs the locals), object_call, method_call (A1 the method), getattr
+ * (A1 the name), release (Target an object). Form: value | object |
+ * buffer. Replies as call/7 does, with {ok, Object} for the form object
+ * and {ok, Binary} (a resource binary over Python's memory) for buffer. */
+ERL_NIF_TERM nif_request(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]);
+
+/* Builds the request object of argv[0..5] (Kind, Target, A1, A2, Args,
+ * Kwargs) with its destination, kind and encoded arguments (lent buffers
+ * attached). 0 on failure with the NIF's return value in *out_error
+ * (badarg, {error, _}, or *over_budget set). */
+int setup_request(ErlNifEnv *env, const ERL_NIF_TERM argv[], long budget,
+                  pyctx_request_t **out_preq, ctx_res **out_ctx, env_res **out_env,
+                  ERL_NIF_TERM *out_error, int *over_budget);
+
 /* abandon(Ref) -> abandoned | sending | sent | not_owner. Cancels the
  * request in the library too. `abandoned`: no reply will ever arrive.
  * `sending`: the reply is about to arrive. `sent`: the reply is in the

@@ -13,8 +13,10 @@
 #include "nif_common.h"
 #include "nif_context.h"
 #include "nif_host.h"
+#include "nif_object.h"
 #include "nif_process.h"
 #include "nif_request.h"
+#include "nif_stream.h"
 #include "nif_talk.h"
 
 /* runtime_init(Paths) -> ok | {error, Reason}. Dirty IO: starting Python
@@ -118,7 +120,8 @@ static int load(ErlNifEnv *env, void **priv_data, ERL_NIF_TERM load_info) {
     if (!pin_shared_object()) return 1;
     make_libpython_global();
     if (!context_resources_open(env) || !request_resources_open(env) ||
-        !host_resources_open(env))
+        !host_resources_open(env) || !object_resources_open(env) ||
+        !stream_resources_open(env))
         return 2;
     return 0;
 }
@@ -138,7 +141,7 @@ static ErlNifFunc nif_funcs[] = {
     {"runtime_init", 1, nif_runtime_init, ERL_NIF_DIRTY_JOB_IO_BOUND},
     {"runtime_state", 0, nif_runtime_state, 0},
     {"versions", 0, nif_versions, 0},
-    {"context_start", 8, nif_context_start, ERL_NIF_DIRTY_JOB_IO_BOUND},
+    {"context_start", 9, nif_context_start, ERL_NIF_DIRTY_JOB_IO_BOUND},
     {"context_stop", 2, nif_context_stop, ERL_NIF_DIRTY_JOB_IO_BOUND},
     {"context_info", 1, nif_context_info, 0},
     {"env_new", 1, nif_env_new, ERL_NIF_DIRTY_JOB_IO_BOUND},
@@ -146,6 +149,14 @@ static ErlNifFunc nif_funcs[] = {
     {"call", 7, nif_call, 0},
     {"eval", 5, nif_eval, 0},
     {"exec", 4, nif_exec, 0},
+    {"request", 9, nif_request, 0},
+    {"object_info", 1, nif_object_info, 0},
+    {"lend", 3, nif_lend, 0},
+    {"buffer_stats", 1, nif_buffer_stats, 0},
+    {"stream_open", 7, nif_stream_open, 0},
+    {"stream_demand", 2, nif_stream_demand, 0},
+    {"stream_cancel", 1, nif_stream_cancel, 0},
+    {"stream_pull", 1, nif_stream_pull, 0},
     {"abandon", 1, nif_abandon, 0},
     {"cancel", 1, nif_cancel, 0},
     {"request_state", 1, nif_request_state, 0},

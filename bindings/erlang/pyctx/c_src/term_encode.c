@@ -6,11 +6,13 @@
 
 #include "atoms.h"
 #include "ext_term.h"
+#include "nif_common.h"
 
 void encoder_init(term_encoder *e, ErlNifEnv *env, pyctx_cbor_writer_t *writer, long budget) {
     e->env = env;
     e->writer = writer;
     e->budget = budget;
+    e->request = NULL;
     e->error[0] = '\0';
 }
 
@@ -145,6 +147,35 @@ static encode_status encode_host_term(term_encoder *e, ERL_NIF_TERM t) {
     return write_ok(e, rc);
 }
 
+/* An object handle (tag PYCTX_CBOR_TAG_OBJECT [key, id]) or a lent buffer
+ * (tag PYCTX_CBOR_TAG_BUFFER index, attached to the request). Returns 1
+ * when `t` is one of these resources (`*st` holds the outcome). */
+static int encode_resource(term_encoder *e, ERL_NIF_TERM t, encode_status *st) {
+    void *res;
+    if (enif_get_resource(e->env, t, OBJ_TYPE, &res)) {
+        *st = write_ok(e, pyctx_cbor_write_object(e->writer, ((obj_res *)res)->obj));
+        return 1;
+    }
+    if (enif_get_resource(e->env, t, LEND_TYPE, &res)) {
+        if (e->request == NULL) {
+            *st = ENCODE_NEEDS_REQUEST;
+            return 1;
+        }
+        uint32_t index = 0;
+        pyctx_error_t *err = pyctx_request_attach_buffer(e->request, ((lend_res *)res)->buf, &index);
+        if (err != NULL) {
+            *st = fail(e, "cannot attach a lent buffer: %s", pyctx_error_message(err));
+            pyctx_error_free(err);
+            return 1;
+        }
+        int rc = pyctx_cbor_write_tag(e->writer, PYCTX_CBOR_TAG_BUFFER);
+        if (rc == 0) rc = pyctx_cbor_write_uint(e->writer, index);
+        *st = write_ok(e, rc);
+        return 1;
+    }
+    return 0;
+}
+
 static encode_status encode_list(term_encoder *e, ERL_NIF_TERM t, int depth) {
     unsigned len;
     if (!enif_get_list_length(e->env, t, &len))
@@ -263,9 +294,11 @@ static encode_status encode_at(term_encoder *e, ERL_NIF_TERM t, int depth) {
         return encode_tuple(e, t, depth);
     case ERL_NIF_TERM_TYPE_MAP:
         return encode_map(e, t, depth);
+    case ERL_NIF_TERM_TYPE_REFERENCE:
+        if (encode_resource(e, t, &st)) return st;
+        return encode_host_term(e, t);
     case ERL_NIF_TERM_TYPE_PID:
     case ERL_NIF_TERM_TYPE_PORT:
-    case ERL_NIF_TERM_TYPE_REFERENCE:
     case ERL_NIF_TERM_TYPE_FUN:
         return encode_host_term(e, t);
     default:

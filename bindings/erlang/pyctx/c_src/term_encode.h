@@ -9,7 +9,9 @@
 typedef enum encode_status {
     ENCODE_OK = 0,
     ENCODE_ERROR,       /* the term cannot be mapped; see `error` */
-    ENCODE_OVER_BUDGET  /* too much work for a normal scheduler: go dirty */
+    ENCODE_OVER_BUDGET, /* too much work for a normal scheduler: go dirty */
+    ENCODE_NEEDS_REQUEST /* a lent buffer met without a request object to
+                            attach it to: submit with one */
 } encode_status;
 
 typedef struct term_encoder {
@@ -19,6 +21,9 @@ typedef struct term_encoder {
      * 512 bytes of binary data); negative means unlimited. Keeps a NIF on a
      * normal scheduler well under a millisecond. */
     long budget;
+    /* Where lent buffers are attached (their tag names the index); NULL
+     * when the caller submits without a request object. */
+    pyctx_request_t *request;
     char error[256];
 } term_encoder;
 

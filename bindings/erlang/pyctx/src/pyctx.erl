@@ -27,13 +27,23 @@
          eval_async/2, eval_async/3, eval_async/4,
          exec_async/2, exec_async/3,
          await/1, await/2, cancel/1,
+         object_call/2, object_call/3, method_call/3, method_call/4,
+         getattr/2, getattr/3, release/1, release/2,
+         object_call_async/2, object_call_async/3, method_call_async/3, method_call_async/4,
+         getattr_async/2, getattr_async/3, release_async/1, object_info/1,
+         call_stream/4, call_stream/5, eval_stream/2, eval_stream/3, eval_stream/4,
+         object_stream/2, object_stream/3, method_stream/3, method_stream/4,
+         stream_demand/2, stream_cancel/1, stream_next/1, stream_next/2,
+         lend/1, lend/2, buffer_stats/1,
          register_function/2, unregister_function/1,
          store_put/2, store_get/1, store_cas/3, store_delete/1, store_delete/2,
          store_keys/0, store_keys/1,
          forward_logging/1, forward_logging/2, stop_forwarding_logging/0,
          default_context/0, ensure_runtime/0, runtime_state/0, versions/0]).
 
--export_type([context/0, env/0, target/0, request/0, value/0, reason/0,
+-export_type([context/0, env/0, target/0, request/0, value/0, reason/0, object/0,
+              object_opts/0, result_form/0, stream/0, stream_opts/0, stream_event/0,
+              buffer/0, lend_opts/0,
               context_opts/0, call_opts/0, eval_opts/0, name/0]).
 
 %% A context handle (a NIF resource): freed, and its context closed, when no
@@ -45,7 +55,16 @@
 -type target() :: context() | env().
 %% A pending asynchronous request; the reply message carries it.
 -opaque request() :: reference().
+%% A handle to a live Python object in one context (a NIF resource): its
+%% Python reference is dropped when the handle is garbage collected, or by
+%% release/1. Pass it in arguments (nested anywhere) to hand Python the
+%% object itself.
+-opaque object() :: reference().
 -type value() :: term().
+%% What a call, eval or object request returns: the value (default), a
+%% handle to the result (`object'), or the bytes of a buffer-protocol
+%% result without a copy (`buffer': a binary over Python's memory).
+-type result_form() :: value | object | buffer.
 -type name() :: atom() | binary() | string().
 -type reason() :: timeout | cancelled | closed | not_running | queue_full
                 | {python, Type :: binary(), Message :: binary(), Traceback :: binary()}
@@ -54,7 +73,9 @@
                 %% a process context's child died; the binary names its pid
                 %% and the signal or exit code
                 | {crashed, binary()}
-                | no_reply.
+                | no_reply
+                %% stream_next/1,2 called by a process that does not own the stream
+                | not_owner.
 -type timeout_ms() :: non_neg_integer() | infinity.
 -type context_opts() :: #{mode => worker | owngil | process,
                           name => name(),
@@ -62,14 +83,31 @@
                           queue_capacity => non_neg_integer(),
                           owner => pid(),
                           sandbox => sandbox_opts(),
-                          memory_limit => non_neg_integer()}.
+                          memory_limit => non_neg_integer(),
+                          max_restarts => non_neg_integer(),
+                          restart_window => non_neg_integer(),
+                          process_helper => iodata()}.
 -type sandbox_opts() :: #{block_process_creation => boolean(),
                           block_sockets => boolean(),
                           restrict_files => boolean(),
                           allow_paths => [{iodata(), read_only | read_write}]}.
 -type call_opts() :: #{kwargs => #{atom() | binary() => value()} | [{atom() | binary(), value()}],
-                       timeout => timeout_ms()}.
--type eval_opts() :: #{timeout => timeout_ms()}.
+                       timeout => timeout_ms(),
+                       result => result_form()}.
+-type eval_opts() :: #{timeout => timeout_ms(), result => result_form()}.
+-type object_opts() :: call_opts().
+%% A stream of the items of a generator, async generator or iterator,
+%% owned by the process that opened it (a NIF resource, is_reference/1).
+-opaque stream() :: reference().
+-type stream_opts() :: #{kwargs => #{atom() | binary() => value()} | [{atom() | binary(), value()}],
+                         demand => non_neg_integer()}.
+%% An Erlang binary lent to Python read-only without a copy (a NIF
+%% resource): put it in arguments and Python receives a `memoryview' of the
+%% binary's own bytes.
+-opaque buffer() :: reference().
+-type lend_opts() :: #{format => iodata(), shape => [non_neg_integer()]}.
+%% The payload of a `{pyctx_stream, Stream, Event}' message.
+-type stream_event() :: {item, value()} | done | {error, reason()}.
 
 %% The timeout of the synchronous calls, as gen_server:call/2 has.
 -define(DEFAULT_TIMEOUT, 5000).
@@ -100,11 +138,19 @@ start_context() ->
 %% audit hook that is no boundary against C code, see the README),
 %% `memory_limit' (bytes, owngil and process contexts: over it Python gets
 %% MemoryError, a process context's cap is its child's address space; a
-%% worker context with a limit is `{error, {unsupported, _}}').
+%% worker context with a limit is `{error, {unsupported, _}}'). Process
+%% contexts also take `max_restarts' (default 0: a crash of the child closes
+%% the context; otherwise a new child is started, the preload run again, up
+%% to that many times within any `restart_window' milliseconds, 0: over the
+%% context's life) and `process_helper' (the helper executable; a path that
+%% is not one is `{error, {not_found, _}}').
 %% Starts the Python runtime first if needed.
 -spec start_context(context_opts()) -> {ok, context()} | {error, reason()}.
 start_context(Opts) when is_map(Opts) ->
-    check_options(Opts, [mode, name, preload, queue_capacity, owner, sandbox, memory_limit]),
+    check_options(Opts, [mode, name, preload, queue_capacity, owner, sandbox, memory_limit,
+                         max_restarts, restart_window, process_helper]),
+    ProcessOpts = {uint32_option(max_restarts, Opts), uint32_option(restart_window, Opts),
+                   maps:get(process_helper, Opts, undefined)},
     {SandboxFlags, AllowPaths} = sandbox_args(maps:get(sandbox, Opts, undefined)),
     Mode = maps:get(mode, Opts, worker),
     case ensure_runtime() of
@@ -116,9 +162,16 @@ start_context(Opts) when is_map(Opts) ->
                                     maps:get(queue_capacity, Opts, 0),
                                     maps:get(owner, Opts, undefined),
                                     SandboxFlags, AllowPaths,
-                                    maps:get(memory_limit, Opts, 0));
+                                    maps:get(memory_limit, Opts, 0),
+                                    ProcessOpts);
         Error ->
             Error
+    end.
+
+uint32_option(Key, Opts) ->
+    case maps:get(Key, Opts, 0) of
+        N when is_integer(N), N >= 0, N =< ?MAX_LIBRARY_TIMEOUT -> N;
+        Other -> error({bad_option, {Key, Other}})
     end.
 
 %% The BEAM ignores SIGCHLD, so the kernel would discard the exit status of
@@ -182,11 +235,9 @@ call(Ctx, Module, Function, Args) ->
 -spec call(context(), name(), name(), [value()], call_opts()) ->
           {ok, value()} | {error, reason()}.
 call(Ctx, Module, Function, Args, Opts) when is_map(Opts) ->
-    check_options(Opts, [kwargs, timeout]),
+    check_options(Opts, [kwargs, timeout, result]),
     Timeout = check_timeout(maps:get(timeout, Opts, ?DEFAULT_TIMEOUT)),
-    wait(pyctx_nif:call(Ctx, Module, Function, Args, maps:get(kwargs, Opts, []), ?NO_DEADLINE,
-                        owner()),
-         Timeout).
+    wait(submit_call(Ctx, Module, Function, Args, Opts, ?NO_DEADLINE), Timeout).
 
 %% @doc Evaluates a Python expression.
 -spec eval(target(), iodata()) -> {ok, value()} | {error, reason()}.
@@ -200,13 +251,13 @@ eval(Target, Expression) ->
 eval(Target, Expression, Bindings) ->
     eval(Target, Expression, Bindings, #{}).
 
-%% @doc eval/3 with options: `timeout'.
+%% @doc eval/3 with options: `timeout', `result'.
 -spec eval(target(), iodata(), #{atom() | binary() => value()}, eval_opts()) ->
           {ok, value()} | {error, reason()}.
 eval(Target, Expression, Bindings, Opts) when is_map(Opts) ->
-    check_options(Opts, [timeout]),
+    check_options(Opts, [timeout, result]),
     Timeout = check_timeout(maps:get(timeout, Opts, ?DEFAULT_TIMEOUT)),
-    wait(pyctx_nif:eval(Target, Expression, Bindings, ?NO_DEADLINE, owner()), Timeout).
+    wait(submit_eval(Target, Expression, Bindings, Opts, ?NO_DEADLINE), Timeout).
 
 %% @doc Executes Python statements (in the context's default namespace, or
 %% in an env).
@@ -236,9 +287,9 @@ call_async(Ctx, Module, Function, Args) ->
 -spec call_async(context(), name(), name(), [value()], call_opts()) ->
           {ok, request()} | {error, reason()}.
 call_async(Ctx, Module, Function, Args, Opts) when is_map(Opts) ->
-    check_options(Opts, [kwargs, timeout]),
-    submitted(pyctx_nif:call(Ctx, Module, Function, Args, maps:get(kwargs, Opts, []),
-                             library_timeout(maps:get(timeout, Opts, infinity)), owner())).
+    check_options(Opts, [kwargs, timeout, result]),
+    submitted(submit_call(Ctx, Module, Function, Args, Opts,
+                          library_timeout(maps:get(timeout, Opts, infinity)))).
 
 -spec eval_async(target(), iodata()) -> {ok, request()} | {error, reason()}.
 eval_async(Target, Expression) ->
@@ -250,9 +301,9 @@ eval_async(Target, Expression, Bindings) ->
 
 -spec eval_async(target(), iodata(), map(), eval_opts()) -> {ok, request()} | {error, reason()}.
 eval_async(Target, Expression, Bindings, Opts) when is_map(Opts) ->
-    check_options(Opts, [timeout]),
-    submitted(pyctx_nif:eval(Target, Expression, Bindings,
-                             library_timeout(maps:get(timeout, Opts, infinity)), owner())).
+    check_options(Opts, [timeout, result]),
+    submitted(submit_eval(Target, Expression, Bindings, Opts,
+                          library_timeout(maps:get(timeout, Opts, infinity)))).
 
 %% @doc Submits statements; the reply is `{pyctx, Ref, ok | {error, Reason}}'.
 -spec exec_async(target(), iodata()) -> {ok, request()} | {error, reason()}.
@@ -315,6 +366,321 @@ wait_sent(Ref) ->
 
 flush_reply(Ref) ->
     receive {pyctx, Ref, _} -> ok after 0 -> ok end.
+
+%%% ---------------------------------------------------------------------
+%%% Object handles
+%%% ---------------------------------------------------------------------
+%%
+%% `call(Ctx, M, F, Args, #{result => object})' (and eval, and every
+%% function below) returns `{ok, Object}', a handle to the live Python
+%% result in that context. Its Python reference is dropped when the handle
+%% is garbage collected or by release/1; afterwards, on another context,
+%% or once its context is closed, every use is `{error, Reason}'
+%% (`{invalid_argument, Msg}' released, `{decode, Msg}' as an argument of
+%% another context, `closed'). Options as for call/5: `kwargs', `timeout',
+%% `result'. Requests on one context run in order, so a release made after
+%% a call runs after it.
+
+%% @equiv object_call(Object, Args, #{})
+-spec object_call(object(), [value()]) -> {ok, value()} | {error, reason()}.
+object_call(Object, Args) ->
+    object_call(Object, Args, #{}).
+
+%% @doc `Object(*Args, **Kwargs)'.
+-spec object_call(object(), [value()], object_opts()) -> {ok, value()} | {error, reason()}.
+object_call(Object, Args, Opts) when is_map(Opts) ->
+    object_sync(object_call, Object, undefined, Args, Opts, [kwargs, timeout, result]).
+
+%% @equiv method_call(Object, Method, Args, #{})
+-spec method_call(object(), name(), [value()]) -> {ok, value()} | {error, reason()}.
+method_call(Object, Method, Args) ->
+    method_call(Object, Method, Args, #{}).
+
+%% @doc `Object.Method(*Args, **Kwargs)'.
+-spec method_call(object(), name(), [value()], object_opts()) ->
+          {ok, value()} | {error, reason()}.
+method_call(Object, Method, Args, Opts) when is_map(Opts) ->
+    object_sync(method_call, Object, Method, Args, Opts, [kwargs, timeout, result]).
+
+%% @equiv getattr(Object, Name, #{})
+-spec getattr(object(), name()) -> {ok, value()} | {error, reason()}.
+getattr(Object, Name) ->
+    getattr(Object, Name, #{}).
+
+%% @doc `Object.Name'. Options: `timeout', `result'.
+-spec getattr(object(), name(), object_opts()) -> {ok, value()} | {error, reason()}.
+getattr(Object, Name, Opts) when is_map(Opts) ->
+    object_sync(getattr, Object, Name, [], Opts, [timeout, result]).
+
+%% @equiv release(Object, #{})
+-spec release(object()) -> ok | {error, reason()}.
+release(Object) ->
+    release(Object, #{}).
+
+%% @doc Drops the object's Python reference now (instead of at garbage
+%% collection) and waits for it. The handle counts as released from the
+%% submission on, even if the wait times out. Options: `timeout'.
+-spec release(object(), #{timeout => timeout_ms()}) -> ok | {error, reason()}.
+release(Object, Opts) when is_map(Opts) ->
+    object_sync(release, Object, undefined, [], Opts, [timeout]).
+
+-spec object_call_async(object(), [value()]) -> {ok, request()} | {error, reason()}.
+object_call_async(Object, Args) ->
+    object_call_async(Object, Args, #{}).
+
+%% @doc object_call/3 answered by message, like call_async/5.
+-spec object_call_async(object(), [value()], object_opts()) ->
+          {ok, request()} | {error, reason()}.
+object_call_async(Object, Args, Opts) when is_map(Opts) ->
+    object_async(object_call, Object, undefined, Args, Opts, [kwargs, timeout, result]).
+
+-spec method_call_async(object(), name(), [value()]) -> {ok, request()} | {error, reason()}.
+method_call_async(Object, Method, Args) ->
+    method_call_async(Object, Method, Args, #{}).
+
+-spec method_call_async(object(), name(), [value()], object_opts()) ->
+          {ok, request()} | {error, reason()}.
+method_call_async(Object, Method, Args, Opts) when is_map(Opts) ->
+    object_async(method_call, Object, Method, Args, Opts, [kwargs, timeout, result]).
+
+-spec getattr_async(object(), name()) -> {ok, request()} | {error, reason()}.
+getattr_async(Object, Name) ->
+    getattr_async(Object, Name, #{}).
+
+-spec getattr_async(object(), name(), object_opts()) -> {ok, request()} | {error, reason()}.
+getattr_async(Object, Name, Opts) when is_map(Opts) ->
+    object_async(getattr, Object, Name, [], Opts, [timeout, result]).
+
+%% @doc release/1 answered by message: `{pyctx, Ref, ok | {error, Reason}}'.
+-spec release_async(object()) -> {ok, request()} | {error, reason()}.
+release_async(Object) ->
+    object_async(release, Object, undefined, [], #{}, []).
+
+%% @doc The handle's id in its context, whether it may still be used (not
+%% released, context open), and its context's name.
+-spec object_info(object()) -> #{id := non_neg_integer(), alive := boolean(),
+                                 context := binary()}.
+object_info(Object) ->
+    pyctx_nif:object_info(Object).
+
+object_sync(Kind, Object, A1, Args, Opts, Allowed) ->
+    check_options(Opts, Allowed),
+    Timeout = check_timeout(maps:get(timeout, Opts, ?DEFAULT_TIMEOUT)),
+    wait(submit_object(Kind, Object, A1, Args, Opts, ?NO_DEADLINE), Timeout).
+
+object_async(Kind, Object, A1, Args, Opts, Allowed) ->
+    check_options(Opts, Allowed),
+    submitted(submit_object(Kind, Object, A1, Args, Opts,
+                            library_timeout(maps:get(timeout, Opts, infinity)))).
+
+submit_object(Kind, Object, A1, Args, Opts, Deadline) ->
+    pyctx_nif:request(Kind, Object, A1, undefined, Args, maps:get(kwargs, Opts, []),
+                      result_form(Opts), Deadline, owner()).
+
+%% The one-call path serves plain values; other result forms need a
+%% request object.
+submit_call(Ctx, Module, Function, Args, Opts, Deadline) ->
+    Kwargs = maps:get(kwargs, Opts, []),
+    case result_form(Opts) of
+        value -> pyctx_nif:call(Ctx, Module, Function, Args, Kwargs, Deadline, owner());
+        Form -> pyctx_nif:request(call, Ctx, Module, Function, Args, Kwargs, Form, Deadline,
+                                  owner())
+    end.
+
+submit_eval(Target, Expression, Bindings, Opts, Deadline) ->
+    case result_form(Opts) of
+        value -> pyctx_nif:eval(Target, Expression, Bindings, Deadline, owner());
+        Form -> pyctx_nif:request(eval, Target, Expression, undefined, [], Bindings, Form,
+                                  Deadline, owner())
+    end.
+
+result_form(Opts) ->
+    case maps:get(result, Opts, value) of
+        Form when Form =:= value; Form =:= object; Form =:= buffer -> Form;
+        Other -> error({bad_option, {result, Other}})
+    end.
+
+%%% ---------------------------------------------------------------------
+%%% Streams
+%%% ---------------------------------------------------------------------
+%%
+%% call_stream/4,5 (and eval_stream, object_stream, method_stream) open the
+%% result -- a generator, an async generator, any iterator or iterable -- as
+%% a stream owned by the calling process, which receives
+%%
+%%     {pyctx_stream, Stream, {item, Value}}     one per item, in order
+%%     {pyctx_stream, Stream, done}              then exactly one of these
+%%     {pyctx_stream, Stream, {error, Reason}}   two (the end)
+%%
+%% Demand works like `{active, N}': the iterator is never advanced more
+%% times than the credit granted in total (`demand' at open, default 0,
+%% then stream_demand/2). Finding the end takes one advance too, so a
+%% stream of exactly N items granted N reports its end after one more
+%% credit. An exception raised mid-stream ends it `{error, {python, ...}}'
+%% after the items before it; stream_cancel/1 closes the iterator (a
+%% generator's finally blocks run) and ends it `{error, cancelled}'; a
+%% closed context ends it `{error, closed}'. The stream lives until its
+%% end, or until its owner exits (which cancels it), like a port.
+
+%% @equiv call_stream(Ctx, Module, Function, Args, #{})
+-spec call_stream(context(), name(), name(), [value()]) -> {ok, stream()} | {error, reason()}.
+call_stream(Ctx, Module, Function, Args) ->
+    call_stream(Ctx, Module, Function, Args, #{}).
+
+%% @doc Streams the result of `Module.Function(*Args, **Kwargs)'. Options:
+%% `kwargs', `demand' (initial credit, default 0).
+-spec call_stream(context(), name(), name(), [value()], stream_opts()) ->
+          {ok, stream()} | {error, reason()}.
+call_stream(Ctx, Module, Function, Args, Opts) when is_map(Opts) ->
+    open_stream(call, Ctx, Module, Function, Args, Opts, [kwargs, demand]).
+
+-spec eval_stream(target(), iodata()) -> {ok, stream()} | {error, reason()}.
+eval_stream(Target, Expression) ->
+    eval_stream(Target, Expression, #{}, #{}).
+
+-spec eval_stream(target(), iodata(), map()) -> {ok, stream()} | {error, reason()}.
+eval_stream(Target, Expression, Bindings) ->
+    eval_stream(Target, Expression, Bindings, #{}).
+
+%% @doc Streams the value of an expression. Options: `demand'.
+-spec eval_stream(target(), iodata(), map(), #{demand => non_neg_integer()}) ->
+          {ok, stream()} | {error, reason()}.
+eval_stream(Target, Expression, Bindings, Opts) when is_map(Opts) ->
+    check_options(Opts, [demand]),
+    open_stream(eval, Target, Expression, undefined, [], Opts#{kwargs => Bindings}, [kwargs, demand]).
+
+-spec object_stream(object(), [value()]) -> {ok, stream()} | {error, reason()}.
+object_stream(Object, Args) ->
+    object_stream(Object, Args, #{}).
+
+%% @doc Streams the result of `Object(*Args, **Kwargs)'.
+-spec object_stream(object(), [value()], stream_opts()) -> {ok, stream()} | {error, reason()}.
+object_stream(Object, Args, Opts) when is_map(Opts) ->
+    open_stream(object_call, Object, undefined, undefined, Args, Opts, [kwargs, demand]).
+
+-spec method_stream(object(), name(), [value()]) -> {ok, stream()} | {error, reason()}.
+method_stream(Object, Method, Args) ->
+    method_stream(Object, Method, Args, #{}).
+
+%% @doc Streams the result of `Object.Method(*Args, **Kwargs)'.
+-spec method_stream(object(), name(), [value()], stream_opts()) ->
+          {ok, stream()} | {error, reason()}.
+method_stream(Object, Method, Args, Opts) when is_map(Opts) ->
+    open_stream(method_call, Object, Method, undefined, Args, Opts, [kwargs, demand]).
+
+%% @doc Grants `N' more credit: up to `N' more advances of the iterator,
+%% each an item message (or the end). Ignored once the stream ended.
+-spec stream_demand(stream(), non_neg_integer()) -> ok | {error, reason()}.
+stream_demand(Stream, N) when is_integer(N), N >= 0 ->
+    grant(Stream, N).
+
+%% Credit is a 32-bit count in the library.
+grant(Stream, N) when N > ?MAX_LIBRARY_TIMEOUT ->
+    case pyctx_nif:stream_demand(Stream, ?MAX_LIBRARY_TIMEOUT) of
+        ok -> grant(Stream, N - ?MAX_LIBRARY_TIMEOUT);
+        Error -> Error
+    end;
+grant(Stream, N) ->
+    pyctx_nif:stream_demand(Stream, N).
+
+%% @doc Closes the iterator in its context (a generator's finally blocks
+%% run, an async generator is aclose()d). The end message still comes,
+%% exactly once: `{error, cancelled}' unless the stream had ended already.
+-spec stream_cancel(stream()) -> ok | {error, reason()}.
+stream_cancel(Stream) ->
+    pyctx_nif:stream_cancel(Stream).
+
+%% @equiv stream_next(Stream, infinity)
+-spec stream_next(stream()) -> {ok, value()} | done | {error, reason()}.
+stream_next(Stream) ->
+    stream_next(Stream, infinity).
+
+%% @doc The next item, for the owner: takes the next stream message from
+%% the mailbox, granting one credit when none is outstanding. `done' or
+%% `{error, Reason}' at the end (and on every later call); `{error,
+%% timeout}' when nothing came in time (the stream goes on).
+-spec stream_next(stream(), timeout_ms()) -> {ok, value()} | done | {error, reason()}.
+stream_next(Stream, Timeout) ->
+    receive
+        {pyctx_stream, Stream, Event} -> next_reply(Event)
+    after 0 ->
+        case pyctx_nif:stream_pull(Stream) of
+            {ended, End} ->
+                %% the end message was sent before the stream read as ended
+                receive {pyctx_stream, Stream, Event} -> next_reply(Event)
+                after 0 -> End
+                end;
+            idle ->
+                %% nothing owed and nothing on its way: an item that came
+                %% meanwhile is here now; otherwise ask for one
+                receive {pyctx_stream, Stream, Event} -> next_reply(Event)
+                after 0 ->
+                    case pyctx_nif:stream_demand(Stream, 1) of
+                        ok -> next_event(Stream, Timeout);
+                        Error -> Error
+                    end
+                end;
+            owed ->
+                next_event(Stream, Timeout);
+            {error, _} = Error ->
+                Error
+        end
+    end.
+
+next_event(Stream, Timeout) ->
+    receive {pyctx_stream, Stream, Event} -> next_reply(Event)
+    after Timeout -> {error, timeout}
+    end.
+
+next_reply({item, Value}) -> {ok, Value};
+next_reply(End) -> End.
+
+open_stream(Kind, Target, A1, A2, Args, Opts, Allowed) ->
+    check_options(Opts, Allowed),
+    Demand = case maps:get(demand, Opts, 0) of
+                 D when is_integer(D), D >= 0, D =< ?MAX_LIBRARY_TIMEOUT -> D;
+                 D -> error({bad_option, {demand, D}})
+             end,
+    pyctx_nif:stream_open(Kind, Target, A1, A2, Args, maps:get(kwargs, Opts, []), Demand).
+
+%%% ---------------------------------------------------------------------
+%%% Borrowed buffers
+%%% ---------------------------------------------------------------------
+%%
+%% lend/1,2 lends a binary to Python without a copy: the buffer it returns,
+%% anywhere in a request's arguments (args, kwargs, eval bindings, nested
+%% in lists and maps), reaches Python as a read-only `memoryview' over the
+%% binary's own bytes. The NIF keeps the binary alive until the loan ends:
+%% the buffer term is gone and every request and Python view of it too (a
+%% view Python keeps in a global keeps the binary). `#{result => buffer}'
+%% is the other direction: a buffer-protocol result (bytes, bytearray,
+%% array.array, a numpy array) comes back as a binary over Python's memory,
+%% which stays pinned until the binary is garbage collected.
+
+%% @equiv lend(Binary, #{})
+-spec lend(binary()) -> {ok, buffer()} | {error, reason()}.
+lend(Binary) ->
+    lend(Binary, #{}).
+
+%% @doc Lends `Binary' read-only. Options: `format', a PEP 3118 / struct
+%% element code such as `<<"d">>' or `<<"<i">>' (default unsigned bytes),
+%% and `shape', a list of dimensions (default one dimension of all
+%% elements); Python sees them as the view's format and shape.
+-spec lend(binary(), lend_opts()) -> {ok, buffer()} | {error, reason()}.
+lend(Binary, Opts) when is_map(Opts) ->
+    check_options(Opts, [format, shape]),
+    pyctx_nif:lend(Binary, maps:get(format, Opts, undefined), maps:get(shape, Opts, [])).
+
+%% @doc Buffer counters of a context: views of lent buffers alive in its
+%% Python now (`lent_views'), buffers lent to it over its life
+%% (`lent_total'), and views of its Python objects held by Erlang binaries
+%% now (`held_views'; the context cannot end its interpreter while any is
+%% held: stop_context then reports `{error, {stuck, _}}').
+-spec buffer_stats(context()) -> #{lent_views := non_neg_integer(),
+                                   lent_total := non_neg_integer(),
+                                   held_views := non_neg_integer()} | {error, reason()}.
+buffer_stats(Ctx) ->
+    pyctx_nif:buffer_stats(Ctx).
 
 %%% ---------------------------------------------------------------------
 %%% Host functions: Python calling Erlang

@@ -6,8 +6,10 @@
 -module(pyctx_nif).
 
 -export([runtime_init/1, runtime_state/0, versions/0,
-         context_start/8, context_stop/2, context_info/1, env_new/1,
-         owner_new/0, call/7, eval/5, exec/4, abandon/1, cancel/1, request_state/1,
+         context_start/9, context_stop/2, context_info/1, env_new/1,
+         owner_new/0, call/7, eval/5, exec/4, request/9, object_info/1,
+         lend/3, buffer_stats/1,
+         stream_open/7, stream_demand/2, stream_cancel/1, stream_pull/1, abandon/1, cancel/1, request_state/1,
          host_register/2, host_unregister/1, host_reply/2,
          to_cbor/1, from_cbor/1, cbor_diagnose/1,
          store_put/2, store_get/1, store_cas/3, store_delete/2, store_keys/1,
@@ -33,7 +35,7 @@ runtime_init(_Paths) -> ?NOT_LOADED.
 runtime_state() -> ?NOT_LOADED.
 versions() -> ?NOT_LOADED.
 context_start(_Mode, _Name, _Preload, _QueueCapacity, _Owner, _SandboxFlags, _AllowPaths,
-              _MemoryLimit) -> ?NOT_LOADED.
+              _MemoryLimit, _ProcessOptions) -> ?NOT_LOADED.
 context_stop(_Ctx, _TimeoutMs) -> ?NOT_LOADED.
 context_info(_Ctx) -> ?NOT_LOADED.
 env_new(_Ctx) -> ?NOT_LOADED.
@@ -41,6 +43,14 @@ owner_new() -> ?NOT_LOADED.
 call(_Ctx, _Module, _Function, _Args, _Kwargs, _TimeoutMs, _Owner) -> ?NOT_LOADED.
 eval(_Target, _Expression, _Locals, _TimeoutMs, _Owner) -> ?NOT_LOADED.
 exec(_Target, _Code, _TimeoutMs, _Owner) -> ?NOT_LOADED.
+request(_Kind, _Target, _A1, _A2, _Args, _Kwargs, _Form, _TimeoutMs, _Owner) -> ?NOT_LOADED.
+object_info(_Object) -> ?NOT_LOADED.
+lend(_Binary, _Format, _Shape) -> ?NOT_LOADED.
+buffer_stats(_Ctx) -> ?NOT_LOADED.
+stream_open(_Kind, _Target, _A1, _A2, _Args, _Kwargs, _Credit) -> ?NOT_LOADED.
+stream_demand(_Stream, _N) -> ?NOT_LOADED.
+stream_cancel(_Stream) -> ?NOT_LOADED.
+stream_pull(_Stream) -> ?NOT_LOADED.
 abandon(_Ref) -> ?NOT_LOADED.
 cancel(_Ref) -> ?NOT_LOADED.
 request_state(_Ref) -> ?NOT_LOADED.

@@ -208,19 +208,24 @@ result_errors(Ctx) ->
                  pyctx:eval(Ctx, <<"1/0">>, #{}, #{result => buffer})),
     ?assertEqual([], pyctx_messages()).
 
-%% The library keeps handles, streams and buffers to in-process contexts
-%% for now: a process context refuses them with a clear error.
+%% Process contexts carry handles, streams and buffers too: the lent
+%% binary is copied into shared memory for the child, a buffer result comes
+%% back as a copy, a handle lives in the child, a stream is pulled from it.
 process_context_test() ->
     {ok, P} = pyctx:start_context(#{mode => process}),
     try
         {ok, Buf} = pyctx:lend(<<1, 2, 3>>),
-        ?assertMatch({error, {unsupported, _}}, pyctx:call(P, builtins, sum, [Buf])),
-        ?assertMatch({error, {unsupported, _}},
-                     pyctx:eval(P, <<"b'xyz'">>, #{}, #{result => buffer})),
-        ?assertMatch({error, {unsupported, _}}, pyctx:eval(P, <<"[1]">>, #{}, #{result => object})),
-        {ok, S} = pyctx:eval_stream(P, <<"range(3)">>, #{}, #{demand => 10}),
-        ?assertMatch({error, {unsupported, _}}, pyctx:stream_next(S, 5000)),
+        ?assertEqual({ok, 6}, pyctx:call(P, builtins, sum, [Buf])),
+        ?assertEqual({ok, <<"xyz">>}, pyctx:eval(P, <<"b'xyz'">>, #{}, #{result => buffer})),
+        {ok, L} = pyctx:eval(P, <<"[1]">>, #{}, #{result => object}),
+        ?assertEqual({ok, none}, pyctx:method_call(L, append, [2])),
+        ?assertEqual({ok, [1, 2]}, pyctx:eval(P, <<"list(x)">>, #{x => L})),
+        {ok, S} = pyctx:eval_stream(P, <<"iter(range(3))">>, #{}, #{demand => 10}),
+        ?assertEqual([{item, 0}, {item, 1}, {item, 2}, done], [recv_stream(S) || _ <- lists:seq(1, 4)]),
         ?assertEqual({ok, 6}, pyctx:call(P, builtins, sum, [[1, 2, 3]]))
     after
         pyctx:stop_context(P)
     end.
+
+recv_stream(S) ->
+    receive {pyctx_stream, S, Event} -> Event after 10000 -> erlang:error(no_stream_message) end.

@@ -3,7 +3,12 @@
 //
 //   lent buffer          the host lends its memory (pyctx_buffer_lend,
 //                        attached to a request object, CBOR tag); Python
-//                        sums the memoryview itself, no copy
+//                        sums the memoryview itself, no copy (a process
+//                        context copies it into shared memory once per
+//                        submission)
+//   library buffer       memory from pyctx_buffer_alloc, filled once: the
+//                        same as lent in-process; a process context's child
+//                        maps it from the shared arena, no copy
 //   data inside Python   the same sum over a copy already inside Python (the
 //                        baseline: the same request path, no data crossing)
 //   CBOR bytes           the host encodes the array as a CBOR byte string
@@ -16,11 +21,13 @@
 // memoryview of doubles; the case name says which. Each figure is the
 // median of --repeat round trips; bench/run.py reports the same-run ratios.
 //
-// usage: bench_buffers [--sizes-mib 1,16,64] [--repeat 5] [--mode both]
+// usage: bench_buffers [--sizes-mib 1,16,64] [--repeat 5]
+//                      [--mode worker|owngil|both|process|all]
 #include "bench_common.hpp"
 
 
 #include <cmath>
+#include <cstring>
 #include <numeric>
 #include <sstream>
 
@@ -106,8 +113,26 @@ void run_size(pyctx_context_t *ctx, pyctx_mode mode, const std::string &kind, lo
         got = request_number(r);
     });
     check_sum(got, host_sum, "lent buffer");
-    pyctx_request_free(r);
     bench::emit("buffers", "lent buffer" + suffix, mode_name, "p50_ns", lent_ns, "ns");
+
+    // 1b. shared: a library-allocated buffer (filled once, outside the
+    // timing), attached to each submission. In a process context it lives
+    // in the shared arena the child maps, so it crosses without a copy (the
+    // lent buffer above is copied into the arena for every submission).
+    {
+        pyctx_buffer_t *shared = nullptr;
+        die_on(pyctx_buffer_alloc(n * sizeof(double), &shared), "pyctx_buffer_alloc");
+        std::memcpy(pyctx_buffer_data(shared, nullptr), data.data(), n * sizeof(double));
+        die_on(pyctx_buffer_set_format(shared, "d"), "set_format");
+        double shared_ns = median_ns(repeat, [&] {
+            die_on(pyctx_request_attach_buffer(r, shared, nullptr), "attach");
+            got = request_number(r);
+        });
+        check_sum(got, host_sum, "library buffer");
+        pyctx_buffer_free(shared);
+        bench::emit("buffers", "library buffer" + suffix, mode_name, "p50_ns", shared_ns, "ns");
+    }
+    pyctx_request_free(r);
 
     // 2. inside: the same sum over a copy kept in Python.
     {

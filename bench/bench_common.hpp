@@ -77,7 +77,16 @@ inline std::vector<pyctx_mode> parse_modes(const std::string &s) {
             std::fprintf(stderr, "bench: owngil unsupported on Python %s, skipped\n",
                          pyctx_python_version());
     }
-    if (s != "worker" && s != "owngil" && s != "both") die("--mode must be worker, owngil or both");
+    if (s == "process" || s == "all") {
+        if (s == "all") {
+            modes.clear();
+            modes.push_back(PYCTX_MODE_WORKER);
+            if (pyctx_owngil_supported()) modes.push_back(PYCTX_MODE_OWNGIL);
+        }
+        modes.push_back(PYCTX_MODE_PROCESS);
+    }
+    if (s != "worker" && s != "owngil" && s != "both" && s != "process" && s != "all")
+        die("--mode must be worker, owngil, both, process or all");
     return modes;
 }
 

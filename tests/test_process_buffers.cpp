@@ -15,6 +15,7 @@
 #include <atomic>
 #include <chrono>
 #include <thread>
+#include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -256,4 +257,40 @@ TEST_F(ProcessBuffers, ReleasedResultBlocksAreReusedInTheChild) {
     struct stat st{};
     ASSERT_EQ(stat(fd7.c_str(), &st), 0);
     EXPECT_LE(st.st_size, 64 << 20) << "64 MiB of results one after the other fit in one step";
+}
+
+TEST_F(ProcessBuffers, NumpySumsASharedBufferAndReturnsAnArray) {
+    Outcome probe = exec(ctx(), "import numpy");
+    // scripts/test.sh sets PYCTX_TEST_REQUIRE_NUMPY for the suite that has
+    // numpy (Debian's python3.11 with python3-numpy): there it must run.
+    if (!probe.ok() && std::getenv("PYCTX_TEST_REQUIRE_NUMPY"))
+        FAIL() << "numpy must import here (PYCTX_TEST_REQUIRE_NUMPY): " << probe.describe();
+    if (!probe.ok())
+        GTEST_SKIP() << "numpy is not installed for the Python this build embeds ("
+                     << pyctx_python_version() << ")";
+    constexpr size_t kN = 1 << 17;
+    pyctx_buffer_t *raw = nullptr;
+    ASSERT_TRUE(IsOk(pyctx_buffer_alloc(kN * sizeof(double), &raw)));
+    Buffer b(raw);
+    auto *d = static_cast<double *>(pyctx_buffer_data(b.get(), nullptr));
+    double host_sum = 0;
+    for (size_t i = 0; i < kN; ++i) host_sum += (d[i] = static_cast<double>(i % 1000));
+    // Whole numbers: the sum is exact in any order, so it converts to int.
+    Evaluated o = eval_with(ctx(), "int(numpy.frombuffer(b, dtype=numpy.float64).sum())", b.get());
+    ASSERT_TRUE(o.ok()) << o.describe();
+    EXPECT_EQ(int_of(o), static_cast<int64_t>(host_sum)) << "the host's sum";
+    // An array made by numpy in the child, read back here element by element.
+    Request r = new_request(ctx());
+    ASSERT_TRUE(IsOk(pyctx_request_set_eval(r.get(), "numpy.arange(5000, dtype=numpy.int64) * 3")));
+    ASSERT_TRUE(IsOk(pyctx_request_set_result_form(r.get(), PYCTX_RESULT_BUFFER)));
+    ASSERT_TRUE(IsOk(pyctx_request_submit(r.get())));
+    ASSERT_TRUE(IsOk(pyctx_request_wait(r.get(), PYCTX_NO_TIMEOUT)));
+    ASSERT_EQ(pyctx_request_error(r.get()), nullptr) << describe(pyctx_request_error(r.get()));
+    pyctx_buffer_t *out = nullptr;
+    ASSERT_TRUE(IsOk(pyctx_request_take_buffer(r.get(), &out)));
+    Buffer view(out);
+    size_t len = 0;
+    const auto *v = static_cast<const int64_t *>(pyctx_buffer_data(view.get(), &len));
+    ASSERT_EQ(len, 5000 * sizeof(int64_t));
+    for (int i = 0; i < 5000; ++i) ASSERT_EQ(v[i], 3 * i) << i;
 }

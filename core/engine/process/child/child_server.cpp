@@ -392,17 +392,14 @@ void ChildServer::send_completion(const Request *r, const Outcome &out) {
                                        " bytes of CBOR) exceeds what a process context carries "
                                        "in one message"
                                  : "out of memory";
-        m.clear();
-        wire::Writer(m)
-            .u8(static_cast<uint8_t>(wire::ToHost::complete))
-            .u64(id)
-            .u32(static_cast<uint32_t>(encoded ? Status::encode : Status::no_memory))
-            .str(why)
-            .str("")
-            .str("")
-            .bytes(nullptr, 0)
-            .u64(0);
+        // The same message with the error instead (small: it fits).
+        (void)wire::encode_completion(
+            m, id, Outcome{Error(encoded ? Status::encode : Status::no_memory, why), {}});
         // The result was made but cannot be sent: it goes here.
+        if (has_block) {
+            results_->free_range(block.offset, block.mapped);
+            result_blocks_.erase(block.offset);
+        }
         if (out.object_id || r->result_form == ResultForm::stream)
             py_->drop_result(id, r->result_form, out.object_id);
     }

@@ -18,6 +18,7 @@
 
 #include "pyctx.h"
 #include "support/cbor.h"
+#include "support/contexts.h"
 #include "support/gate.h"
 #include "support/handles.h"
 #include "support/runtime_env.h"
@@ -467,6 +468,34 @@ TEST(Pool, AMemberThatClosesIsReplaced) {
     EXPECT_EQ(pool_stats(pool.get()).replaced, 1u);
     Context again = member(pool.get(), 0);
     EXPECT_EQ(pyctx_context_is_closed(again.get()), 0);
+}
+
+TEST(Pool, AHandleBelongsToItsMemberAndEndsWithIt) {
+    Pool pool = make_pool({.size = 1, .preload = "class Box:\n    def get(self):\n        return 7\n"});
+    Request r = new_request();
+    ASSERT_TRUE(IsOk(pyctx_request_set_pool(r.get(), pool.get())));
+    ASSERT_TRUE(IsOk(pyctx_request_set_eval(r.get(), "Box()")));
+    ASSERT_TRUE(IsOk(pyctx_request_set_result_form(r.get(), PYCTX_RESULT_OBJECT)));
+    ASSERT_TRUE(IsOk(pyctx_request_submit(r.get())));
+    ASSERT_TRUE(IsOk(pyctx_request_wait(r.get(), PYCTX_NO_TIMEOUT)));
+    ASSERT_EQ(pyctx_request_error(r.get()), nullptr) << describe(pyctx_request_error(r.get()));
+    pyctx_object_t *raw = nullptr;
+    ASSERT_TRUE(IsOk(pyctx_request_take_object(r.get(), &raw)));
+    Object box(raw);
+    Bytes out;
+    ASSERT_TRUE(IsOk(pyctx_object_call_method(box.get(), "get", nullptr, 0, nullptr, 0,
+                                              PYCTX_NO_TIMEOUT, out.out())));
+    EXPECT_EQ(as_int(out), 7);
+    {
+        Context m = member(pool.get(), 0);
+        ASSERT_TRUE(IsOk(pyctx_context_close(m.get(), 5000)));
+    }
+    ASSERT_TRUE(eventually([&] { return pool_stats(pool.get()).replaced == 1; }));
+    // The new member never sees the old member's handle: a clear error.
+    Error e(pyctx_object_call_method(box.get(), "get", nullptr, 0, nullptr, 0, PYCTX_NO_TIMEOUT,
+                                     out.out()));
+    ASSERT_NE(e.get(), nullptr);
+    EXPECT_EQ(pyctx_error_status(e.get()), PYCTX_ERR_CLOSED) << describe(e.get());
 }
 
 TEST(Pool, TheLeavePolicyDropsAClosedMember) {

@@ -20,6 +20,7 @@
 #include "support/cbor.h"
 #include "support/contexts.h"
 #include "support/gate.h"
+#include "support/eventually.h"
 #include "support/handles.h"
 #include "support/runtime_env.h"
 
@@ -71,18 +72,6 @@ pyctx_pool_stats_t pool_stats(pyctx_pool_t *pool) {
     pyctx_pool_stats_t s{};
     EXPECT_TRUE(IsOk(pyctx_pool_stats(pool, &s, sizeof s)));
     return s;
-}
-
-// Waits for a condition the library reaches by itself (a keeper thread
-// noticing a closed member, a thread parking), against a generous bound.
-template <class Pred>
-bool eventually(Pred &&pred, std::chrono::milliseconds bound = std::chrono::seconds(10)) {
-    auto end = std::chrono::steady_clock::now() + bound;
-    while (!pred()) {
-        if (std::chrono::steady_clock::now() > end) return false;
-        std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
-    return true;
 }
 
 // Counts completions per request id, from any thread.

@@ -99,16 +99,18 @@ static pyctx_error_t *set_text_option(ErlNifEnv *env, ERL_NIF_TERM term,
     return err;
 }
 
-/* {MaxRestarts, WindowMs, Helper}: the restart policy and the helper
- * executable of process contexts (ignored by other modes). Helper is
- * `undefined` for the library's default. */
+/* {MaxRestarts, WindowMs, Helper, Output}: the restart policy, the helper
+ * executable and where the child's output goes (`stderr` or `log`) of
+ * process contexts (ignored by other modes). Helper is `undefined` for the
+ * library's default. */
 static pyctx_error_t *apply_process_options(ErlNifEnv *env, ERL_NIF_TERM term,
                                             pyctx_context_options_t *options, int *badarg) {
     int arity;
     const ERL_NIF_TERM *items;
     unsigned max_restarts, window_ms;
-    if (!enif_get_tuple(env, term, &arity, &items) || arity != 3 ||
-        !enif_get_uint(env, items[0], &max_restarts) || !enif_get_uint(env, items[1], &window_ms)) {
+    if (!enif_get_tuple(env, term, &arity, &items) || arity != 4 ||
+        !enif_get_uint(env, items[0], &max_restarts) || !enif_get_uint(env, items[1], &window_ms) ||
+        !(enif_is_identical(items[3], ATOM_stderr) || enif_is_identical(items[3], ATOM_log))) {
         *badarg = 1;
         return NULL;
     }
@@ -118,6 +120,8 @@ static pyctx_error_t *apply_process_options(ErlNifEnv *env, ERL_NIF_TERM term,
     if (err == NULL)
         err = set_text_option(env, items[2], options, pyctx_context_options_set_process_helper,
                               badarg);
+    if (err == NULL && !*badarg && enif_is_identical(items[3], ATOM_log))
+        err = pyctx_context_options_set_process_output(options, PYCTX_PROCESS_OUTPUT_LOG);
     return err;
 }
 

@@ -86,7 +86,8 @@
                           memory_limit => non_neg_integer(),
                           max_restarts => non_neg_integer(),
                           restart_window => non_neg_integer(),
-                          process_helper => iodata()}.
+                          process_helper => iodata(),
+                          process_output => stderr | log}.
 -type sandbox_opts() :: #{block_process_creation => boolean(),
                           block_sockets => boolean(),
                           restrict_files => boolean(),
@@ -142,15 +143,19 @@ start_context() ->
 %% contexts also take `max_restarts' (default 0: a crash of the child closes
 %% the context; otherwise a new child is started, the preload run again, up
 %% to that many times within any `restart_window' milliseconds, 0: over the
-%% context's life) and `process_helper' (the helper executable; a path that
-%% is not one is `{error, {not_found, _}}').
+%% context's life), `process_helper' (the helper executable; a path that
+%% is not one is `{error, {not_found, _}}') and `process_output' (`stderr',
+%% the default: the child's stdout and stderr go to this node's stderr;
+%% `log': each line is a log record, logger `pyctx.process.stdout' at 20 or
+%% `pyctx.process.stderr' at 30, for the log forwarding of this node).
 %% Starts the Python runtime first if needed.
 -spec start_context(context_opts()) -> {ok, context()} | {error, reason()}.
 start_context(Opts) when is_map(Opts) ->
     check_options(Opts, [mode, name, preload, queue_capacity, owner, sandbox, memory_limit,
-                         max_restarts, restart_window, process_helper]),
+                         max_restarts, restart_window, process_helper, process_output]),
     ProcessOpts = {uint32_option(max_restarts, Opts), uint32_option(restart_window, Opts),
-                   maps:get(process_helper, Opts, undefined)},
+                   maps:get(process_helper, Opts, undefined),
+                   maps:get(process_output, Opts, stderr)},
     {SandboxFlags, AllowPaths} = sandbox_args(maps:get(sandbox, Opts, undefined)),
     Mode = maps:get(mode, Opts, worker),
     case ensure_runtime() of

@@ -1,5 +1,6 @@
 %% Process context options: the restart policy (a crashed child is
-%% replaced, the preload runs again, up to a budget), the helper path, and
+%% replaced, the preload runs again, up to a budget), the helper path, the
+%% child's output as log records, and
 %% the child's pid and restart count in context_info/1.
 -module(pyctx_restart_tests).
 -include_lib("eunit/include/eunit.hrl").
@@ -13,6 +14,7 @@ restart_test_() ->
       {"without a policy a crash closes the context", fun no_policy/0},
       {"the helper path", fun helper/0},
       {"other modes report no child", fun other_modes/0},
+      {"the child's output as log records", fun output_as_log/0},
       {"bad options", fun bad_options/0}]}.
 
 preload() ->
@@ -87,4 +89,24 @@ other_modes() ->
 bad_options() ->
     ?assertError({bad_option, {max_restarts, -1}}, pyctx:start_context(#{max_restarts => -1})),
     ?assertError({bad_option, {restart_window, x}}, pyctx:start_context(#{restart_window => x})),
-    ?assertError(badarg, pyctx:start_context(#{mode => process, process_helper => 42})).
+    ?assertError(badarg, pyctx:start_context(#{mode => process, process_helper => 42})),
+    ?assertError(badarg, pyctx:start_context(#{mode => process, process_output => loud})).
+
+output_as_log() ->
+    ok = pyctx_nif:log_forward(self(), 20, 100),
+    {ok, Ctx} = pyctx:start_context(#{mode => process, name => <<"erl-out">>,
+                                      process_output => log}),
+    try
+        ok = pyctx:exec(Ctx, <<"import sys\n"
+                               "print('to stdout', flush=True)\n"
+                               "print('to stderr', file=sys.stderr)\n">>),
+        Got = lists:sort([receive {pyctx_log, Level, Logger, Message, _, Context, _} ->
+                                      {Logger, Level, Message, Context}
+                          after 10000 -> error(no_log_record)
+                          end || _ <- [1, 2]]),
+        ?assertEqual([{<<"pyctx.process.stderr">>, 30, <<"to stderr">>, <<"erl-out">>},
+                      {<<"pyctx.process.stdout">>, 20, <<"to stdout">>, <<"erl-out">>}], Got)
+    after
+        pyctx:stop_context(Ctx),
+        pyctx_nif:log_forward(none, 0, 0)
+    end.

@@ -1,5 +1,6 @@
 #include "nif_stream.h"
 
+#include <sched.h>
 #include <stdatomic.h>
 #include <string.h>
 
@@ -150,8 +151,12 @@ static void on_end(void *user_data, pyctx_stream_t *stream, pyctx_status status,
     else payload = enif_make_tuple2(env, ATOM_error, error_reason(env, error));
     res->end_env = enif_alloc_env();
     res->end_term = enif_make_copy(res->end_env, payload);
+    /* Counted as a send, like an item: stream_pull waits for it to finish,
+     * so an owner that already took the end message finds `ended` set. */
+    atomic_fetch_add(&res->sending, 1);
     send_to_owner(res, env, payload);
     atomic_store(&res->ended, 1);
+    atomic_fetch_sub(&res->sending, 1);
     enif_clear_env(env);
     /* Freed here unless a NIF is inside a library call with it (this may
      * be that call), or the open has not returned yet: then that NIF frees
@@ -286,10 +291,16 @@ ERL_NIF_TERM nif_stream_pull(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]
         return enif_make_badarg(env);
     if (enif_compare_pids(&self, &res->owner) != 0)
         return enif_make_tuple2(env, ATOM_error, ATOM_not_owner);
+    /* An item (or the end) being sent right now is either about to reach the mailbox or
+     * already there -- and possibly already taken by the caller's previous
+     * stream_next, in which case nothing more is on its way. Only once the
+     * send has finished does the count say which: wait for it (a window of
+     * an enif_send, microseconds), then the caller looks at its mailbox. */
+    while (atomic_load(&res->sending) != 0) sched_yield();
     if (atomic_load(&res->ended))
         return enif_make_tuple2(env, ATOM_ended, enif_make_copy(env, res->end_term));
-    /* idle: no credit owed and no item on its way, so nothing can arrive
-     * until more credit is granted (only the end of a cancel or close). */
-    if (atomic_load(&res->outstanding) <= 0 && atomic_load(&res->sending) == 0) return ATOM_idle;
+    /* idle: no credit owed, so nothing can arrive until more credit is
+     * granted (only the end of a cancel or close). */
+    if (atomic_load(&res->outstanding) <= 0) return ATOM_idle;
     return ATOM_owed;
 }

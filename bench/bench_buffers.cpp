@@ -177,7 +177,10 @@ void run_size(pyctx_context_t *ctx, pyctx_mode mode, const std::string &kind, lo
            "drop_kept");
     pyctx_bytes_free(&ignored);
 
-    // 3. CBOR: the host encodes the array (a copy) for every request.
+    // 3. CBOR: the host encodes the array (a copy) for every request. A
+    // process context carries at most 2 MiB in one message: beyond that the
+    // CBOR path does not exist there.
+    if (mode == PYCTX_MODE_PROCESS && n * sizeof(double) > (size_t{1} << 20)) return;
     pyctx_cbor_writer_t *w = pyctx_cbor_writer_new();
     if (!w) die("out of memory");
     double cbor_ns = median_ns(repeat, [&] {

@@ -62,7 +62,7 @@ inline void init_runtime(pyctx_allocator allocator = PYCTX_ALLOCATOR_DEFAULT) {
 inline void shutdown_runtime() { die_on(pyctx_shutdown(10000), "pyctx_shutdown"); }
 
 inline const char *mode_name(pyctx_mode mode) {
-    return mode == PYCTX_MODE_OWNGIL ? "owngil" : "worker";
+    return mode == PYCTX_MODE_OWNGIL ? "owngil" : mode == PYCTX_MODE_PROCESS ? "process" : "worker";
 }
 
 // Parses "worker" / "owngil" / "both" into the list of modes to run; owngil

@@ -1617,9 +1617,12 @@ PYCTX_API int pyctx_cbor_write_object(pyctx_cbor_writer_t *writer, const pyctx_o
  * error that ended it: a Python exception raised mid-stream (type, message
  * and traceback; the items before it were delivered), PYCTX_ERR_CANCELLED
  * (pyctx_stream_cancel()), PYCTX_ERR_CLOSED (the context closed), or the
- * error of the call that was to produce the iterator. Both run on a library
- * thread, one at a time per stream, with no GIL and no library lock held;
- * they must not block, may grant credit, cancel, and (on_end only) free the
+ * error of the call that was to produce the iterator. Both run one at a
+ * time per stream, with no GIL and no library lock held, on a library
+ * thread -- except the end that a cancel or a refused credit decides while
+ * no message of the stream is in flight: that on_end runs inside
+ * pyctx_stream_cancel() or pyctx_stream_credit(), on the caller's thread.
+ * They must not block, may grant credit, cancel, and (on_end only) free the
  * stream. `item` is borrowed for the duration of the callback. No callback
  * runs after on_end. The user data is released by its destructor once,
  * inside pyctx_stream_free() (when called from on_end: right after on_end
@@ -1631,8 +1634,8 @@ PYCTX_API int pyctx_cbor_write_object(pyctx_cbor_writer_t *writer, const pyctx_o
  *
  * Cancel closes the iterator in the context: a generator's close() (its
  * finally blocks run), an async generator's aclose(). Items already on the
- * way are dropped. Process contexts will carry the same messages (open,
- * credit, cancel) through their ring.
+ * way are dropped. Process contexts carry the same messages (open, pulls,
+ * close) through their ring.
  *
  * Thread safety: pyctx_stream_credit, _cancel, _next and _is_done may be
  * called from any thread; pyctx_stream_free once, by the owner.

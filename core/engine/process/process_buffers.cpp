@@ -155,6 +155,8 @@ void ProcessExecutor::child_let_go_of_buffers() {
 
 void ProcessExecutor::end_loans(std::vector<LentToChild> &loans, bool copy_back) {
     if (loans.empty()) return;
+    // Counted first: whoever sees a finalizer run sees the count without it.
+    ctx_.buffers()->lent_views.fetch_sub(loans.size(), std::memory_order_acq_rel);
     for (LentToChild &loan : loans) {
         Buffer *b = loan.buffer.get();
         if (loan.copy) {
@@ -163,7 +165,6 @@ void ProcessExecutor::end_loans(std::vector<LentToChild> &loans, bool copy_back)
         }
         loan.buffer = BufferRef();  // may run the host's finalizer, here
     }
-    ctx_.buffers()->lent_views.fetch_sub(loans.size(), std::memory_order_acq_rel);
 }
 
 }  // namespace pyctx::core

@@ -75,6 +75,23 @@ Evaluated eval_with(pyctx_context_t *ctx, const std::string &expr, pyctx_buffer_
 
 std::optional<int64_t> int_of(const Evaluated &e) { return as_int(e.value.data(), e.value.size()); }
 
+// Evaluates `expr` with its result in buffer form; the view, or an empty
+// handle after a test failure naming the error.
+Buffer result_view(pyctx_context_t *ctx, const std::string &expr) {
+    Request r = new_request(ctx);
+    EXPECT_TRUE(IsOk(pyctx_request_set_eval(r.get(), expr.c_str())));
+    EXPECT_TRUE(IsOk(pyctx_request_set_result_form(r.get(), PYCTX_RESULT_BUFFER)));
+    EXPECT_TRUE(IsOk(pyctx_request_submit(r.get())));
+    EXPECT_TRUE(IsOk(pyctx_request_wait(r.get(), PYCTX_NO_TIMEOUT)));
+    if (const pyctx_error_t *e = pyctx_request_error(r.get())) {
+        ADD_FAILURE() << expr << ": " << pyctx_test::describe(e);
+        return Buffer();
+    }
+    pyctx_buffer_t *raw = nullptr;
+    EXPECT_TRUE(IsOk(pyctx_request_take_buffer(r.get(), &raw)));
+    return Buffer(raw);
+}
+
 class ProcessBuffers : public ::testing::Test {
 protected:
     void SetUp() override {
@@ -185,16 +202,8 @@ TEST_F(ProcessBuffers, AChildKilledHoldingAViewEndsTheLoanOnce) {
 
 TEST_F(ProcessBuffers, AResultViewIsACopyInSharedMemoryThatOutlivesTheChild) {
     // array('d') made in the child, read back element by element here.
-    Request r = new_request(ctx());
-    ASSERT_TRUE(IsOk(pyctx_request_set_eval(
-        r.get(), "__import__('array').array('d', [i * 0.25 for i in range(1000)])")));
-    ASSERT_TRUE(IsOk(pyctx_request_set_result_form(r.get(), PYCTX_RESULT_BUFFER)));
-    ASSERT_TRUE(IsOk(pyctx_request_submit(r.get())));
-    ASSERT_TRUE(IsOk(pyctx_request_wait(r.get(), PYCTX_NO_TIMEOUT)));
-    ASSERT_EQ(pyctx_request_error(r.get()), nullptr) << describe(pyctx_request_error(r.get()));
-    pyctx_buffer_t *raw = nullptr;
-    ASSERT_TRUE(IsOk(pyctx_request_take_buffer(r.get(), &raw)));
-    Buffer view(raw);
+    Buffer view = result_view(ctx(), "__import__('array').array('d', [i * 0.25 for i in range(1000)])");
+    ASSERT_TRUE(view);
     pyctx_buffer_info_t info{};
     ASSERT_TRUE(IsOk(pyctx_buffer_info(view.get(), &info, sizeof info)));
     EXPECT_STREQ(info.format, "d");
@@ -207,15 +216,8 @@ TEST_F(ProcessBuffers, AResultViewIsACopyInSharedMemoryThatOutlivesTheChild) {
     ASSERT_EQ(len, 8000u);
     for (int i = 0; i < 1000; ++i) ASSERT_EQ(d[i], i * 0.25) << i;
     // A strided view arrives C-contiguous.
-    r = new_request(ctx());
-    ASSERT_TRUE(IsOk(pyctx_request_set_eval(r.get(), "memoryview(bytes(range(10)))[::3]")));
-    ASSERT_TRUE(IsOk(pyctx_request_set_result_form(r.get(), PYCTX_RESULT_BUFFER)));
-    ASSERT_TRUE(IsOk(pyctx_request_submit(r.get())));
-    ASSERT_TRUE(IsOk(pyctx_request_wait(r.get(), PYCTX_NO_TIMEOUT)));
-    ASSERT_EQ(pyctx_request_error(r.get()), nullptr) << describe(pyctx_request_error(r.get()));
-    pyctx_buffer_t *raw2 = nullptr;
-    ASSERT_TRUE(IsOk(pyctx_request_take_buffer(r.get(), &raw2)));
-    Buffer strided(raw2);
+    Buffer strided = result_view(ctx(), "memoryview(bytes(range(10)))[::3]");
+    ASSERT_TRUE(strided);
     const auto *bytes = static_cast<const uint8_t *>(pyctx_buffer_data(strided.get(), &len));
     ASSERT_EQ(len, 4u);
     EXPECT_EQ(std::vector<uint8_t>(bytes, bytes + 4), (std::vector<uint8_t>{0, 3, 6, 9}));
@@ -236,16 +238,8 @@ TEST_F(ProcessBuffers, ReleasedResultBlocksAreReusedInTheChild) {
     // Many results of 1 MiB, each released before the next: the child's
     // arena reuses the freed blocks instead of growing without bound.
     for (int i = 0; i < 64; ++i) {
-        Request r = new_request(ctx());
-        std::string expr = "bytes([" + std::to_string(i) + "]) * (1 << 20)";
-        ASSERT_TRUE(IsOk(pyctx_request_set_eval(r.get(), expr.c_str())));
-        ASSERT_TRUE(IsOk(pyctx_request_set_result_form(r.get(), PYCTX_RESULT_BUFFER)));
-        ASSERT_TRUE(IsOk(pyctx_request_submit(r.get())));
-        ASSERT_TRUE(IsOk(pyctx_request_wait(r.get(), PYCTX_NO_TIMEOUT)));
-        ASSERT_EQ(pyctx_request_error(r.get()), nullptr) << describe(pyctx_request_error(r.get()));
-        pyctx_buffer_t *raw = nullptr;
-        ASSERT_TRUE(IsOk(pyctx_request_take_buffer(r.get(), &raw)));
-        Buffer view(raw);
+        Buffer view = result_view(ctx(), "bytes([" + std::to_string(i) + "]) * (1 << 20)");
+        ASSERT_TRUE(view);
         size_t len = 0;
         const auto *p = static_cast<const uint8_t *>(pyctx_buffer_data(view.get(), &len));
         ASSERT_EQ(len, size_t{1} << 20);
@@ -280,15 +274,8 @@ TEST_F(ProcessBuffers, NumpySumsASharedBufferAndReturnsAnArray) {
     ASSERT_TRUE(o.ok()) << o.describe();
     EXPECT_EQ(int_of(o), static_cast<int64_t>(host_sum)) << "the host's sum";
     // An array made by numpy in the child, read back here element by element.
-    Request r = new_request(ctx());
-    ASSERT_TRUE(IsOk(pyctx_request_set_eval(r.get(), "numpy.arange(5000, dtype=numpy.int64) * 3")));
-    ASSERT_TRUE(IsOk(pyctx_request_set_result_form(r.get(), PYCTX_RESULT_BUFFER)));
-    ASSERT_TRUE(IsOk(pyctx_request_submit(r.get())));
-    ASSERT_TRUE(IsOk(pyctx_request_wait(r.get(), PYCTX_NO_TIMEOUT)));
-    ASSERT_EQ(pyctx_request_error(r.get()), nullptr) << describe(pyctx_request_error(r.get()));
-    pyctx_buffer_t *out = nullptr;
-    ASSERT_TRUE(IsOk(pyctx_request_take_buffer(r.get(), &out)));
-    Buffer view(out);
+    Buffer view = result_view(ctx(), "numpy.arange(5000, dtype=numpy.int64) * 3");
+    ASSERT_TRUE(view);
     size_t len = 0;
     const auto *v = static_cast<const int64_t *>(pyctx_buffer_data(view.get(), &len));
     ASSERT_EQ(len, 5000 * sizeof(int64_t));

@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -41,11 +40,9 @@ std::unique_ptr<SharedArena> SharedArena::create(const char *name) {
 }
 
 std::unique_ptr<SharedArena> SharedArena::adopt(int fd) {
-    struct stat st;
-    if (fstat(fd, &st) != 0) return nullptr;
-    auto arena = std::unique_ptr<SharedArena>(new SharedArena(fd, true));
-    arena->file_size_ = 0;  // grown from here by this side only
-    return arena;
+    // A new, empty file that only this side grows (the host made it for
+    // this child and only maps the blocks it is told of).
+    return std::unique_ptr<SharedArena>(new SharedArena(fd, true));
 }
 
 SharedArena::~SharedArena() {

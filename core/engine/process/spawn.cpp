@@ -79,11 +79,11 @@ Error spawn_child(const std::string &helper, int control_fd, int segment_fd, int
                   int stderr_fd) {
     HighFd control(control_fd), segment(segment_fd), wake(wake_fd);
     if (arena_fd < 0 || result_arena_fd < 0) arena_fd = result_arena_fd = -1;
-    HighFd arena(arena_fd >= 0 ? arena_fd : wake_fd);
-    HighFd results(result_arena_fd >= 0 ? result_arena_fd : wake_fd);
-    HighFd out(stdout_fd >= 0 ? stdout_fd : 2), err(stderr_fd >= 0 ? stderr_fd : 2);
-    if (control.fd < 0 || segment.fd < 0 || wake.fd < 0 || arena.fd < 0 || results.fd < 0 ||
-        out.fd < 0 || err.fd < 0)
+    // Optional ones stay -1 when not given (fcntl of -1 fails).
+    HighFd arena(arena_fd), results(result_arena_fd), err(stderr_fd);
+    HighFd out(stdout_fd >= 0 ? stdout_fd : 2);
+    if (control.fd < 0 || segment.fd < 0 || wake.fd < 0 || out.fd < 0 ||
+        (arena_fd >= 0 && (arena.fd < 0 || results.fd < 0)) || (stderr_fd >= 0 && err.fd < 0))
         return Error(Status::internal, std::string("duplicating the channel: ") + std::strerror(errno));
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;

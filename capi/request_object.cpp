@@ -1,5 +1,6 @@
 // Request objects (pyctx_request_*): one operation's life behind a handle,
 // on the same engine path as the one-call functions (core/engine/lane.h).
+#include <memory>
 #include <mutex>
 
 #include "capi/buffer_handle.h"
@@ -335,23 +336,49 @@ PYCTX_API pyctx_error_t *pyctx_request_set_callback(pyctx_request_t *request,
     return nullptr;
 }
 
-PYCTX_API pyctx_error_t *pyctx_request_submit(pyctx_request_t *request) {
+namespace {
+
+// The one submission path. The id is taken before the request becomes
+// visible: once it is, its callback may free or resubmit it at any moment.
+pyctx_error_t *submit_one(pyctx_request_t *request, uint64_t *out_id) {
     return guarded([&]() -> pyctx_error_t * {
         core::RequestRef r;
         if (auto *e = prepare(request, &r)) return e;
+        const uint64_t id = r->id;
+        // The submission holds its own references to the attachments now.
+        // The request lets go of them before the submission is visible (its
+        // callback may free or resubmit it), and takes them back if refused.
+        core::AttachedBuffers handed;
+        handed.swap(request->attached);
         if (request->pool) {
-            if (auto *e = submit_to_pool(request, std::move(r))) return e;
+            if (auto *e = submit_to_pool(request, std::move(r))) {
+                request->attached.swap(handed);
+                return e;
+            }
         } else {
             arm(request, r);
             core::Error err = request->ctx->lane().submit(std::move(r), true);
             if (!err.ok()) {
                 disarm(request);
+                request->attached.swap(handed);
                 return capi::make_error(std::move(err));
             }
         }
-        request->attached.clear();  // the submission holds them now
+        if (out_id) *out_id = id;
         return nullptr;
     });
+}
+
+}  // namespace
+
+PYCTX_API pyctx_error_t *pyctx_request_submit(pyctx_request_t *request) {
+    return submit_one(request, nullptr);
+}
+
+PYCTX_API pyctx_error_t *pyctx_request_submit_id(pyctx_request_t *request, uint64_t *out_id) {
+    if (!out_id) return invalid("out_id is NULL");
+    *out_id = 0;
+    return submit_one(request, out_id);
 }
 
 PYCTX_API pyctx_error_t *pyctx_request_submit_many(pyctx_request_t *const *requests, size_t count,
@@ -388,13 +415,21 @@ PYCTX_API pyctx_error_t *pyctx_request_submit_many(pyctx_request_t *const *reque
                 arm(h, r);
                 run.push_back(r.detach());
             }
+            // As in submit_one: the requests let go of their attachments
+            // before they become visible, and the refused take them back.
+            std::vector<std::unique_ptr<core::AttachedBuffers>> handed(run.size());
+            for (size_t k = 0; k < run.size(); ++k) {
+                if (requests[i + k]->attached.empty()) continue;
+                handed[k] = std::make_unique<core::AttachedBuffers>();
+                handed[k]->swap(requests[i + k]->attached);
+            }
             size_t n = 0;
             core::Error err;
             if (!run.empty()) err = ctx->lane().submit_batch(run.data(), run.size(), &n);
-            for (size_t k = 0; k < n; ++k) requests[i + k]->attached.clear();
             for (size_t k = n; k < run.size(); ++k) {  // refused: never completes
                 run[k]->release();
                 disarm(requests[i + k]);
+                if (handed[k]) requests[i + k]->attached.swap(*handed[k]);
             }
             accepted += n;
             if (!err.ok()) {

@@ -57,6 +57,9 @@ struct pyctx_stream {
     core::Error pending_error;
     std::deque<core::ByteBuffer> items;  // pull form
     pyctx_error end_error;               // written when decided
+    // Parked in the lane from the open to the end, so a close reaches a
+    // stream that has no message in flight (lane.h "Close watches").
+    core::Request *close_watch = nullptr;  // set once, at the open
     std::atomic<bool> cancelled{false};
     std::atomic<bool> ended{false};      // on_end has returned
     bool freed_in_end = false;           // pyctx_stream_free from on_end (that thread only)
@@ -91,6 +94,31 @@ core::Error submit_message(pyctx_stream *s, core::RequestKind kind, uint32_t cou
     return err;
 }
 
+void on_close_watch(core::Request *r, void *);
+
+// Parks the stream's close watch in its context's lane (at the open).
+void watch_close(pyctx_stream *s) {
+    core::RequestRef w(StreamMessage::make());
+    w->sink = on_close_watch;
+    static_cast<StreamMessage *>(w.get())->handle = s;
+    s->retain();  // the watch's
+    if (s->ctx->lane().watch_close(w.get())) {
+        s->close_watch = w.get();
+    } else {
+        s->release();  // closing already: the open is refused or ends closed
+    }
+}
+
+// Takes the watch back at the end; when the close took it first, its
+// delivery (a no-op once the end is decided) releases it instead.
+void stop_watching_close(pyctx_stream *s) {
+    core::Request *w = s->close_watch;
+    if (w && s->ctx->lane().unwatch_close(w)) {
+        w->release();
+        s->release();
+    }
+}
+
 // Reports the end (once): `lock` is held on entry and released here.
 void report_end(pyctx_stream *s, std::unique_lock<std::mutex> &lock, core::Error err) {
     s->retain();  // on_end may free the stream (the owner's reference)
@@ -100,6 +128,7 @@ void report_end(pyctx_stream *s, std::unique_lock<std::mutex> &lock, core::Error
     const bool close = s->opened && !s->close_sent;
     s->close_sent = true;
     lock.unlock();
+    stop_watching_close(s);
     if (close) core::Error ignored = submit_message(s, core::RequestKind::stream_close, 0);
     if (s->on_end) {
         pyctx_stream *outer = tls_in_end;
@@ -225,6 +254,15 @@ void on_message_done(core::Request *r, void *) {
     s->release();
 }
 
+// The context began to close: the end, unless decided already (a message
+// in flight ends with the close itself; this one holds the end back until
+// that message's items are delivered).
+void on_close_watch(core::Request *r, void *) {
+    pyctx_stream *s = static_cast<StreamMessage *>(r)->handle;
+    decide_end(s, std::move(r->outcome.error));
+    s->release();
+}
+
 pyctx_error_t *cancel(pyctx_stream *s) {
     bool send;
     {
@@ -274,10 +312,12 @@ PYCTX_API pyctx_error_t *pyctx_stream_open(pyctx_request_t *request, uint32_t cr
         s->granted = credit;
         s->window = credit ? credit : 1;
         static_cast<StreamMessage *>(r.get())->handle = s;
+        watch_close(s);
         s->retain();
         core::Error err = s->ctx->lane().submit(std::move(r), true);
         if (!err.ok()) {
             s->free_user_data = nullptr;  // refused: the caller keeps its user data
+            stop_watching_close(s);
             s->release();
             s->release();
             return capi::make_error(std::move(err));

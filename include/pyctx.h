@@ -630,6 +630,13 @@ PYCTX_API pyctx_error_t *pyctx_request_set_callback(pyctx_request_t *request,
  *  one-call functions return (NOT_RUNNING, CLOSED, QUEUE_FULL, ...) and
  *  INVALID_ARGUMENT for an in-flight request or missing settings. */
 PYCTX_API pyctx_error_t *pyctx_request_submit(pyctx_request_t *request);
+/** pyctx_request_submit(), and on success `*out_id` receives the id of this
+ *  submission (0 on an error). Use it when the callback may free or
+ *  resubmit the request: from the moment submit accepts it, reading
+ *  pyctx_request_id() races with that callback, while the id returned here
+ *  stays usable, e.g. with pyctx_cancel() (which answers NOT_FOUND once the
+ *  request is done). */
+PYCTX_API pyctx_error_t *pyctx_request_submit_id(pyctx_request_t *request, uint64_t *out_id);
 /** Submits `count` requests with one wake-up per destination context, in
  *  order. Stops at the first refusal, returning its error; `out_accepted`
  *  (may be NULL) receives how many were submitted before it. */
@@ -648,7 +655,10 @@ PYCTX_API pyctx_error_t *pyctx_request_wait(pyctx_request_t *request, uint32_t t
 PYCTX_API pyctx_error_t *pyctx_request_cancel(pyctx_request_t *request);
 /** 1 when done (result readable), else 0 (NULL: 0). */
 PYCTX_API int pyctx_request_is_done(const pyctx_request_t *request);
-/** The id of the current submission (0 before the first). */
+/** The id of the current submission (0 before the first). Only while the
+ *  caller knows the request is alive and not resubmitted: after a submit
+ *  whose callback may free or resubmit it, take the id from
+ *  pyctx_request_submit_id() instead. */
 PYCTX_API uint64_t pyctx_request_id(const pyctx_request_t *request);
 /** The kind set (NULL: PYCTX_REQUEST_NONE). */
 PYCTX_API pyctx_request_kind pyctx_request_get_kind(const pyctx_request_t *request);
@@ -1616,7 +1626,11 @@ PYCTX_API int pyctx_cbor_write_object(pyctx_cbor_writer_t *writer, const pyctx_o
  * last item, with PYCTX_OK (the iterator was exhausted) or the status and
  * error that ended it: a Python exception raised mid-stream (type, message
  * and traceback; the items before it were delivered), PYCTX_ERR_CANCELLED
- * (pyctx_stream_cancel()), PYCTX_ERR_CLOSED (the context closed), or the
+ * (pyctx_stream_cancel()), PYCTX_ERR_CLOSED (the context closed; also
+ * for a stream waiting for credit, with nothing in flight, and for an async
+ * generator suspended in an await: the close reaches every open stream at
+ * once), PYCTX_ERR_INVALID_ARGUMENT (the result is neither an iterator, an
+ * iterable nor an async iterator; the message names its type), or the
  * error of the call that was to produce the iterator. Both run one at a
  * time per stream, with no GIL and no library lock held, on a library
  * thread -- except the end that a cancel or a refused credit decides while

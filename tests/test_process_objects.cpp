@@ -241,3 +241,41 @@ TEST(ProcessObjects, AStreamOpenedForACallerThatGaveUpIsClosedInTheChild) {
     // A stream opened in time streams.
     EXPECT_EQ(eval_int(ctx.get(), "len(list(slow_stream(0)))"), 3);
 }
+
+// A stream lives in the child that made its iterator: once that child died
+// and another took its place, the stream's next pull is refused as closed
+// (never sent to the new child, which does not know it), and so is its end.
+TEST(ProcessObjects, AStreamOfAChildThatEndedEndsClosedAtItsNextPull) {
+    Context ctx;
+    ASSERT_TRUE(IsOk(create_process_context(
+        ctx, {.name = "streams-proc", .preload = kPreload, .restart_max = 1})));
+    Request r = new_request();
+    ASSERT_TRUE(IsOk(pyctx_request_set_context(r.get(), ctx.get())));
+    ASSERT_TRUE(IsOk(pyctx_request_set_eval(r.get(), "iter(range(10))")));
+    pyctx_stream_t *raw = nullptr;
+    ASSERT_TRUE(IsOk(pyctx_stream_open(r.get(), 2, nullptr, nullptr, nullptr, nullptr, &raw)));
+    Stream s(raw);
+    for (int want = 0; want < 2; ++want) {
+        Bytes item;
+        int done = 1;
+        ASSERT_TRUE(IsOk(pyctx_stream_next(s.get(), 20000, item.out(), &done)));
+        ASSERT_EQ(done, 0);
+        EXPECT_EQ(as_int(item), want);
+    }
+    EXPECT_EQ(exec(ctx.get(), "import os; os._exit(3)").status(), PYCTX_ERR_CRASHED);
+    EXPECT_EQ(eval_int(ctx.get(), "live_count()"), 0);  // the new child runs
+    EXPECT_EQ(restarts_of(ctx.get()), 1u);
+
+    Bytes item;
+    int done = 0;
+    Error e(pyctx_stream_next(s.get(), 20000, item.out(), &done));
+    EXPECT_EQ(done, 1);
+    ASSERT_NE(e.get(), nullptr);
+    EXPECT_EQ(pyctx_error_status(e.get()), PYCTX_ERR_CLOSED) << describe(e.get());
+    EXPECT_NE(describe(e.get()).find("stream belonged to a child process of context 'streams-proc'"),
+              std::string::npos)
+        << describe(e.get());
+    EXPECT_EQ(pyctx_stream_is_done(s.get()), 1);
+    // The new child streams as usual.
+    EXPECT_EQ(eval_int(ctx.get(), "len(list(slow_stream(0)))"), 3);
+}

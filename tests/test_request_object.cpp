@@ -190,6 +190,63 @@ TEST_P(RequestObjectTest, ACallbackMayFreeItsRequest) {
     EXPECT_EQ(g_self_freed.load(), 1);
 }
 
+// The id of a submission whose callback frees the request comes from
+// pyctx_request_submit_id: the request may be gone when submit returns. An
+// attached buffer travels with it and its loan ends once.
+TEST_P(RequestObjectTest, SubmitIdGivesTheIdOfASubmissionWhoseCallbackFreesIt) {
+    struct Seen {
+        std::atomic<uint64_t> id{0};
+        std::atomic<int> status{-1};
+        std::atomic<int> finalized{0};
+    };
+    static Seen seen;
+    seen.id = 0;
+    seen.status = -1;
+    seen.finalized = 0;
+    static uint8_t bytes[16] = {1, 2, 3};
+    pyctx_buffer_t *buffer = nullptr;
+    ASSERT_TRUE(IsOk(pyctx_buffer_lend(bytes, sizeof bytes, 0,
+                                       [](void *) { seen.finalized.fetch_add(1); }, nullptr, &buffer)));
+    pyctx_request_t *raw = nullptr;
+    ASSERT_TRUE(IsOk(pyctx_request_new(&raw)));
+    ASSERT_TRUE(IsOk(pyctx_request_set_context(raw, ctx())));
+    ASSERT_TRUE(IsOk(pyctx_request_set_call(raw, "builtins", "len")));
+    uint32_t index = 99;
+    ASSERT_TRUE(IsOk(pyctx_request_attach_buffer(raw, buffer, &index)));
+    pyctx_buffer_free(buffer);
+    CborBuilder c;
+    c.array(1).tag(PYCTX_CBOR_TAG_BUFFER).put(uint64_t{index});
+    const Cbor args = c.take();
+    ASSERT_TRUE(IsOk(pyctx_request_set_args(raw, args.data(), args.size())));
+    auto record_and_free = [](void *, pyctx_request_t *r) {
+        seen.status.store(pyctx_request_status(r));
+        seen.id.store(pyctx_request_id(r));
+        pyctx_request_free(r);
+    };
+    ASSERT_TRUE(IsOk(pyctx_request_set_callback(raw, record_and_free, nullptr, nullptr)));
+    uint64_t id = 0;
+    ASSERT_TRUE(IsOk(pyctx_request_submit_id(raw, &id)));
+    EXPECT_NE(id, 0u);
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while ((seen.id.load() == 0 || seen.finalized.load() == 0) &&
+           std::chrono::steady_clock::now() < until)
+        std::this_thread::yield();
+    EXPECT_EQ(seen.id.load(), id);
+    EXPECT_EQ(seen.status.load(), PYCTX_OK);
+    EXPECT_EQ(seen.finalized.load(), 1);
+    // Done: the id no longer names a pending request.
+    EXPECT_TRUE(FailsWith(pyctx_cancel(ctx(), id), PYCTX_ERR_NOT_FOUND));
+
+    // A refused submission reports 0 and keeps its settings.
+    pyctx_request_t *fresh = nullptr;
+    ASSERT_TRUE(IsOk(pyctx_request_new(&fresh)));
+    Request hold(fresh);
+    uint64_t none = 7;
+    EXPECT_TRUE(FailsWith(pyctx_request_submit_id(fresh, &none), PYCTX_ERR_INVALID_ARGUMENT));
+    EXPECT_EQ(none, 0u);
+    EXPECT_TRUE(FailsWith(pyctx_request_submit_id(fresh, nullptr), PYCTX_ERR_INVALID_ARGUMENT));
+}
+
 TEST_P(RequestObjectTest, BadSettingsAreRefusedAndLeaveItNew) {
     pyctx_request_t *raw = nullptr;
     ASSERT_TRUE(IsOk(pyctx_request_new(&raw)));

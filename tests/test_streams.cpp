@@ -393,6 +393,36 @@ TEST_P(StreamTest, ClosingTheContextEndsOpenStreamsOnceAndFreesUserData) {
                           PYCTX_ERR_CLOSED));
 }
 
+// A stream that used up its credit has no message in its context: the
+// close still ends it, at once, without waiting for a credit or a cancel.
+TEST_P(StreamTest, AStreamWaitingForCreditIsToldThatItsContextClosed) {
+    Collector c;
+    Request r = call_request("counting", cbor_array(10));
+    Stream s = open(r.get(), 2, &c);
+    ASSERT_TRUE(c.wait_items(2));
+    ASSERT_TRUE(IsOk(pyctx_context_close(ctx(), 10000)));
+    ASSERT_TRUE(c.wait_end());
+    EXPECT_EQ(c.status, PYCTX_ERR_CLOSED) << c.message;
+    EXPECT_EQ(pyctx_stream_is_done(s.get()), 1);
+    EXPECT_EQ(c.ints(), (std::vector<int64_t>{0, 1}));
+    // Credit after the end is ignored; the end stays the one reported.
+    EXPECT_TRUE(IsOk(pyctx_stream_credit(s.get(), 5)));
+    EXPECT_EQ(c.ends, 1);
+}
+
+// An async generator suspended in an await when its context closes ends
+// with CLOSED, like a plain generator: the close cut it, not a cancel.
+TEST_P(StreamTest, AnAsyncGeneratorCutByCloseEndsClosed) {
+    Collector c;
+    Request r = call_request("gated");
+    Stream s = open(r.get(), 5, &c);
+    ASSERT_TRUE(c.wait_items(1));  // now waiting on the gate, a pull in flight
+    ASSERT_TRUE(IsOk(pyctx_context_close(ctx(), 10000)));
+    ASSERT_TRUE(c.wait_end());
+    EXPECT_EQ(c.status, PYCTX_ERR_CLOSED) << c.message;
+    EXPECT_EQ(c.ends, 1);
+}
+
 TEST_P(StreamTest, FreeingAnOpenStreamCancelsItAndFreeFromItsEndIsAllowed) {
     static std::atomic<int> freed{0};
     freed = 0;

@@ -124,13 +124,12 @@ pyctxgo_async_submitted pyctxgo_request_submit_async(const uint8_t *buf, const p
     }
     out.error = pyctxgo_request_setup(a->request, buf, spec, buffers, n);
     PYCTXGO_TRY(out.error, pyctx_request_set_callback(a->request, async_done, a, NULL));
-    PYCTXGO_TRY(out.error, pyctx_request_submit(a->request));
+    PYCTXGO_TRY(out.error, pyctx_request_submit_id(a->request, &out.request_id));
     if (out.error != NULL) { /* refused: the callback never runs */
         pyctx_request_free(a->request);
         free(a);
         return out;
     }
-    out.request_id = pyctx_request_id(a->request);
     let_go(a);
     return out;
 }

@@ -248,8 +248,34 @@ bool Lane::begin_close() {
         }
         r->release();
     }
+    end_close_watches();
     executor_->begin_close();
     return true;
+}
+
+bool Lane::watch_close(Request *r) {
+    std::lock_guard lock(watches_mu_);
+    if (watches_ended_ || !watches_.insert(r).second) return false;
+    r->retain();
+    return true;
+}
+
+bool Lane::unwatch_close(Request *r) {
+    std::lock_guard lock(watches_mu_);
+    return watches_.erase(r) == 1;  // the reference moves back to the caller
+}
+
+void Lane::end_close_watches() {
+    std::unordered_set<Request *> watches;
+    {
+        std::lock_guard lock(watches_mu_);
+        watches_ended_ = true;
+        watches.swap(watches_);
+    }
+    for (Request *r : watches) {
+        r->outcome = Outcome{closed_error(), {}};
+        service_.post_delivery(r);  // takes the watch's reference
+    }
 }
 
 void Lane::complete_all_as_closed(Origin origin) {

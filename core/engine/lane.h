@@ -9,7 +9,9 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <unordered_set>
 
 #include "core/base/error.h"
 #include "core/engine/request_queue.h"
@@ -101,8 +103,20 @@ public:
     // child ended): the live count starts again from zero.
     void objects_lost() { n_objects_.store(0, std::memory_order_relaxed); }
 
+    // Close watches. A front end's object with nothing in flight here (a
+    // stream waiting for credit) parks a request to learn of the close:
+    // begin_close delivers every parked request, its outcome `closed`, from
+    // the service thread (not counted in the stats: nobody submitted it),
+    // unless its owner took it back first. watch_close takes one reference,
+    // and is false (taking none) once the lane is closing; unwatch_close is
+    // true when it took the request back, with that reference. Exactly one
+    // of the two ends every watch.
+    bool watch_close(Request *r);
+    bool unwatch_close(Request *r);
+
     // Closing: refuse new requests, complete the running ones as closed
-    // (stopping their Python work). False when already closing.
+    // (stopping their Python work), end the close watches. False when
+    // already closing.
     bool begin_close();
     bool is_closing() const { return closing_.load(std::memory_order_acquire); }
     // Completes everything still queued or pending as a task as closed.
@@ -116,6 +130,7 @@ private:
     bool wait_until(Request *r, int64_t deadline_ns, bool expire);
     Error refusal(RequestQueue::Push why) const;
     Error closed_error() const;
+    void end_close_watches();
 
     const std::string name_;
     Service &service_;
@@ -126,6 +141,9 @@ private:
     std::shared_ptr<std::atomic<uint64_t>> shared_ids_;
     std::atomic<uint64_t> *ids_ = &next_id_;
     std::atomic<bool> closing_{false};
+    std::mutex watches_mu_;
+    std::unordered_set<Request *> watches_;  // under watches_mu_
+    bool watches_ended_ = false;             // under watches_mu_
     // Written by the executor's thread on every completion: kept off the
     // line of next_id_, which every submitting thread writes.
     alignas(64) std::atomic<uint64_t> n_completed_{0};

@@ -171,7 +171,11 @@ void EventLoop::task_done(uint64_t request_id, PyObject *task) {
     Outcome out;
     PyRef cancelled(PyObject_CallMethod(task, "cancelled", nullptr));
     if (cancelled && PyObject_IsTrue(cancelled.get()) == 1) {
-        out.error = Error(Status::cancelled, "the coroutine was cancelled");
+        // A close cancels what still runs on the loop (async streams being
+        // closed, tasks being unwound): that request ended by the close.
+        out.error = thread_.is_closing()
+                        ? Error(Status::closed, "the context closed while the coroutine ran")
+                        : Error(Status::cancelled, "the coroutine was cancelled");
     } else {
         PyRef value(PyObject_CallMethod(task, "result", nullptr));
         if (!value) {

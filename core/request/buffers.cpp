@@ -201,6 +201,19 @@ Buffer *AttachedBuffers::get(uint64_t index, size_t *count) const {
     return b;
 }
 
+void AttachedBuffers::swap(AttachedBuffers &other) {
+    if (this == &other ||
+        (!any_.load(std::memory_order_acquire) && !other.any_.load(std::memory_order_acquire)))
+        return;
+    // In address order, so two swaps of the same pair cannot deadlock.
+    AttachedBuffers *first = this < &other ? this : &other, *second = first == this ? &other : this;
+    std::lock_guard a(first->lock_);
+    std::lock_guard b(second->lock_);
+    items_.swap(other.items_);
+    any_.store(!items_.empty(), std::memory_order_release);
+    other.any_.store(!other.items_.empty(), std::memory_order_release);
+}
+
 void AttachedBuffers::clear() {
     if (!any_.load(std::memory_order_acquire)) return;
     std::vector<Buffer *> drop;

@@ -165,6 +165,8 @@ public:
     // A new reference to buffer `index`, or nullptr with *count set to how
     // many there are (0 once cleared).
     Buffer *get(uint64_t index, size_t *count) const;
+    // Exchanges the two sets' buffers (no reference changes hands).
+    void swap(AttachedBuffers &other);
     // Drops every reference, outside the lock (a finalizer may run here).
     void clear();
     size_t size() const;

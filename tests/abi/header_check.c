@@ -149,6 +149,7 @@ static const pyctx_any_fn every_entry_point[] = {
     (pyctx_any_fn)pyctx_request_set_timeout,
     (pyctx_any_fn)pyctx_request_set_callback,
     (pyctx_any_fn)pyctx_request_submit,
+    (pyctx_any_fn)pyctx_request_submit_id,
     (pyctx_any_fn)pyctx_request_submit_many,
     (pyctx_any_fn)pyctx_request_wait,
     (pyctx_any_fn)pyctx_request_cancel,

@@ -305,6 +305,10 @@ bool ProcessExecutor::child_died() {
     {
         SendLock lock(*this);
         env_floor_ = ctx_.new_env_id();  // envs of the dead child fail as closed
+        {
+            std::lock_guard streams(streams_mu_);
+            child_streams_.clear();  // and so do its streams
+        }
         child_wake_fd_ = child_->wake_fd;
         child_results_fd_ = child_->results ? child_->results->fd() : -1;
         child_alive_ = true;

@@ -132,6 +132,9 @@ private:
     // took it from the in-flight table); a handle or stream made for an
     // outcome that lost its claim is dropped in the child.
     void complete_from_child(Request *r, Outcome &&out);
+    // A pull or close names a stream the current child holds (a close also
+    // forgets it). Under send_mu_.
+    bool still_in_child(const Request &r);
     // A completed sent request leaves the lane's task registry.
     void forget_sent(Request *r);
     // Wakes the caller of request `id` parked on its slot (it was claimed).
@@ -180,6 +183,13 @@ private:
     std::atomic<uint32_t> restarts_{0};
     std::deque<int64_t> restart_times_;
     uint64_t env_floor_ = 0;  // envs below it belonged to a dead child
+    // The streams the current child holds, by their open's id: entered when
+    // the open is sent, left at the stream's close or a failed open, emptied
+    // when a new child starts. A pull for a stream not here (one of a dead
+    // child) is refused as closed instead of reaching the successor, which
+    // never heard of it. Its own lock: the io thread drops failed opens.
+    std::mutex streams_mu_;
+    std::unordered_set<uint64_t> child_streams_;
 
     // The request ring's producer side, taken by submitting threads and the
     // io thread alike; never held while a completion is delivered.

@@ -26,6 +26,10 @@ Error not_carried(const Request &r, const std::string &name) {
                                       "provide (context '" + name + "')");
 }
 
+bool names_a_stream(RequestKind k) {
+    return k == RequestKind::stream_pull || k == RequestKind::stream_close;
+}
+
 bool names_an_object(RequestKind k) {
     return k == RequestKind::object_call || k == RequestKind::method_call ||
            k == RequestKind::getattr || k == RequestKind::release;
@@ -224,6 +228,10 @@ bool ProcessExecutor::pump_locked(bool io, std::vector<Refused> &refused) {
                 refuse = Error(Status::closed, "this object handle belonged to a child process of "
                                                "context '" + ctx_.name() + "' that ended; its "
                                                "objects went with it");
+            } else if (names_a_stream(r->kind) && !still_in_child(*r)) {
+                refuse = Error(Status::closed, "this stream belonged to a child process of "
+                                               "context '" + ctx_.name() + "' that ended; its "
+                                               "iterator went with it");
             } else if (!encode_request(r, slot, scratch_)) {
                 refuse = Error(Status::no_memory, "out of memory");
             } else if (wire::Writer w(scratch_); !lend_buffers_locked(r, w, &refuse)) {
@@ -242,6 +250,10 @@ bool ProcessExecutor::pump_locked(bool io, std::vector<Refused> &refused) {
                 lane_.queue().end_running(r);
                 refused.push_back(Refused{r, std::move(refuse)});
                 continue;
+            }
+            if (r->result_form == ResultForm::stream) {
+                std::lock_guard streams(streams_mu_);
+                child_streams_.insert(r->id);
             }
             send_locked(scratch_);
             sent = true;
@@ -286,12 +298,26 @@ void ProcessExecutor::unlock_send() {
     }
 }
 
+bool ProcessExecutor::still_in_child(const Request &r) {
+    std::lock_guard streams(streams_mu_);
+    // A close ends the stream here too, whether it is sent or refused.
+    return r.kind == RequestKind::stream_close ? child_streams_.erase(r.object_id) != 0
+                                               : child_streams_.count(r.object_id) != 0;
+}
+
 void ProcessExecutor::complete_from_child(Request *r, Outcome &&out) {
-    const bool made_something =
-        out.error.ok() && (out.object_id || r->result_form == ResultForm::stream);
+    const bool opened_stream = r->result_form == ResultForm::stream;
+    const bool made_something = out.error.ok() && (out.object_id || opened_stream);
     const uint64_t object_id = out.object_id;
+    const uint64_t id = r->id;
     r->phase.store(Phase::finished, std::memory_order_release);
-    if (lane_.complete(r, std::move(out), Origin::library_thread) || !made_something) return;
+    const bool claimed = lane_.complete(r, std::move(out), Origin::library_thread);
+    if (opened_stream && !(claimed && made_something)) {
+        // No stream came of it for the host: no close will follow.
+        std::lock_guard streams(streams_mu_);
+        child_streams_.erase(id);
+    }
+    if (claimed || !made_something) return;
     // Lost the claim (cancel, deadline, close won): the handle or stream the
     // child made for this result would never reach the host, so it goes now.
     auto *drop = new ProcessControl(ProcessControl::Op::drop_result, r->id);

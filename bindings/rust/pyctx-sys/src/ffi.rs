@@ -617,6 +617,7 @@ unsafe extern "C" {
         free_user_data: pyctx_free_fn,
     ) -> *mut pyctx_error_t;
     pub fn pyctx_request_submit(request: *mut pyctx_request_t) -> *mut pyctx_error_t;
+    pub fn pyctx_request_submit_id(request: *mut pyctx_request_t, out_id: *mut u64) -> *mut pyctx_error_t;
     pub fn pyctx_request_submit_many(
         requests: *const *mut pyctx_request_t,
         count: usize,

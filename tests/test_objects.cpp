@@ -138,6 +138,18 @@ TEST_P(ObjectTest, MethodCallsAttributesCallsAndReleaseOnOneHandle) {
                                        PYCTX_NO_TIMEOUT, called.out())));
     EXPECT_EQ(as_int(called), 48);
 
+    // Keyword arguments, and more positional ones than the inline fast
+    // path takes, reach the method too.
+    Bytes by_keyword;
+    Cbor n_is_3 = cbor_map("n", 3);
+    ASSERT_TRUE(IsOk(pyctx_object_call_method(c.get(), "add", nullptr, 0, n_is_3.data(), n_is_3.size(),
+                                              PYCTX_NO_TIMEOUT, by_keyword.out())));
+    EXPECT_EQ(as_int(by_keyword), 19);
+    Outcome too_many = method(c.get(), "add", cbor_array(1, 2, 3, 4, 5, 6, 7, 8, 9, 10));
+    EXPECT_TRUE(RaisesPython(too_many.error.get(), "TypeError")) << too_many.describe();
+    EXPECT_NE(too_many.describe().find("add()"), std::string::npos) << too_many.describe();
+    EXPECT_EQ(as_int(method(c.get(), "add", cbor_array(-3)).value), 16);
+
     // Python errors come back as usual.
     Outcome missing = method(c.get(), "no_such_method");
     EXPECT_TRUE(RaisesPython(missing.error.get(), "AttributeError")) << missing.describe();

@@ -124,14 +124,23 @@ void PyState::run_object(Request *r) {
         case RequestKind::getattr:
             return complete_with(r, PyObject_GetAttrString(obj.get(), r->text.c_str()));
         case RequestKind::method_call: {
-            PyRef method(PyObject_GetAttrString(obj.get(), r->text.c_str()));
-            obj.reset();
-            if (!method) return complete_with(r, nullptr);
-            return call_object(r, std::move(method));
+            PyObject *name = method_name(r->text);
+            if (!name) return complete_with(r, nullptr);
+            return call_object(r, std::move(obj), name);
         }
         default:
             return call_object(r, std::move(obj));
     }
+}
+
+PyObject *PyState::method_name(const std::string &text) {
+    auto it = method_names_.find(text);
+    if (it != method_names_.end()) return it->second.get();
+    PyRef name(PyUnicode_InternFromString(text.c_str()));
+    if (!name) return nullptr;
+    // A host that calls ever new names does not grow this without bound.
+    if (method_names_.size() >= 256) method_names_.clear();
+    return method_names_.emplace(text, std::move(name)).first->second.get();
 }
 
 bool PyState::encode_result(Request *r, PyObject *result, Outcome &out) {

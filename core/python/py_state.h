@@ -65,8 +65,12 @@ private:
     void run_code(Request *r);  // eval and exec
     // Object kinds (python/objects.cpp).
     void run_object(Request *r);
-    // Calls `fn` with the request's args and kwargs and completes with it.
-    void call_object(Request *r, PyRef fn);
+    // Calls `fn` with the request's args and kwargs and completes with it;
+    // with `method` (a str), calls fn's method of that name instead, with
+    // no bound method made on the common path.
+    void call_object(Request *r, PyRef fn, PyObject *method = nullptr);
+    // Method names as interned str objects, made once per name (bounded).
+    PyObject *method_name(const std::string &text);
     // Completes `r` with the value (or error) of `result` (stolen), or
     // starts it as a task when it is awaitable.
     void complete_with(Request *r, PyObject *result);
@@ -80,6 +84,7 @@ private:
     EventLoop loop_;
     ObjectTable objects_;
     Streams streams_;
+    std::unordered_map<std::string, PyRef> method_names_;
 };
 
 }  // namespace pyctx::core

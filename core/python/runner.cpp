@@ -67,26 +67,40 @@ void PyState::run_call(Request *r) {
     call_object(r, std::move(fn));
 }
 
-void PyState::call_object(Request *r, PyRef fn) {
+void PyState::call_object(Request *r, PyRef fn, PyObject *method) {
     Error err;
     PyTypes arg_types = types_;  // its buffer tags name r's attached buffers
     arg_types.lent = &r->buffers;
     // Common case: a few positional arguments and no kwargs go straight
-    // from CBOR into a stack array for vectorcall, with no list.
+    // from CBOR into a stack array for vectorcall, with no list. Slot 0 is
+    // the object of a method call (vectorcall's self slot).
     if (r->kwargs.empty()) {
         constexpr size_t kInline = 8;
-        PyObject *items[kInline];
+        PyObject *slots[kInline + 1];
+        PyObject **items = slots + 1;
         size_t n = 0;
         int rc = r->args.empty() ? 0
                                  : cbor_array_into(r->args.data(), r->args.size(), arg_types, items,
                                                    kInline, &n, &err);
         if (rc == 0) {
-            PyObject *result = PyObject_Vectorcall(fn.get(), items, n, nullptr);
+            PyObject *result;
+            if (method) {
+                slots[0] = fn.get();
+                result = PyObject_VectorcallMethod(method, slots, n + 1, nullptr);
+            } else {
+                result = PyObject_Vectorcall(fn.get(), items, n | PY_VECTORCALL_ARGUMENTS_OFFSET,
+                                             nullptr);
+            }
             for (size_t i = 0; i < n; ++i) Py_DECREF(items[i]);
             fn.reset();
             return complete_with(r, result);
         }
         if (rc < 0) return fail(r, std::move(err));
+    }
+    if (method) {  // the general path calls the bound method
+        PyRef bound(PyObject_GetAttr(fn.get(), method));
+        if (!bound) return complete_with(r, nullptr);
+        fn = std::move(bound);
     }
     PyRef args(decode_arguments(r->args, arg_types, is_exact_list,
                                 "call arguments must be a CBOR array", &err));

@@ -65,6 +65,7 @@ void PyState::clear() {
     loop_.clear();
     abandon_awaited_host_calls(*this);
     ns_.clear();
+    method_names_.clear();
     release_py_types(&types_);
     PyErr_Clear();
 }

@@ -3,6 +3,8 @@
 // its own spinning, and cannot time out, both of which we need to control.
 #pragma once
 
+#include <sched.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -66,14 +68,24 @@ public:
     explicit AdaptiveSpin(uint32_t initial = 1024) : budget_(initial) {}
 
     // Spins until pred() is true or the budget is spent. Returns pred().
+    // With `yield_every`, every that many turns give the CPU to another
+    // runnable thread instead of pausing: for a spinner that shares few
+    // cores with the threads it waits for (a process context's child and io
+    // thread wait on the submitter, three busy threads on two cores), so its
+    // spin does not hold a core one of them needs. With nothing else
+    // runnable, sched_yield returns at once.
     template <class Pred>
-    bool spin(Pred &&pred) {
+    bool spin(Pred &&pred, uint32_t yield_every = 0) {
         for (uint32_t i = 0; i < budget_; ++i) {
             if (pred()) {
                 grow();
                 return true;
             }
-            cpu_relax();
+            if (yield_every && i % yield_every == yield_every - 1) {
+                sched_yield();
+            } else {
+                cpu_relax();
+            }
         }
         if (pred()) return true;
         shrink();

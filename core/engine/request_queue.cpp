@@ -95,16 +95,13 @@ void RequestQueue::running_retained(std::vector<Request *> &out) {
 void RequestQueue::add_task(Request *r) {
     r->retain();
     std::lock_guard lock(run_lock_);
-    tasks_.emplace(r->id, r);
+    tasks_.insert(r->id, r);
 }
 
 Request *RequestQueue::take_task(uint64_t id) {
     std::lock_guard lock(run_lock_);
-    auto it = tasks_.find(id);
-    if (it == tasks_.end()) return nullptr;
-    Request *r = it->second;
-    tasks_.erase(it);
-    return r;
+    Request *r = nullptr;
+    return tasks_.erase(id, &r) ? r : nullptr;
 }
 
 bool RequestQueue::idle() const {
@@ -122,8 +119,7 @@ Request *RequestQueue::find(uint64_t id) {
     for (size_t i = 0; i < running_.size() && !found; ++i)
         if (running_[i]->id == id) found = running_[i];
     if (!found) {
-        auto it = tasks_.find(id);
-        if (it != tasks_.end()) found = it->second;
+        if (Request **task = tasks_.find(id)) found = *task;
     }
     if (found) found->retain();
     return found;
@@ -153,10 +149,10 @@ void RequestQueue::take_all(std::vector<Request *> &queued, std::vector<Request 
     head_ = tail_ = nullptr;
     depth_.store(0, std::memory_order_relaxed);
     user_depth_ = 0;
-    for (auto &[id, r] : tasks_) {
+    tasks_.for_each([&](uint64_t, Request *r) {
         r->retain();
         tasks.push_back(r);
-    }
+    });
 }
 
 }  // namespace pyctx::core

@@ -15,9 +15,9 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <unordered_map>
 #include <vector>
 
+#include "core/base/id_map.h"
 #include "core/base/spin_lock.h"
 #include "core/request/request.h"
 
@@ -92,7 +92,7 @@ private:
     // submitting threads write the FIFO's line.
     alignas(64) mutable SpinLock run_lock_;
     std::vector<Request *> running_;
-    std::unordered_map<uint64_t, Request *> tasks_;
+    IdMap<Request *> tasks_;  // no allocation per task (id_map.h)
 };
 
 }  // namespace pyctx::core

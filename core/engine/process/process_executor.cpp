@@ -139,7 +139,7 @@ void ProcessExecutor::io_main(std::shared_ptr<Context> self) {
         };
         // While closing, parked with a timeout: a close nobody waits for
         // (a freed handle) still escalates.
-        if (!spin_.spin(ready)) park_on_bell(h.host_bell, ready, close_sent_ ? 100000000 : -1);
+        if (!spin_.spin(ready, kSpinYieldEvery)) park_on_bell(h.host_bell, ready, close_sent_ ? 100000000 : -1);
     }
     finish_io();
 }
@@ -179,12 +179,11 @@ bool ProcessExecutor::drain() {
         {
             std::lock_guard lock(send_mu_);  // the look at the queue follows
             for (Arrived &a : arrived_) {
-                auto it = inflight_.find(a.id);
-                if (it == inflight_.end()) continue;  // not ours (protocol error): ignored
-                a.r = it->second.r;
+                Inflight e;
+                if (!inflight_.erase(a.id, &e)) continue;  // not ours (protocol error): ignored
+                a.r = e.r;
                 // Its slot, if it had one, was left (ringed or abandoned).
-                if (it->second.slot >= 0) free_slot_locked(it->second.slot);
-                inflight_.erase(it);
+                if (e.slot >= 0) free_slot_locked(e.slot);
                 if (a.ok && a.has_block) map_result_locked(a.block, &a.out);
             }
         }

@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "core/base/futex.h"
+#include "core/base/id_map.h"
 #include "core/base/spin_lock.h"
 #include "core/engine/executor.h"
 #include "core/engine/executor_thread.h"
@@ -211,10 +212,10 @@ private:
     };
     void unlock_send();
     struct Inflight {
-        Request *r;    // the in-flight reference
-        int32_t slot;  // its completion slot, or -1
+        Request *r = nullptr;  // the in-flight reference
+        int32_t slot = -1;     // its completion slot, or -1
     };
-    std::unordered_map<uint64_t, Inflight> inflight_;  // sent, not yet answered
+    IdMap<Inflight> inflight_;  // sent, not yet answered; no allocation per request
     std::mutex lent_mu_;  // after send_mu_ when both are taken
     std::map<std::pair<uint64_t, uint32_t>, LentToChild> lent_;  // (request id, index)
     std::deque<ByteBuffer> outbox_;  // encoded messages waiting for room in the ring

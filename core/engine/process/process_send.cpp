@@ -258,7 +258,7 @@ bool ProcessExecutor::pump_locked(bool io, std::vector<Refused> &refused) {
             send_locked(scratch_);
             sent = true;
             r->phase.store(Phase::running, std::memory_order_seq_cst);
-            inflight_.emplace(r->id, Inflight{r, slot});  // the queue's reference moves here
+            inflight_.insert(r->id, Inflight{r, slot});  // the queue's reference moves here
             // Sent requests are the lane's tasks (found by id, for cancel),
             // not its running stack: they finish in any order, often a
             // thousand at once, and leave the stack from its bottom.
@@ -337,10 +337,10 @@ void ProcessExecutor::begin_close() {
     std::vector<Request *> sent;
     {
         SendLock lock(*this);
-        for (auto &[id, e] : inflight_) {
+        inflight_.for_each([&](uint64_t, Inflight &e) {
             e.r->retain();
             sent.push_back(e.r);
-        }
+        });
     }
     for (Request *r : sent) {
         if (r->claim()) {
@@ -354,9 +354,9 @@ void ProcessExecutor::begin_close() {
 }
 
 void ProcessExecutor::take_inflight_locked(std::vector<Request *> &out) {
-    for (auto &[id, e] : inflight_) {
+    inflight_.for_each([&](uint64_t, Inflight &e) {
         out.push_back(e.r);
-        if (e.slot < 0) continue;
+        if (e.slot < 0) return;
         SyncSlot &s = seg_.slot(static_cast<uint32_t>(e.slot));
         uint32_t st = s.state.load(std::memory_order_acquire);
         for (;;) {
@@ -369,7 +369,7 @@ void ProcessExecutor::take_inflight_locked(std::vector<Request *> &out) {
             }
             break;  // done or gone: its caller frees it
         }
-    }
+    });
     inflight_.clear();
 }
 
@@ -380,8 +380,8 @@ bool ProcessExecutor::await_outcome(Request *r, int64_t deadline_ns) {
     int slot;
     {
         SendLock lock(*this);
-        auto it = inflight_.find(r->id);
-        if (it == inflight_.end()) {
+        const Inflight *e = inflight_.find(r->id);
+        if (!e) {
             // Not sent yet (the ring was full, or a new child is starting):
             // this caller waits the lane's way, so whoever sends it later
             // gives it no slot. (Sending sets the phase under this lock.)
@@ -389,8 +389,8 @@ bool ProcessExecutor::await_outcome(Request *r, int64_t deadline_ns) {
                 slotless_.insert(r->id);
             return false;
         }
-        if (it->second.slot < 0) return false;  // sent without a slot
-        slot = it->second.slot;
+        if (e->slot < 0) return false;  // sent without a slot
+        slot = e->slot;
     }
     SyncSlot &s = seg_.slot(static_cast<uint32_t>(slot));
     static thread_local AdaptiveSpin spin(2048);
@@ -449,7 +449,7 @@ bool ProcessExecutor::await_outcome(Request *r, int64_t deadline_ns) {
     bool ours;
     {
         SendLock lock(*this);
-        ours = inflight_.erase(r->id) != 0;
+        ours = inflight_.erase(r->id);
         free_slot_locked(slot);
         if (ours && ok && has_block) map_result_locked(block, &out);
     }
@@ -463,9 +463,9 @@ bool ProcessExecutor::await_outcome(Request *r, int64_t deadline_ns) {
 
 void ProcessExecutor::nudge_waiter(uint64_t id) {
     SendLock lock(*this);
-    auto it = inflight_.find(id);
-    if (it == inflight_.end() || it->second.slot < 0) return;
-    SyncSlot &s = seg_.slot(static_cast<uint32_t>(it->second.slot));
+    const Inflight *e = inflight_.find(id);
+    if (!e || e->slot < 0) return;
+    SyncSlot &s = seg_.slot(static_cast<uint32_t>(e->slot));
     std::atomic_thread_fence(std::memory_order_seq_cst);
     uint32_t parked = SyncSlot::kParked;
     if (s.state.compare_exchange_strong(parked, SyncSlot::kWaiting, std::memory_order_seq_cst))

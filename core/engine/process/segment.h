@@ -17,6 +17,11 @@
 
 namespace pyctx::core {
 
+// The child's and the io thread's idle spins yield the CPU every this many
+// turns (AdaptiveSpin): with the submitting thread they are three busy
+// threads, often on fewer cores.
+constexpr uint32_t kSpinYieldEvery = 128;
+
 struct RingHeader {
     alignas(64) std::atomic<uint64_t> head{0};  // bytes ever written (producer)
     alignas(64) std::atomic<uint64_t> tail{0};  // bytes ever consumed (consumer)

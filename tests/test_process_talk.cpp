@@ -238,3 +238,36 @@ TEST_F(ProcessTalk, AnUnregisteredHostFunctionRaisesLookupErrorNamingIt) {
     ASSERT_TRUE(a.ok()) << a.describe();
     EXPECT_NE(as_text(a.value).value_or("").find("never_registered_either"), std::string::npos);
 }
+
+// The store, the host's endpoints and its channels live in the host process:
+// a child that used its own empty copies would lose every write silently.
+// Each is refused with a RuntimeError naming it, and nothing reaches the
+// host's store.
+TEST_F(ProcessTalk, HostProcessStateIsRefusedClearlyNotCopied) {
+    const char *uses[][2] = {
+        {"pyctx.store_put('process-talk-key', 5)", "pyctx.store_put()"},
+        {"pyctx.store_get('process-talk-key')", "pyctx.store_get()"},
+        {"pyctx.store_keys('')", "pyctx.store_keys()"},
+        {"pyctx.send('some-endpoint', 1)", "pyctx.send()"},
+        {"pyctx.Channel(1)", "pyctx.Channel"},
+    };
+    for (const auto &use : uses) {
+        Outcome o = eval(ctx_.get(), use[0]);
+        EXPECT_TRUE(RaisesPython(o.error.get(), "RuntimeError")) << use[0] << ": " << o.describe();
+        EXPECT_NE(o.describe().find(std::string(use[1]) + " is not available in a process context"),
+                  std::string::npos)
+            << o.describe();
+    }
+    pyctx_bytes_t value{};
+    EXPECT_TRUE(FailsWith(pyctx_store_get("process-talk-key", &value, nullptr), PYCTX_ERR_NOT_FOUND));
+    // The same Python in a worker context reaches the host's store.
+    Context worker;
+    ASSERT_TRUE(IsOk(create_context(worker, PYCTX_MODE_WORKER)));
+    ASSERT_TRUE(exec(worker.get(), "import pyctx; pyctx.store_put('process-talk-key', 5)").ok());
+    Bytes stored;
+    ASSERT_TRUE(IsOk(pyctx_store_get("process-talk-key", stored.out(), nullptr)));
+    EXPECT_EQ(as_int(stored), 5);
+    uint64_t version = 0;
+    ASSERT_TRUE(IsOk(pyctx_store_get("process-talk-key", stored.out(), &version)));
+    EXPECT_TRUE(IsOk(pyctx_store_delete("process-talk-key", version, nullptr)));
+}

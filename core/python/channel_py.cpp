@@ -5,6 +5,7 @@
 
 #include "core/base/futex.h"
 #include "core/cbor/writer.h"
+#include "core/python/embed.h"
 #include "core/host/channel.h"
 #include "core/host/host_call.h"
 #include "core/python/compat.h"
@@ -44,6 +45,7 @@ PyObject *channel_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
     unsigned long long id = 0;
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "K:Channel", const_cast<char **>(kwlist), &id))
         return nullptr;
+    if (refuse_in_process_child("pyctx.Channel")) return nullptr;
     std::shared_ptr<Channel> ch = channels().find(id);
     if (!ch) {
         PyErr_Format(PyExc_LookupError, "no channel with id %llu", id);

@@ -15,10 +15,19 @@ struct EmbedSettings {
     std::string program_name;  // "" = Python's own
     int allocator = 0;         // 0 default, 1 malloc, 2 pymalloc (pyctx_allocator)
     bool own_signals = false;  // install Python's signal handlers (a child only)
+    bool process_child = false;  // this is a process context's child
 };
 
 // Pre-initializes and initializes Python; the calling thread then holds the
 // GIL with the main thread state. The error names the step that failed.
 Error initialize_python(const EmbedSettings &s);
+
+// In a process context's child, the process-wide state the pyctx module
+// reaches -- the store, the host's endpoints and channels -- is the host
+// process's, not this one's: using it here would silently act on an empty
+// copy. Not yet carried across the ring, so it is refused with a clear
+// error instead: RuntimeError naming `feature`; true when it raised (GIL
+// held).
+bool refuse_in_process_child(const char *feature);
 
 }  // namespace pyctx::core

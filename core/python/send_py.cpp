@@ -4,6 +4,7 @@
 
 #include "core/cbor/writer.h"
 #include "core/host/endpoints.h"
+#include "core/python/embed.h"
 #include "core/python/local_types.h"
 
 namespace pyctx::core {
@@ -45,6 +46,7 @@ bool parse(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames, bool *mis
 }  // namespace
 
 PyObject *send_py(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
+    if (refuse_in_process_child("pyctx.send()")) return nullptr;
     bool missing_ok = false;
     if (!parse(args, nargs, kwnames, &missing_ok)) return nullptr;
     PyObject *target = args[0];

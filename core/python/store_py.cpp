@@ -3,6 +3,7 @@
 #include <string>
 
 #include "core/host/store.h"
+#include "core/python/embed.h"
 #include "core/python/local_types.h"
 
 namespace pyctx::core {
@@ -71,6 +72,7 @@ PyObject *raise_store_error(const Error &e) {
 }  // namespace
 
 PyObject *store_py_get(PyObject *, PyObject *const *args, Py_ssize_t nargs) {
+    if (refuse_in_process_child("pyctx.store_get()")) return nullptr;
     std::string_view key;
     if (!arity("store_get", nargs, 1, 2) || !key_of(args[0], &key)) return nullptr;
     std::string value;
@@ -79,6 +81,7 @@ PyObject *store_py_get(PyObject *, PyObject *const *args, Py_ssize_t nargs) {
 }
 
 PyObject *store_py_entry(PyObject *, PyObject *const *args, Py_ssize_t nargs) {
+    if (refuse_in_process_child("pyctx.store_entry()")) return nullptr;
     std::string_view key;
     if (!arity("store_entry", nargs, 1, 1) || !key_of(args[0], &key)) return nullptr;
     std::string value;
@@ -90,6 +93,7 @@ PyObject *store_py_entry(PyObject *, PyObject *const *args, Py_ssize_t nargs) {
 }
 
 PyObject *store_py_put(PyObject *, PyObject *const *args, Py_ssize_t nargs) {
+    if (refuse_in_process_child("pyctx.store_put()")) return nullptr;
     std::string_view key;
     if (!arity("store_put", nargs, 2, 2) || !key_of(args[0], &key)) return nullptr;
     ByteBuffer cbor;
@@ -101,6 +105,7 @@ PyObject *store_py_put(PyObject *, PyObject *const *args, Py_ssize_t nargs) {
 }
 
 PyObject *store_py_cas(PyObject *, PyObject *const *args, Py_ssize_t nargs) {
+    if (refuse_in_process_child("pyctx.store_cas()")) return nullptr;
     std::string_view key;
     uint64_t expected = 0;
     if (!arity("store_cas", nargs, 3, 3) || !key_of(args[0], &key) || !version_of(args[1], &expected))
@@ -117,6 +122,7 @@ PyObject *store_py_cas(PyObject *, PyObject *const *args, Py_ssize_t nargs) {
 }
 
 PyObject *store_py_delete(PyObject *, PyObject *const *args, Py_ssize_t nargs) {
+    if (refuse_in_process_child("pyctx.store_delete()")) return nullptr;
     std::string_view key;
     uint64_t expected = Store::kAbsent;
     if (!arity("store_delete", nargs, 1, 2) || !key_of(args[0], &key)) return nullptr;
@@ -125,6 +131,7 @@ PyObject *store_py_delete(PyObject *, PyObject *const *args, Py_ssize_t nargs) {
 }
 
 PyObject *store_py_keys(PyObject *, PyObject *const *args, Py_ssize_t nargs) {
+    if (refuse_in_process_child("pyctx.store_keys()")) return nullptr;
     if (!arity("store_keys", nargs, 0, 1)) return nullptr;
     std::string_view prefix;
     if (nargs == 1) {

@@ -81,6 +81,7 @@ Error start_python(const ChildConfig &c) {
     settings.program_name = c.program_name;
     settings.allocator = static_cast<int>(c.allocator);
     settings.own_signals = true;  // this process is ours: SIGINT carries interrupts
+    settings.process_child = true;
     return initialize_python(settings);
 }
 

@@ -124,9 +124,10 @@ void PyState::run_object(Request *r) {
         case RequestKind::getattr:
             return complete_with(r, PyObject_GetAttrString(obj.get(), r->text.c_str()));
         case RequestKind::method_call: {
-            PyObject *name = method_name(r->text);
+            // Held for the call: a nested request may clear the name cache.
+            PyRef name = PyRef::borrow(method_name(r->text));
             if (!name) return complete_with(r, nullptr);
-            return call_object(r, std::move(obj), name);
+            return call_object(r, std::move(obj), name.get());
         }
         default:
             return call_object(r, std::move(obj));

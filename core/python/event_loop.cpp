@@ -199,7 +199,7 @@ void EventLoop::cancel_task(uint64_t request_id) {
 void EventLoop::clear() {
     if (loop_) {
         // Cancel what is still pending and give the tasks a few iterations
-        // to unwind; their requests were already completed as closed.
+        // to unwind; each request completes from its task's done callback.
         for (auto &[id, task] : tasks_) {
             PyRef r(PyObject_CallMethod(task, "cancel", nullptr));
             PyErr_Clear();
@@ -217,8 +217,17 @@ void EventLoop::clear() {
         PyRef r(PyObject_CallMethod(loop_.get(), "close", nullptr));
         PyErr_Clear();
     }
+    // A task that outlived the unwind (it swallowed the cancellation, or an
+    // interrupt cut the loop short) still owes its request an answer:
+    // exactly once, as closed, never a silent release.
     for (auto &[id, task] : tasks_) {
-        if (Request *req = thread_.take_task(id)) req->release();
+        if (Request *req = thread_.take_task(id)) {
+            RequestRef hold(req);
+            if (!req->is_claimed()) {
+                req->phase.store(Phase::finished, std::memory_order_release);
+                thread_.complete(req, Outcome{Error(Status::closed, "the context closed while the coroutine ran"), {}});
+            }
+        }
         Py_DECREF(task);
     }
     tasks_.clear();

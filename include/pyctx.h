@@ -763,7 +763,8 @@ PYCTX_API pyctx_error_t *pyctx_host_call_fail(pyctx_host_call_t *call, const cha
  * a compare-and-swap on versions is free of ABA. Version 0 means "absent".
  * All functions are atomic per key, may be called from any thread in any
  * runtime state (the store needs no Python), and never call back. The store
- * lives as long as the process (shutdown does not clear it).
+ * lives as long as the process (shutdown does not clear it). Process
+ * contexts share it too: their pyctx.store_* calls cross to the host.
  */
 
 /** Stores `value` (one CBOR item of `len` bytes, copied) under `key`;
@@ -802,8 +803,11 @@ PYCTX_API pyctx_error_t *pyctx_store_keys(const char *prefix, pyctx_bytes_t *out
  * in the order they were sent. An unknown target, or a send function that
  * reports the target gone, raises pyctx.SendError (a LookupError) in Python;
  * with missing_ok=True send() returns False instead. Works in worker and
- * owngil contexts and on Python threads that user code starts; process
- * contexts will need their transport to carry the message.
+ * owngil contexts and on Python threads that user code starts. In a process
+ * context the message crosses to the host through the context's transport
+ * and the send function runs on one of that context's host-call threads;
+ * send() returns once the send function has, so the messages of one sender
+ * still arrive in order.
  */
 
 /**

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -239,35 +240,171 @@ TEST_F(ProcessTalk, AnUnregisteredHostFunctionRaisesLookupErrorNamingIt) {
     EXPECT_NE(as_text(a.value).value_or("").find("never_registered_either"), std::string::npos);
 }
 
-// The store, the host's endpoints and its channels live in the host process:
-// a child that used its own empty copies would lose every write silently.
-// Each is refused with a RuntimeError naming it, and nothing reaches the
-// host's store.
-TEST_F(ProcessTalk, HostProcessStateIsRefusedClearlyNotCopied) {
-    const char *uses[][2] = {
-        {"pyctx.store_put('process-talk-key', 5)", "pyctx.store_put()"},
-        {"pyctx.store_get('process-talk-key')", "pyctx.store_get()"},
-        {"pyctx.store_keys('')", "pyctx.store_keys()"},
-        {"pyctx.send('some-endpoint', 1)", "pyctx.send()"},
-        {"pyctx.Channel(1)", "pyctx.Channel"},
-    };
-    for (const auto &use : uses) {
-        Outcome o = eval(ctx_.get(), use[0]);
-        EXPECT_TRUE(RaisesPython(o.error.get(), "RuntimeError")) << use[0] << ": " << o.describe();
-        EXPECT_NE(o.describe().find(std::string(use[1]) + " is not available in a process context"),
-                  std::string::npos)
-            << o.describe();
-    }
-    pyctx_bytes_t value{};
-    EXPECT_TRUE(FailsWith(pyctx_store_get("process-talk-key", &value, nullptr), PYCTX_ERR_NOT_FOUND));
-    // The same Python in a worker context reaches the host's store.
+// The shared store is the host process's: a child's pyctx.store_* crosses to
+// the host and acts there, so the host, a worker context and the child all
+// see one store (a child that used its own empty copy would lose every write
+// silently).
+TEST_F(ProcessTalk, TheChildUsesTheHostsStore) {
+    const std::string key = "process-talk-" + std::to_string(getpid());
+    const std::string k = "'" + key + "'";
+    Bytes stored;
+    // Child writes, host reads.
+    Outcome put = eval(ctx_.get(), ("pyctx.store_put(" + k + ", {'n': 5, 'xs': [1, 2]})").c_str());
+    ASSERT_TRUE(put.ok()) << put.describe();
+    uint64_t version = 0;
+    ASSERT_TRUE(IsOk(pyctx_store_get(key.c_str(), stored.out(), &version)));
+    EXPECT_EQ(*as_int(put.value), static_cast<int64_t>(version));
+    EXPECT_EQ(diag(stored), diag(cbor_map("n", 5, "xs", RawCbor{cbor_array(1, 2)})));
+    // Host writes, child reads: value, entry and a default for a missing key.
+    Cbor seven = cbor_value(7);
+    uint64_t v2 = 0;
+    ASSERT_TRUE(IsOk(pyctx_store_put(key.c_str(), seven.data(), seven.size(), &v2)));
+    EXPECT_EQ(eval_int(ctx_.get(), ("pyctx.store_get(" + k + ")").c_str()), 7);
+    EXPECT_EQ(eval_text(ctx_.get(), ("repr(pyctx.store_entry(" + k + "))").c_str()),
+              "(7, " + std::to_string(v2) + ")");
+    EXPECT_EQ(eval_text(ctx_.get(), ("pyctx.store_get(" + k + " + '-none', 'dflt')").c_str()),
+              "dflt");
+    EXPECT_EQ(eval_text(ctx_.get(), ("repr(pyctx.store_entry(" + k + " + '-none'))").c_str()),
+              "None");
+    // Compare-and-swap: a stale version loses, the current one wins.
+    EXPECT_EQ(eval_text(ctx_.get(), ("repr(pyctx.store_cas(" + k + ", " + std::to_string(version) +
+                                     ", 8))").c_str()),
+              "None");
+    Outcome won = eval(ctx_.get(), ("pyctx.store_cas(" + k + ", " + std::to_string(v2) + ", 9)").c_str());
+    ASSERT_TRUE(won.ok()) << won.describe();
+    uint64_t v3 = 0;
+    ASSERT_TRUE(IsOk(pyctx_store_get(key.c_str(), stored.out(), &v3)));
+    EXPECT_EQ(as_int(stored), 9);
+    EXPECT_EQ(*as_int(won.value), static_cast<int64_t>(v3));
+    // Keys by prefix, then delete (with a stale version first).
+    EXPECT_EQ(eval_text(ctx_.get(), ("repr(pyctx.store_keys(" + k + "))").c_str()), "['" + key + "']");
+    EXPECT_EQ(eval_text(ctx_.get(), ("repr(pyctx.store_delete(" + k + ", " + std::to_string(v2) +
+                                     "))").c_str()),
+              "False");
+    EXPECT_EQ(eval_text(ctx_.get(), ("repr(pyctx.store_delete(" + k + "))").c_str()), "True");
+    EXPECT_TRUE(FailsWith(pyctx_store_get(key.c_str(), stored.out(), nullptr), PYCTX_ERR_NOT_FOUND));
+    // Bad input is refused in the child, with the in-process errors.
+    EXPECT_TRUE(RaisesPython(eval(ctx_.get(), "pyctx.store_put(1, 2)").error.get(), "TypeError"));
+    EXPECT_TRUE(RaisesPython(eval(ctx_.get(), "pyctx.store_put('k', object())").error.get(),
+                             "TypeError"));
+    // A Python thread of the child's own reaches the host's store as well.
+    ASSERT_TRUE(exec(ctx_.get(), ("import threading\n"
+                                  "t = threading.Thread(target=pyctx.store_put, args=(" + k +
+                                  ", 'from-thread'))\n"
+                                  "t.start(); t.join()").c_str())
+                    .ok());
+    ASSERT_TRUE(IsOk(pyctx_store_get(key.c_str(), stored.out(), nullptr)));
+    EXPECT_EQ(as_text(stored), "from-thread");
+    // A worker context reads what the child wrote.
+    ASSERT_TRUE(exec(ctx_.get(), ("pyctx.store_put(" + k + ", 'from-child')").c_str()).ok());
     Context worker;
     ASSERT_TRUE(IsOk(create_context(worker, PYCTX_MODE_WORKER)));
-    ASSERT_TRUE(exec(worker.get(), "import pyctx; pyctx.store_put('process-talk-key', 5)").ok());
-    Bytes stored;
-    ASSERT_TRUE(IsOk(pyctx_store_get("process-talk-key", stored.out(), nullptr)));
-    EXPECT_EQ(as_int(stored), 5);
-    uint64_t version = 0;
-    ASSERT_TRUE(IsOk(pyctx_store_get("process-talk-key", stored.out(), &version)));
-    EXPECT_TRUE(IsOk(pyctx_store_delete("process-talk-key", version, nullptr)));
+    EXPECT_EQ(eval_text(worker.get(), ("__import__('pyctx').store_get(" + k + ")").c_str()),
+              "from-child");
+    EXPECT_TRUE(IsOk(pyctx_store_delete(key.c_str(), 0, nullptr)));
+}
+
+// Concurrent compare-and-swap increments from two process children and the
+// host lose no update: each child's cas acts on the host's one entry.
+TEST_F(ProcessTalk, CompareAndSwapFromChildrenLosesNoUpdate) {
+    const std::string key = "process-talk-counter-" + std::to_string(getpid());
+    Cbor zero = cbor_value(0);
+    ASSERT_TRUE(IsOk(pyctx_store_put(key.c_str(), zero.data(), zero.size(), nullptr)));
+    const std::string incr =
+        "def incr(key, n):\n"
+        "    for _ in range(n):\n"
+        "        while True:\n"
+        "            value, version = pyctx.store_entry(key)\n"
+        "            if pyctx.store_cas(key, version, value + 1) is not None:\n"
+        "                break\n"
+        "    return n\n";
+    Context other;
+    ASSERT_TRUE(IsOk(create_process_context(other, {})));
+    ASSERT_TRUE(exec(ctx_.get(), ("import pyctx\n" + incr).c_str()).ok());
+    ASSERT_TRUE(exec(other.get(), ("import pyctx\n" + incr).c_str()).ok());
+    constexpr int kEach = 300;
+    Collector done;
+    Cbor args = cbor_array(key, kEach);
+    for (pyctx_context_t *c : {ctx_.get(), other.get()})
+        ASSERT_TRUE(IsOk(pyctx_call_async(c, "__main__", "incr", args.data(), args.size(), nullptr, 0,
+                                          PYCTX_NO_TIMEOUT, done.fn(), done.user_data(), nullptr)));
+    for (int i = 0; i < kEach; ++i) {  // the host increments too, meanwhile
+        for (;;) {
+            Bytes cur;
+            uint64_t version = 0;
+            ASSERT_TRUE(IsOk(pyctx_store_get(key.c_str(), cur.out(), &version)));
+            Cbor next = cbor_value(*as_int(cur) + 1);
+            int swapped = 0;
+            ASSERT_TRUE(IsOk(pyctx_store_cas(key.c_str(), version, next.data(), next.size(), &swapped,
+                                             nullptr)));
+            if (swapped) break;
+        }
+    }
+    ASSERT_TRUE(done.wait_for(2));
+    for (const Completion &r : done.all()) EXPECT_EQ(r.status, PYCTX_OK) << r.message;
+    Bytes total;
+    ASSERT_TRUE(IsOk(pyctx_store_get(key.c_str(), total.out(), nullptr)));
+    EXPECT_EQ(as_int(total), 3 * kEach);
+    EXPECT_TRUE(IsOk(pyctx_store_delete(key.c_str(), 0, nullptr)));
+}
+
+namespace {
+struct Received {
+    std::mutex mu;
+    std::vector<std::string> items;  // "<context>:<target diag>:<value diag>"
+};
+int receive(void *user_data, const char *context_name, const uint8_t *target, size_t target_len,
+            const uint8_t *value, size_t value_len) {
+    auto *r = static_cast<Received *>(user_data);
+    std::lock_guard lock(r->mu);
+    r->items.push_back(std::string(context_name) + ":" + diag(target, target_len) + ":" +
+                       diag(value, value_len));
+    return 0;
+}
+int refuse(void *, const char *, const uint8_t *, size_t, const uint8_t *, size_t) { return 1; }
+}  // namespace
+
+// pyctx.send from a child reaches the host's endpoints and router, in the
+// order sent, naming the context; unknown or gone targets raise SendError
+// (or give False with missing_ok), as in the other modes.
+TEST_F(ProcessTalk, SendFromTheChildReachesTheHostInOrder) {
+    Received named, routed;
+    ASSERT_TRUE(IsOk(pyctx_endpoint_register("process-talk-inbox", receive, &named, nullptr)));
+    ASSERT_TRUE(IsOk(pyctx_endpoint_register("process-talk-gone", refuse, nullptr, nullptr)));
+    ASSERT_TRUE(IsOk(pyctx_send_set_router(receive, &routed, nullptr)));
+    Outcome sent = eval(ctx_.get(),
+                        "[pyctx.send('process-talk-inbox', i) for i in range(200)] + "
+                        "[pyctx.send(pyctx.Symbol('reg'), 'x')]");
+    ASSERT_TRUE(sent.ok()) << sent.describe();
+    EXPECT_EQ(diag(sent.value).find("false"), std::string::npos);
+    {
+        std::lock_guard lock(named.mu);
+        ASSERT_EQ(named.items.size(), 200u);
+        const std::string name = pyctx_context_name(ctx_.get());
+        for (int i = 0; i < 200; ++i)
+            EXPECT_EQ(named.items[i], name + ":\"process-talk-inbox\":" + std::to_string(i));
+        std::lock_guard lock2(routed.mu);
+        ASSERT_EQ(routed.items.size(), 1u);
+        EXPECT_NE(routed.items[0].find(":\"x\""), std::string::npos) << routed.items[0];
+    }
+    Outcome unknown = eval(ctx_.get(), "pyctx.send('process-talk-nobody', 1)");
+    EXPECT_TRUE(RaisesPython(unknown.error.get(), "pyctx.SendError")) << unknown.describe();
+    EXPECT_NE(unknown.describe().find("process-talk-nobody"), std::string::npos);
+    EXPECT_TRUE(RaisesPython(eval(ctx_.get(), "pyctx.send('process-talk-gone', 1)").error.get(),
+                             "pyctx.SendError"));
+    EXPECT_EQ(eval_text(ctx_.get(), "repr(pyctx.send('process-talk-nobody', 1, missing_ok=True))"),
+              "False");
+    EXPECT_TRUE(IsOk(pyctx_endpoint_unregister("process-talk-inbox")));
+    EXPECT_TRUE(IsOk(pyctx_endpoint_unregister("process-talk-gone")));
+    EXPECT_TRUE(IsOk(pyctx_send_set_router(nullptr, nullptr, nullptr)));
+}
+
+// Channels live in the host process and do not cross yet: refused with a
+// RuntimeError naming them, never an empty copy.
+TEST_F(ProcessTalk, ChannelsAreRefusedClearlyNotCopied) {
+    Outcome o = eval(ctx_.get(), "pyctx.Channel(1)");
+    EXPECT_TRUE(RaisesPython(o.error.get(), "RuntimeError")) << o.describe();
+    EXPECT_NE(o.describe().find("pyctx.Channel is not available in a process context"),
+              std::string::npos)
+        << o.describe();
 }

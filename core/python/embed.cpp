@@ -21,6 +21,8 @@ namespace {
 bool g_process_child = false;  // written once, before Python runs any code
 }  // namespace
 
+bool in_process_child() { return g_process_child; }
+
 bool refuse_in_process_child(const char *feature) {
     if (!g_process_child) return false;
     PyErr_Format(PyExc_RuntimeError,

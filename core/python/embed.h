@@ -24,10 +24,11 @@ Error initialize_python(const EmbedSettings &s);
 
 // In a process context's child, the process-wide state the pyctx module
 // reaches -- the store, the host's endpoints and channels -- is the host
-// process's, not this one's: using it here would silently act on an empty
-// copy. Not yet carried across the ring, so it is refused with a clear
-// error instead: RuntimeError naming `feature`; true when it raised (GIL
-// held).
+// process's, not this one's. The store and pyctx.send travel to the host as
+// reserved host calls (core/host/builtin_calls.h); what does not travel yet
+// is refused with a clear error instead of acting on an empty copy:
+// RuntimeError naming `feature`; true when it raised (GIL held).
+bool in_process_child();
 bool refuse_in_process_child(const char *feature);
 
 }  // namespace pyctx::core

@@ -4,6 +4,8 @@
 
 #include "core/python/ref.h"
 
+#include <string_view>
+
 #include "core/host/host_call.h"
 #include "core/python/convert.h"
 
@@ -15,6 +17,11 @@ class ContextThread;
 // pyctx.call(name, *args) and pyctx.async_call(name, *args) (vectorcall).
 PyObject *host_py_call(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 PyObject *host_py_async_call(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
+
+// A process context's child: calls the host's builtin `name`
+// (core/host/builtin_calls.h) with `args` as pyctx.call would, and returns
+// its answer decoded (a new reference), or nullptr with the exception set.
+PyObject *call_host_builtin(std::string_view name, PyObject *const *args, Py_ssize_t nargs);
 
 // Invokes a host function from a Python thread that is not a context's
 // (GIL released while it runs).

@@ -1,9 +1,12 @@
 #include "core/python/store_py.h"
 
+#include <initializer_list>
 #include <string>
 
 #include "core/host/store.h"
+#include "core/host/builtin_calls.h"
 #include "core/python/embed.h"
+#include "core/python/host_calls.h"
 #include "core/python/local_types.h"
 
 namespace pyctx::core {
@@ -69,21 +72,63 @@ PyObject *raise_store_error(const Error &e) {
     return nullptr;
 }
 
+// ---- in a process context's child: the host's store, through the ring
+
+// One store call to the host: [op, key, extra...] (builtin_calls.h has the
+// answers). A new reference to the decoded answer, a list.
+PyObject *remote(builtin::StoreOp op, PyObject *key, std::initializer_list<PyObject *> extra = {}) {
+    PyRef code(PyLong_FromLong(static_cast<long>(op)));
+    if (!code) return nullptr;
+    PyObject *vec[4] = {code.get(), key};
+    Py_ssize_t n = 2;
+    for (PyObject *e : extra) vec[n++] = e;  // at most two
+    return call_host_builtin(builtin::kStore, vec, n);
+}
+
+bool is_list(PyObject *answer, Py_ssize_t min_len) {
+    if (PyList_Check(answer) && PyList_GET_SIZE(answer) >= min_len) return true;
+    PyErr_SetString(PyExc_RuntimeError, "the host answered a store call malformed");
+    return false;
+}
+
+// put and cas answer [True, ...] or [False, status, message].
+bool remote_ok(PyObject *answer) {
+    if (!is_list(answer, 2)) return false;
+    if (PyList_GET_ITEM(answer, 0) == Py_True) return true;
+    if (PyList_GET_SIZE(answer) < 3) return is_list(answer, 3);
+    long status = PyLong_AsLong(PyList_GET_ITEM(answer, 1));
+    const char *message = PyUnicode_AsUTF8(PyList_GET_ITEM(answer, 2));
+    if (!message) return false;
+    raise_conversion_error(Error(static_cast<Status>(status), message));
+    return false;
+}
+
 }  // namespace
 
 PyObject *store_py_get(PyObject *, PyObject *const *args, Py_ssize_t nargs) {
-    if (refuse_in_process_child("pyctx.store_get()")) return nullptr;
     std::string_view key;
     if (!arity("store_get", nargs, 1, 2) || !key_of(args[0], &key)) return nullptr;
+    if (in_process_child()) {
+        PyRef answer(remote(builtin::StoreOp::get, args[0]));
+        if (!answer || !is_list(answer.get(), 0)) return nullptr;
+        if (PyList_GET_SIZE(answer.get()) == 0) return new_ref(nargs > 1 ? args[1] : Py_None);
+        return new_ref(PyList_GET_ITEM(answer.get(), 0));
+    }
     std::string value;
     if (!shared_store().get(key, &value, nullptr)) return new_ref(nargs > 1 ? args[1] : Py_None);
     return decode_local(value);
 }
 
 PyObject *store_py_entry(PyObject *, PyObject *const *args, Py_ssize_t nargs) {
-    if (refuse_in_process_child("pyctx.store_entry()")) return nullptr;
     std::string_view key;
     if (!arity("store_entry", nargs, 1, 1) || !key_of(args[0], &key)) return nullptr;
+    if (in_process_child()) {
+        PyRef answer(remote(builtin::StoreOp::get, args[0]));
+        if (!answer || !is_list(answer.get(), 0)) return nullptr;
+        if (PyList_GET_SIZE(answer.get()) == 0) Py_RETURN_NONE;
+        if (!is_list(answer.get(), 2)) return nullptr;
+        return PyTuple_Pack(2, PyList_GET_ITEM(answer.get(), 0), PyList_GET_ITEM(answer.get(), 1));
+    }
     std::string value;
     uint64_t version = 0;
     if (!shared_store().get(key, &value, &version)) Py_RETURN_NONE;
@@ -93,9 +138,13 @@ PyObject *store_py_entry(PyObject *, PyObject *const *args, Py_ssize_t nargs) {
 }
 
 PyObject *store_py_put(PyObject *, PyObject *const *args, Py_ssize_t nargs) {
-    if (refuse_in_process_child("pyctx.store_put()")) return nullptr;
     std::string_view key;
     if (!arity("store_put", nargs, 2, 2) || !key_of(args[0], &key)) return nullptr;
+    if (in_process_child()) {
+        PyRef answer(remote(builtin::StoreOp::put, args[0], {args[1]}));
+        if (!answer || !remote_ok(answer.get())) return nullptr;
+        return new_ref(PyList_GET_ITEM(answer.get(), 1));
+    }
     ByteBuffer cbor;
     if (!encode(args[1], cbor)) return nullptr;
     uint64_t version = 0;
@@ -105,11 +154,16 @@ PyObject *store_py_put(PyObject *, PyObject *const *args, Py_ssize_t nargs) {
 }
 
 PyObject *store_py_cas(PyObject *, PyObject *const *args, Py_ssize_t nargs) {
-    if (refuse_in_process_child("pyctx.store_cas()")) return nullptr;
     std::string_view key;
     uint64_t expected = 0;
     if (!arity("store_cas", nargs, 3, 3) || !key_of(args[0], &key) || !version_of(args[1], &expected))
         return nullptr;
+    if (in_process_child()) {
+        PyRef answer(remote(builtin::StoreOp::cas, args[0], {args[1], args[2]}));
+        if (!answer || !remote_ok(answer.get()) || !is_list(answer.get(), 3)) return nullptr;
+        if (PyList_GET_ITEM(answer.get(), 1) != Py_True) Py_RETURN_NONE;
+        return new_ref(PyList_GET_ITEM(answer.get(), 2));
+    }
     ByteBuffer cbor;
     if (!encode(args[2], cbor)) return nullptr;
     bool swapped = false;
@@ -122,16 +176,21 @@ PyObject *store_py_cas(PyObject *, PyObject *const *args, Py_ssize_t nargs) {
 }
 
 PyObject *store_py_delete(PyObject *, PyObject *const *args, Py_ssize_t nargs) {
-    if (refuse_in_process_child("pyctx.store_delete()")) return nullptr;
     std::string_view key;
     uint64_t expected = Store::kAbsent;
     if (!arity("store_delete", nargs, 1, 2) || !key_of(args[0], &key)) return nullptr;
     if (nargs > 1 && !version_of(args[1], &expected)) return nullptr;
+    if (in_process_child()) {
+        PyRef version(PyLong_FromUnsignedLongLong(expected));
+        if (!version) return nullptr;
+        PyRef answer(remote(builtin::StoreOp::erase, args[0], {version.get()}));
+        if (!answer) return nullptr;
+        return PyBool_FromLong(answer.get() == Py_True);
+    }
     return PyBool_FromLong(shared_store().erase(key, expected));
 }
 
 PyObject *store_py_keys(PyObject *, PyObject *const *args, Py_ssize_t nargs) {
-    if (refuse_in_process_child("pyctx.store_keys()")) return nullptr;
     if (!arity("store_keys", nargs, 0, 1)) return nullptr;
     std::string_view prefix;
     if (nargs == 1) {
@@ -143,6 +202,13 @@ PyObject *store_py_keys(PyObject *, PyObject *const *args, Py_ssize_t nargs) {
         const char *s = PyUnicode_AsUTF8AndSize(args[0], &n);
         if (!s) return nullptr;
         prefix = std::string_view(s, static_cast<size_t>(n));
+    }
+    if (in_process_child()) {
+        PyRef p(PyUnicode_FromStringAndSize(prefix.data(), static_cast<Py_ssize_t>(prefix.size())));
+        if (!p) return nullptr;
+        PyRef answer(remote(builtin::StoreOp::keys, p.get()));
+        if (!answer || !is_list(answer.get(), 0)) return nullptr;
+        return answer.release();
     }
     std::vector<std::string> keys = shared_store().keys(prefix);
     PyRef list(PyList_New(static_cast<Py_ssize_t>(keys.size())));

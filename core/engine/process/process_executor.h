@@ -167,6 +167,8 @@ private:
     void map_result_locked(const wire::BlockDesc &block, Outcome *out);
     // process_host_calls.cpp
     void start_host_call(uint64_t call_id, std::string_view name, std::string_view args);
+    // Answers a host call on the io thread itself (a builtin that never blocks).
+    void answer_inline(uint64_t call_id, bool ok, const ByteBuffer &value, const std::string &message);
     void host_thread_main();
     bool take_answers();
 

@@ -3,10 +3,13 @@
 // into this context and wait), answered from any thread, relayed back to the
 // child through the request ring. The child knows no registry: it sends
 // every pyctx.call by name, and an unknown name is answered as an error.
+// The host's own state (the shared store, pyctx.send) arrives the same way,
+// under reserved names (core/host/builtin_calls.h).
 #include "core/engine/context.h"
 #include "core/engine/process/process_executor.h"
 #include "core/engine/process/wire.h"
 #include "core/engine/thread_name.h"
+#include "core/host/builtin_calls.h"
 #include "core/host/registry.h"
 
 namespace pyctx::core {
@@ -36,11 +39,68 @@ private:
     HostCall *call_;  // owns this relay, so it outlives every use of it
 };
 
+// pyctx.send from the child: the endpoint is user code, so it runs on a
+// host-call thread like any host function, never on the io thread.
+class SendFunction final : public HostFunction {
+public:
+    SendFunction() : HostFunction(std::string(builtin::kSend)) {}
+    void invoke(HostCall *call) override {
+        ByteBuffer answer;
+        std::string error;
+        if (builtin::run_send(call->context_name, as_view(call->args), answer, &error)) {
+            host_call_return(call, answer.data(), answer.size());
+        } else {
+            host_call_fail(call, error.empty() ? "out of memory" : error.c_str());
+        }
+    }
+    static std::string_view as_view(const ByteBuffer &b) {
+        return std::string_view(reinterpret_cast<const char *>(b.data()), b.size());
+    }
+};
+
 }  // namespace
+
+void ProcessExecutor::answer_inline(uint64_t call_id, bool ok, const ByteBuffer &value,
+                                    const std::string &message) {
+    ByteBuffer m;
+    wire::Writer w(m);
+    w.u8(static_cast<uint8_t>(wire::ToChild::host_answer)).u64(call_id).u8(ok ? 1 : 0);
+    if (ok) {
+        w.bytes(value);
+    } else {
+        w.str(message);
+    }
+    if (!w.ok() || m.size() > seg_.to_child().max_payload()) {
+        m.clear();
+        wire::Writer(m)
+            .u8(static_cast<uint8_t>(wire::ToChild::host_answer))
+            .u64(call_id)
+            .u8(0)
+            .str("the answer exceeds what a process context carries in one message");
+    }
+    SendLock lock(*this);
+    send_locked(m);
+    ring_bell(seg_.header().child_bell, child_wake_fd_);
+}
 
 void ProcessExecutor::start_host_call(uint64_t call_id, std::string_view name,
                                       std::string_view args) {
-    auto fn = host_registry().find(name);
+    if (builtin::is_store(name)) {
+        // The store never blocks and runs no user code: answered right here,
+        // in ring order, without a thread handoff.
+        ByteBuffer answer;
+        std::string error;
+        const bool ok = builtin::run_store(args, answer, &error);
+        answer_inline(call_id, ok, answer, error.empty() ? "out of memory" : error);
+        return;
+    }
+    std::shared_ptr<HostFunction> fn;
+    if (builtin::is_send(name)) {
+        static const std::shared_ptr<HostFunction> send = std::make_shared<SendFunction>();
+        fn = send;
+    } else {
+        fn = host_registry().find(name);
+    }
     if (!fn) {
         ByteBuffer m;
         wire::Writer(m)

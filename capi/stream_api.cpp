@@ -157,6 +157,18 @@ void decide_end(pyctx_stream *s, core::Error err) {
     report_end(s, lock, std::move(err));
 }
 
+// The message marked in flight will never complete (its submission was
+// refused, or delivering its items failed): the end is `err`, unless an
+// end was held back for that message meanwhile (a close watch that came
+// while it was "in flight"), which is then the one reported.
+void end_without_message(pyctx_stream *s, core::Error err) {
+    std::unique_lock lock(s->mu);
+    s->in_flight = false;
+    if (s->end_decided) return;
+    if (s->end_pending) err = std::move(s->pending_error);
+    report_end(s, lock, std::move(err));
+}
+
 // Sends the next pull when the stream may advance and none is in flight.
 void pump(pyctx_stream *s) {
     uint32_t n;
@@ -169,12 +181,7 @@ void pump(pyctx_stream *s) {
         s->in_flight = true;
     }
     core::Error err = submit_message(s, core::RequestKind::stream_pull, n);
-    if (err.ok()) return;
-    {
-        std::lock_guard lock(s->mu);
-        s->in_flight = false;
-    }
-    decide_end(s, std::move(err));
+    if (!err.ok()) end_without_message(s, std::move(err));
 }
 
 // Delivers the items of a pull's batch [ended, item...]; false when the
@@ -245,11 +252,7 @@ void on_message_done(core::Request *r, void *) {
         }
     } catch (...) {
         // Out of memory delivering: end the stream rather than lose items silently.
-        {
-            std::lock_guard lock(s->mu);
-            s->in_flight = false;
-        }
-        decide_end(s, core::Error(core::Status::no_memory, "out of memory delivering stream items"));
+        end_without_message(s, core::Error(core::Status::no_memory, "out of memory delivering stream items"));
     }
     s->release();
 }

@@ -855,8 +855,12 @@ PYCTX_API pyctx_error_t *pyctx_send_set_router(pyctx_send_fn fn, void *user_data
  * error, its message naming the step; later requests run normally. A new
  * context meets a failing import again until pyctx_setup_remove_import()
  * drops it. Allowed in any runtime state except STOPPED (the virtualenv
- * needs RUNNING); thread-safe. Works in worker and owngil contexts; process
- * contexts will need their transport to receive the steps.
+ * needs RUNNING); thread-safe. Works in every mode: a process context's
+ * child gets the steps logged before it started with its start-up
+ * configuration (applied before its preload) and each later step ahead of
+ * the first request sent to it after the step was logged; it keeps a copy
+ * of the log, so it applies and leaves out exactly what an owngil context
+ * would.
  */
 
 /** Prepends `path` to sys.path (unless it is already there). */
@@ -894,9 +898,11 @@ PYCTX_API uint64_t pyctx_setup_generation(void);
  * queued, never waiting: when `capacity` records are already waiting the
  * record is dropped and counted. One library thread hands the records to the
  * host function in order, with no GIL and no library lock held, so a slow
- * host never blocks Python. Works in worker and owngil contexts and on their
- * Python threads. A process context's child does not forward its `logging`
- * records yet; its stdout and stderr can arrive as records (see
+ * host never blocks Python. Works in every mode and on the contexts' Python
+ * threads. A process context's child sends each record through the
+ * context's rings without waiting (the host's queue then takes or drops
+ * it); the records a request logs reach the queue before that request
+ * completes. Its stdout and stderr can arrive as records too (see
  * pyctx_process_output).
  */
 

@@ -1,5 +1,5 @@
 // Python logging forwarded to the host: record fields, levels, contexts
-// created before and after the handler, and a slow host: Python never
+// created before and after the handler (process contexts too), and a slow host: Python never
 // waits, records beyond the queue's capacity are dropped and counted.
 #include <gtest/gtest.h>
 
@@ -12,6 +12,7 @@
 #include "support/contexts.h"
 #include "support/counter.h"
 #include "support/handles.h"
+#include "support/process.h"
 #include "support/runtime_env.h"
 
 using namespace pyctx_test;
@@ -145,6 +146,61 @@ TEST(Logging, SlowHostDropsAndCountsInsteadOfBlockingPython) {
         EXPECT_EQ(sink.recs[0].message, "n=0");  // in order: the first one came first
     }
     ASSERT_TRUE(IsOk(pyctx_log_set_handler(nullptr, nullptr, nullptr, 0, 0)));
+}
+
+// A process context's child forwards its records through the context's
+// rings to the host's sink: a child started before the handler gets it
+// ahead of its next request, one started after with its configuration.
+// Records of the child's own Python threads carry no context name, as in
+// the other modes; the host's level and queue apply to them as to any.
+TEST(Logging, ProcessContextsForwardTheirRecords) {
+    Sink sink;
+    Context before, after;
+    ProcessSpec spec;
+    spec.name = "log-child-before";
+    ASSERT_TRUE(IsOk(create_process_context(before, spec)));
+    pyctx_log_stats_t start = stats();
+    ASSERT_TRUE(IsOk(pyctx_log_set_handler(sink_fn, &sink, sink_free, 20 /* INFO */, 100)));
+    ASSERT_TRUE(exec(before.get(),
+                     "import logging, threading\n"
+                     "logging.getLogger('child.db').debug('not forwarded')\n"
+                     "logging.getLogger('child.db').info('opened %s', 'y.db')\n"
+                     "try:\n"
+                     "    1 / 0\n"
+                     "except ZeroDivisionError:\n"
+                     "    logging.getLogger('child').exception('failed')\n"
+                     "t = threading.Thread(target=logging.warning, args=('from a thread',))\n"
+                     "t.start(); t.join()\n")
+                    .ok());
+    spec.name = "log-child-after";
+    ASSERT_TRUE(IsOk(create_process_context(after, spec)));
+    ASSERT_TRUE(exec(after.get(), "import logging\nlogging.error('after %d', 2)\n").ok());
+    ASSERT_TRUE(IsOk(pyctx_log_flush(10000)));
+    {
+        std::lock_guard<std::mutex> lock(sink.mu);
+        std::string got;
+        for (const Rec &r : sink.recs) got += r.context + "/" + r.logger + "/" + r.message + "; ";
+        ASSERT_EQ(sink.recs.size(), 4u) << got;
+        EXPECT_EQ(sink.recs[0].level, 20);
+        EXPECT_EQ(sink.recs[0].logger, "child.db");
+        EXPECT_EQ(sink.recs[0].message, "opened y.db");
+        EXPECT_EQ(sink.recs[0].context, "log-child-before");
+        EXPECT_EQ(sink.recs[1].level, 40);
+        EXPECT_EQ(sink.recs[1].message, "failed");
+        EXPECT_NE(sink.recs[1].exception.find("ZeroDivisionError"), std::string::npos);
+        EXPECT_EQ(sink.recs[2].message, "from a thread");
+        EXPECT_EQ(sink.recs[2].context, "");
+        EXPECT_EQ(sink.recs[3].message, "after 2");
+        EXPECT_EQ(sink.recs[3].logger, "root");
+        EXPECT_EQ(sink.recs[3].context, "log-child-after");
+    }
+    EXPECT_EQ(stats().delivered - start.delivered, 4u);
+    ASSERT_TRUE(IsOk(pyctx_log_set_handler(nullptr, nullptr, nullptr, 0, 0)));
+    // The removal reaches the child too: nothing more is forwarded.
+    ASSERT_TRUE(exec(after.get(), "import logging\nlogging.error('not sent')\n").ok());
+    ASSERT_TRUE(IsOk(pyctx_log_flush(10000)));
+    std::lock_guard<std::mutex> lock(sink.mu);
+    EXPECT_EQ(sink.recs.size(), 4u);
 }
 
 TEST(Logging, BadArguments) {

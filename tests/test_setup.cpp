@@ -1,6 +1,7 @@
 // Runtime-wide set-up: sys.path entries, imports, reloads and a virtualenv
 // applied to running contexts before their next request and to contexts
-// created later; a failing step fails one request, not the context.
+// created later, in every mode; a failing step fails one request, not the
+// context.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -10,6 +11,7 @@
 #include "support/cbor.h"
 #include "support/contexts.h"
 #include "support/handles.h"
+#include "support/process.h"
 #include "support/runtime_env.h"
 #include "support/temp_dir.h"
 
@@ -21,25 +23,30 @@ namespace {
 
 std::string py_str(const std::string &s) { return "'" + s + "'"; }
 
-struct Pair {
-    Context worker, owngil;
+// One context of each mode. A process context's child mirrors the host's
+// set-up log: the steps logged before it started come with its
+// configuration, later ones ahead of its next request.
+struct EveryMode {
+    Context worker, owngil, process;
     bool has_owngil = false;
     void start() {
         ASSERT_TRUE(IsOk(create_context(worker, PYCTX_MODE_WORKER)));
         has_owngil = pyctx_owngil_supported() != 0;
         if (has_owngil) ASSERT_TRUE(IsOk(create_context(owngil, PYCTX_MODE_OWNGIL)));
+        ASSERT_TRUE(IsOk(create_process_context(process)));
     }
     template <class F>
     void each(F f) {
         f(worker.get(), "worker");
         if (has_owngil) f(owngil.get(), "owngil");
+        f(process.get(), "process");
     }
 };
 
 TEST(Setup, PathAddedAndRemovedInRunningAndNewContexts) {
     TempDir dir;
     dir.write("setup_path_mod.py", "VALUE = 41\n");
-    Pair running;
+    EveryMode running;
     running.start();
     uint64_t before = pyctx_setup_generation();
     ASSERT_TRUE(IsOk(pyctx_setup_add_path(dir.path().c_str())));
@@ -48,7 +55,7 @@ TEST(Setup, PathAddedAndRemovedInRunningAndNewContexts) {
         EXPECT_EQ(eval_int(c, "__import__('setup_path_mod').VALUE + 1"), 42) << mode;
         EXPECT_EQ(eval_text(c, "__import__('sys').path[0]"), dir.path()) << mode;
     });
-    Pair later;
+    EveryMode later;
     later.start();
     later.each([&](pyctx_context_t *c, const char *mode) {
         EXPECT_EQ(eval_int(c, "__import__('setup_path_mod').VALUE"), 41) << mode;
@@ -58,7 +65,7 @@ TEST(Setup, PathAddedAndRemovedInRunningAndNewContexts) {
     running.each([&](pyctx_context_t *c, const char *mode) {
         EXPECT_EQ(eval_text(c, ("repr(" + in_path + ")").c_str()), "False") << mode;
     });
-    Pair last;
+    EveryMode last;
     last.start();
     last.each([&](pyctx_context_t *c, const char *mode) {
         EXPECT_EQ(eval_text(c, ("repr(" + in_path + ")").c_str()), "False") << mode;
@@ -75,7 +82,7 @@ TEST(Setup, ImportRunsOncePerInterpreterBeforeTheNextRequest) {
               "    if pyctx.store_cas('setup.imports', e[1] if e else 0, (e[0] if e else 0) + 1):\n"
               "        break\n");
     ASSERT_TRUE(IsOk(pyctx_setup_add_path(dir.path().c_str())));
-    Pair running;
+    EveryMode running;
     running.start();
     ASSERT_TRUE(IsOk(pyctx_setup_import("setup_import_mod")));
     running.each([&](pyctx_context_t *c, const char *mode) {
@@ -87,14 +94,15 @@ TEST(Setup, ImportRunsOncePerInterpreterBeforeTheNextRequest) {
     EXPECT_EQ(eval_text(second_worker.get(), "repr('setup_import_mod' in __import__('sys').modules)"),
               "True");
     // Worker contexts share one interpreter: one import there; each owngil
-    // context imports it itself.
+    // context and each process context's child imports it itself (the
+    // child counts in the host's store too).
     Bytes count;
     ASSERT_TRUE(IsOk(pyctx_store_get("setup.imports", count.out(), nullptr)));
-    EXPECT_EQ(as_int(count), running.has_owngil ? 2 : 1);
+    EXPECT_EQ(as_int(count), running.has_owngil ? 3 : 2);
     ASSERT_TRUE(IsOk(pyctx_setup_remove_import("setup_import_mod")));
     ASSERT_TRUE(IsOk(pyctx_setup_remove_path(dir.path().c_str())));
     // New contexts neither import it nor see the path (which is gone).
-    Pair later;
+    EveryMode later;
     later.start();
     later.each([&](pyctx_context_t *c, const char *mode) {
         EXPECT_EQ(eval_int(c, "7"), 7) << mode;
@@ -103,13 +111,15 @@ TEST(Setup, ImportRunsOncePerInterpreterBeforeTheNextRequest) {
         EXPECT_EQ(eval_text(later.owngil.get(),
                             "repr('setup_import_mod' in __import__('sys').modules)"),
                   "False");
+    EXPECT_EQ(eval_text(later.process.get(), "repr('setup_import_mod' in __import__('sys').modules)"),
+              "False");
 }
 
 TEST(Setup, ReloadPicksUpNewSource) {
     TempDir dir;
     std::string file = dir.write("setup_reload_mod.py", "VALUE = 1\n");
     ASSERT_TRUE(IsOk(pyctx_setup_add_path(dir.path().c_str())));
-    Pair running;
+    EveryMode running;
     running.start();
     running.each([&](pyctx_context_t *c, const char *mode) {
         EXPECT_EQ(eval_int(c, "__import__('setup_reload_mod').VALUE"), 1) << mode;
@@ -139,12 +149,12 @@ TEST(Setup, VirtualenvIsCheckedAndActivated) {
     EXPECT_NE(describe(e.get()).find("2.7.18"), std::string::npos);
     std::ofstream(venv.path() + "/pyvenv.cfg") << "home = /usr/bin\nversion = " << version << "\n";
 
-    Pair running;
+    EveryMode running;
     running.start();
     ASSERT_TRUE(IsOk(pyctx_setup_activate_venv(venv.path().c_str())));
-    Pair later;
+    EveryMode later;
     later.start();
-    for (Pair *p : {&running, &later}) {
+    for (EveryMode *p : {&running, &later}) {
         p->each([&](pyctx_context_t *c, const char *mode) {
             EXPECT_EQ(eval_text(c, "__import__('venv_mod').WHERE"), "venv") << mode;
             EXPECT_EQ(eval_text(c, "__import__('venv_pth_mod').WHERE"), "pth") << mode;
@@ -164,7 +174,7 @@ TEST(Setup, BadArguments) {
 }
 
 TEST(Setup, FailingStepFailsOneRequestNotTheContext) {
-    Pair running;
+    EveryMode running;
     running.start();
     ASSERT_TRUE(IsOk(pyctx_setup_import("setup_no_such_module")));
     running.each([&](pyctx_context_t *c, const char *mode) {
@@ -180,9 +190,14 @@ TEST(Setup, FailingStepFailsOneRequestNotTheContext) {
         EXPECT_TRUE(RaisesPython(o.error.get(), "ModuleNotFoundError")) << o.describe();
         EXPECT_EQ(eval_int(fresh.get(), "3"), 3);
     }
+    Context fresh_child;  // a new child gets the failing step with its configuration
+    ASSERT_TRUE(IsOk(create_process_context(fresh_child)));
+    Outcome failed = eval(fresh_child.get(), "1");
+    EXPECT_TRUE(RaisesPython(failed.error.get(), "ModuleNotFoundError")) << failed.describe();
+    EXPECT_EQ(eval_int(fresh_child.get(), "3"), 3);
     // Dropped: new contexts start clean again.
     ASSERT_TRUE(IsOk(pyctx_setup_remove_import("setup_no_such_module")));
-    Pair clean;
+    EveryMode clean;
     clean.start();
     clean.each([&](pyctx_context_t *c, const char *mode) { EXPECT_EQ(eval_int(c, "4"), 4) << mode; });
 }

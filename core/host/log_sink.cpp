@@ -32,6 +32,7 @@ void LogSink::set_handler(std::shared_ptr<LogHandler> handler, int min_level, si
 }
 
 bool LogSink::push(LogRecord record) {
+    if (forward_) return forward_(record);
     std::lock_guard lock(mu_);
     if (!handler_ || queue_.size() >= capacity_) {
         dropped_.fetch_add(1, std::memory_order_relaxed);

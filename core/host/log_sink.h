@@ -38,12 +38,17 @@ public:
     void set_handler(std::shared_ptr<LogHandler> handler, int min_level, size_t capacity);
     // Cheap check before building a record.
     bool wants(int level) const {
-        return enabled_.load(std::memory_order_acquire) &&
-               level >= min_level_.load(std::memory_order_relaxed);
+        return forward_ || (enabled_.load(std::memory_order_acquire) &&
+                            level >= min_level_.load(std::memory_order_relaxed));
     }
     // Never blocks: false when the record was dropped (queue full, or no
     // handler).
     bool push(LogRecord record);
+    // A process context's child has no handler of its own: every record
+    // goes to `forward` (which hands it to the host, whose sink filters,
+    // queues or drops it). Set once, before Python runs.
+    using Forward = bool (*)(const LogRecord &record);
+    void set_forward(Forward forward) { forward_ = forward; }
     // Waits until every record taken so far is handled or dropped; false
     // after timeout_ms.
     bool flush(uint32_t timeout_ms);
@@ -66,6 +71,7 @@ private:
     std::thread thread_;
     std::atomic<bool> enabled_{false};
     std::atomic<int> min_level_{0};
+    Forward forward_ = nullptr;
     std::atomic<uint64_t> delivered_{0}, dropped_{0};
 };
 

@@ -34,6 +34,14 @@ uint64_t SetupLog::append(SetupStep step) {
     return steps_.size();
 }
 
+std::vector<SetupStep> SetupLog::slice(uint64_t from, uint64_t to) {
+    std::lock_guard lock(mu_);
+    if (to > steps_.size()) to = steps_.size();
+    if (from >= to) return {};
+    return std::vector<SetupStep>(steps_.begin() + static_cast<ptrdiff_t>(from),
+                                  steps_.begin() + static_cast<ptrdiff_t>(to));
+}
+
 std::vector<SetupStep> SetupLog::window(uint64_t from, uint64_t to, bool fresh) {
     std::lock_guard lock(mu_);
     using K = SetupStep::Kind;

@@ -49,6 +49,9 @@ public:
     // window undoes; `fresh` (a new interpreter, from 0) also leaves out the
     // removals and reloads, which have nothing to act on there.
     std::vector<SetupStep> window(uint64_t from, uint64_t to, bool fresh);
+    // The steps [from, to) exactly as logged (a process context's child
+    // mirrors the log, so its own window() leaves out what this one would).
+    std::vector<SetupStep> slice(uint64_t from, uint64_t to);
 
 private:
     std::mutex mu_;

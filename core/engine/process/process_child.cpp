@@ -13,6 +13,7 @@
 
 #include "core/engine/context.h"
 #include "core/engine/process/process_executor.h"
+#include "core/engine/process/setup_wire.h"
 #include "core/engine/process/spawn.h"
 #include "core/engine/process/wire.h"
 #include "core/engine/runtime.h"
@@ -153,6 +154,14 @@ Error ProcessExecutor::handshake(ChildProcess &c, int64_t deadline_ns) {
     for (const auto &p : ro.paths) w.str(p);
     w.str(ro.home).str(ro.program_name).u32(static_cast<uint32_t>(ro.allocator));
     w.u64(o.memory_limit).u32(c.generation);
+    // The runtime-wide set-up so far: the child applies it before the
+    // preload, as PyState::init does in process; later steps follow as
+    // setup_step messages.
+    c.setup_gen = setup_log().generation();
+    const std::vector<SetupStep> steps = setup_log().slice(0, c.setup_gen);
+    c.setup_gen = steps.size();  // what was read, should a step be logged meanwhile
+    w.u32(static_cast<uint32_t>(steps.size()));
+    for (const SetupStep &step : steps) wire::write_setup_step(w, step);
     if (!w.ok()) return Error(Status::no_memory, "out of memory");
     uint32_t len = static_cast<uint32_t>(msg.size() - 4);
     std::memcpy(msg.data(), &len, 4);

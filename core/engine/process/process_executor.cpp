@@ -2,12 +2,15 @@
 
 #include <signal.h>
 
+#include <cstring>
+
 #include "core/engine/context.h"
 #include "core/engine/process/process_control.h"
 #include "core/engine/process/spawn.h"
 #include "core/engine/process/wire.h"
 #include "core/engine/runtime.h"
 #include "core/engine/thread_name.h"
+#include "core/host/log_sink.h"
 
 namespace pyctx::core {
 
@@ -40,6 +43,7 @@ Error ProcessExecutor::start() {
         SendLock lock(*this);
         child_wake_fd_ = c->wake_fd;
         child_results_fd_ = c->results ? c->results->fd() : -1;
+        setup_sent_ = c->setup_gen;
         child_alive_ = true;
     }
     {
@@ -212,6 +216,17 @@ void ProcessExecutor::handle(const ByteBuffer &msg) {
         std::string_view name = rd.str();
         std::string_view args = rd.str();
         if (rd.ok()) start_host_call(call_id, name, args);
+    } else if (kind == wire::ToHost::log_record) {
+        LogRecord rec;
+        rec.level = static_cast<int>(rd.u32());
+        rec.logger = rd.str();
+        rec.message = rd.str();
+        rec.exception = rd.str();
+        const uint64_t bits = rd.u64();
+        std::memcpy(&rec.created, &bits, sizeof bits);
+        // From the context's own thread, or a Python thread of the child's.
+        if (rd.u8() == 1) rec.context_name = ctx_.name();
+        if (rd.ok() && log_sink().wants(rec.level)) log_sink().push(std::move(rec));
     } else if (kind == wire::ToHost::buffer_done) {
         uint64_t id = rd.u64();
         uint32_t index = rd.u32();
@@ -310,6 +325,7 @@ bool ProcessExecutor::child_died() {
         }
         child_wake_fd_ = child_->wake_fd;
         child_results_fd_ = child_->results ? child_->results->fd() : -1;
+        setup_sent_ = child_->setup_gen;
         child_alive_ = true;
     }
     pump_wanted_.store(true, std::memory_order_relaxed);  // what waited for it

@@ -53,6 +53,7 @@ class Lane;
 struct ChildProcess {
     pid_t pid = -1;
     uint32_t generation = 0;
+    uint64_t setup_gen = 0;  // the set-up steps its configuration carried
     std::atomic<uint32_t> *host_bell = nullptr;  // rung when it dies
     int control_fd = -1;  // host end of the control socket
     int wake_fd = -1;     // the child's selector wake-up (eventfd)
@@ -169,6 +170,9 @@ private:
     void start_host_call(uint64_t call_id, std::string_view name, std::string_view args);
     // Answers a host call on the io thread itself (a builtin that never blocks).
     void answer_inline(uint64_t call_id, bool ok, const ByteBuffer &value, const std::string &message);
+    // Sends the set-up steps logged since the child last got one, ahead of
+    // the request about to be sent (send lock held).
+    void send_setup_locked();
     void host_thread_main();
     bool take_answers();
 
@@ -227,6 +231,7 @@ private:
     // sent, and so waits the lane's way: they get none when sent.
     std::unordered_set<uint64_t> slotless_;
     bool child_alive_ = false;       // false from the child's death to its successor's start
+    uint64_t setup_sent_ = 0;        // set-up steps the current child has (setup_log.h)
     int child_wake_fd_ = -1;
     int child_results_fd_ = -1;  // the current child's result arena (-1: none)
     // Stops sent for requests the child may be running: each gets SIGINT

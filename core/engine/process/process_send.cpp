@@ -10,6 +10,7 @@
 #include "core/engine/context.h"
 #include "core/engine/process/process_control.h"
 #include "core/engine/process/process_executor.h"
+#include "core/engine/process/setup_wire.h"
 #include "core/engine/process/wire.h"
 
 namespace pyctx::core {
@@ -255,6 +256,9 @@ bool ProcessExecutor::pump_locked(bool io, std::vector<Refused> &refused) {
                 std::lock_guard streams(streams_mu_);
                 child_streams_.insert(r->id);
             }
+            // Set-up logged since the last request: the child applies it
+            // before this one, as an in-process context would.
+            if (setup_log().generation() != setup_sent_) send_setup_locked();
             send_locked(scratch_);
             sent = true;
             r->phase.store(Phase::running, std::memory_order_seq_cst);
@@ -283,6 +287,33 @@ bool ProcessExecutor::pump_locked(bool io, std::vector<Refused> &refused) {
     }
     if (io) return progress;
     return outbox_pending_.load(std::memory_order_relaxed) || lane_.is_closing();
+}
+
+void ProcessExecutor::send_setup_locked() {
+    const uint64_t to = setup_log().generation();
+    std::vector<SetupStep> steps = setup_log().slice(setup_sent_, to);
+    ByteBuffer m;
+    for (const SetupStep &step : steps) {
+        m.clear();
+        wire::Writer w(m);
+        w.u8(static_cast<uint8_t>(wire::ToChild::setup_step));
+        wire::write_setup_step(w, step);
+        if (!w.ok() || m.size() > seg_.to_child().max_payload()) {
+            // Set-up code too big for one message: the child gets a step
+            // that fails saying so, so its next request reports it as an
+            // in-process context reports a failed step.
+            m.clear();
+            wire::Writer fail(m);
+            fail.u8(static_cast<uint8_t>(wire::ToChild::setup_step));
+            wire::write_setup_step(
+                fail, SetupStep{SetupStep::Kind::run_code,
+                                "raise MemoryError('this set-up step is too large to reach a "
+                                "process context (over one message)')",
+                                {}});
+        }
+        send_locked(m);
+        ++setup_sent_;
+    }
 }
 
 void ProcessExecutor::unlock_send() {

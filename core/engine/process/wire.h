@@ -36,6 +36,11 @@
 //             the handle `object` (or the stream `id`) it made is released
 //   21 free_block u64 offset, u64 mapped
 //             the host let go of a result block of the child's arena
+//   22 setup_step u8 kind, str arg, str arg2
+//             the next step of the runtime-wide set-up log (setup_log.h),
+//             sent before the first request that follows its logging; the
+//             child appends it to its own copy of the log and applies it
+//             before that request, as an in-process context would
 // Child -> host (completion ring):
 //   1 complete u64 id, u32 status, str message, str python_type,
 //              str traceback, bytes value, u64 object, u8 has_block,
@@ -48,6 +53,10 @@
 //   3 buffer_done u64 id, u32 index
 //             the child's last reference to buffer `index` of request `id`
 //             went (its views were released): the host may end the loan
+//   4 log_record u32 level, str logger, str message, str exception,
+//             u64 created (the bits of the double)
+//             a Python logging record for the host's log handler; never
+//             answered (the host's sink queues or drops it)
 // An unknown kind is a protocol error: the receiver stops (the child exits,
 // the host kills it).
 //
@@ -76,6 +85,7 @@ enum class ToChild : uint8_t {
     close = 19,
     drop_result = 20,
     free_block = 21,
+    setup_step = 22,
 };
 
 // The generation part of a child's object ids (see above).
@@ -94,6 +104,7 @@ enum class ToHost : uint8_t {
     complete = 1,
     host_call = 2,
     buffer_done = 3,
+    log_record = 4,
 };
 
 // Appends fields to a message. A failed allocation sticks (ok() false).

@@ -12,8 +12,11 @@
 
 #include "core/engine/process/child/child_server.h"
 #include "core/engine/process/spawn.h"
+#include "core/engine/process/setup_wire.h"
 #include "core/engine/process/wire.h"
+#include "core/host/log_sink.h"
 #include "core/host/registry.h"
+#include "core/host/setup_log.h"
 #include "core/python/embed.h"
 
 namespace pyctx::core {
@@ -26,6 +29,7 @@ struct ChildConfig {
     uint32_t allocator = 0;
     uint64_t memory_limit = 0;
     uint32_t generation = 0;  // this child's number among the context's children
+    std::vector<SetupStep> setup;  // the host's runtime-wide set-up log so far
 };
 
 bool read_exact(int fd, void *p, size_t n) {
@@ -55,6 +59,12 @@ bool read_config(ChildConfig *c) {
     c->allocator = r.u32();
     c->memory_limit = r.u64();
     c->generation = r.u32();
+    const uint32_t steps = r.u32();
+    for (uint32_t i = 0; i < steps && r.ok(); ++i) {
+        SetupStep step;
+        if (!wire::read_setup_step(r, &step)) return false;
+        c->setup.push_back(std::move(step));
+    }
     return r.ok();
 }
 
@@ -116,11 +126,20 @@ int child_main() {
         reply(e);
         return 1;
     }
+    // The host's set-up log, mirrored: PyState::init applies it before the
+    // preload; later steps arrive as setup_step messages.
+    for (SetupStep &step : config.setup) setup_log().append(std::move(step));
     host_registry().set_fallback(
         [](std::string_view name) { return std::make_shared<RemoteHostFunction>(std::string(name)); });
     Error err;
     {
         ChildServer server(segment, kChildWakeFd, config.name);
+        // Python logging records go to the host's handler, not this
+        // process's (which has none).
+        log_sink().set_forward([](const LogRecord &rec) {
+            ChildServer *s = ChildServer::instance();
+            return s && s->send_log_record(rec);
+        });
         if (!server.init(config.paths, config.preload, config.generation, &err)) {
             reply(err);
             std::fflush(nullptr);

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "core/engine/process/spawn.h"
+#include "core/engine/process/setup_wire.h"
 #include "core/engine/process/wire.h"
 #include "core/request/buffers.h"
 #include "core/python/buffer_py.h"
@@ -203,6 +204,14 @@ void ChildServer::handle(const ByteBuffer &msg) {
             return;
         }
         case wire::ToChild::close: closing_ = true; return;
+        case wire::ToChild::setup_step: {
+            // Applied before the next request (PyState::execute), like a
+            // step an in-process context finds logged.
+            SetupStep step;
+            if (!wire::read_setup_step(rd, &step)) break;  // the sides disagree
+            setup_log().append(std::move(step));
+            return;
+        }
         case wire::ToChild::free_block: {
             const uint64_t offset = rd.u64(), mapped = rd.u64();
             auto it = result_blocks_.find(offset);
@@ -336,6 +345,28 @@ void ChildServer::send_buffer_done(uint64_t id, uint32_t index) {
     ByteBuffer m;
     wire::Writer(m).u8(static_cast<uint8_t>(wire::ToHost::buffer_done)).u64(id).u32(index);
     write_out(m);
+}
+
+bool ChildServer::send_log_record(const LogRecord &rec) {
+    ByteBuffer m;
+    uint64_t bits = 0;
+    std::memcpy(&bits, &rec.created, sizeof bits);
+    wire::Writer w(m);
+    w.u8(static_cast<uint8_t>(wire::ToHost::log_record)).u32(static_cast<uint32_t>(rec.level));
+    w.str(rec.logger).str(rec.message).str(rec.exception).u64(bits);
+    w.u8(rec.context_name.empty() ? 0 : 1);
+    // A record too big for one message is cut to its head, never lost whole.
+    if (!w.ok()) return false;
+    if (m.size() > seg_.to_host().max_payload()) {
+        LogRecord cut = rec;
+        const size_t keep = seg_.to_host().max_payload() / 4;
+        if (cut.message.size() > keep) cut.message.resize(keep);
+        if (cut.exception.size() > keep) cut.exception.resize(keep);
+        return send_log_record(cut);
+    }
+    write_out(m);
+    log_in_ring_.store(true, std::memory_order_release);
+    return true;
 }
 
 void ChildServer::stop(uint64_t id) {
@@ -473,7 +504,11 @@ bool ChildServer::complete_in_slot(uint32_t index, const ByteBuffer &msg) {
     // The slot is this request's until the host has its one completion, so
     // writing the payload before deciding is safe; the caller reads it only
     // after seeing `done`.
-    const bool fits = msg.size() <= SyncSlot::kPayloadMax;
+    // A logging record went into the ring since the last slot completion:
+    // this one follows it through the ring, so a request's records are in
+    // the host's sink before its caller wakes (as in the other modes).
+    const bool fits = msg.size() <= SyncSlot::kPayloadMax &&
+                      !log_in_ring_.exchange(false, std::memory_order_acq_rel);
     if (fits) {
         std::memcpy(s.payload, msg.data(), msg.size());
         s.len = static_cast<uint32_t>(msg.size());

@@ -27,6 +27,7 @@
 #include "core/base/spin_lock.h"
 #include "core/engine/process/segment.h"
 #include "core/engine/process/wire.h"
+#include "core/host/log_sink.h"
 #include "core/request/request_pool.h"
 #include "core/python/context_thread.h"
 #include "core/python/py_state.h"
@@ -62,6 +63,10 @@ public:
     // Any thread: tells the host that buffer `index` of request `id` is no
     // longer seen here.
     void send_buffer_done(uint64_t id, uint32_t index);
+    // Any thread: hands a Python logging record to the host's log sink
+    // (never answered; the host queues or drops it). False when it could
+    // not be encoded.
+    bool send_log_record(const LogRecord &rec);
     void clear();
 
     // A host function call from Python (any thread of the child).
@@ -118,6 +123,7 @@ private:
     bool complete_in_slot(uint32_t index, const ByteBuffer &msg);
 
     Segment &seg_;
+    std::atomic<bool> log_in_ring_{false};  // a record was written since the last slot completion
     SegmentHeader &hdr_;
     const int wake_fd_;
     const std::string name_;

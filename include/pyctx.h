@@ -964,8 +964,10 @@ PYCTX_API pyctx_error_t *pyctx_log_flush(uint32_t timeout_ms);
  * pyctx.ChannelClosed, an EOFError; host: PYCTX_ERR_CLOSED), and senders
  * fail at once. A blocked Python recv or send counts as a wait in its
  * request: cancel, timeout and close interrupt it. All functions are
- * thread-safe. Worker and owngil contexts; process contexts will need their
- * transport to carry the values and the credit.
+ * thread-safe. Every mode: in a process context the channel stays in the
+ * host process and each Python operation crosses the context's rings (a
+ * blocked recv or send waits on a wake-up token the host's channel answers,
+ * then retries, so a wait that gives up loses no value).
  */
 typedef struct pyctx_channel pyctx_channel_t;
 

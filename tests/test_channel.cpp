@@ -1,7 +1,7 @@
 // Channels: values both ways in order, backpressure in both directions
 // proven by the counters and the queue bound, the end seen by both sides,
 // `await ch.recv()` on the context's loop and on a user's own loop, byte
-// channels, and a blocked receive that is cancelled.
+// channels, and a blocked receive that is cancelled -- in every mode.
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -228,7 +228,11 @@ TEST_P(Channels, BlockedReceiveKeepsTheContextServing) {
     EXPECT_EQ(done.find(id)->status, PYCTX_OK);
 }
 
-INSTANTIATE_TEST_SUITE_P(Modes, Channels, ::testing::Values(PYCTX_MODE_WORKER, PYCTX_MODE_OWNGIL),
+// In a process context the channel stays in the host process and every
+// Python operation crosses the rings (core/python/channel_remote.h): the
+// same behaviour, proven by the same cases.
+INSTANTIATE_TEST_SUITE_P(Modes, Channels,
+                         ::testing::Values(PYCTX_MODE_WORKER, PYCTX_MODE_OWNGIL, PYCTX_MODE_PROCESS),
                          [](const auto &info) { return std::string(mode_name(info.param)); });
 
 TEST(ChannelApi, BadArguments) {

@@ -287,14 +287,6 @@ TEST_F(ProcessTalk, TheChildUsesTheHostsStore) {
     EXPECT_TRUE(RaisesPython(eval(ctx_.get(), "pyctx.store_put(1, 2)").error.get(), "TypeError"));
     EXPECT_TRUE(RaisesPython(eval(ctx_.get(), "pyctx.store_put('k', object())").error.get(),
                              "TypeError"));
-    // A Python thread of the child's own reaches the host's store as well.
-    ASSERT_TRUE(exec(ctx_.get(), ("import threading\n"
-                                  "t = threading.Thread(target=pyctx.store_put, args=(" + k +
-                                  ", 'from-thread'))\n"
-                                  "t.start(); t.join()").c_str())
-                    .ok());
-    ASSERT_TRUE(IsOk(pyctx_store_get(key.c_str(), stored.out(), nullptr)));
-    EXPECT_EQ(as_text(stored), "from-thread");
     // A worker context reads what the child wrote.
     ASSERT_TRUE(exec(ctx_.get(), ("pyctx.store_put(" + k + ", 'from-child')").c_str()).ok());
     Context worker;
@@ -397,14 +389,4 @@ TEST_F(ProcessTalk, SendFromTheChildReachesTheHostInOrder) {
     EXPECT_TRUE(IsOk(pyctx_endpoint_unregister("process-talk-inbox")));
     EXPECT_TRUE(IsOk(pyctx_endpoint_unregister("process-talk-gone")));
     EXPECT_TRUE(IsOk(pyctx_send_set_router(nullptr, nullptr, nullptr)));
-}
-
-// Channels live in the host process and do not cross yet: refused with a
-// RuntimeError naming them, never an empty copy.
-TEST_F(ProcessTalk, ChannelsAreRefusedClearlyNotCopied) {
-    Outcome o = eval(ctx_.get(), "pyctx.Channel(1)");
-    EXPECT_TRUE(RaisesPython(o.error.get(), "RuntimeError")) << o.describe();
-    EXPECT_NE(o.describe().find("pyctx.Channel is not available in a process context"),
-              std::string::npos)
-        << o.describe();
 }

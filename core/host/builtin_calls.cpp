@@ -4,7 +4,9 @@
 
 #include "core/cbor/reader.h"
 #include "core/cbor/writer.h"
+#include "core/host/channel.h"
 #include "core/host/endpoints.h"
+#include "core/host/host_call.h"
 #include "core/host/store.h"
 
 namespace pyctx::core::builtin {
@@ -128,6 +130,94 @@ bool run_store(std::string_view args, ByteBuffer &a, std::string *error) {
     }
     *error = "malformed builtin call: unknown store operation " + std::to_string(op);
     return false;
+}
+
+namespace {
+
+// [op, id, ...]: the op and the channel (nullptr when the host freed it).
+bool channel_head(Args &in, uint64_t *count, ChannelOp *op, uint64_t *id) {
+    uint64_t code = 0;
+    if (!in.open(count) || *count < 2 || !in.uint(&code) || !in.uint(id)) return false;
+    *op = static_cast<ChannelOp>(code);
+    return true;
+}
+
+bool write_result(ByteBuffer &a, ChannelResult r, size_t extra) {
+    return cbor::write_head(a, cbor::Major::array, 1 + extra) &&
+           cbor::write_uint(a, static_cast<uint64_t>(r));
+}
+
+ChannelResult result_of(Channel::Result r) {
+    switch (r) {
+        case Channel::Result::ok: return ChannelResult::ok;
+        case Channel::Result::would_block: return ChannelResult::would_block;
+        case Channel::Result::closed: break;
+    }
+    return ChannelResult::closed;
+}
+
+}  // namespace
+
+bool channel_op(std::string_view args, ChannelOp *op) {
+    std::string ignored;
+    Args in(args, &ignored);
+    uint64_t count = 0, id = 0;
+    return channel_head(in, &count, op, &id);
+}
+
+bool run_channel(std::string_view args, ByteBuffer &a, std::string *error) {
+    Args in(args, error);
+    uint64_t count = 0, id = 0;
+    ChannelOp op{};
+    if (!channel_head(in, &count, &op, &id)) return false;
+    std::shared_ptr<Channel> ch = channels().find(id);
+    switch (op) {
+        case ChannelOp::open:
+            if (!ch) return cbor::write_head(a, cbor::Major::array, 1) && cbor::write_bool(a, false);
+            return cbor::write_head(a, cbor::Major::array, 2) && cbor::write_bool(a, true) &&
+                   cbor::write_bool(a, ch->bytes_mode());
+        case ChannelOp::try_recv: {
+            if (!ch) return write_result(a, ChannelResult::closed, 0);
+            std::string value;
+            const ChannelResult r = result_of(ch->python_try_recv(&value));
+            if (r != ChannelResult::ok) return write_result(a, r, 0);
+            return write_result(a, r, 1) && a.append(value.data(), value.size());
+        }
+        case ChannelOp::try_send: {
+            const uint8_t *value = nullptr;
+            size_t len = 0;
+            if (count != 3 || !in.item(&value, &len)) return false;
+            if (!ch) return write_result(a, ChannelResult::closed, 0);
+            std::string v(reinterpret_cast<const char *>(value), len);
+            return write_result(a, result_of(ch->python_try_send(v)), 0);
+        }
+        case ChannelOp::close:
+            if (ch) ch->close();
+            return cbor::write_null(a);
+        case ChannelOp::closed: return cbor::write_bool(a, !ch || ch->closed());
+        case ChannelOp::wait_readable:
+        case ChannelOp::wait_writable: break;  // channel_wait()
+    }
+    *error = "malformed builtin call: channel operation " +
+             std::to_string(static_cast<unsigned>(op)) + " is not one that answers at once";
+    return false;
+}
+
+bool channel_wait(std::string_view args, HostCall *token, std::string *error) {
+    Args in(args, error);
+    uint64_t count = 0, id = 0;
+    ChannelOp op{};
+    if (!channel_head(in, &count, &op, &id)) return false;
+    if (op != ChannelOp::wait_readable && op != ChannelOp::wait_writable) {
+        *error = "malformed builtin call: not a channel wait";
+        return false;
+    }
+    static const uint8_t kNull = 0xf6;
+    std::shared_ptr<Channel> ch = channels().find(id);
+    const bool registered = ch && (op == ChannelOp::wait_readable ? ch->python_wait_readable(token)
+                                                                  : ch->python_wait_writable(token));
+    if (!registered) host_call_return(token, &kNull, 1);  // ready now, or gone (closed)
+    return true;
 }
 
 bool run_send(std::string_view context_name, std::string_view args, ByteBuffer &a,

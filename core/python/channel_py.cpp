@@ -8,6 +8,7 @@
 #include "core/python/embed.h"
 #include "core/host/channel.h"
 #include "core/host/host_call.h"
+#include "core/python/channel_remote.h"
 #include "core/python/compat.h"
 #include "core/python/foreign_loop.h"
 #include "core/python/futures.h"
@@ -28,10 +29,18 @@ namespace {
 
 struct ChannelObject {
     PyObject_HEAD
-    std::shared_ptr<Channel> *ch;
+    std::shared_ptr<Channel> *ch;  // nullptr in a process context's child:
+    uint64_t remote_id;            // then the host's channel of this id
+    bool remote_bytes;             // (channel_remote.h) and its mode
 };
 
 Channel &chan(PyObject *self) { return **reinterpret_cast<ChannelObject *>(self)->ch; }
+ChannelObject *object_of(PyObject *self) { return reinterpret_cast<ChannelObject *>(self); }
+bool is_remote(PyObject *self) { return object_of(self)->ch == nullptr; }
+uint64_t remote_id(PyObject *self) { return object_of(self)->remote_id; }
+bool bytes_mode(PyObject *self) {
+    return is_remote(self) ? object_of(self)->remote_bytes : chan(self).bytes_mode();
+}
 
 PyObject *module_of(PyObject *self) { return PyType_GetModule(Py_TYPE(self)); }  // borrowed
 
@@ -45,7 +54,21 @@ PyObject *channel_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
     unsigned long long id = 0;
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "K:Channel", const_cast<char **>(kwlist), &id))
         return nullptr;
-    if (refuse_in_process_child("pyctx.Channel")) return nullptr;
+    if (in_process_child()) {
+        bool bytes = false;
+        const int found = remote_channel::open(id, &bytes);
+        if (found < 0) return nullptr;
+        if (found == 0) {
+            PyErr_Format(PyExc_LookupError, "no channel with id %llu", id);
+            return nullptr;
+        }
+        PyObject *self = type->tp_alloc(type, 0);
+        if (!self) return nullptr;
+        object_of(self)->ch = nullptr;
+        object_of(self)->remote_id = id;
+        object_of(self)->remote_bytes = bytes;
+        return self;
+    }
     std::shared_ptr<Channel> ch = channels().find(id);
     if (!ch) {
         PyErr_Format(PyExc_LookupError, "no channel with id %llu", id);
@@ -59,14 +82,14 @@ PyObject *channel_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
 
 void channel_dealloc(PyObject *self) {
     PyTypeObject *tp = Py_TYPE(self);
-    delete reinterpret_cast<ChannelObject *>(self)->ch;
+    delete reinterpret_cast<ChannelObject *>(self)->ch;  // nullptr (a child's) is fine
     tp->tp_free(self);
     Py_DECREF(tp);
 }
 
 // The CBOR of a value to send; a byte channel takes bytes-like values only.
 bool encode(PyObject *self, PyObject *value, std::string *out) {
-    if (chan(self).bytes_mode() && !PyObject_CheckBuffer(value)) {
+    if (bytes_mode(self) && !PyObject_CheckBuffer(value)) {
         PyErr_Format(PyExc_TypeError, "a byte channel sends bytes-like values, not '%s'",
                      Py_TYPE(value)->tp_name);
         return false;
@@ -99,6 +122,7 @@ HostCall *new_token(ContextThread *thread) {
 // an exception set when the wait was cut short (request stopped, context
 // closing).
 bool wait_ready(PyObject *self, bool writable) {
+    if (is_remote(self)) return remote_channel::wait(remote_id(self), writable);
     Channel &ch = chan(self);
     ContextThread *thread = ContextThread::current();
     HostCall *token = new_token(thread);
@@ -137,7 +161,53 @@ bool wait_ready(PyObject *self, bool writable) {
     return true;
 }
 
+// A process child's try_recv: (True, value) or (False, None).
+PyObject *remote_try_recv(PyObject *self) {
+    PyObject *value = nullptr;
+    switch (remote_channel::try_recv(remote_id(self), &value)) {
+        case remote_channel::Result::ok: {
+            PyRef v(value);
+            return Py_BuildValue("(OO)", Py_True, v.get());
+        }
+        case remote_channel::Result::would_block: return Py_BuildValue("(OO)", Py_False, Py_None);
+        case remote_channel::Result::closed: return raise_closed(self);
+        case remote_channel::Result::failed: break;
+    }
+    return nullptr;
+}
+
+// A process child's blocking recv: retries after each wake-up.
+PyObject *remote_recv(PyObject *self) {
+    for (;;) {
+        PyObject *value = nullptr;
+        switch (remote_channel::try_recv(remote_id(self), &value)) {
+            case remote_channel::Result::ok: return value;
+            case remote_channel::Result::closed: return raise_closed(self);
+            case remote_channel::Result::failed: return nullptr;
+            case remote_channel::Result::would_block: break;
+        }
+        if (!wait_ready(self, false)) return nullptr;
+    }
+}
+
+// A process child's send (blocking) or try_send: True sent, False full.
+PyObject *remote_send(PyObject *self, PyObject *value, bool block) {
+    for (;;) {
+        switch (remote_channel::try_send(remote_id(self), value)) {
+            case remote_channel::Result::ok:
+                if (block) Py_RETURN_NONE;
+                Py_RETURN_TRUE;
+            case remote_channel::Result::closed: return raise_closed(self);
+            case remote_channel::Result::failed: return nullptr;
+            case remote_channel::Result::would_block: break;
+        }
+        if (!block) Py_RETURN_FALSE;
+        if (!wait_ready(self, true)) return nullptr;
+    }
+}
+
 PyObject *ch_try_recv(PyObject *self, PyObject *) {
+    if (is_remote(self)) return remote_try_recv(self);
     std::string v;
     switch (chan(self).python_try_recv(&v)) {
         case Channel::Result::ok: {
@@ -176,6 +246,7 @@ PyObject *ch_recv(PyObject *self, PyObject *) {
     // Blocking inside a running loop would stall it: give an awaitable.
     PyRef loop(running_loop_of_thread());
     if (loop) return ch_arecv(self, nullptr);
+    if (is_remote(self)) return remote_recv(self);
     for (;;) {
         std::string v;
         switch (chan(self).python_try_recv(&v)) {
@@ -195,6 +266,7 @@ PyObject *ch_readable(PyObject *self, PyObject *) {
         PyErr_SetString(PyExc_RuntimeError, "Channel._readable() needs a running event loop");
         return nullptr;
     }
+    if (is_remote(self)) return remote_channel::readable(remote_id(self));
     ContextThread *thread = ContextThread::current();
     std::shared_ptr<Channel> ch = *reinterpret_cast<ChannelObject *>(self)->ch;
     auto start = [ch](HostCall *t) {
@@ -217,7 +289,17 @@ PyObject *ch_readable(PyObject *self, PyObject *) {
     return await_host_call_on(loop.get(), token, thread, start);
 }
 
+// A byte channel takes bytes-like values only (a process child checks
+// before sending; the host stores what the child encoded).
+bool check_bytes(PyObject *self, PyObject *value) {
+    if (!bytes_mode(self) || PyObject_CheckBuffer(value)) return true;
+    PyErr_Format(PyExc_TypeError, "a byte channel sends bytes-like values, not '%s'",
+                 Py_TYPE(value)->tp_name);
+    return false;
+}
+
 PyObject *ch_try_send(PyObject *self, PyObject *value) {
+    if (is_remote(self)) return check_bytes(self, value) ? remote_send(self, value, false) : nullptr;
     std::string v;
     if (!encode(self, value, &v)) return nullptr;
     switch (chan(self).python_try_send(v)) {
@@ -229,6 +311,7 @@ PyObject *ch_try_send(PyObject *self, PyObject *value) {
 }
 
 PyObject *ch_send(PyObject *self, PyObject *value) {
+    if (is_remote(self)) return check_bytes(self, value) ? remote_send(self, value, true) : nullptr;
     std::string v;
     if (!encode(self, value, &v)) return nullptr;
     for (;;) {
@@ -242,16 +325,31 @@ PyObject *ch_send(PyObject *self, PyObject *value) {
 }
 
 PyObject *ch_close(PyObject *self, PyObject *) {
-    chan(self).close();
+    if (is_remote(self)) {
+        if (!remote_channel::close(remote_id(self))) return nullptr;
+    } else {
+        chan(self).close();
+    }
     Py_RETURN_NONE;
 }
 
-PyObject *ch_get_id(PyObject *self, void *) { return PyLong_FromUnsignedLongLong(chan(self).id()); }
-PyObject *ch_get_closed(PyObject *self, void *) { return PyBool_FromLong(chan(self).closed()); }
+uint64_t id_of(PyObject *self) { return is_remote(self) ? remote_id(self) : chan(self).id(); }
+// 1 closed, 0 open, -1 with an exception set.
+int closed_of(PyObject *self) {
+    return is_remote(self) ? remote_channel::closed(remote_id(self)) : chan(self).closed() ? 1 : 0;
+}
+
+PyObject *ch_get_id(PyObject *self, void *) { return PyLong_FromUnsignedLongLong(id_of(self)); }
+PyObject *ch_get_closed(PyObject *self, void *) {
+    const int c = closed_of(self);
+    return c < 0 ? nullptr : PyBool_FromLong(c);
+}
 
 PyObject *ch_repr(PyObject *self) {
-    return PyUnicode_FromFormat("<pyctx.Channel %llu%s>", static_cast<unsigned long long>(chan(self).id()),
-                                chan(self).closed() ? " closed" : "");
+    const int c = closed_of(self);
+    if (c < 0) return nullptr;
+    return PyUnicode_FromFormat("<pyctx.Channel %llu%s>", static_cast<unsigned long long>(id_of(self)),
+                                c ? " closed" : "");
 }
 
 PyMethodDef channel_methods[] = {

@@ -23,16 +23,6 @@ bool g_process_child = false;  // written once, before Python runs any code
 
 bool in_process_child() { return g_process_child; }
 
-bool refuse_in_process_child(const char *feature) {
-    if (!g_process_child) return false;
-    PyErr_Format(PyExc_RuntimeError,
-                 "%s is not available in a process context: it lives in the host process, "
-                 "which this child does not share memory with (use a worker or owngil context, "
-                 "or a host function called with pyctx.call)",
-                 feature);
-    return true;
-}
-
 Error initialize_python(const EmbedSettings &s) {
     g_process_child = s.process_child;
     PyPreConfig pre;

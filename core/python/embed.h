@@ -24,11 +24,9 @@ Error initialize_python(const EmbedSettings &s);
 
 // In a process context's child, the process-wide state the pyctx module
 // reaches -- the store, the host's endpoints and channels -- is the host
-// process's, not this one's. The store and pyctx.send travel to the host as
-// reserved host calls (core/host/builtin_calls.h); what does not travel yet
-// is refused with a clear error instead of acting on an empty copy:
-// RuntimeError naming `feature`; true when it raised (GIL held).
+// process's, not this one's: the pyctx module sends those operations to the
+// host as reserved host calls (core/host/builtin_calls.h) instead of
+// acting on an empty copy.
 bool in_process_child();
-bool refuse_in_process_child(const char *feature);
 
 }  // namespace pyctx::core

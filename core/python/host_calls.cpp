@@ -88,6 +88,19 @@ PyObject *call_host_builtin(std::string_view name, PyObject *const *args, Py_ssi
     return host_py_call(nullptr, vec, nargs + 1);
 }
 
+PyObject *call_host_builtin_async(std::string_view name, PyObject *const *args, Py_ssize_t nargs) {
+    PyRef n(PyUnicode_FromStringAndSize(name.data(), static_cast<Py_ssize_t>(name.size())));
+    if (!n) return nullptr;
+    constexpr Py_ssize_t kMax = 7;
+    if (nargs > kMax) {
+        PyErr_SetString(PyExc_SystemError, "too many builtin call arguments");
+        return nullptr;
+    }
+    PyObject *vec[kMax + 1] = {n.get()};
+    for (Py_ssize_t i = 0; i < nargs; ++i) vec[i + 1] = args[i];
+    return host_py_async_call(nullptr, vec, nargs + 1);
+}
+
 void invoke_host_plain(HostCall *call) {
     std::shared_ptr<HostFunction> fn = std::move(call->function);
     Py_BEGIN_ALLOW_THREADS

@@ -22,6 +22,8 @@ PyObject *host_py_async_call(PyObject *module, PyObject *const *args, Py_ssize_t
 // (core/host/builtin_calls.h) with `args` as pyctx.call would, and returns
 // its answer decoded (a new reference), or nullptr with the exception set.
 PyObject *call_host_builtin(std::string_view name, PyObject *const *args, Py_ssize_t nargs);
+// The same as pyctx.async_call would: an awaitable of the answer.
+PyObject *call_host_builtin_async(std::string_view name, PyObject *const *args, Py_ssize_t nargs);
 
 // Invokes a host function from a Python thread that is not a context's
 // (GIL released while it runs).

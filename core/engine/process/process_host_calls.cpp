@@ -94,6 +94,30 @@ void ProcessExecutor::start_host_call(uint64_t call_id, std::string_view name,
         answer_inline(call_id, ok, answer, error.empty() ? "out of memory" : error);
         return;
     }
+    if (builtin::is_channel(name)) {
+        builtin::ChannelOp op{};
+        if (builtin::channel_op(args, &op) &&
+            (op == builtin::ChannelOp::wait_readable || op == builtin::ChannelOp::wait_writable)) {
+            // A wake-up token the channel answers (from whichever thread
+            // makes it ready) through this context's answer relay; the
+            // child then retries. It carries no value, so a child that gave
+            // up waiting meanwhile loses nothing.
+            auto *token = new HostCall();  // one reference for us, one for the channel
+            token->name = "channel";
+            token->context_name = ctx_.name();
+            token->waiter = std::make_shared<AnswerRelay>(ctx_.shared_from_this(), this,
+                                                          child_->generation, call_id, token);
+            std::string error;
+            if (!builtin::channel_wait(args, token, &error)) host_call_fail(token, error.c_str());
+            token->release();
+            return;
+        }
+        ByteBuffer answer;
+        std::string error;
+        const bool ok = builtin::run_channel(args, answer, &error);
+        answer_inline(call_id, ok, answer, error.empty() ? "out of memory" : error);
+        return;
+    }
     std::shared_ptr<HostFunction> fn;
     if (builtin::is_send(name)) {
         static const std::shared_ptr<HostFunction> send = std::make_shared<SendFunction>();

@@ -87,6 +87,11 @@ def main():
         for metric in ("p50_ns", "p99_ns", "per_s"):
             expect("process", "sync add", mode, metric)
         expect("process", "pipelined add", mode, "per_s")
+        # Python talks to the host in every mode (bench_talk).
+        expect("send", "pyctx.send to a C endpoint", mode, "per_s")
+        for case in ("channel host->python->host", "sync call identity"):
+            for metric in ("p50_ns", "p99_ns", "per_s"):
+                expect("talk_roundtrip", case, mode, metric)
 
     # Process contexts at scale: start time and memory per context of every
     # mode; the numpy cases either measured for every mode or unavailable

@@ -45,17 +45,17 @@ PROFILES = {
              "park_calls": 20000, "requests": 1000000,
              "sleepers": 10000, "sync_calls": 50000, "conc_calls": 4000,
              "fact_n": 20000, "repeat": 3, "rounds": 3, "cycles": 200,
-             "buf_mib": "1,16,64", "buf_repeat": 5},
+             "buf_mib": "1,16,64", "buf_repeat": 5, "messages": 200000, "trips": 20000},
     "quick": {"runs": 2, "calls": 20000, "limit": 50000, "handoff_calls": 20000,
               "park_calls": 5000, "requests": 200000,
               "sleepers": 10000, "sync_calls": 10000, "conc_calls": 500,
               "fact_n": 20000, "repeat": 2, "rounds": 1, "cycles": 100,
-              "buf_mib": "1,16,64", "buf_repeat": 2},
+              "buf_mib": "1,16,64", "buf_repeat": 2, "messages": 50000, "trips": 5000},
     "smoke": {"runs": 1, "calls": 500, "limit": 1000, "handoff_calls": 500,
               "park_calls": 100, "requests": 5000,
               "sleepers": 200, "sync_calls": 500, "conc_calls": 20,
               "fact_n": 2000, "repeat": 1, "rounds": 1, "cycles": 5,
-              "buf_mib": "1", "buf_repeat": 1},
+              "buf_mib": "1", "buf_repeat": 1, "messages": 500, "trips": 100},
 }
 
 # Published figures of erlang_python, the closest existing system (their
@@ -91,6 +91,8 @@ def plan(p, build, n):
                              "--rounds", p["rounds"]], {}),
         ("pool", [exe("bench_pool"), "--n", n, "--requests", p["requests"] // 2,
                   "--rounds", max(p["rounds"], 3), "--sync-calls", p["sync_calls"] // 2], {}),
+        ("talk", [exe("bench_talk"), "--mode", "all", "--messages", p["messages"],
+                  "--trips", p["trips"]], {}),
         ("buffers", [exe("bench_buffers"), "--sizes-mib", p["buf_mib"],
                      "--repeat", p["buf_repeat"]], {}),
         ("scaling", [exe("bench_scaling"), "--n", n, "--fact-n", p["fact_n"],
@@ -676,6 +678,29 @@ class Report:
         self.lines += table("10. Process contexts: numpy in parallel, start time and memory",
                             ["case", "mode", "figure"], rows)
 
+    def talk(self):
+        """Python talks to the host (bench_talk): pyctx.send to an endpoint,
+        and a channel round trip against a sync call, same runs."""
+        f, rows = self.f, []
+        order = ["worker", "owngil", "process"]
+        send_case = "pyctx.send to a C endpoint"
+        chan_case, call_case = "channel host->python->host", "sync call identity"
+        modes = set(f.modes("send", send_case)) | set(f.modes("talk_roundtrip", chan_case))
+        for mode in sorted(modes, key=lambda m: order.index(m) if m in order else 99):
+            chan = ("talk_roundtrip", chan_case, mode, "p50_ns")
+            call = ("talk_roundtrip", call_case, mode, "p50_ns")
+            r = f.ratio(chan, call)
+            if r is not None:
+                self.ratios.append(dict(bench="talk_roundtrip", case=chan_case, mode=mode,
+                                        vs=call_case, **r))
+            rows.append([mode, fmt_rate(f.median("send", send_case, mode, "per_s")),
+                         fmt_ns(f.median(*chan)), fmt_ns(f.median(*call)), fmt_ratio(r),
+                         f.runs("send", send_case, mode, "per_s")])
+        rows += self.unavailable_rows("send", 6)
+        self.lines += table("11. Python talks to the host: pyctx.send and channels (bench_talk)",
+                            ["mode", "pyctx.send msgs/s", "channel round trip p50",
+                             "sync call p50", "channel ÷ call", "runs"], rows)
+
     def build(self, ran):
         """The tables of the benchmarks in `ran` (names as in plan())."""
         if "handoff" in ran or "roundtrip" in ran:
@@ -690,7 +715,7 @@ class Report:
                            ("pool", self.pool), ("scaling", self.scaling),
                            ("context_cost", self.context_cost), ("async", self.asyncio),
                            ("process", self.process), ("buffers", self.buffers),
-                           ("process_scaling", self.process_scaling)):
+                           ("process_scaling", self.process_scaling), ("talk", self.talk)):
             if name in ran:
                 part()
                 self.note_calibration()
@@ -705,7 +730,7 @@ def main():
     ap.add_argument("--smoke", action="store_true", help="tiny sizes, 1 run: checks only")
     ap.add_argument("--only", help="comma-separated: handoff,roundtrip,embed,async,pool,"
                                    "concurrent,process,process_scaling,scaling,context_cost,"
-                                   "buffers")
+                                   "buffers,talk")
     ap.add_argument("--n", type=int, default=os.cpu_count(), help="contexts for scaling")
     ap.add_argument("--json", help="where to write every run's values (default: "
                                    "bench/results.json for a full run of everything, else "

@@ -240,6 +240,22 @@ TEST_F(ProcessTalk, AnUnregisteredHostFunctionRaisesLookupErrorNamingIt) {
     EXPECT_NE(as_text(a.value).value_or("").find("never_registered_either"), std::string::npos);
 }
 
+namespace {
+struct Received {
+    std::mutex mu;
+    std::vector<std::string> items;  // "<context>:<target diag>:<value diag>"
+};
+int receive(void *user_data, const char *context_name, const uint8_t *target, size_t target_len,
+            const uint8_t *value, size_t value_len) {
+    auto *r = static_cast<Received *>(user_data);
+    std::lock_guard lock(r->mu);
+    r->items.push_back(std::string(context_name) + ":" + diag(target, target_len) + ":" +
+                       diag(value, value_len));
+    return 0;
+}
+int refuse(void *, const char *, const uint8_t *, size_t, const uint8_t *, size_t) { return 1; }
+}  // namespace
+
 // The shared store is the host process's: a child's pyctx.store_* crosses to
 // the host and acts there, so the host, a worker context and the child all
 // see one store (a child that used its own empty copy would lose every write
@@ -296,6 +312,50 @@ TEST_F(ProcessTalk, TheChildUsesTheHostsStore) {
     EXPECT_TRUE(IsOk(pyctx_store_delete(key.c_str(), 0, nullptr)));
 }
 
+// A Python thread of the child's own gets its host calls answered even
+// while the context thread is busy: here the request joins that thread,
+// so only the thread itself can read its answers from the ring. Store
+// calls, sends and a registered host function, many times over, with an
+// async request (which the thread's reads must keep for the context
+// thread, in order) queued behind.
+TEST_F(ProcessTalk, HostCallsFromTheChildsOwnThreadsAreAnsweredWhileItsContextThreadIsBusy) {
+    const std::string key = "process-talk-thread-" + std::to_string(getpid());
+    Received inbox;
+    ASSERT_TRUE(IsOk(pyctx_endpoint_register("process-talk-thread-inbox", receive, &inbox, nullptr)));
+    const std::string code =
+        "import threading\n"
+        "results = []\n"
+        "def work():\n"
+        "    for i in range(200):\n"
+        "        pyctx.store_put('" + key + "', i)\n"
+        "        pyctx.send('process-talk-thread-inbox', i)\n"
+        "        results.append(pyctx.call('double', i))\n"
+        "t = threading.Thread(target=work)\n"
+        "t.start(); t.join()\n"
+        "total = sum(results)\n";
+    Collector done;
+    uint64_t ran = 0, behind = 0;
+    ASSERT_TRUE(IsOk(pyctx_exec_async(ctx_.get(), code.c_str(), nullptr, 20000, done.fn(),
+                                      done.user_data(), &ran)));
+    ASSERT_TRUE(IsOk(pyctx_eval_async(ctx_.get(), "6 * 7", nullptr, nullptr, 0, PYCTX_NO_TIMEOUT,
+                                      done.fn(), done.user_data(), &behind)));
+    ASSERT_TRUE(done.wait_for(2));
+    ASSERT_EQ(done.find(ran)->status, PYCTX_OK) << done.find(ran)->message;
+    ASSERT_EQ(done.find(behind)->status, PYCTX_OK) << done.find(behind)->message;
+    EXPECT_EQ(as_int(done.find(behind)->value), 42);
+    EXPECT_EQ(eval_int(ctx_.get(), "total"), 2 * (199 * 200 / 2));
+    Bytes stored;
+    ASSERT_TRUE(IsOk(pyctx_store_get(key.c_str(), stored.out(), nullptr)));
+    EXPECT_EQ(as_int(stored), 199);
+    {
+        std::lock_guard lock(inbox.mu);
+        ASSERT_EQ(inbox.items.size(), 200u);
+        EXPECT_EQ(inbox.items.back().substr(inbox.items.back().rfind(':') + 1), "199");
+    }
+    EXPECT_TRUE(IsOk(pyctx_store_delete(key.c_str(), 0, nullptr)));
+    EXPECT_TRUE(IsOk(pyctx_endpoint_unregister("process-talk-thread-inbox")));
+}
+
 // Concurrent compare-and-swap increments from two process children and the
 // host lose no update: each child's cas acts on the host's one entry.
 TEST_F(ProcessTalk, CompareAndSwapFromChildrenLosesNoUpdate) {
@@ -340,21 +400,6 @@ TEST_F(ProcessTalk, CompareAndSwapFromChildrenLosesNoUpdate) {
     EXPECT_TRUE(IsOk(pyctx_store_delete(key.c_str(), 0, nullptr)));
 }
 
-namespace {
-struct Received {
-    std::mutex mu;
-    std::vector<std::string> items;  // "<context>:<target diag>:<value diag>"
-};
-int receive(void *user_data, const char *context_name, const uint8_t *target, size_t target_len,
-            const uint8_t *value, size_t value_len) {
-    auto *r = static_cast<Received *>(user_data);
-    std::lock_guard lock(r->mu);
-    r->items.push_back(std::string(context_name) + ":" + diag(target, target_len) + ":" +
-                       diag(value, value_len));
-    return 0;
-}
-int refuse(void *, const char *, const uint8_t *, size_t, const uint8_t *, size_t) { return 1; }
-}  // namespace
 
 // pyctx.send from a child reaches the host's endpoints and router, in the
 // order sent, naming the context; unknown or gone targets raise SendError

@@ -170,6 +170,9 @@ private:
     void start_host_call(uint64_t call_id, std::string_view name, std::string_view args);
     // Answers a host call on the io thread itself (a builtin that never blocks).
     void answer_inline(uint64_t call_id, bool ok, const ByteBuffer &value, const std::string &message);
+    // Wakes the child's own Python threads that wait for answers, when any
+    // do (segment.h, plain_waiters). Send lock held, after the answers.
+    void nudge_answer_waiters();
     // Sends the set-up steps logged since the child last got one, ahead of
     // the request about to be sent (send lock held).
     void send_setup_locked();

@@ -5,6 +5,9 @@
 // every pyctx.call by name, and an unknown name is answered as an error.
 // The host's own state (the shared store, pyctx.send) arrives the same way,
 // under reserved names (core/host/builtin_calls.h).
+#include <cstdint>
+
+#include "core/base/futex.h"
 #include "core/engine/context.h"
 #include "core/engine/process/process_executor.h"
 #include "core/engine/process/wire.h"
@@ -81,6 +84,17 @@ void ProcessExecutor::answer_inline(uint64_t call_id, bool ok, const ByteBuffer 
     SendLock lock(*this);
     send_locked(m);
     ring_bell(seg_.header().child_bell, child_wake_fd_);
+    nudge_answer_waiters();
+}
+
+void ProcessExecutor::nudge_answer_waiters() {
+    SegmentHeader &h = seg_.header();
+    // Pairs with the waiter's count before it looks at the ring: either it
+    // sees the answer written, or we see it counted.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (h.plain_waiters.load(std::memory_order_seq_cst) == 0) return;
+    h.answer_bell.fetch_add(1, std::memory_order_seq_cst);
+    futex_wake_shared(h.answer_bell, INT32_MAX);
 }
 
 void ProcessExecutor::start_host_call(uint64_t call_id, std::string_view name,
@@ -135,6 +149,7 @@ void ProcessExecutor::start_host_call(uint64_t call_id, std::string_view name,
         SendLock lock(*this);
         send_locked(m);
         ring_bell(seg_.header().child_bell, child_wake_fd_);
+        nudge_answer_waiters();
         return;
     }
     auto *call = new HostCall();  // one reference for us, one for the answer
@@ -244,6 +259,7 @@ bool ProcessExecutor::take_answers() {
     if (!batch.empty()) {
         SendLock lock(*this);
         ring_bell(seg_.header().child_bell, child_wake_fd_);
+        nudge_answer_waiters();
     }
     return !batch.empty();
 }

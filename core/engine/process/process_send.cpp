@@ -125,6 +125,7 @@ bool ProcessExecutor::flush_outbox_locked() {
     }
     h.host_wants_room.store(0, std::memory_order_relaxed);
     outbox_pending_.store(false, std::memory_order_relaxed);
+    nudge_answer_waiters();  // an answer may have waited here for room
     return true;
 }
 

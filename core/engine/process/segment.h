@@ -29,7 +29,7 @@ struct RingHeader {
 
 struct SegmentHeader {
     static constexpr uint32_t kMagic = 0x50594358;  // "PYCX"
-    static constexpr uint32_t kVersion = 2;
+    static constexpr uint32_t kVersion = 3;
     // Values of a bell.
     static constexpr uint32_t kAwake = 0, kParked = 1, kInSelector = 2;
 
@@ -48,6 +48,14 @@ struct SegmentHeader {
     // only then does the child ring the host's bell after reading, so a
     // parked io thread is not woken by every request.
     alignas(64) std::atomic<uint32_t> host_wants_room{0};
+    // Python threads of the child's own (not its main thread) waiting for a
+    // host call's answer. The main thread, the request ring's usual reader,
+    // may be busy running Python, so such a waiter reads the ring itself;
+    // it sleeps on answer_bell, which the host bumps (and wakes) after
+    // writing answers while any waiter is counted, and which the child bumps
+    // when one of them is answered.
+    alignas(64) std::atomic<uint32_t> plain_waiters{0};
+    std::atomic<uint32_t> answer_bell{0};
     SyncSlot slots[kSyncSlots];
 };
 

@@ -99,7 +99,14 @@ Error start_python(const ChildConfig &c) {
 class RemoteHostFunction final : public HostFunction {
 public:
     explicit RemoteHostFunction(std::string name) : HostFunction(std::move(name)) {}
-    void invoke(HostCall *call) override { ChildServer::instance()->send_host_call(call); }
+    void invoke(HostCall *call) override {
+        ChildServer *server = ChildServer::instance();
+        // A blocking call from a Python thread of the child's own: it reads
+        // its answer itself when the main thread does not (child_server.h).
+        const bool off_main = !server->on_main_thread() && !call->awaited;
+        server->send_host_call(call, off_main);
+        if (off_main) server->await_answer_off_main(call);
+    }
 };
 
 }  // namespace

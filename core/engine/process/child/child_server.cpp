@@ -105,7 +105,7 @@ void ChildServer::serve(const std::atomic<uint32_t> *until, const Request *abort
         if (loop.has_tasks() && !loop.running()) {
             // Block in the selector; the host writes the eventfd to wake it.
             hdr_.child_bell.store(SegmentHeader::kInSelector, std::memory_order_seq_cst);
-            bool work = seg_.to_child().has_data();
+            bool work = has_input();
             if (work) hdr_.child_bell.store(SegmentHeader::kAwake, std::memory_order_seq_cst);
             loop.drive(!work);
             hdr_.child_bell.store(SegmentHeader::kAwake, std::memory_order_seq_cst);
@@ -116,9 +116,8 @@ void ChildServer::serve(const std::atomic<uint32_t> *until, const Request *abort
 }
 
 void ChildServer::park() {
-    Ring &ring = seg_.to_child();
     PyThreadState *ts = PyEval_SaveThread();
-    auto ready = [&] { return ring.has_data(); };
+    auto ready = [&] { return has_input(); };
     // Yielding while it spins: see AdaptiveSpin (pipelined 1.4 -> 2.1 M/s
     // on two cores, bench_process, with the io thread doing the same).
     if (!spin_.spin(ready, kSpinYieldEvery)) park_on_bell(hdr_.child_bell, ready);
@@ -127,6 +126,14 @@ void ChildServer::park() {
 
 bool ChildServer::read_ring() {
     bool any = false;
+    std::lock_guard lock(in_mu_);
+    // What a waiter off the main thread read first came first.
+    while (kept_count_.load(std::memory_order_acquire) != 0) {
+        ByteBuffer m = std::move(kept_.front());
+        kept_.pop_front();
+        kept_count_.store(kept_.size(), std::memory_order_release);
+        handle(m);
+    }
     while (seg_.to_child().read(inbox_)) {
         any = true;
         handle(inbox_);
@@ -179,30 +186,7 @@ void ChildServer::handle(const ByteBuffer &msg) {
         }
         case wire::ToChild::stop: stop(rd.u64()); return;
         case wire::ToChild::drop_env: py_->namespaces().drop(rd.u64()); return;
-        case wire::ToChild::host_answer: {
-            uint64_t id = rd.u64();
-            uint8_t answer = rd.u8();
-            bool ok = answer == 1;
-            std::string_view payload = rd.str();
-            HostCall *call = nullptr;
-            {
-                std::lock_guard lock(calls_mu_);
-                auto it = calls_.find(id);
-                if (it != calls_.end()) {
-                    call = it->second;
-                    calls_.erase(it);
-                }
-            }
-            if (!call) return;
-            if (ok && rd.ok()) {
-                host_call_return(call, reinterpret_cast<const uint8_t *>(payload.data()),
-                                 payload.size());
-            } else {
-                call->unknown_function = answer == wire::kAnswerUnknownFunction;
-                host_call_fail(call, std::string(payload).c_str());
-            }
-            return;
-        }
+        case wire::ToChild::host_answer: resolve_answer(rd); return;
         case wire::ToChild::close: closing_ = true; return;
         case wire::ToChild::setup_step: {
             // Applied before the next request (PyState::execute), like a
@@ -544,12 +528,96 @@ void ChildServer::invoke_host(HostCall *call) {
     fn->invoke(call);  // a RemoteHostFunction: sends it to the host
 }
 
-void ChildServer::send_host_call(HostCall *call) {
+bool ChildServer::answer_id(const ByteBuffer &msg, uint64_t *id) {
+    wire::Reader rd(msg.data(), msg.size());
+    if (static_cast<wire::ToChild>(rd.u8()) != wire::ToChild::host_answer) return false;
+    *id = rd.u64();
+    return rd.ok();
+}
+
+bool ChildServer::resolve_answer(wire::Reader &rd) {
+    uint64_t id = rd.u64();
+    uint8_t answer = rd.u8();
+    bool ok = answer == 1;
+    std::string_view payload = rd.str();
+    PendingCall pending{nullptr, false};
+    {
+        std::lock_guard lock(calls_mu_);
+        auto it = calls_.find(id);
+        if (it != calls_.end()) {
+            pending = it->second;
+            calls_.erase(it);
+        }
+    }
+    if (!pending.call) return false;  // abandoned, or meant for a predecessor
+    if (ok && rd.ok()) {
+        host_call_return(pending.call, reinterpret_cast<const uint8_t *>(payload.data()),
+                         payload.size());
+    } else {
+        pending.call->unknown_function = answer == wire::kAnswerUnknownFunction;
+        host_call_fail(pending.call, std::string(payload).c_str());
+    }
+    if (pending.waits_off_main) {
+        // Its waiter sleeps on the answer bell, not on the call.
+        hdr_.answer_bell.fetch_add(1, std::memory_order_seq_cst);
+        futex_wake_shared(hdr_.answer_bell, INT32_MAX);
+    }
+    return pending.waits_off_main;
+}
+
+void ChildServer::await_answer_off_main(HostCall *call) {
+    hdr_.plain_waiters.fetch_add(1, std::memory_order_seq_cst);
+    ByteBuffer m;
+    for (;;) {
+        if (call->answered.load(std::memory_order_acquire) != 0) break;
+        const uint32_t seen = hdr_.answer_bell.load(std::memory_order_seq_cst);
+        // The main thread reads the ring when it can; when it is busy
+        // (running Python, or in a request that waits on this very thread)
+        // the answer is read here. Everything else is kept for it, in order.
+        if (in_mu_.try_lock()) {
+            bool kept = false, read = false;
+            while (seg_.to_child().read(m)) {
+                read = true;
+                uint64_t id = 0;
+                bool off_main = false;
+                if (answer_id(m, &id)) {
+                    std::lock_guard lock(calls_mu_);
+                    auto it = calls_.find(id);
+                    off_main = it != calls_.end() && it->second.waits_off_main;
+                }
+                // Its own or another such waiter's: resolved now, ahead of
+                // what is kept (the main thread may never get to it).
+                if (off_main) {
+                    wire::Reader rd(m.data(), m.size());
+                    (void)rd.u8();
+                    resolve_answer(rd);
+                } else {
+                    kept_.push_back(std::move(m));
+                    m = ByteBuffer();
+                    kept = true;
+                }
+            }
+            kept_count_.store(kept_.size(), std::memory_order_release);
+            in_mu_.unlock();
+            if (kept) ring_bell(hdr_.child_bell, wake_fd_);  // the main thread has work
+            if (read) {
+                // As read_ring: a host waiting for room is told there is some.
+                std::atomic_thread_fence(std::memory_order_seq_cst);
+                if (hdr_.host_wants_room.load(std::memory_order_relaxed)) ring_bell(hdr_.host_bell, -1);
+            }
+        }
+        if (call->answered.load(std::memory_order_acquire) != 0) break;
+        futex_wait_shared(hdr_.answer_bell, seen);
+    }
+    hdr_.plain_waiters.fetch_sub(1, std::memory_order_seq_cst);
+}
+
+void ChildServer::send_host_call(HostCall *call, bool waits_off_main) {
     uint64_t id;
     {
         std::lock_guard lock(calls_mu_);
         id = next_call_++;
-        calls_.emplace(id, call);  // the answering side's reference
+        calls_.emplace(id, PendingCall{call, waits_off_main});  // the answering side's reference
     }
     ByteBuffer m;
     wire::Writer w(m);

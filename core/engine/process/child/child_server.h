@@ -20,6 +20,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -70,7 +71,16 @@ public:
     void clear();
 
     // A host function call from Python (any thread of the child).
-    void send_host_call(HostCall *call);
+    // `waits_off_main`: a Python thread of the child's own will block in
+    // await_answer_off_main() for it.
+    void send_host_call(HostCall *call, bool waits_off_main);
+    // Blocks a thread other than the main one until `call` is answered,
+    // reading the request ring itself whenever the main thread is not
+    // (it may run Python for a long time, or wait on this very thread):
+    // answers of such calls are resolved here, every other message is kept,
+    // in order, for the main thread.
+    void await_answer_off_main(HostCall *call);
+    bool on_main_thread() const { return std::this_thread::get_id() == main_thread_; }
     // The SIGINT handler's decision (main thread, GIL held): nullptr with
     // KeyboardInterrupt set, or None.
     PyObject *on_sigint();
@@ -104,7 +114,18 @@ public:
 private:
     void serve(const std::atomic<uint32_t> *until, const Request *abort);
     bool read_ring();
+    // Messages for the main thread: kept by a waiter off the main thread, or
+    // in the ring.
+    bool has_input() const {
+        return seg_.to_child().has_data() || kept_count_.load(std::memory_order_acquire) != 0;
+    }
     void handle(const ByteBuffer &msg);
+    // A host_answer message: resolves its call (any thread, calls_mu_ not
+    // held). True when it was for a call waited on off the main thread.
+    bool resolve_answer(wire::Reader &rd);
+    // The id of a host_answer message, for a waiter deciding whether to
+    // resolve it or keep it; false for any other message.
+    static bool answer_id(const ByteBuffer &msg, uint64_t *id);
     void stop(uint64_t id);
     void run_one(Request *r);
     void park();
@@ -123,13 +144,13 @@ private:
     bool complete_in_slot(uint32_t index, const ByteBuffer &msg);
 
     Segment &seg_;
-    std::atomic<bool> log_in_ring_{false};  // a record was written since the last slot completion
     SegmentHeader &hdr_;
     const int wake_fd_;
     const std::string name_;
     std::unique_ptr<PyState> py_;
     std::shared_ptr<BufferLedger> ledger_ = std::make_shared<BufferLedger>();
     bool closing_ = false;
+    std::atomic<bool> log_in_ring_{false};  // a record was written since the last slot completion
     ByteBuffer inbox_;
     AdaptiveSpin spin_{1024};
 
@@ -138,9 +159,21 @@ private:
     std::unordered_map<uint64_t, Request *> tasks_;
 
     SpinLock out_mu_;  // the completion ring's single producer
+    struct PendingCall {
+        HostCall *call;        // the answering side's reference
+        bool waits_off_main;   // a thread other than main blocks for it
+    };
     std::mutex calls_mu_;
-    std::unordered_map<uint64_t, HostCall *> calls_;  // waiting for the host's answer
+    std::unordered_map<uint64_t, PendingCall> calls_;  // waiting for the host's answer
     uint64_t next_call_ = 1;
+    // Reading the request ring: the main thread (recursively, as handling a
+    // message may run Python that waits on a host call) or a waiter off the
+    // main thread (try_lock only). kept_ holds what such a waiter read
+    // that was not its answer, for the main thread, before the ring.
+    std::recursive_mutex in_mu_;
+    std::deque<ByteBuffer> kept_;
+    std::atomic<size_t> kept_count_{0};
+    const std::thread::id main_thread_ = std::this_thread::get_id();
 
     static ChildServer *instance_;
 };

@@ -1029,9 +1029,14 @@ PYCTX_API void pyctx_channel_stats(const pyctx_channel_t *channel,
  * In worker and owngil contexts the policy is enforced by a PEP 578 audit
  * hook. That is NO security boundary: C code and ctypes bypass it, and in
  * worker contexts (which share modules with each other and the host) so
- * does monkeypatching shared modules. The policy itself is plain data, so
- * an executor running Python in a child process can enforce the same value
- * with kernel rules. See the README, "Sandbox and limits".
+ * does monkeypatching shared modules. A process context enforces the same
+ * policy in its child with kernel rules that hold against C code and
+ * ctypes: Landlock for files, a seccomp filter for process creation and
+ * sockets, and no_new_privs, applied before its preload (so the preload
+ * runs under them); Python's installation, sys.path and the system's
+ * shared-library directories stay readable there. A kernel without a
+ * feature the policy needs fails the creation with PYCTX_ERR_UNSUPPORTED
+ * naming it. See docs/SANDBOX.md.
  *
  * What stays allowed: reading Python's own installation (sys.prefix,
  * sys.exec_prefix and their base_ forms) and the sys.path entries present

@@ -356,6 +356,25 @@ TEST_F(ProcessTalk, HostCallsFromTheChildsOwnThreadsAreAnsweredWhileItsContextTh
     EXPECT_TRUE(IsOk(pyctx_endpoint_unregister("process-talk-thread-inbox")));
 }
 
+// `await pyctx.async_call` on a loop of the user's own (asyncio.run inside
+// a request): that loop never reads the child's ring, so a watcher thread
+// does. `later` answers from another host thread after a while, so the
+// answer always arrives while the loop waits.
+TEST_F(ProcessTalk, AsyncCallsOnAUsersOwnLoopAreAnswered) {
+    ASSERT_TRUE(exec(ctx_.get(),
+                     "async def twice():\n"
+                     "    a = await pyctx.async_call('later', 1)\n"
+                     "    b, c = await asyncio.gather(pyctx.async_call('later', 2),\n"
+                     "                                pyctx.async_call('double', 3))\n"
+                     "    return [a, b, c]\n")
+                    .ok());
+    for (int round = 0; round < 3; ++round) {
+        Outcome o = eval(ctx_.get(), "asyncio.run(twice())", nullptr, {}, 20000);
+        ASSERT_TRUE(o.ok()) << o.describe();
+        EXPECT_EQ(as_int_list(o.value), (std::vector<int64_t>{101, 102, 6}));
+    }
+}
+
 // Concurrent compare-and-swap increments from two process children and the
 // host lose no update: each child's cas acts on the host's one entry.
 TEST_F(ProcessTalk, CompareAndSwapFromChildrenLosesNoUpdate) {

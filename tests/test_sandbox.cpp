@@ -250,7 +250,7 @@ TEST_P(SandboxTest, ContextsWithoutAPolicyAreUnaffected) {
     EXPECT_TRUE(Blocked(run("import socket; socket.socket()"), "socket.__new__", "sockets blocked"));
 }
 
-PYCTX_INSTANTIATE_FOR_BOTH_MODES(SandboxTest);
+PYCTX_INSTANTIATE_FOR_ALL_MODES(SandboxTest);
 
 TEST(SandboxOptions, BadArgumentsAreRejected) {
     Sandbox s(pyctx_sandbox_new());

@@ -29,11 +29,6 @@ Error Context::create(ContextOptions options, std::shared_ptr<Context> *out) {
                      "a memory limit needs an owngil or process context: worker contexts share "
                      "the main interpreter, whose allocations cannot be told apart");
     }
-    if (options.mode == Mode::process && options.sandbox) {
-        return Error(Status::unsupported,
-                     "a sandbox policy is not available for process contexts yet (their "
-                     "kernel-level sandbox is separate work): use a worker or owngil context");
-    }
     uint64_t n = g_context_counter.fetch_add(1, std::memory_order_relaxed) + 1;
     if (options.name.empty()) options.name = "pyctx-" + std::to_string(n);
 

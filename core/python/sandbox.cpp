@@ -348,6 +348,8 @@ void set_thread_sandbox(std::shared_ptr<const ActiveSandbox> s) {
 
 const std::shared_ptr<const ActiveSandbox> &thread_sandbox() { return t_owner; }
 
+std::vector<std::string> sandbox_python_paths() { return python_paths(); }
+
 // ---- entry and exit -------------------------------------------------------------------
 
 bool sandbox_enter(const SandboxPolicy &policy, const std::string &context_name,

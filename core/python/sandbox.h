@@ -17,6 +17,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/base/error.h"
 #include "core/python/sandbox_policy.h"
@@ -29,6 +30,11 @@ namespace pyctx::core {
 // sys.prefix and sys.path now.
 bool sandbox_enter(const SandboxPolicy &policy, const std::string &context_name,
                    bool own_interpreter, Error *err);
+// Python's own paths, canonical: sys.prefix, sys.exec_prefix, their base_
+// forms and the sys.path entries (GIL held). A process context's child
+// grants these to its kernel rules.
+std::vector<std::string> sandbox_python_paths();
+
 // Ends what sandbox_enter() applied, on the same thread, once the
 // interpreter has ended (so no thread of it runs any more).
 void sandbox_leave();

@@ -162,6 +162,15 @@ Error ProcessExecutor::handshake(ChildProcess &c, int64_t deadline_ns) {
     c.setup_gen = steps.size();  // what was read, should a step be logged meanwhile
     w.u32(static_cast<uint32_t>(steps.size()));
     for (const SetupStep &step : steps) wire::write_setup_step(w, step);
+    // The sandbox: the child applies it with kernel rules (kernel_sandbox.h).
+    const SandboxPolicy *sandbox = o.sandbox.get();
+    w.u8(sandbox ? 1 : 0);
+    if (sandbox) {
+        w.u8(sandbox->block_process_creation ? 1 : 0).u8(sandbox->block_sockets ? 1 : 0);
+        w.u8(sandbox->restrict_files ? 1 : 0).u32(static_cast<uint32_t>(sandbox->paths.size()));
+        for (const SandboxPolicy::PathRule &rule : sandbox->paths)
+            w.str(rule.path).u8(rule.read_only ? 1 : 0);
+    }
     if (!w.ok()) return Error(Status::no_memory, "out of memory");
     uint32_t len = static_cast<uint32_t>(msg.size() - 4);
     std::memcpy(msg.data(), &len, 4);

@@ -11,13 +11,15 @@
 #include <thread>
 
 #include "core/engine/process/child/child_server.h"
-#include "core/engine/process/spawn.h"
+#include "core/engine/process/child/kernel_sandbox.h"
 #include "core/engine/process/setup_wire.h"
+#include "core/engine/process/spawn.h"
 #include "core/engine/process/wire.h"
 #include "core/host/log_sink.h"
 #include "core/host/registry.h"
 #include "core/host/setup_log.h"
 #include "core/python/embed.h"
+#include "core/python/sandbox.h"
 
 namespace pyctx::core {
 
@@ -30,6 +32,7 @@ struct ChildConfig {
     uint64_t memory_limit = 0;
     uint32_t generation = 0;  // this child's number among the context's children
     std::vector<SetupStep> setup;  // the host's runtime-wide set-up log so far
+    std::unique_ptr<SandboxPolicy> sandbox;  // nullptr: none
 };
 
 bool read_exact(int fd, void *p, size_t n) {
@@ -64,6 +67,19 @@ bool read_config(ChildConfig *c) {
         SetupStep step;
         if (!wire::read_setup_step(r, &step)) return false;
         c->setup.push_back(std::move(step));
+    }
+    if (r.u8() == 1) {
+        c->sandbox = std::make_unique<SandboxPolicy>();
+        c->sandbox->block_process_creation = r.u8() == 1;
+        c->sandbox->block_sockets = r.u8() == 1;
+        c->sandbox->restrict_files = r.u8() == 1;
+        const uint32_t paths = r.u32();
+        for (uint32_t i = 0; i < paths && r.ok(); ++i) {
+            SandboxPolicy::PathRule rule;
+            rule.path = r.str();
+            rule.read_only = r.u8() == 1;
+            c->sandbox->paths.push_back(std::move(rule));
+        }
     }
     return r.ok();
 }
@@ -101,6 +117,19 @@ public:
     explicit RemoteHostFunction(std::string name) : HostFunction(std::move(name)) {}
     void invoke(HostCall *call) override {
         ChildServer *server = ChildServer::instance();
+        if (call->awaited && call->waiter.get() != static_cast<HostCallWaiter *>(server)) {
+            // Awaited on a loop of the user's own (asyncio.run() in a
+            // request, a thread's loop): that loop never reads the ring, so
+            // a watcher thread does until the answer is in; the loop's own
+            // waker then resumes it.
+            call->retain();  // the watcher's
+            server->send_host_call(call, true);
+            std::thread([server, call] {
+                server->await_answer_off_main(call);
+                call->release();
+            }).detach();
+            return;
+        }
         // A blocking call from a Python thread of the child's own: it reads
         // its answer itself when the main thread does not (child_server.h).
         const bool off_main = !server->on_main_thread() && !call->awaited;
@@ -108,6 +137,27 @@ public:
         if (off_main) server->await_answer_off_main(call);
     }
 };
+
+// What the sandboxed child may read besides the policy's paths: Python's
+// installation and sys.path, the runtime's search paths, the directories
+// the set-up log adds, the system's shared libraries, and its own /proc
+// entry (the sanitizers and some libraries read it).
+Error apply_sandbox_rules(const ChildConfig &config) {
+    std::vector<std::string> readable = sandbox_python_paths();
+    for (const std::string &p : config.paths) readable.push_back(sandbox_paths::canonical(p));
+    for (const SetupStep &step : config.setup)
+        if (step.kind == SetupStep::Kind::add_path || step.kind == SetupStep::Kind::activate_venv)
+            readable.push_back(sandbox_paths::canonical(step.arg));
+    readable.push_back(sandbox_paths::canonical("/proc/self"));
+    // Shared libraries that extensions and ctypes load (libffi, BLAS, ...)
+    // and the loader's cache that finds them.
+    for (const char *lib : {"/lib", "/lib64", "/usr/lib", "/usr/lib64", "/usr/local/lib",
+                            "/etc/ld.so.cache"})
+        readable.push_back(sandbox_paths::canonical(lib));
+    SandboxPolicy policy = *config.sandbox;
+    for (auto &rule : policy.paths) rule.path = sandbox_paths::canonical(rule.path);
+    return apply_kernel_sandbox(policy, readable);
+}
 
 }  // namespace
 
@@ -135,6 +185,16 @@ int child_main() {
     }
     // The host's set-up log, mirrored: PyState::init applies it before the
     // preload; later steps arrive as setup_step messages.
+    // The kernel rules of a sandbox go on now, while this process has one
+    // thread, so they hold for every thread it will run (the preload
+    // included); the audit hook, for its clear messages, after the preload
+    // as in the other modes.
+    if (config.sandbox) {
+        if (Error e = apply_sandbox_rules(config); !e.ok()) {
+            reply(e);
+            return 1;
+        }
+    }
     for (SetupStep &step : config.setup) setup_log().append(std::move(step));
     host_registry().set_fallback(
         [](std::string_view name) { return std::make_shared<RemoteHostFunction>(std::string(name)); });
@@ -151,6 +211,11 @@ int child_main() {
             reply(err);
             std::fflush(nullptr);
             _exit(1);  // no finalization: the host only needs the reply
+        }
+        if (config.sandbox && !sandbox_enter(*config.sandbox, config.name, true, &err)) {
+            reply(err);
+            std::fflush(nullptr);
+            _exit(1);
         }
         reply(Error());
         // The host going away (any way at all) closes its end: then leave.

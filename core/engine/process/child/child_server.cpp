@@ -568,8 +568,11 @@ bool ChildServer::resolve_answer(wire::Reader &rd) {
 void ChildServer::await_answer_off_main(HostCall *call) {
     hdr_.plain_waiters.fetch_add(1, std::memory_order_seq_cst);
     ByteBuffer m;
+    // Claimed once its answer is being delivered (an awaited call is never
+    // marked answered: its future is resolved instead).
+    auto resolved = [&] { return call->answer_claimed.load(std::memory_order_acquire); };
     for (;;) {
-        if (call->answered.load(std::memory_order_acquire) != 0) break;
+        if (resolved()) break;
         const uint32_t seen = hdr_.answer_bell.load(std::memory_order_seq_cst);
         // The main thread reads the ring when it can; when it is busy
         // (running Python, or in a request that waits on this very thread)
@@ -606,7 +609,7 @@ void ChildServer::await_answer_off_main(HostCall *call) {
                 if (hdr_.host_wants_room.load(std::memory_order_relaxed)) ring_bell(hdr_.host_bell, -1);
             }
         }
-        if (call->answered.load(std::memory_order_acquire) != 0) break;
+        if (resolved()) break;
         futex_wait_shared(hdr_.answer_bell, seen);
     }
     hdr_.plain_waiters.fetch_sub(1, std::memory_order_seq_cst);

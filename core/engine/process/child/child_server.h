@@ -74,7 +74,8 @@ public:
     // `waits_off_main`: a Python thread of the child's own will block in
     // await_answer_off_main() for it.
     void send_host_call(HostCall *call, bool waits_off_main);
-    // Blocks a thread other than the main one until `call` is answered,
+    // Blocks a thread other than the main one (a caller's own, or a watcher
+    // of a call awaited on a user's loop) until `call` is answered,
     // reading the request ring itself whenever the main thread is not
     // (it may run Python for a long time, or wait on this very thread):
     // answers of such calls are resolved here, every other message is kept,

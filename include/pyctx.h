@@ -805,9 +805,9 @@ PYCTX_API pyctx_error_t *pyctx_store_keys(const char *prefix, pyctx_bytes_t *out
  * with missing_ok=True send() returns False instead. Works in worker and
  * owngil contexts and on Python threads that user code starts. In a process
  * context the message crosses to the host through the context's transport
- * and the send function runs on one of that context's host-call threads;
- * send() returns once the send function has, so the messages of one sender
- * still arrive in order.
+ * and the send function runs on that context's io thread, in the order the
+ * child sent; send() returns once it has. There, too, it must not block: it
+ * holds up that context's traffic meanwhile.
  */
 
 /**

@@ -73,7 +73,8 @@ bool channel_wait(std::string_view args, HostCall *token, std::string *error);
 // when the child's target was an exact str (a named endpoint), false for
 // any other target (the router). Answers [true] when delivered, else
 // [false, message]; the child raises or returns False (missing_ok).
-// Calls the endpoint, which is user code: never on the io thread.
+// Calls the endpoint's send function, which must not block (pyctx.h): the
+// process io thread runs it inline, in ring order.
 bool run_send(std::string_view context_name, std::string_view args, ByteBuffer &answer,
               std::string *error);
 

@@ -42,25 +42,6 @@ private:
     HostCall *call_;  // owns this relay, so it outlives every use of it
 };
 
-// pyctx.send from the child: the endpoint is user code, so it runs on a
-// host-call thread like any host function, never on the io thread.
-class SendFunction final : public HostFunction {
-public:
-    SendFunction() : HostFunction(std::string(builtin::kSend)) {}
-    void invoke(HostCall *call) override {
-        ByteBuffer answer;
-        std::string error;
-        if (builtin::run_send(call->context_name, as_view(call->args), answer, &error)) {
-            host_call_return(call, answer.data(), answer.size());
-        } else {
-            host_call_fail(call, error.empty() ? "out of memory" : error.c_str());
-        }
-    }
-    static std::string_view as_view(const ByteBuffer &b) {
-        return std::string_view(reinterpret_cast<const char *>(b.data()), b.size());
-    }
-};
-
 }  // namespace
 
 void ProcessExecutor::answer_inline(uint64_t call_id, bool ok, const ByteBuffer &value,
@@ -132,13 +113,17 @@ void ProcessExecutor::start_host_call(uint64_t call_id, std::string_view name,
         answer_inline(call_id, ok, answer, error.empty() ? "out of memory" : error);
         return;
     }
-    std::shared_ptr<HostFunction> fn;
     if (builtin::is_send(name)) {
-        static const std::shared_ptr<HostFunction> send = std::make_shared<SendFunction>();
-        fn = send;
-    } else {
-        fn = host_registry().find(name);
+        // The send function must not block (pyctx.h), as on a context
+        // thread: it runs right here, in ring order, and the child waits one
+        // round trip, not two thread handoffs.
+        ByteBuffer answer;
+        std::string error;
+        const bool ok = builtin::run_send(ctx_.name(), args, answer, &error);
+        answer_inline(call_id, ok, answer, error.empty() ? "out of memory" : error);
+        return;
     }
+    std::shared_ptr<HostFunction> fn = host_registry().find(name);
     if (!fn) {
         ByteBuffer m;
         wire::Writer(m)

@@ -7,7 +7,8 @@
 //     pyctx_pool_call_async, least queued and round robin): completions per
 //     second, median over `--rounds`, and each pool case's ratio to hand.
 //   sync: one caller's sync identity round trips (hand: pyctx_call in turn
-//     over the N; pool: pyctx_pool_call, least queued): p50 and the ratio.
+//     over the N, and always on one; pool: pyctx_pool_call, least queued):
+//     p50s, and the pool's ratio to the one awake context (its overhead).
 //
 // usage: bench_pool [--mode worker|owngil|both] [--n N] [--requests R]
 //                   [--window W] [--rounds K] [--sync-calls S]
@@ -99,12 +100,24 @@ void run_mode(pyctx_mode mode, size_t n, uint64_t requests, uint64_t window, lon
 
     // Warm-up of every path, then the interleaved rounds.
     for (Submit *s : std::initializer_list<Submit *>{&by_hand, &by_lq, &by_rr}) pipelined_per_s(*s, window * 2, window);
-    std::vector<double> hand_s, lq_s, rr_s;
+    // Each round runs the three cases in a rotated order, so none always
+    // follows the same one; a ratio is the median of the rounds' own ratios
+    // (pool ÷ hand within one round), which a slow spell of the machine
+    // spanning a round moves far less than it moves the rates.
+    std::vector<double> hand_s, lq_s, rr_s, lq_ratio, rr_ratio;
     const uint64_t per_round = std::max<uint64_t>(requests / rounds, window);
     for (long r = 0; r < rounds; ++r) {
-        hand_s.push_back(pipelined_per_s(by_hand, per_round, window));
-        lq_s.push_back(pipelined_per_s(by_lq, per_round, window));
-        rr_s.push_back(pipelined_per_s(by_rr, per_round, window));
+        double rate[3];
+        const Submit *cases[3] = {&by_hand, &by_lq, &by_rr};
+        for (int k = 0; k < 3; ++k) {
+            const int c = static_cast<int>((r + k) % 3);
+            rate[c] = pipelined_per_s(*cases[c], per_round, window);
+        }
+        hand_s.push_back(rate[0]);
+        lq_s.push_back(rate[1]);
+        rr_s.push_back(rate[2]);
+        lq_ratio.push_back(rate[1] / rate[0]);
+        rr_ratio.push_back(rate[2] / rate[0]);
     }
     const std::string tag = std::to_string(n) + " contexts, " + std::to_string(window) +
                             " in flight";
@@ -112,44 +125,57 @@ void run_mode(pyctx_mode mode, size_t n, uint64_t requests, uint64_t window, lon
     bench::emit("pool", "pipelined identity, hand-managed, " + tag, mode_s, "per_s", h, "1/s");
     bench::emit("pool", "pipelined identity, pool least queued, " + tag, mode_s, "per_s", l, "1/s");
     bench::emit("pool", "pipelined identity, pool round robin, " + tag, mode_s, "per_s", rrm, "1/s");
-    bench::emit("pool", "pipelined identity, pool least queued, " + tag, mode_s, "vs_hand", l / h, "x");
-    bench::emit("pool", "pipelined identity, pool round robin, " + tag, mode_s, "vs_hand", rrm / h, "x");
+    bench::emit("pool", "pipelined identity, pool least queued, " + tag, mode_s, "vs_hand",
+                median(lq_ratio), "x");
+    bench::emit("pool", "pipelined identity, pool round robin, " + tag, mode_s, "vs_hand",
+                median(rr_ratio), "x");
 
-    // Sync round trips, in alternating chunks.
-    auto sync_hand = [&] {
+    // Sync round trips, in alternating chunks. Two hand-managed forms: in
+    // turn over the N (every call wakes a context that has parked since its
+    // last one) and always the same one (awake: the cost a pool that keeps
+    // to an awake member is measured against, its overhead).
+    auto timed = [](auto &&call) {
         int64_t t0 = bench::now_ns();
         pyctx_bytes_t out{};
-        bench::die_on(pyctx_call(hand[turn++ % n], "pyctx_bench_funcs", "identity", args.data(),
-                                 args.size(), nullptr, 0, PYCTX_NO_TIMEOUT, &out),
-                      "pyctx_call");
+        call(&out);
         pyctx_bytes_free(&out);
         return static_cast<double>(bench::now_ns() - t0);
     };
+    auto call_on = [&](pyctx_context_t *ctx) {
+        return timed([&](pyctx_bytes_t *out) {
+            bench::die_on(pyctx_call(ctx, "pyctx_bench_funcs", "identity", args.data(),
+                                     args.size(), nullptr, 0, PYCTX_NO_TIMEOUT, out),
+                          "pyctx_call");
+        });
+    };
+    auto sync_turns = [&] { return call_on(hand[turn++ % n]); };
+    auto sync_one = [&] { return call_on(hand[0]); };
     auto sync_pool = [&] {
-        int64_t t0 = bench::now_ns();
-        pyctx_bytes_t out{};
-        bench::die_on(pyctx_pool_call(lq, "pyctx_bench_funcs", "identity", args.data(),
-                                      args.size(), nullptr, 0, PYCTX_NO_TIMEOUT, &out),
-                      "pyctx_pool_call");
-        pyctx_bytes_free(&out);
-        return static_cast<double>(bench::now_ns() - t0);
+        return timed([&](pyctx_bytes_t *out) {
+            bench::die_on(pyctx_pool_call(lq, "pyctx_bench_funcs", "identity", args.data(),
+                                          args.size(), nullptr, 0, PYCTX_NO_TIMEOUT, out),
+                          "pyctx_pool_call");
+        });
     };
-    std::vector<double> lat_hand, lat_pool;
+    std::vector<double> lat_turns, lat_one, lat_pool;
     for (long i = 0; i < std::min(sync_calls, 1000L); ++i) {
-        sync_hand();
+        sync_turns();
+        sync_one();
         sync_pool();
     }
     const long chunk = 500;
     for (long done = 0; done < sync_calls; done += chunk) {
         const long k = std::min(chunk, sync_calls - done);
-        for (long i = 0; i < k; ++i) lat_hand.push_back(sync_hand());
+        for (long i = 0; i < k; ++i) lat_turns.push_back(sync_turns());
+        for (long i = 0; i < k; ++i) lat_one.push_back(sync_one());
         for (long i = 0; i < k; ++i) lat_pool.push_back(sync_pool());
     }
-    const double ph = median(lat_hand), pp = median(lat_pool);
+    const double pt = median(lat_turns), po = median(lat_one), pp = median(lat_pool);
     const std::string stag = std::to_string(n) + " contexts";
-    bench::emit("pool", "sync identity, hand-managed, " + stag, mode_s, "p50_ns", ph, "ns");
+    bench::emit("pool", "sync identity, hand-managed in turn, " + stag, mode_s, "p50_ns", pt, "ns");
+    bench::emit("pool", "sync identity, hand-managed one context", mode_s, "p50_ns", po, "ns");
     bench::emit("pool", "sync identity, pool least queued, " + stag, mode_s, "p50_ns", pp, "ns");
-    bench::emit("pool", "sync identity, pool least queued, " + stag, mode_s, "vs_hand", pp / ph, "x");
+    bench::emit("pool", "sync identity, pool least queued, " + stag, mode_s, "vs_hand", pp / po, "x");
 
     bench::die_on(pyctx_pool_close(lq, 10000), "pyctx_pool_close");
     bench::die_on(pyctx_pool_close(rr, 10000), "pyctx_pool_close");

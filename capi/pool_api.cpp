@@ -175,7 +175,9 @@ PYCTX_API pyctx_error_t *pyctx_pool_call(pyctx_pool_t *pool, const char *module,
                                          timeout_ms))
             return e;
         r->id = pool->pool->next_request_id();
-        core::Outcome out = pool->pool->run_sync(std::move(r), core::RouteHint{}, nullptr);
+        core::RouteHint hint;
+        hint.spread = r->id;
+        core::Outcome out = pool->pool->run_sync(std::move(r), hint, nullptr);
         if (!out.error.ok()) return capi::make_error(std::move(out.error));
         out_result->data = out.value.release(&out_result->len);
         return nullptr;
@@ -199,7 +201,9 @@ PYCTX_API pyctx_error_t *pyctx_pool_call_async(pyctx_pool_t *pool, const char *m
         capi::complete_through_c(r, on_complete, user_data);
         r->id = pool->pool->next_request_id();
         const uint64_t id = r->id;
-        core::Error err = pool->pool->route(core::RouteHint{}, [&](core::Context &m, const core::RouteInfo &) {
+        core::RouteHint hint;
+        hint.spread = id;
+        core::Error err = pool->pool->route(hint, [&](core::Context &m, const core::RouteInfo &) {
             r->retain();  // the queue's reference (dropped by submit on refusal)
             return m.lane().submit(core::RequestRef(r), true);
         });

@@ -205,6 +205,7 @@ pyctx_error_t *submit_to_pool(pyctx_request *h, core::RequestRef r) {
     hint.has_key = h->has_key && !hint.pinned;  // an env decides the member
     hint.key = h->key.data();
     hint.key_len = h->key.size();
+    hint.spread = r->id;
     bool armed = false;
     core::Error err = h->pool->route(hint, [&](core::Context &m, const core::RouteInfo &info) {
         h->ctx = m.shared_from_this();

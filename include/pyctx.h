@@ -1262,6 +1262,12 @@ PYCTX_API pyctx_error_t *pyctx_cbor_diagnose(const uint8_t *data, size_t len,
  *    selector wake-up (~12 us on a VM against ~0.2 us); remaining ties
  *    rotate. A parked idle member still beats an awake member with work
  *    ahead of it. Members of executors that cannot tell report "awake".
+ *    Reading a member's load costs a cache miss (its thread writes those
+ *    words on every request), so the pool remembers each member's load as
+ *    last read and reads only the member it would choose; it reads every
+ *    member again every 8th submission, or when the chosen one turns out
+ *    more than a quarter worse than the runner-up (a busy member with an
+ *    empty queue loses to an idle one at once).
  *  - PYCTX_POOL_ROUND_ROBIN: members in turn.
  *  - PYCTX_POOL_BY_KEY: requests without a key are routed least queued.
  *  - A request with a key (pyctx_request_set_key) is routed by key whatever

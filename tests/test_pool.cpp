@@ -2,10 +2,12 @@
 // queued avoids a busy member, the parked/busy signals), key affinity and
 // the keys a resize moves (reported), resize up and down under load with
 // every request completing exactly once, member close -> replacement (and
-// the leave policy), cancel by id on the pool, the queue bound, envs made
+// the leave policy; a process member killed mid-stream), cancel by id on the pool, the queue bound, envs made
 // through a pool, timeouts, pool close with requests in flight, and a mix of
 // all of it at once.
 #include <gtest/gtest.h>
+
+#include <signal.h>
 
 #include <atomic>
 #include <chrono>
@@ -22,6 +24,7 @@
 #include "support/gate.h"
 #include "support/eventually.h"
 #include "support/handles.h"
+#include "support/process.h"
 #include "support/runtime_env.h"
 
 using namespace pyctx_test;
@@ -457,6 +460,72 @@ TEST(Pool, AMemberThatClosesIsReplaced) {
     EXPECT_EQ(pool_stats(pool.get()).replaced, 1u);
     Context again = member(pool.get(), 0);
     EXPECT_EQ(pyctx_context_is_closed(again.get()), 0);
+}
+
+TEST(Pool, AProcessMemberKilledMidStreamIsReplacedAndEveryRequestCompletesOnce) {
+    Pool pool = make_pool({.size = 2,
+                           .routing = PYCTX_POOL_ROUND_ROBIN,
+                           .mode = PYCTX_MODE_PROCESS,
+                           .preload = "import time\nREADY = True"});
+    const uint64_t victim = child_pid(member(pool.get(), 0).get());
+    ASSERT_NE(victim, 0u);
+    Tally t;
+    std::set<uint64_t> accepted;
+    // Member 0 sleeps, so the pool's share of it piles up behind the sleeper.
+    accepted.insert(start_on_member(pool.get(), 0, "time.sleep(0.3)", t));
+    std::atomic<bool> killed{false};
+    std::atomic<int> submitted{0};
+    std::mutex ids_mu;
+    std::thread submitter([&] {
+        // Submits until well after the kill, so some requests meet the dead
+        // member in the routing and go to the live one instead.
+        for (int i = 0; i < 4000 && !(killed.load() && i > 400); ++i) {
+            uint64_t id = 0;
+            Error e(add_async(pool.get(), t, &id));
+            if (!e) {
+                std::lock_guard lock(ids_mu);
+                accepted.insert(id);
+                submitted.fetch_add(1);
+            } else {
+                ADD_FAILURE() << "refused: " << describe(e.get());
+            }
+        }
+    });
+    // Half of these are behind the sleeper (round robin), in the child's
+    // ring or the host's queue. The sleeper holds the child for 0.3 s; if the
+    // machine is slower than that, fewer crash, which the checks allow.
+    const bool reached = eventually([&] { return submitted.load() >= 100; });
+    const int kill_rc = kill(static_cast<pid_t>(victim), SIGKILL);
+    killed = true;
+    submitter.join();
+    ASSERT_TRUE(reached);
+    ASSERT_EQ(kill_rc, 0);
+    ASSERT_TRUE(t.wait_for(accepted.size())) << t.total() << " of " << accepted.size();
+    EXPECT_TRUE(t.exactly_once(accepted));
+    // The sleeper and what queued behind it on the dead member crashed; the
+    // rest ran. Nothing else.
+    EXPECT_GE(t.with(PYCTX_ERR_CRASHED), 1u);
+    EXPECT_GE(t.with(PYCTX_OK), 1u);
+    EXPECT_EQ(t.with(PYCTX_ERR_CRASHED) + t.with(PYCTX_OK), accepted.size());
+    // The keeper replaced it with a new child that ran the preload again.
+    ASSERT_TRUE(eventually([&] { return pool_stats(pool.get()).replaced == 1; }));
+    EXPECT_EQ(pyctx_pool_size(pool.get()), 2u);
+    EXPECT_TRUE(reaped(victim));
+    Context fresh = member(pool.get(), 0);
+    const uint64_t next = child_pid(fresh.get());
+    EXPECT_NE(next, 0u);
+    EXPECT_NE(next, victim);
+    Bytes out;
+    ASSERT_TRUE(IsOk(pyctx_eval(fresh.get(), "READY", nullptr, nullptr, 0, 0, out.out())));
+    EXPECT_EQ(as_bool(out), true);
+    // And the pool serves on both members.
+    Cbor args = cbor_array(20, 22);
+    for (int i = 0; i < 4; ++i) {
+        Bytes sum;
+        ASSERT_TRUE(IsOk(pyctx_pool_call(pool.get(), "operator", "add", args.data(), args.size(),
+                                         nullptr, 0, 0, sum.out())));
+        EXPECT_EQ(as_int(sum), 42);
+    }
 }
 
 TEST(Pool, AHandleBelongsToItsMemberAndEndsWithIt) {

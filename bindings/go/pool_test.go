@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -388,5 +391,88 @@ func TestPoolEnvKeepsItsStateOnOneMember(t *testing.T) {
 	}
 	if _, err := e.Eval(ctx, "x", nil); !errors.Is(err, pyctx.ErrClosed) {
 		t.Errorf("eval in a closed env: %v, want ErrClosed", err)
+	}
+}
+
+// A process member whose child dies takes the requests queued on it with it
+// (each fails once, ErrCrashed); the other member's requests run; the pool
+// replaces the dead member with a new child that ran the preload again.
+func TestPoolReplacesAProcessMemberWhoseChildDied(t *testing.T) {
+	fifo := filepath.Join(os.TempDir(), fmt.Sprintf("pyctx-go-pool-gate-%d", os.Getpid()))
+	os.Remove(fifo)
+	defer os.Remove(fifo)
+	preload := fmt.Sprintf("import os\ngate = %s\ntry:\n    os.mkfifo(gate)\nexcept FileExistsError:\n    pass\nREADY = True\n",
+		strconv.Quote(fifo))
+	p := newPool(t, &pyctx.PoolOptions{Size: 2, Routing: pyctx.RouteRoundRobin,
+		Member: &pyctx.ContextOptions{Mode: pyctx.ModeProcess, Preload: preload}})
+	bg := context.Background()
+	m0, err := p.Member(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := m0.Stats()
+	victim := st.ThreadID
+	// Member 0 blocks on the FIFO, then exits; round robin puts every other
+	// pool request behind it.
+	gate, err := m0.ExecAsync(bg, "with open(gate, 'rb') as f:\n    f.read(1)\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	exit, err := m0.ExecAsync(bg, "os._exit(3)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 40
+	futures := make([]*pyctx.Future, n)
+	for i := range futures {
+		if futures[i], err = p.CallAsync(bg, "operator", "add", i, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte{'x'})
+	w.Close()
+	if _, err := poolResult(t, gate); err != nil {
+		t.Errorf("the gate request: %v", err)
+	}
+	if _, err := poolResult(t, exit); !errors.Is(err, pyctx.ErrCrashed) {
+		t.Errorf("the exiting request: %v, want ErrCrashed", err)
+	}
+	ok, crashed := 0, 0
+	for i, f := range futures {
+		v, err := poolResult(t, f)
+		switch {
+		case err == nil && v == int64(i+1):
+			ok++
+		case errors.Is(err, pyctx.ErrCrashed):
+			crashed++
+		default:
+			t.Errorf("request %d: %v, %v", i, v, err)
+		}
+	}
+	if ok != n/2 || crashed != n/2 {
+		t.Errorf("%d ran and %d crashed, want %d each (round robin over 2)", ok, crashed, n/2)
+	}
+	eventually(t, "the replacement", func() bool {
+		st, err := p.Stats()
+		return err == nil && st.Replaced == 1 && st.Size == 2
+	})
+	fresh, err := p.Member(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := fresh.Stats(); st.ThreadID == victim || st.ThreadID == 0 {
+		t.Errorf("the new member's child is %d (the dead one was %d)", st.ThreadID, victim)
+	}
+	if v, err := fresh.Eval(bg, "READY", nil); err != nil || v != true {
+		t.Errorf("preload in the new child: %v, %v", v, err)
+	}
+	for i := 0; i < 4; i++ {
+		if v, err := p.Call(bg, "operator", "add", i, 1); err != nil || v != int64(i+1) {
+			t.Fatalf("call %d after the replacement: %v, %v", i, v, err)
+		}
 	}
 }

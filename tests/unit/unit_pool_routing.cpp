@@ -188,3 +188,62 @@ TEST(Router, RoundRobinTakesTurnsAndSkipsClosing) {
     closing[0] = closing[2] = true;
     EXPECT_EQ(pick_round_robin(3, 0, c), -1);
 }
+
+// pick_least_queued_seen over a table of remembered scores.
+struct SeenTable {
+    std::vector<MemberLoad> now;  // the truth
+    std::vector<uint64_t> seen;   // what the router remembers
+    std::vector<int> reads;       // how often each member's load was read
+    explicit SeenTable(size_t n) : now(n), seen(n, 0), reads(n, 0) {}
+    long pick(size_t start, bool refresh) {
+        return pick_least_queued_seen(
+            now.size(), start, refresh, [&](size_t i) { return seen[i]; },
+            [&](size_t i) {
+                ++reads[i];
+                return now[i];
+            },
+            [&](size_t i, uint64_t s) { seen[i] = s; });
+    }
+};
+
+TEST(Router, RememberedScoresReadOnlyTheChosenMember) {
+    SeenTable t(3);
+    for (size_t i = 0; i < 3; ++i) t.now[i].queued = 40 + i, t.now[i].busy = true;
+    EXPECT_EQ(t.pick(0, true), 0);  // a full read: every member (none scores 0)
+    EXPECT_EQ(t.reads, (std::vector<int>{1, 1, 1}));
+    EXPECT_EQ(t.seen[2], load_score(t.now[2]));
+    t.now[0].queued = 44;  // within a quarter of the runner-up: still trusted
+    EXPECT_EQ(t.pick(0, false), 0);
+    EXPECT_EQ(t.reads, (std::vector<int>{2, 1, 1}));
+    EXPECT_EQ(t.seen[0], load_score(t.now[0]));
+}
+
+TEST(Router, AChosenMemberFarWorseThanRememberedMakesAFullRead) {
+    SeenTable t(2);  // both remembered idle and awake (score 0)
+    t.now[0].busy = true;  // member 0 started a long request meanwhile
+    EXPECT_EQ(t.pick(0, false), 1);
+    EXPECT_EQ(t.reads[0], 2);  // read as the choice, then in the full read
+    EXPECT_EQ(t.seen[0], load_score(t.now[0]));
+    // From here on member 1 wins without a full read.
+    EXPECT_EQ(t.pick(0, false), 1);
+    EXPECT_EQ(t.reads[0], 2);
+}
+
+TEST(Router, ARefreshSeesAMemberThatDrained) {
+    SeenTable t(2);
+    t.now[0].queued = 500, t.now[1].queued = 300;
+    t.now[0].busy = t.now[1].busy = true;
+    t.pick(0, true);
+    t.now[0].queued = 0, t.now[0].busy = false;  // drained, unnoticed so far
+    EXPECT_EQ(t.pick(0, false), 1);  // remembered 500 > 300: not read
+    EXPECT_EQ(t.pick(0, true), 0);   // the periodic full read finds it
+}
+
+TEST(Router, RememberedScoresNeverPickAClosingMember) {
+    SeenTable t(2);
+    t.now[0].closing = true;  // remembered as 0 still
+    t.now[1].queued = 9;
+    EXPECT_EQ(t.pick(0, false), 1);
+    t.now[1].closing = true;
+    EXPECT_EQ(t.pick(0, false), -1);
+}

@@ -118,19 +118,35 @@ Error Pool::pick_locked(const RouteHint &hint, const Member **out, RouteInfo *in
             return c;
         });
     } else {
-        // Ties rotate per submitting thread, without a shared counter.
-        static thread_local size_t start = 0;
-        pick = pick_least_queued(n, start++, [&](size_t i) {
-            Context &c = *members_[i].ctx;
-            Executor::Activity a = c.executor().activity();
-            MemberLoad load;
-            load.queued = c.lane().queue().depth();
-            load.busy = a.busy;
-            load.parked = a.parked;
-            load.closing = c.is_closing();
-            saw_closing = saw_closing || load.closing;
-            return load;
-        });
+        // Ties rotate with the caller's spread (the request id): no shared
+        // counter, and no thread-local (a TLS lookup in a shared library).
+        // Every kRereadEvery-th spread reads every member again.
+        constexpr uint64_t kRereadEvery = 8;
+        pick = pick_least_queued_seen(
+            n, static_cast<size_t>(hint.spread % n), hint.spread % kRereadEvery == 0,
+            [&](size_t i) { return seen_[i].load(std::memory_order_relaxed); },
+            [&](size_t i) {
+                Context &c = *members_[i].ctx;
+                MemberLoad load;
+                load.queued = c.lane().queue().depth();
+                if (load.queued <= 1) {
+                    Executor::Activity a = c.executor().activity();
+                    load.busy = a.busy;
+                    load.parked = a.parked;
+                } else {
+                    // Work waits behind it: it runs or is being woken for
+                    // it. Its activity words would cost another cache miss
+                    // and change only whether its score is even or odd.
+                    load.busy = true;
+                }
+                load.closing = c.is_closing();
+                saw_closing = saw_closing || load.closing;
+                return load;
+            },
+            [&](size_t i, uint64_t score) {
+                if (seen_[i].load(std::memory_order_relaxed) != score)
+                    seen_[i].store(score, std::memory_order_relaxed);
+            });
     }
     if (saw_closing) nudge_keeper();
     if (pick < 0)
@@ -163,7 +179,9 @@ Error Pool::pick_for_env(std::shared_ptr<Context> *out) {
     std::shared_lock lock(mu_);
     const Member *m = nullptr;
     RouteInfo info;
-    if (Error e = pick_locked(RouteHint{}, &m, &info); !e.ok()) return e;
+    RouteHint hint;
+    hint.spread = rr_.fetch_add(1, std::memory_order_relaxed);  // spreads ties
+    if (Error e = pick_locked(hint, &m, &info); !e.ok()) return e;
     *out = m->ctx;
     return {};
 }

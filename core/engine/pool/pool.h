@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "core/base/error.h"
+#include "core/base/read_mostly_lock.h"
 #include "core/engine/context.h"
 #include "core/engine/pool/hash_ring.h"
 #include "core/engine/pool/key_table.h"
@@ -59,6 +60,7 @@ struct RouteHint {
     size_t key_len = 0;
     bool has_key = false;
     const Context *pinned = nullptr;  // an env's member: goes there, no routing
+    uint64_t spread = 0;  // least queued: ties go to the first member from spread % n
 };
 
 struct PoolMemberStats : ContextStats {
@@ -151,10 +153,14 @@ private:
     PoolOptions options_;
     std::shared_ptr<std::atomic<uint64_t>> ids_;
 
-    mutable std::shared_mutex mu_;  // members_, leaving_, ring_, slot_index_
+    mutable ReadMostlyLock mu_;  // members_, leaving_, ring_, slot_index_
     std::vector<Member> members_;   // routed to, sorted by slot
     std::vector<Member> leaving_;   // draining or being retired
     std::vector<int> slot_index_;   // slot -> index in members_, -1
+    // Least queued: each member's score when last read, by index in members_
+    // (router.h, pick_least_queued_seen). Written by submitters, relaxed: a
+    // hint, rebuilt with members_.
+    std::unique_ptr<std::atomic<uint64_t>[]> seen_;
     HashRing ring_;
     std::atomic<bool> closed_{false};
 

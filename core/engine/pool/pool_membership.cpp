@@ -49,6 +49,8 @@ void Pool::rebuild_locked() {
     ring_.build(slots);
     slot_index_.assign(top, -1);
     for (size_t i = 0; i < members_.size(); ++i) slot_index_[members_[i].slot] = static_cast<int>(i);
+    seen_.reset(new std::atomic<uint64_t>[members_.size() ? members_.size() : 1]);
+    for (size_t i = 0; i < members_.size(); ++i) seen_[i].store(0, std::memory_order_relaxed);
 }
 
 uint32_t Pool::free_slot_locked(const std::vector<Member> &also_used) const {

@@ -23,6 +23,12 @@ struct MemberLoad {
 // member from `start` on (callers rotate `start` to spread ties). So an idle
 // spinning member beats an idle parked one, but a parked idle member beats
 // a spinning member with work ahead of it. -1 when every member is closing.
+// How least queued ranks a member: lower is better; UINT64_MAX never wins.
+inline uint64_t load_score(const MemberLoad &m) {
+    if (m.closing) return UINT64_MAX;
+    return ((m.queued + (m.busy ? 1 : 0)) << 1) | (m.parked ? 1 : 0);
+}
+
 template <class LoadOf>
 long pick_least_queued(size_t n, size_t start, LoadOf &&load_of) {
     long best = -1;
@@ -31,7 +37,7 @@ long pick_least_queued(size_t n, size_t start, LoadOf &&load_of) {
         size_t i = (start + k) % n;
         MemberLoad m = load_of(i);
         if (m.closing) continue;
-        uint64_t score = ((m.queued + (m.busy ? 1 : 0)) << 1) | (m.parked ? 1 : 0);
+        uint64_t score = load_score(m);
         if (score < best_score) {
             best_score = score;
             best = static_cast<long>(i);
@@ -39,6 +45,49 @@ long pick_least_queued(size_t n, size_t start, LoadOf &&load_of) {
         }
     }
     return best;
+}
+
+// Least queued from remembered scores (`seen_of(i)`, what load_score gave when
+// member i was last read), reading only the member it would choose. Reading
+// a member's load costs a cache miss (its thread writes those words on every
+// request), one per member per submission; the chosen member's words are
+// about to be written by the push anyway. The remembered scores are trusted
+// while the chosen member's true score stays within a quarter of the
+// runner-up's remembered one (so a busy member with an empty queue, score 2,
+// loses at once to a remembered idle one), and every member is read again
+// when `refresh` says so (the caller does it every few submissions, which
+// bounds how long a member that drained can go unnoticed) or the choice
+// fails that test. `remember(i, score)` stores a fresh reading.
+template <class SeenOf, class LoadOf, class Remember>
+long pick_least_queued_seen(size_t n, size_t start, bool refresh, SeenOf &&seen_of,
+                            LoadOf &&load_of, Remember &&remember) {
+    if (!refresh) {
+        long best = -1;
+        uint64_t best_score = UINT64_MAX, second = UINT64_MAX;
+        for (size_t k = 0; k < n; ++k) {
+            size_t i = (start + k) % n;
+            const uint64_t seen = seen_of(i);
+            if (seen < best_score) {
+                second = best_score;
+                best_score = seen;
+                best = static_cast<long>(i);
+            } else if (seen < second) {
+                second = seen;
+            }
+        }
+        if (best >= 0) {
+            MemberLoad now = load_of(static_cast<size_t>(best));
+            const uint64_t score = load_score(now);
+            remember(static_cast<size_t>(best), score);
+            if (!now.closing && (second == UINT64_MAX || score <= second + second / 4))
+                return best;
+        }
+    }
+    return pick_least_queued(n, start, [&](size_t i) {
+        MemberLoad m = load_of(i);
+        remember(i, load_score(m));
+        return m;
+    });
 }
 
 // The member at `ticket` modulo n, skipping closing members. -1 when every

@@ -194,3 +194,58 @@ fn a_pool_env_pins_its_member_and_fails_closed_once_the_member_left() {
     p.close(Duration::from_secs(10)).unwrap();
     assert_eq!(env.exec("y = 1").unwrap_err().kind(), ErrorKind::Closed);
 }
+
+#[test]
+fn a_process_member_whose_child_died_is_replaced_and_its_requests_fail_once_as_crashed() {
+    use std::io::Write;
+    let fifo = std::env::temp_dir().join(format!("pyctx-rust-pool-gate-{}", std::process::id()));
+    let _ = std::fs::remove_file(&fifo);
+    let fifo_text = fifo.to_str().unwrap();
+    let preload = format!(
+        "import os\ngate = {fifo_text:?}\ntry:\n    os.mkfifo(gate)\nexcept FileExistsError:\n    pass\nREADY = True\n"
+    );
+    let p = Pool::new(
+        &runtime(),
+        &PoolOptions::new()
+            .size(2)
+            .routing(Routing::RoundRobin)
+            .member_options(ContextOptions::new().mode(pyctx::Mode::Process).preload(preload)),
+    )
+    .expect("create a process pool");
+    let m0 = p.member(0).unwrap();
+    let victim = m0.process_info().unwrap().pid;
+    // Member 0 blocks on the FIFO, then exits; round robin puts every other
+    // pool request behind it.
+    let gate = m0.exec_async("with open(gate, 'rb') as f:\n    f.read(1)\n");
+    let exit = m0.exec_async("os._exit(3)");
+    const N: i64 = 40;
+    let pending: Vec<_> = (0..N).map(|i| p.call_async("operator", "add", (i, 1))).collect();
+    std::fs::OpenOptions::new().write(true).open(&fifo).unwrap().write_all(b"x").unwrap();
+    assert_eq!(gate.wait().unwrap(), Value::None);
+    assert_eq!(exit.wait().unwrap_err().kind(), ErrorKind::Crashed);
+    let (mut ran, mut crashed) = (0, 0);
+    for (i, r) in pending.into_iter().enumerate() {
+        match r.wait() {
+            Ok(v) => {
+                assert_eq!(v, Value::Int(i as i128 + 1));
+                ran += 1;
+            }
+            Err(e) => {
+                assert_eq!(e.kind(), ErrorKind::Crashed, "{e}");
+                crashed += 1;
+            }
+        }
+    }
+    assert_eq!((ran, crashed), (N / 2, N / 2), "round robin over two members");
+    support::common::wait_until("the replacement", Duration::from_secs(30), || {
+        p.stats().map(|s| s.replaced == 1 && s.size == 2).unwrap_or(false)
+    });
+    let fresh = p.member(0).unwrap();
+    let next = fresh.process_info().unwrap().pid;
+    assert!(next != 0 && next != victim, "new child {next}, dead one {victim}");
+    assert_eq!(fresh.eval("READY").unwrap(), Value::Bool(true));
+    for i in 0..4 {
+        assert_eq!(p.call("operator", "add", (i, 1)).unwrap(), Value::Int(i + 1));
+    }
+    let _ = std::fs::remove_file(&fifo);
+}

@@ -6,8 +6,9 @@
 //      `async def f(): await asyncio.sleep(0.1)` on one context: wall time
 //      until the last completes; then the sync round trip p50 of that
 //      context, its event loop now idle, against a control context where no
-//      coroutine ever ran (interleaved, so both see the same machine load).
-//      Reported "unavailable" (with the engine's error) if coroutines are not
+//      coroutine ever ran (interleaved, so both see the same machine load),
+//      then the same pair again while one thread of the benchmark's own
+//      spins (a defined load). Reported "unavailable" (with the engine's error) if coroutines are not
 //      supported.
 //
 // usage: bench_async [--mode worker|owngil|both] [--part pipelined|asyncio|both]
@@ -134,6 +135,23 @@ void bench_sleepers(pyctx_context_t *ctx, pyctx_context_t *control, const char *
     bench::emit("asyncio", sync_case, mode, "p50_control_ns", control_ns, "ns");
     bench::emit("asyncio", sync_case, mode, "p50_idle_ns", idle_ns, "ns");
     bench::emit("asyncio", sync_case, mode, "idle_ratio", idle_ns / control_ns, "x");
+
+    // The same under a load the benchmark makes itself, so that "loaded" is
+    // defined: one thread spinning on a CPU for the whole measurement (on a
+    // 2-CPU machine the caller, the context thread and the spinner then
+    // share two CPUs).
+    std::atomic<bool> stop{false};
+    std::thread spinner([&] {
+        volatile uint64_t sink = 0;
+        while (!stop.load(std::memory_order_relaxed)) sink = sink + 1;
+    });
+    const auto [idle_l, control_l] = interleaved_p50_ns(ctx, control, sync_calls);
+    stop = true;
+    spinner.join();
+    const char *loaded_case = "sync call identity, loop idle, one spinning thread";
+    bench::emit("asyncio", loaded_case, mode, "p50_control_ns", control_l, "ns");
+    bench::emit("asyncio", loaded_case, mode, "p50_idle_ns", idle_l, "ns");
+    bench::emit("asyncio", loaded_case, mode, "idle_ratio", idle_l / control_l, "x");
 }
 
 }  // namespace

@@ -1,0 +1,270 @@
+#include "nif_channel.h"
+
+#include <string.h>
+
+#include <pyctx.h>
+
+#include "atoms.h"
+#include "nif_common.h"
+#include "term_decode.h"
+#include "term_encode.h"
+
+/* The Erlang end of one channel. `ch` is set at creation and freed only by
+ * the destructor: every NIF using it holds the resource term, so the free
+ * (which the C API forbids concurrently with other calls) runs alone. */
+typedef struct chan_res {
+    pyctx_channel_t *ch;
+    int bytes;
+} chan_res;
+
+static ErlNifResourceType *CHAN_TYPE;
+
+/* Atoms of this file only (atoms.h is shared with other work). */
+static ERL_NIF_TERM ATOM_full, ATOM_empty, ATOM_to_python, ATOM_from_python,
+    ATOM_queued_to_python, ATOM_queued_to_host;
+
+/* A CBOR value larger than this is decoded on a dirty CPU scheduler: the
+ * decoder does about this much work in well under a millisecond. */
+#define NORMAL_DECODE_LIMIT (64 * 1024)
+/* The longest wait one NIF call may make (pyctx.erl uses far less). */
+#define MAX_SLICE_MS 1000u
+
+static void chan_destructor(ErlNifEnv *env, void *obj) {
+    (void)env;
+    chan_res *res = obj;
+    /* Closes the channel (Python's waiters wake and see the end) and drops
+     * the host's reference; never waits. */
+    pyctx_channel_free(res->ch);
+    res->ch = NULL;
+}
+
+int channel_resources_open(ErlNifEnv *env) {
+    ATOM_full = enif_make_atom(env, "full");
+    ATOM_empty = enif_make_atom(env, "empty");
+    ATOM_to_python = enif_make_atom(env, "to_python");
+    ATOM_from_python = enif_make_atom(env, "from_python");
+    ATOM_queued_to_python = enif_make_atom(env, "queued_to_python");
+    ATOM_queued_to_host = enif_make_atom(env, "queued_to_host");
+    CHAN_TYPE = enif_open_resource_type(env, NULL, "pyctx_channel", chan_destructor,
+                                        ERL_NIF_RT_CREATE, NULL);
+    return CHAN_TYPE != NULL;
+}
+
+static int get_chan(ErlNifEnv *env, ERL_NIF_TERM term, chan_res **out) {
+    void *p;
+    if (!enif_get_resource(env, term, CHAN_TYPE, &p)) return 0;
+    *out = p;
+    return (*out)->ch != NULL;
+}
+
+ERL_NIF_TERM nif_channel_new(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]) {
+    (void)argc;
+    ErlNifUInt64 capacity;
+    int bytes;
+    if (!enif_get_uint64(env, argv[0], &capacity)) return enif_make_badarg(env);
+    if (enif_is_identical(argv[1], ATOM_true)) bytes = 1;
+    else if (enif_is_identical(argv[1], ATOM_false)) bytes = 0;
+    else return enif_make_badarg(env);
+    if (capacity > SIZE_MAX) return enif_make_badarg(env);
+    pyctx_channel_t *ch = NULL;
+    pyctx_error_t *err = pyctx_channel_new((size_t)capacity, bytes, &ch);
+    if (err != NULL) return error_tuple_consume(env, err);
+    chan_res *res = enif_alloc_resource(CHAN_TYPE, sizeof *res);
+    if (res == NULL) {
+        pyctx_channel_free(ch);
+        return error_message_tuple(env, ATOM_no_memory, "out of memory");
+    }
+    res->ch = ch;
+    res->bytes = bytes;
+    ERL_NIF_TERM term = enif_make_resource(env, res);
+    enif_release_resource(res);
+    return enif_make_tuple2(env, ATOM_ok, term);
+}
+
+ERL_NIF_TERM nif_channel_id(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]) {
+    (void)argc;
+    chan_res *res;
+    if (!get_chan(env, argv[0], &res)) return enif_make_badarg(env);
+    return enif_make_uint64(env, pyctx_channel_id(res->ch));
+}
+
+ERL_NIF_TERM nif_channel_bytes(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]) {
+    (void)argc;
+    chan_res *res;
+    if (!get_chan(env, argv[0], &res)) return enif_make_badarg(env);
+    return res->bytes ? ATOM_true : ATOM_false;
+}
+
+/* Sends `data` without waiting: ok, {full, Encoded} or {error, Reason}.
+ * Encoded is `*binary` when the data is that binary's, else a copy made
+ * only when needed. */
+static ERL_NIF_TERM try_send_bytes(ErlNifEnv *env, chan_res *res, const uint8_t *data,
+                                   size_t len, const ERL_NIF_TERM *binary) {
+    pyctx_error_t *err = pyctx_channel_try_send(res->ch, data, len);
+    if (err == NULL) return ATOM_ok;
+    if (pyctx_error_status(err) == PYCTX_ERR_QUEUE_FULL) {
+        pyctx_error_free(err);
+        ERL_NIF_TERM encoded;
+        if (binary != NULL) encoded = *binary;
+        else memcpy(enif_make_new_binary(env, len, &encoded), data, len);
+        return enif_make_tuple2(env, ATOM_full, encoded);
+    }
+    return error_tuple_consume(env, err);
+}
+
+static ERL_NIF_TERM try_send_impl(ErlNifEnv *env, const ERL_NIF_TERM argv[], long budget,
+                                  int *over_budget) {
+    chan_res *res;
+    if (!get_chan(env, argv[0], &res)) return enif_make_badarg(env);
+    if (res->bytes) {
+        /* Raw bytes, no conversion: a binary is sent as it is (and is its
+         * own Encoded form for a retry); other iodata is flattened. */
+        ErlNifBinary bin;
+        if (enif_inspect_binary(env, argv[1], &bin))
+            return try_send_bytes(env, res, bin.data, bin.size, &argv[1]);
+        if (!enif_inspect_iolist_as_binary(env, argv[1], &bin))
+            return error_message_tuple(env, ATOM_invalid_argument,
+                                       "a byte channel sends binaries (or iodata)");
+        return try_send_bytes(env, res, bin.data, bin.size, NULL);
+    }
+    pyctx_cbor_writer_t *w = thread_writer();
+    if (w == NULL) return error_message_tuple(env, ATOM_no_memory, "out of memory");
+    term_encoder e;
+    encoder_init(&e, env, w, budget);
+    encode_status st = encode_term(&e, argv[1]);
+    if (st == ENCODE_OVER_BUDGET) {
+        *over_budget = 1;
+        return ATOM_undefined;
+    }
+    if (st == ENCODE_NEEDS_REQUEST)
+        return error_message_tuple(env, ATOM_encode,
+                                   "a lent buffer cannot travel on a channel (send a binary)");
+    if (st != ENCODE_OK) return error_message_tuple(env, ATOM_encode, e.error);
+    size_t len;
+    const uint8_t *data = pyctx_cbor_writer_data(w, &len);
+    return try_send_bytes(env, res, data, len, NULL);
+}
+
+static ERL_NIF_TERM try_send_dirty(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]) {
+    (void)argc;
+    int over = 0;
+    return try_send_impl(env, argv, -1, &over);
+}
+
+ERL_NIF_TERM nif_channel_try_send(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]) {
+    int over = 0;
+    ERL_NIF_TERM ret = try_send_impl(env, argv, ENCODE_NORMAL_BUDGET, &over);
+    return over ? enif_schedule_nif(env, "channel_try_send", ERL_NIF_DIRTY_JOB_CPU_BOUND,
+                                    try_send_dirty, argc, argv)
+                : ret;
+}
+
+static int get_slice(ErlNifEnv *env, ERL_NIF_TERM term, uint32_t *out) {
+    unsigned int ms;
+    /* 0 is PYCTX_NO_TIMEOUT, a wait without bound: never on a scheduler. */
+    if (!enif_get_uint(env, term, &ms) || ms == PYCTX_NO_TIMEOUT || ms > MAX_SLICE_MS) return 0;
+    *out = ms;
+    return 1;
+}
+
+ERL_NIF_TERM nif_channel_send_wait(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]) {
+    (void)argc;
+    chan_res *res;
+    ErlNifBinary bin;
+    uint32_t slice;
+    if (!get_chan(env, argv[0], &res) || !enif_inspect_binary(env, argv[1], &bin) ||
+        !get_slice(env, argv[2], &slice))
+        return enif_make_badarg(env);
+    pyctx_error_t *err = pyctx_channel_send(res->ch, bin.data, bin.size, slice);
+    return err == NULL ? ATOM_ok : error_tuple_consume(env, err);
+}
+
+/* {ok, Value} from bytes the channel handed out (freed here). */
+static ERL_NIF_TERM value_reply(ErlNifEnv *env, chan_res *res, pyctx_bytes_t *value) {
+    ERL_NIF_TERM term;
+    if (res->bytes) {
+        memcpy(enif_make_new_binary(env, value->len, &term), value->data, value->len);
+        pyctx_bytes_free(value);
+        return enif_make_tuple2(env, ATOM_ok, term);
+    }
+    char error[256];
+    int ok = decode_cbor(env, value->data, value->len, &term, error, sizeof error);
+    pyctx_bytes_free(value);
+    if (!ok) return error_message_tuple(env, ATOM_decode, error);
+    return enif_make_tuple2(env, ATOM_ok, term);
+}
+
+/* Decodes a large value taken by channel_try_recv (argv[0], its CBOR). */
+static ERL_NIF_TERM decode_dirty(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]) {
+    (void)argc;
+    ErlNifBinary bin;
+    if (!enif_inspect_binary(env, argv[0], &bin)) return enif_make_badarg(env);
+    ERL_NIF_TERM term;
+    char error[256];
+    if (!decode_cbor(env, bin.data, bin.size, &term, error, sizeof error))
+        return error_message_tuple(env, ATOM_decode, error);
+    return enif_make_tuple2(env, ATOM_ok, term);
+}
+
+ERL_NIF_TERM nif_channel_try_recv(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]) {
+    (void)argc;
+    chan_res *res;
+    if (!get_chan(env, argv[0], &res)) return enif_make_badarg(env);
+    pyctx_bytes_t value = {NULL, 0};
+    pyctx_error_t *err = pyctx_channel_try_recv(res->ch, &value);
+    if (err != NULL) {
+        if (pyctx_error_status(err) == PYCTX_ERR_TIMEOUT) {
+            pyctx_error_free(err);
+            return ATOM_empty;
+        }
+        return error_tuple_consume(env, err);
+    }
+    if (!res->bytes && value.len > NORMAL_DECODE_LIMIT) {
+        /* The value is out of the channel already: carry its bytes to a
+         * dirty scheduler rather than decode it here. */
+        ERL_NIF_TERM bin;
+        memcpy(enif_make_new_binary(env, value.len, &bin), value.data, value.len);
+        pyctx_bytes_free(&value);
+        return enif_schedule_nif(env, "channel_try_recv", ERL_NIF_DIRTY_JOB_CPU_BOUND,
+                                 decode_dirty, 1, &bin);
+    }
+    return value_reply(env, res, &value);
+}
+
+ERL_NIF_TERM nif_channel_recv_wait(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]) {
+    (void)argc;
+    chan_res *res;
+    uint32_t slice;
+    if (!get_chan(env, argv[0], &res) || !get_slice(env, argv[1], &slice))
+        return enif_make_badarg(env);
+    pyctx_bytes_t value = {NULL, 0};
+    pyctx_error_t *err = pyctx_channel_recv(res->ch, slice, &value);
+    if (err != NULL) return error_tuple_consume(env, err);
+    /* Already on a dirty scheduler: any size is decoded here. */
+    return value_reply(env, res, &value);
+}
+
+ERL_NIF_TERM nif_channel_close(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]) {
+    (void)argc;
+    chan_res *res;
+    if (!get_chan(env, argv[0], &res)) return enif_make_badarg(env);
+    pyctx_channel_close(res->ch);
+    return ATOM_ok;
+}
+
+ERL_NIF_TERM nif_channel_stats(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]) {
+    (void)argc;
+    chan_res *res;
+    if (!get_chan(env, argv[0], &res)) return enif_make_badarg(env);
+    pyctx_channel_stats_t s = {0, 0, 0, 0};
+    pyctx_channel_stats(res->ch, &s);
+    ERL_NIF_TERM keys[4] = {ATOM_to_python, ATOM_from_python, ATOM_queued_to_python,
+                            ATOM_queued_to_host};
+    ERL_NIF_TERM values[4] = {enif_make_uint64(env, s.to_python),
+                              enif_make_uint64(env, s.from_python),
+                              enif_make_uint64(env, s.queued_to_python),
+                              enif_make_uint64(env, s.queued_to_host)};
+    ERL_NIF_TERM map;
+    if (!enif_make_map_from_arrays(env, keys, values, 4, &map)) return enif_make_badarg(env);
+    return map;
+}

@@ -1,5 +1,6 @@
 #include "nif_channel.h"
 
+#include <pthread.h>
 #include <string.h>
 
 #include <pyctx.h>
@@ -10,32 +11,59 @@
 #include "term_encode.h"
 
 /* The Erlang end of one channel. `ch` is set at creation and freed only by
- * the destructor: every NIF using it holds the resource term, so the free
- * (which the C API forbids concurrently with other calls) runs alone. */
+ * the destructor: every NIF using it holds the resource term, and the
+ * delivery thread a resource reference, so the free (which the C API
+ * forbids concurrently with other calls) runs alone. */
 typedef struct chan_res {
     pyctx_channel_t *ch;
     int bytes;
+    /* Active delivery (channel_active/2): while `running`, one detached
+     * thread receives as long as `credit` lasts and sends each value to
+     * `owner`. Everything below is guarded by `lock`. */
+    ErlNifMutex *lock;
+    int running;     /* the delivery thread is alive (holds a reference) */
+    int owner_dead;  /* the owner's monitor fired: stop, deliver nothing */
+    int ended;       /* `closed` was delivered: nothing more will come */
+    uint64_t credit; /* values still to deliver */
+    ErlNifPid owner;
+    ErlNifMonitor monitor;
 } chan_res;
 
 static ErlNifResourceType *CHAN_TYPE;
 
 /* Atoms of this file only (atoms.h is shared with other work). */
 static ERL_NIF_TERM ATOM_full, ATOM_empty, ATOM_to_python, ATOM_from_python,
-    ATOM_queued_to_python, ATOM_queued_to_host;
+    ATOM_queued_to_python, ATOM_queued_to_host, ATOM_pyctx_channel, ATOM_data, ATOM_passive;
 
 /* A CBOR value larger than this is decoded on a dirty CPU scheduler: the
  * decoder does about this much work in well under a millisecond. */
 #define NORMAL_DECODE_LIMIT (64 * 1024)
 /* The longest wait one NIF call may make (pyctx.erl uses far less). */
 #define MAX_SLICE_MS 1000u
+/* The delivery thread's wait per receive: how soon it notices that its
+ * credit was withdrawn or its owner died (a close wakes it at once). */
+#define ACTIVE_SLICE_MS 100u
 
 static void chan_destructor(ErlNifEnv *env, void *obj) {
     (void)env;
     chan_res *res = obj;
     /* Closes the channel (Python's waiters wake and see the end) and drops
-     * the host's reference; never waits. */
+     * the host's reference; never waits. No delivery thread runs: it holds
+     * a reference while alive. */
     pyctx_channel_free(res->ch);
     res->ch = NULL;
+    if (res->lock != NULL) enif_mutex_destroy(res->lock);
+}
+
+/* The owner of a running delivery died: the thread stops after its
+ * current receive and sends nothing more. */
+static void chan_owner_down(ErlNifEnv *env, void *obj, ErlNifPid *pid, ErlNifMonitor *mon) {
+    (void)env;
+    (void)pid;
+    chan_res *res = obj;
+    enif_mutex_lock(res->lock);
+    if (res->running && enif_compare_monitors(mon, &res->monitor) == 0) res->owner_dead = 1;
+    enif_mutex_unlock(res->lock);
 }
 
 int channel_resources_open(ErlNifEnv *env) {
@@ -45,8 +73,14 @@ int channel_resources_open(ErlNifEnv *env) {
     ATOM_from_python = enif_make_atom(env, "from_python");
     ATOM_queued_to_python = enif_make_atom(env, "queued_to_python");
     ATOM_queued_to_host = enif_make_atom(env, "queued_to_host");
-    CHAN_TYPE = enif_open_resource_type(env, NULL, "pyctx_channel", chan_destructor,
-                                        ERL_NIF_RT_CREATE, NULL);
+    ATOM_pyctx_channel = enif_make_atom(env, "pyctx_channel");
+    ATOM_data = enif_make_atom(env, "data");
+    ATOM_passive = enif_make_atom(env, "passive");
+    ErlNifResourceTypeInit init = {0};
+    init.dtor = chan_destructor;
+    init.down = chan_owner_down;
+    init.members = 3;
+    CHAN_TYPE = enif_open_resource_type_x(env, "pyctx_channel", &init, ERL_NIF_RT_CREATE, NULL);
     return CHAN_TYPE != NULL;
 }
 
@@ -74,8 +108,14 @@ ERL_NIF_TERM nif_channel_new(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]
         pyctx_channel_free(ch);
         return error_message_tuple(env, ATOM_no_memory, "out of memory");
     }
+    memset(res, 0, sizeof *res);
     res->ch = ch;
     res->bytes = bytes;
+    res->lock = enif_mutex_create("pyctx_channel");
+    if (res->lock == NULL) {
+        enif_release_resource(res); /* the destructor frees the channel */
+        return error_message_tuple(env, ATOM_no_memory, "out of memory");
+    }
     ERL_NIF_TERM term = enif_make_resource(env, res);
     enif_release_resource(res);
     return enif_make_tuple2(env, ATOM_ok, term);
@@ -267,4 +307,118 @@ ERL_NIF_TERM nif_channel_stats(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv
     ERL_NIF_TERM map;
     if (!enif_make_map_from_arrays(env, keys, values, 4, &map)) return enif_make_badarg(env);
     return map;
+}
+
+/* ---- active delivery -------------------------------------------------------
+ *
+ * The C API has no readiness callback, so delivery is a thread blocked in
+ * pyctx_channel_recv (bounded slices), started by channel_active/2 and
+ * ending when its credit is used up or withdrawn (`passive`), the channel
+ * is closed and drained (`closed`), or its owner dies (nothing). A value is
+ * taken from the channel only while credit remains and is then always sent,
+ * so each value reaches exactly one receiver. The thread sends its last
+ * message and clears `running` under the lock, so a later channel_active's
+ * thread cannot overtake it: a `passive` always follows every value of the
+ * credit it ends. */
+
+static ERL_NIF_TERM channel_event(ErlNifEnv *env, chan_res *res, ERL_NIF_TERM event) {
+    return enif_make_tuple3(env, ATOM_pyctx_channel, enif_make_resource(env, res), event);
+}
+
+static void *deliver(void *arg) {
+    chan_res *res = arg;
+    ErlNifEnv *env = thread_message_env();
+    enif_mutex_lock(res->lock);
+    while (res->credit > 0 && !res->owner_dead) {
+        ErlNifPid to = res->owner;
+        enif_mutex_unlock(res->lock);
+        pyctx_bytes_t value = {NULL, 0};
+        pyctx_error_t *err = pyctx_channel_recv(res->ch, ACTIVE_SLICE_MS, &value);
+        int taken = 0, closed = 0;
+        if (err == NULL) {
+            ERL_NIF_TERM reply = value_reply(env, res, &value); /* {ok, V} | {error, _} */
+            const ERL_NIF_TERM *t;
+            int arity;
+            enif_get_tuple(env, reply, &arity, &t);
+            ERL_NIF_TERM event = enif_is_identical(t[0], ATOM_ok)
+                                     ? enif_make_tuple2(env, ATOM_data, t[1])
+                                     : reply;
+            enif_send(NULL, &to, env, channel_event(env, res, event));
+            taken = 1;
+        } else if (pyctx_error_status(err) == PYCTX_ERR_CLOSED) {
+            pyctx_error_free(err);
+            closed = 1;
+        } else if (pyctx_error_status(err) == PYCTX_ERR_TIMEOUT) {
+            pyctx_error_free(err);
+        } else {
+            /* A value that was taken but could not be handed out (a byte
+             * channel given a non-bytes value): reported in its place. */
+            ERL_NIF_TERM reason = error_tuple_consume(env, err);
+            enif_send(NULL, &to, env, channel_event(env, res, reason));
+            taken = 1;
+        }
+        enif_clear_env(env);
+        enif_mutex_lock(res->lock);
+        if (taken && res->credit > 0) res->credit--;
+        if (closed) res->ended = 1;
+        if (closed) break;
+    }
+    if (!res->owner_dead)
+        enif_send(NULL, &res->owner, env,
+                  channel_event(env, res, res->ended ? ATOM_closed : ATOM_passive));
+    enif_clear_env(env);
+    ErlNifMonitor monitor = res->monitor;
+    res->running = 0;
+    res->credit = 0;
+    enif_mutex_unlock(res->lock);
+    enif_demonitor_process(NULL, res, &monitor);
+    enif_release_resource(res);
+    return NULL;
+}
+
+ERL_NIF_TERM nif_channel_active(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]) {
+    (void)argc;
+    chan_res *res;
+    ErlNifUInt64 n = 0;
+    int stop = enif_is_identical(argv[1], ATOM_false);
+    if (!get_chan(env, argv[0], &res) || (!stop && (!enif_get_uint64(env, argv[1], &n) || n == 0)))
+        return enif_make_badarg(env);
+    ErlNifPid self;
+    if (enif_self(env, &self) == NULL) return enif_make_badarg(env);
+    ERL_NIF_TERM ret = ATOM_ok;
+    enif_mutex_lock(res->lock);
+    if (res->running && enif_compare_pids(&res->owner, &self) != 0) {
+        ret = enif_make_tuple2(env, ATOM_error, ATOM_not_owner);
+    } else if (stop) {
+        /* The running thread ends after its current receive and sends
+         * `passive`; with none running there is nothing to stop. */
+        if (res->running) res->credit = 0;
+        else ret = ATOM_passive;
+    } else if (res->running) {
+        res->credit = n > UINT64_MAX - res->credit ? UINT64_MAX : res->credit + n;
+    } else if (res->ended) {
+        ret = enif_make_tuple2(env, ATOM_error, ATOM_closed);
+    } else if (enif_monitor_process(env, res, &self, &res->monitor) != 0) {
+        ret = enif_make_tuple2(env, ATOM_error, ATOM_not_owner); /* not alive */
+    } else {
+        res->owner = self;
+        res->owner_dead = 0;
+        res->credit = n;
+        res->running = 1;
+        enif_keep_resource(res); /* the thread's */
+        pthread_t thread;
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        if (pthread_create(&thread, &attr, deliver, res) != 0) {
+            res->running = 0;
+            res->credit = 0;
+            enif_demonitor_process(env, res, &res->monitor);
+            enif_release_resource(res);
+            ret = error_message_tuple(env, ATOM_no_memory, "cannot start a delivery thread");
+        }
+        pthread_attr_destroy(&attr);
+    }
+    enif_mutex_unlock(res->lock);
+    return ret;
 }

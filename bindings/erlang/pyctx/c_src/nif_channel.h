@@ -39,6 +39,10 @@ ERL_NIF_TERM nif_channel_try_recv(ErlNifEnv *env, int argc, const ERL_NIF_TERM a
 ERL_NIF_TERM nif_channel_recv_wait(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]);
 /* channel_close(Ch) -> ok (idempotent) */
 ERL_NIF_TERM nif_channel_close(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]);
+/* channel_active(Ch, N | false) -> ok | passive | {error, closed | not_owner | Reason}:
+ * grants N more values to deliver to the caller as messages (see
+ * pyctx:channel_active/2), or withdraws the credit. */
+ERL_NIF_TERM nif_channel_active(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]);
 /* channel_stats(Ch) -> #{to_python, from_python, queued_to_python, queued_to_host} */
 ERL_NIF_TERM nif_channel_stats(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]);
 

@@ -187,6 +187,7 @@ static ErlNifFunc nif_funcs[] = {
     {"channel_recv_wait", 2, nif_channel_recv_wait, ERL_NIF_DIRTY_JOB_IO_BOUND},
     {"channel_close", 1, nif_channel_close, 0},
     {"channel_stats", 1, nif_channel_stats, 0},
+    {"channel_active", 2, nif_channel_active, 0},
 };
 
 ERL_NIF_INIT(pyctx_nif, nif_funcs, load, NULL, upgrade, NULL)

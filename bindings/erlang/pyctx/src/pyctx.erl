@@ -45,8 +45,8 @@
 -export([channel_new/1, channel_new/2, channel_id/1,
          channel_send/2, channel_send/3, channel_try_send/2,
          channel_recv/1, channel_recv/2, channel_try_recv/1,
-         channel_close/1, channel_stats/1]).
--export_type([channel/0, channel_opts/0, channel_stats/0]).
+         channel_close/1, channel_stats/1, channel_active/2]).
+-export_type([channel/0, channel_opts/0, channel_stats/0, channel_event/0]).
 
 -export_type([context/0, env/0, target/0, request/0, value/0, reason/0, object/0,
               object_opts/0, result_form/0, stream/0, stream_opts/0, stream_event/0,
@@ -122,6 +122,8 @@
 %% `pyctx.Channel(channel_id(Ch))'. Garbage collecting it closes the channel.
 -opaque channel() :: reference().
 -type channel_opts() :: #{bytes => boolean()}.
+%% The payload of a `{pyctx_channel, Channel, Event}' message (channel_active/2).
+-type channel_event() :: {data, value()} | {error, reason()} | passive | closed.
 -type channel_stats() :: #{to_python := non_neg_integer(),
                            from_python := non_neg_integer(),
                            queued_to_python := non_neg_integer(),
@@ -876,6 +878,34 @@ channel_close(Channel) ->
 -spec channel_stats(channel()) -> channel_stats().
 channel_stats(Channel) ->
     pyctx_nif:channel_stats(Channel).
+
+%% @doc Active delivery, in the style of `{active, N}': the next `N' values
+%% Python sends come to the calling process (the owner) as messages
+%%
+%%     {pyctx_channel, Channel, {data, Value}}     one per value, in order
+%%     {pyctx_channel, Channel, {error, Reason}}   a value that had no mapping
+%%     {pyctx_channel, Channel, passive}           the credit is used up
+%%     {pyctx_channel, Channel, closed}            closed and drained: the end
+%%
+%% Calling it again while delivery runs adds `N' to the credit. A value is
+%% only taken from the channel while credit remains, so never more than
+%% the credit granted arrive, and each value arrives exactly once. `passive'
+%% comes once each time delivery stops for lack of credit, after every value
+%% of that credit; `closed' comes once, and then channel_active returns
+%% `{error, closed}'. `channel_active(Channel, false)' withdraws the credit:
+%% `ok' when delivery was running (a value already being received may
+%% still arrive, then `passive'), `passive' when it was not (no message).
+%% While delivery runs for one process, others get `{error, not_owner}';
+%% the channel stays alive while it runs (it is then not garbage
+%% collected), until its credit ends, it is closed, or the owner exits
+%% (delivery stops, nothing more is sent). Delivery uses a thread of its
+%% own while it runs (the library's receive blocks, and no scheduler may),
+%% so grant credit in batches rather than one value at a time. Do not mix
+%% it with channel_recv on the same channel: each value would go to one of
+%% them, in no defined way.
+-spec channel_active(channel(), pos_integer() | false) -> ok | passive | {error, reason()}.
+channel_active(Channel, N) when N =:= false; is_integer(N), N > 0 ->
+    pyctx_nif:channel_active(Channel, N).
 
 channel_deadline(infinity) -> infinity;
 channel_deadline(T) when is_integer(T), T >= 0 -> erlang:monotonic_time(millisecond) + T;

@@ -16,7 +16,8 @@
          log_forward/3, keep_child_exit_status/0]).
 %% Channels (c_src/nif_channel.c).
 -export([channel_new/2, channel_id/1, channel_bytes/1, channel_try_send/2, channel_send_wait/3,
-         channel_try_recv/1, channel_recv_wait/2, channel_close/1, channel_stats/1]).
+         channel_try_recv/1, channel_recv_wait/2, channel_close/1, channel_stats/1,
+         channel_active/2]).
 
 -on_load(load/0).
 
@@ -79,3 +80,4 @@ channel_try_recv(_Channel) -> ?NOT_LOADED.
 channel_recv_wait(_Channel, _SliceMs) -> ?NOT_LOADED.
 channel_close(_Channel) -> ?NOT_LOADED.
 channel_stats(_Channel) -> ?NOT_LOADED.
+channel_active(_Channel, _N) -> ?NOT_LOADED.

@@ -5,7 +5,7 @@
 -module(pyctx_channel_tests).
 -include_lib("eunit/include/eunit.hrl").
 
--import(pyctx_test_util, [modes/0, start/1, wait_until/2]).
+-import(pyctx_test_util, [modes/0, start/1, wait_until/2, mailbox/0]).
 
 %% Python helpers, defined in each context's default namespace.
 helpers() ->
@@ -61,7 +61,10 @@ channel_test_() ->
                                    {label("Python closes, Erlang wakes"), fun python_closes/1},
                                    {label("byte channel"), fun bytes_channel/1},
                                    {label("await recv"), fun await_recv/1},
-                                   {label("GC of an unclosed channel"), fun collected/1}]]
+                                   {label("GC of an unclosed channel"), fun collected/1},
+                                   {label("active delivery"), fun active/1},
+                                   {label("active delivery withdrawn"), fun active_withdrawn/1},
+                                   {label("active delivery of a dead owner"), fun active_owner_dies/1}]]
       end}
      || Mode <- modes() ++ [process]] ++
     [{"bad input", fun bad_input/0}].
@@ -230,6 +233,74 @@ collected(Ctx) ->
     ?assertEqual({ok, {[<<"last">>], true}}, pyctx:await(Ref, 5000)),
     %% The id names no channel any more.
     ?assertMatch({error, {python, _, _, _}}, pyctx:eval(Ctx, <<"pyctx.Channel(i)">>, #{i => Id})).
+
+%% {active, N}-style delivery: exactly the credit granted arrives, in order,
+%% then `passive'; the channel's counters show nothing more was taken.
+active(Ctx) ->
+    Key = unique_key(),
+    {ok, Ch} = pyctx:channel_new(4),
+    {ok, Ref} = pyctx:call_async(Ctx, '__main__', produce, [pyctx:channel_id(Ch), 10, Key]),
+    ok = pyctx:channel_active(Ch, 3),
+    ?assertEqual({[0, 1, 2], passive}, events(Ch)),
+    %% Python fills the queue (3 taken + 4 queued) and waits; nothing more
+    %% was taken for delivery.
+    wait_until(fun() -> sent(Key) =:= 7 end, 5000),
+    ?assertMatch(#{from_python := 3, queued_to_host := 4}, pyctx:channel_stats(Ch)),
+    ?assertEqual([], channel_messages(Ch)),
+    ok = pyctx:channel_active(Ch, 50),
+    ok = pyctx:channel_active(Ch, 50),                  % adds to the credit
+    Parent = self(),
+    spawn_link(fun() -> Parent ! {other, pyctx:channel_active(Ch, 1)} end),
+    receive {other, R} -> ?assertEqual({error, not_owner}, R) after 5000 -> error(no_reply) end,
+    ?assertEqual({ok, {<<"done">>, 10}}, pyctx:await(Ref, 5000)),
+    ok = pyctx:channel_close(Ch),
+    ?assertEqual({lists:seq(3, 9), closed}, events(Ch)),
+    ?assertEqual({error, closed}, pyctx:channel_active(Ch, 1)),
+    ?assertEqual([], channel_messages(Ch)),
+    true = pyctx:store_delete(Key).
+
+active_withdrawn(Ctx) ->
+    {ok, Ch} = pyctx:channel_new(2),
+    ok = pyctx:channel_active(Ch, 5),
+    ok = pyctx:channel_active(Ch, false),
+    ?assertEqual({[], passive}, events(Ch)),
+    ?assertEqual(passive, pyctx:channel_active(Ch, false)),
+    %% Not delivering: a value Python sends stays in the channel.
+    {ok, true} = pyctx:eval(Ctx, <<"pyctx.Channel(i).try_send('kept')">>, #{i => pyctx:channel_id(Ch)}),
+    ?assertMatch(#{from_python := 0, queued_to_host := 1}, pyctx:channel_stats(Ch)),
+    ?assertEqual([], channel_messages(Ch)),
+    ?assertEqual({ok, <<"kept">>}, pyctx:channel_recv(Ch)),
+    ?assertError(function_clause, pyctx:channel_active(Ch, 0)),
+    ?assertError(function_clause, pyctx:channel_active(Ch, true)),
+    ?assertError(badarg, pyctx:channel_active(make_ref(), 1)),
+    ok = pyctx:channel_close(Ch).
+
+%% The owner's exit stops its delivery without taking anything more; then
+%% another process may take over.
+active_owner_dies(Ctx) ->
+    {ok, Ch} = pyctx:channel_new(2),
+    {Pid, Mon} = spawn_monitor(fun() -> ok = pyctx:channel_active(Ch, 10) end),
+    receive {'DOWN', Mon, process, Pid, normal} -> ok after 5000 -> error(owner_stuck) end,
+    wait_until(fun() -> pyctx:channel_active(Ch, 1) =:= ok end, 5000),
+    {ok, true} = pyctx:eval(Ctx, <<"pyctx.Channel(i).try_send(7)">>, #{i => pyctx:channel_id(Ch)}),
+    ?assertEqual({[7], passive}, events(Ch)),
+    ?assertMatch(#{from_python := 1}, pyctx:channel_stats(Ch)),
+    ok = pyctx:channel_close(Ch).
+
+%% The data of channel messages up to a `passive' or `closed'.
+events(Ch) ->
+    events(Ch, []).
+
+events(Ch, Acc) ->
+    receive
+        {pyctx_channel, Ch, {data, V}} -> events(Ch, [V | Acc]);
+        {pyctx_channel, Ch, End} when End =:= passive; End =:= closed -> {lists:reverse(Acc), End};
+        {pyctx_channel, Ch, Other} -> error({unexpected, Other})
+    after 5000 -> error({no_end, lists:reverse(Acc)})
+    end.
+
+channel_messages(Ch) ->
+    [M || {pyctx_channel, C, _} = M <- mailbox(), C =:= Ch].
 
 bad_input() ->
     ?assertMatch({error, {invalid_argument, _}}, pyctx:channel_new(0)),

@@ -730,6 +730,9 @@ unregister_function(Name) ->
 %% "name"), Value)' to a registered name; a dead pid or unknown name raises
 %% `pyctx.SendError' (or returns False with `missing_ok=True'). Nothing to
 %% set up on the Erlang side: the runtime installs the router.
+%% With the application running, `pyctx.call("erlang.whereis", Name)' in
+%% Python gives the pid registered as `Name' (a HostTerm) or None
+%% (pyctx_host:whereis_name/1).
 %%
 %% The shared store is one key-value map per OS process, shared by Erlang
 %% and every context (owngil ones too). Each write gets a version unique in

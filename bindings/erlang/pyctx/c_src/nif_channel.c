@@ -30,6 +30,9 @@ typedef struct chan_res {
 } chan_res;
 
 static ErlNifResourceType *CHAN_TYPE;
+/* A large value of a byte channel, handed out as a resource binary over
+ * the library's buffer (no copy); freed with the binary. */
+static ErlNifResourceType *CHAN_BYTES_TYPE;
 
 /* Atoms of this file only (atoms.h is shared with other work). */
 static ERL_NIF_TERM ATOM_full, ATOM_empty, ATOM_to_python, ATOM_from_python,
@@ -38,6 +41,9 @@ static ERL_NIF_TERM ATOM_full, ATOM_empty, ATOM_to_python, ATOM_from_python,
 /* A CBOR value larger than this is decoded on a dirty CPU scheduler: the
  * decoder does about this much work in well under a millisecond. */
 #define NORMAL_DECODE_LIMIT (64 * 1024)
+/* A byte-channel value larger than this is sent from a dirty CPU
+ * scheduler (the library copies it). */
+#define NORMAL_COPY_LIMIT (1024 * 1024)
 /* The longest wait one NIF call may make (pyctx.erl uses far less). */
 #define MAX_SLICE_MS 1000u
 /* The delivery thread's wait per receive: how soon it notices that its
@@ -53,6 +59,11 @@ static void chan_destructor(ErlNifEnv *env, void *obj) {
     pyctx_channel_free(res->ch);
     res->ch = NULL;
     if (res->lock != NULL) enif_mutex_destroy(res->lock);
+}
+
+static void bytes_destructor(ErlNifEnv *env, void *obj) {
+    (void)env;
+    pyctx_bytes_free((pyctx_bytes_t *)obj);
 }
 
 /* The owner of a running delivery died: the thread stops after its
@@ -81,7 +92,9 @@ int channel_resources_open(ErlNifEnv *env) {
     init.down = chan_owner_down;
     init.members = 3;
     CHAN_TYPE = enif_open_resource_type_x(env, "pyctx_channel", &init, ERL_NIF_RT_CREATE, NULL);
-    return CHAN_TYPE != NULL;
+    CHAN_BYTES_TYPE = enif_open_resource_type(env, NULL, "pyctx_channel_bytes", bytes_destructor,
+                                              ERL_NIF_RT_CREATE, NULL);
+    return CHAN_TYPE != NULL && CHAN_BYTES_TYPE != NULL;
 }
 
 static int get_chan(ErlNifEnv *env, ERL_NIF_TERM term, chan_res **out) {
@@ -158,10 +171,16 @@ static ERL_NIF_TERM try_send_impl(ErlNifEnv *env, const ERL_NIF_TERM argv[], lon
     if (!get_chan(env, argv[0], &res)) return enif_make_badarg(env);
     if (res->bytes) {
         /* Raw bytes, no conversion: a binary is sent as it is (and is its
-         * own Encoded form for a retry); other iodata is flattened. */
+         * own Encoded form for a retry); other iodata is flattened. The
+         * library copies the bytes: a large binary, and any flattening (of
+         * unknown cost), go to a dirty scheduler. */
         ErlNifBinary bin;
-        if (enif_inspect_binary(env, argv[1], &bin))
-            return try_send_bytes(env, res, bin.data, bin.size, &argv[1]);
+        int is_binary = enif_inspect_binary(env, argv[1], &bin);
+        if (budget >= 0 && (is_binary ? bin.size > NORMAL_COPY_LIMIT : enif_is_list(env, argv[1]))) {
+            *over_budget = 1;
+            return ATOM_undefined;
+        }
+        if (is_binary) return try_send_bytes(env, res, bin.data, bin.size, &argv[1]);
         if (!enif_inspect_iolist_as_binary(env, argv[1], &bin))
             return error_message_tuple(env, ATOM_invalid_argument,
                                        "a byte channel sends binaries (or iodata)");
@@ -223,8 +242,16 @@ ERL_NIF_TERM nif_channel_send_wait(ErlNifEnv *env, int argc, const ERL_NIF_TERM 
 static ERL_NIF_TERM value_reply(ErlNifEnv *env, chan_res *res, pyctx_bytes_t *value) {
     ERL_NIF_TERM term;
     if (res->bytes) {
-        memcpy(enif_make_new_binary(env, value->len, &term), value->data, value->len);
-        pyctx_bytes_free(value);
+        pyctx_bytes_t *held;
+        if (value->len > NORMAL_DECODE_LIMIT &&
+            (held = enif_alloc_resource(CHAN_BYTES_TYPE, sizeof *held)) != NULL) {
+            *held = *value; /* the binary owns the buffer now */
+            term = enif_make_resource_binary(env, held, held->data, held->len);
+            enif_release_resource(held);
+        } else {
+            memcpy(enif_make_new_binary(env, value->len, &term), value->data, value->len);
+            pyctx_bytes_free(value);
+        }
         return enif_make_tuple2(env, ATOM_ok, term);
     }
     char error[256];

@@ -786,10 +786,10 @@ store_keys(Prefix) ->
 %%
 %% Waiting: the C API's channel waits block the calling thread and offer no
 %% readiness callback, so a wait runs on a dirty I/O scheduler, one bounded
-%% slice (?CHANNEL_SLICE ms) per NIF call, looping here until the deadline.
-%% A slice that times out takes nothing from the channel, and a value the
-%% library hands out goes to the process that asked for it: no value is
-%% lost or duplicated. A process killed while waiting frees its dirty
+%% slice (at most 50 ms, ?CHANNEL_SLICE) per NIF call, looping here until
+%% the deadline. A slice that times out takes nothing from the channel,
+%% and a value the library hands out goes to the process that asked for
+%% it: no value is lost or duplicated. A process killed while waiting frees its dirty
 %% scheduler within a slice, and the try forms, tried first, cost no dirty
 %% scheduler at all when a value (or room) is ready. Each waiting process
 %% occupies one dirty I/O scheduler while it waits (10 by default: raise

@@ -18,7 +18,7 @@ rust_ok() {
 
 want=(cmake g++ make pkg-config libgtest-dev libbenchmark-dev python3-dev python3-numpy binutils)
 if [[ "${1:-core}" == bindings ]]; then
-  want+=(golang-go erlang-nox erlang-dev rebar3 git librust-serde-dev librust-futures-core-dev librust-serde-derive-dev)
+  want+=(golang-go erlang-nox erlang-dev rebar3 git librust-serde-dev librust-futures-core-dev librust-serde-derive-dev librust-log-dev)
   # Debian 12's plain cargo/rustc (1.65/1.63) cannot read the crates: its
   # cargo-web/rustc-web (1.85 and later updates) can; they replace the plain
   # ones. A rustup toolchain in ~/.cargo is used when it is new enough.

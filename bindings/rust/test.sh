@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Builds and tests the Rust binding, the workspace of `pyctx-sys` and `pyctx`:
-# unit, integration and doc tests (debug, with the `serde` and `futures`
-# features), the safe crate without them, then the examples in release,
+# unit, integration and doc tests (debug, with the `serde`, `futures` and
+# `log` features), the safe crate without them, then the examples in release,
 # running each briefly. Every step runs even after a failure; the exit status
 # is non-zero if any failed.
 #
 # libpyctx: PYCTX_LIB_DIR, else PYCTX_BUILD_DIR, else this repository's
-# build/. Crates (serde, futures-core) come from Debian's
+# build/. Crates (serde, futures-core, log) come from Debian's
 # /usr/share/cargo/registry through ci/debian-registry.toml; nothing is
 # downloaded.
 set -uo pipefail
@@ -30,7 +30,12 @@ if ! ls -d /usr/share/cargo/registry/futures-core-0.3.* >/dev/null 2>&1; then
     echo "bindings/rust/test.sh: Debian's futures-core crate is missing (librust-futures-core-dev: scripts/deps.sh bindings)" >&2
     exit 1
 fi
+if ! ls -d /usr/share/cargo/registry/log-0.4.* >/dev/null 2>&1; then
+    echo "bindings/rust/test.sh: Debian's log crate is missing (librust-log-dev: scripts/deps.sh bindings)" >&2
+    exit 1
+fi
 cargo=(cargo --config "$here/ci/debian-registry.toml")
+features=pyctx/serde,pyctx/futures,pyctx/log
 
 failed=()
 step() {
@@ -43,9 +48,9 @@ step() {
 }
 
 step "cargo test (library: $PYCTX_LIB_DIR)" \
-    "${cargo[@]}" test --jobs 2 --no-fail-fast --workspace --all-targets --features pyctx/serde,pyctx/futures
-step "doc tests" "${cargo[@]}" test --jobs 2 --workspace --doc --features pyctx/serde,pyctx/futures
-step "pyctx without the serde and futures features" "${cargo[@]}" build --jobs 2 -p pyctx --lib
+    "${cargo[@]}" test --jobs 2 --no-fail-fast --workspace --all-targets --features "$features"
+step "doc tests" "${cargo[@]}" test --jobs 2 --workspace --doc --features "$features"
+step "pyctx without the serde, futures and log features" "${cargo[@]}" build --jobs 2 -p pyctx --lib
 if step "build examples (release)" "${cargo[@]}" build --jobs 2 --release -p pyctx --examples; then
     step "example hello" ./target/release/examples/hello
     step "example bench_roundtrip" ./target/release/examples/bench_roundtrip --calls 2000 --rounds 3

@@ -10,6 +10,7 @@
 #include <pyctx.h>
 
 #include "atoms.h"
+#include "nif_channel.h"
 #include "nif_common.h"
 #include "nif_context.h"
 #include "nif_host.h"
@@ -123,6 +124,7 @@ static int load(ErlNifEnv *env, void **priv_data, ERL_NIF_TERM load_info) {
         !host_resources_open(env) || !object_resources_open(env) ||
         !stream_resources_open(env))
         return 2;
+    if (!channel_resources_open(env)) return 3;
     return 0;
 }
 
@@ -174,6 +176,18 @@ static ErlNifFunc nif_funcs[] = {
     {"store_keys", 1, nif_store_keys, ERL_NIF_DIRTY_JOB_CPU_BOUND},
     {"log_forward", 3, nif_log_forward, 0},
     {"keep_child_exit_status", 0, nif_keep_child_exit_status, 0},
+    /* Channels (c_src/nif_channel.c): the waits are dirty I/O, one bounded
+     * slice per call; the rest never waits. */
+    {"channel_new", 2, nif_channel_new, 0},
+    {"channel_id", 1, nif_channel_id, 0},
+    {"channel_bytes", 1, nif_channel_bytes, 0},
+    {"channel_try_send", 2, nif_channel_try_send, 0},
+    {"channel_send_wait", 3, nif_channel_send_wait, ERL_NIF_DIRTY_JOB_IO_BOUND},
+    {"channel_try_recv", 1, nif_channel_try_recv, 0},
+    {"channel_recv_wait", 2, nif_channel_recv_wait, ERL_NIF_DIRTY_JOB_IO_BOUND},
+    {"channel_close", 1, nif_channel_close, 0},
+    {"channel_stats", 1, nif_channel_stats, 0},
+    {"channel_active", 2, nif_channel_active, 0},
 };
 
 ERL_NIF_INIT(pyctx_nif, nif_funcs, load, NULL, upgrade, NULL)

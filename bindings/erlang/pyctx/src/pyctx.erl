@@ -41,6 +41,13 @@
          forward_logging/1, forward_logging/2, stop_forwarding_logging/0,
          default_context/0, ensure_runtime/0, runtime_state/0, versions/0]).
 
+%% Channels: bounded two-way queues with Python code in a context.
+-export([channel_new/1, channel_new/2, channel_id/1,
+         channel_send/2, channel_send/3, channel_try_send/2,
+         channel_recv/1, channel_recv/2, channel_try_recv/1,
+         channel_close/1, channel_stats/1, channel_active/2]).
+-export_type([channel/0, channel_opts/0, channel_stats/0, channel_event/0]).
+
 -export_type([context/0, env/0, target/0, request/0, value/0, reason/0, object/0,
               object_opts/0, result_form/0, stream/0, stream_opts/0, stream_event/0,
               buffer/0, lend_opts/0,
@@ -109,6 +116,18 @@
 -type lend_opts() :: #{format => iodata(), shape => [non_neg_integer()]}.
 %% The payload of a `{pyctx_stream, Stream, Event}' message.
 -type stream_event() :: {item, value()} | done | {error, reason()}.
+
+%% The host's end of a channel (a NIF resource, is_reference/1): a bounded
+%% two-way queue with Python code, which opens it with
+%% `pyctx.Channel(channel_id(Ch))'. Garbage collecting it closes the channel.
+-opaque channel() :: reference().
+-type channel_opts() :: #{bytes => boolean()}.
+%% The payload of a `{pyctx_channel, Channel, Event}' message (channel_active/2).
+-type channel_event() :: {data, value()} | {error, reason()} | passive | closed.
+-type channel_stats() :: #{to_python := non_neg_integer(),
+                           from_python := non_neg_integer(),
+                           queued_to_python := non_neg_integer(),
+                           queued_to_host := non_neg_integer()}.
 
 %% The timeout of the synchronous calls, as gen_server:call/2 has.
 -define(DEFAULT_TIMEOUT, 5000).
@@ -711,6 +730,9 @@ unregister_function(Name) ->
 %% "name"), Value)' to a registered name; a dead pid or unknown name raises
 %% `pyctx.SendError' (or returns False with `missing_ok=True'). Nothing to
 %% set up on the Erlang side: the runtime installs the router.
+%% With the application running, `pyctx.call("erlang.whereis", Name)' in
+%% Python gives the pid registered as `Name' (a HostTerm) or None
+%% (pyctx_host:whereis_name/1).
 %%
 %% The shared store is one key-value map per OS process, shared by Erlang
 %% and every context (owngil ones too). Each write gets a version unique in
@@ -751,6 +773,175 @@ store_keys() ->
 -spec store_keys(name()) -> {ok, [binary()]} | {error, reason()}.
 store_keys(Prefix) ->
     pyctx_nif:store_keys(Prefix).
+
+%%% ---------------------------------------------------------------------
+%%% Channels
+%%% ---------------------------------------------------------------------
+%%
+%% A channel holds at most `Capacity' values in each direction: a sender
+%% facing a full side waits (or gets `{error, queue_full}' from the try
+%% form), so both sides apply backpressure. Closing either end wakes every
+%% waiter on both sides: values already queued can still be received, then
+%% receivers get `{error, closed}' (Python: `pyctx.ChannelClosed').
+%%
+%% Waiting: the C API's channel waits block the calling thread and offer no
+%% readiness callback, so a wait runs on a dirty I/O scheduler, one bounded
+%% slice (at most 50 ms, ?CHANNEL_SLICE) per NIF call, looping here until
+%% the deadline. A slice that times out takes nothing from the channel,
+%% and a value the library hands out goes to the process that asked for
+%% it: no value is lost or duplicated. A process killed while waiting frees its dirty
+%% scheduler within a slice, and the try forms, tried first, cost no dirty
+%% scheduler at all when a value (or room) is ready. Each waiting process
+%% occupies one dirty I/O scheduler while it waits (10 by default: raise
+%% it with `+SDio' for many concurrent waiters).
+
+-define(CHANNEL_SLICE, 50).
+
+%% @equiv channel_new(Capacity, #{})
+-spec channel_new(pos_integer()) -> {ok, channel()} | {error, reason()}.
+channel_new(Capacity) ->
+    channel_new(Capacity, #{}).
+
+%% @doc A channel of `Capacity' (>= 1) values per direction. `#{bytes =>
+%% true}' makes a byte channel: Erlang sends binaries (or iodata) and
+%% receives binaries, Python gets and sends `bytes', with no other
+%% conversion. Otherwise values are terms, mapped as for requests.
+-spec channel_new(pos_integer(), channel_opts()) -> {ok, channel()} | {error, reason()}.
+channel_new(Capacity, Opts) when is_integer(Capacity), Capacity >= 0, is_map(Opts) ->
+    check_options(Opts, [bytes]),
+    Bytes = case maps:get(bytes, Opts, false) of
+                B when is_boolean(B) -> B;
+                Other -> error({bad_option, {bytes, Other}})
+            end,
+    pyctx_nif:channel_new(Capacity, Bytes).
+
+%% @doc The id Python opens the channel by: `pyctx.Channel(Id)'.
+-spec channel_id(channel()) -> pos_integer().
+channel_id(Channel) ->
+    pyctx_nif:channel_id(Channel).
+
+%% @equiv channel_send(Channel, Value, 5000)
+-spec channel_send(channel(), value()) -> ok | {error, reason()}.
+channel_send(Channel, Value) ->
+    channel_send(Channel, Value, ?DEFAULT_TIMEOUT).
+
+%% @doc Sends `Value' to Python, waiting up to `Timeout' ms (or `infinity')
+%% while Python's side is full: `ok', `{error, timeout}' (nothing was
+%% sent), `{error, closed}', or `{error, {encode, Msg}}' for a term without
+%% a Python mapping (on a byte channel, anything but iodata is
+%% `{error, {invalid_argument, Msg}}').
+-spec channel_send(channel(), value(), timeout_ms()) -> ok | {error, reason()}.
+channel_send(Channel, Value, Timeout) ->
+    Deadline = channel_deadline(Timeout),
+    case pyctx_nif:channel_try_send(Channel, Value) of
+        {full, _} when Timeout =:= 0 -> {error, timeout};
+        {full, Encoded} -> channel_send_wait(Channel, Encoded, Deadline);
+        Reply -> Reply
+    end.
+
+%% @doc channel_send/3 without waiting: `{error, queue_full}' when Python's
+%% side is full.
+-spec channel_try_send(channel(), value()) -> ok | {error, reason()}.
+channel_try_send(Channel, Value) ->
+    case pyctx_nif:channel_try_send(Channel, Value) of
+        {full, _} -> {error, queue_full};
+        Reply -> Reply
+    end.
+
+%% @equiv channel_recv(Channel, 5000)
+-spec channel_recv(channel()) -> {ok, value()} | {error, reason()}.
+channel_recv(Channel) ->
+    channel_recv(Channel, ?DEFAULT_TIMEOUT).
+
+%% @doc The next value Python sent, waiting up to `Timeout' ms (or
+%% `infinity'): `{ok, Value}', `{error, timeout}', `{error, closed}' once
+%% the channel is closed and drained, or `{error, {decode, Msg}}' for a
+%% value without a term mapping (that value is consumed).
+-spec channel_recv(channel(), timeout_ms()) -> {ok, value()} | {error, reason()}.
+channel_recv(Channel, Timeout) ->
+    Deadline = channel_deadline(Timeout),
+    case pyctx_nif:channel_try_recv(Channel) of
+        empty when Timeout =:= 0 -> {error, timeout};
+        empty -> channel_recv_wait(Channel, Deadline);
+        Reply -> Reply
+    end.
+
+%% @doc The next value if one is waiting, else `empty'.
+-spec channel_try_recv(channel()) -> {ok, value()} | empty | {error, reason()}.
+channel_try_recv(Channel) ->
+    pyctx_nif:channel_try_recv(Channel).
+
+%% @doc Closes both directions (idempotent).
+-spec channel_close(channel()) -> ok.
+channel_close(Channel) ->
+    pyctx_nif:channel_close(Channel).
+
+%% @doc Values each side received so far (`to_python', `from_python') and
+%% values waiting now (`queued_to_python', `queued_to_host').
+-spec channel_stats(channel()) -> channel_stats().
+channel_stats(Channel) ->
+    pyctx_nif:channel_stats(Channel).
+
+%% @doc Active delivery, in the style of `{active, N}': the next `N' values
+%% Python sends come to the calling process (the owner) as messages
+%%
+%%     {pyctx_channel, Channel, {data, Value}}     one per value, in order
+%%     {pyctx_channel, Channel, {error, Reason}}   a value that had no mapping
+%%     {pyctx_channel, Channel, passive}           the credit is used up
+%%     {pyctx_channel, Channel, closed}            closed and drained: the end
+%%
+%% Calling it again while delivery runs adds `N' to the credit. A value is
+%% only taken from the channel while credit remains, so never more than
+%% the credit granted arrive, and each value arrives exactly once. `passive'
+%% comes once each time delivery stops for lack of credit, after every value
+%% of that credit; `closed' comes once, and then channel_active returns
+%% `{error, closed}'. `channel_active(Channel, false)' withdraws the credit:
+%% `ok' when delivery was running (a value already being received may
+%% still arrive, then `passive'), `passive' when it was not (no message).
+%% While delivery runs for one process, others get `{error, not_owner}';
+%% the channel stays alive while it runs (it is then not garbage
+%% collected), until its credit ends, it is closed, or the owner exits
+%% (delivery stops, nothing more is sent). Delivery uses a thread of its
+%% own while it runs (the library's receive blocks, and no scheduler may),
+%% so grant credit in batches rather than one value at a time. Do not mix
+%% it with channel_recv on the same channel: each value would go to one of
+%% them, in no defined way.
+-spec channel_active(channel(), pos_integer() | false) -> ok | passive | {error, reason()}.
+channel_active(Channel, N) when N =:= false; is_integer(N), N > 0 ->
+    pyctx_nif:channel_active(Channel, N).
+
+channel_deadline(infinity) -> infinity;
+channel_deadline(T) when is_integer(T), T >= 0 -> erlang:monotonic_time(millisecond) + T;
+channel_deadline(_) -> error(badarg).
+
+%% The next slice to wait, or `expired'.
+channel_slice(infinity) ->
+    ?CHANNEL_SLICE;
+channel_slice(Deadline) ->
+    case Deadline - erlang:monotonic_time(millisecond) of
+        Left when Left =< 0 -> expired;
+        Left -> min(Left, ?CHANNEL_SLICE)
+    end.
+
+channel_send_wait(Channel, Encoded, Deadline) ->
+    case channel_slice(Deadline) of
+        expired -> {error, timeout};
+        Slice ->
+            case pyctx_nif:channel_send_wait(Channel, Encoded, Slice) of
+                {error, timeout} -> channel_send_wait(Channel, Encoded, Deadline);
+                Reply -> Reply
+            end
+    end.
+
+channel_recv_wait(Channel, Deadline) ->
+    case channel_slice(Deadline) of
+        expired -> {error, timeout};
+        Slice ->
+            case pyctx_nif:channel_recv_wait(Channel, Slice) of
+                {error, timeout} -> channel_recv_wait(Channel, Deadline);
+                Reply -> Reply
+            end
+    end.
 
 %%% ---------------------------------------------------------------------
 %%% Python logging to OTP logger

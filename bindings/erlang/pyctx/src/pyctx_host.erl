@@ -11,6 +11,7 @@
 
 -export([start_link/0, register/2, unregister/1]).
 -export([init/1, handle_call/3, handle_cast/2, handle_info/2, terminate/2]).
+-export([whereis_name/1]).
 
 start_link() ->
     gen_server:start_link({local, ?MODULE}, ?MODULE, [], []).
@@ -31,10 +32,18 @@ request(Request) ->
 name(Name) when is_atom(Name) -> atom_to_binary(Name, utf8);
 name(Name) -> unicode:characters_to_binary(Name).
 
+%% Host functions every context can call while the application runs.
+builtins() ->
+    #{<<"erlang.whereis">> => {?MODULE, whereis_name}}.
+
 %% State: registered functions by name, and the calls being run by monitor.
 init([]) ->
     process_flag(trap_exit, true),
-    {ok, #{funs => #{}, calls => #{}}}.
+    %% A builtin the library refuses (runtime not running) is left out
+    %% rather than failing the application.
+    Funs = maps:filter(fun(Name, _) -> pyctx_nif:host_register(Name, self()) =:= ok end,
+                       builtins()),
+    {ok, #{funs => Funs, calls => #{}}}.
 
 handle_call({register, Name, Fun}, _From, #{funs := Funs} = State) ->
     case pyctx_nif:host_register(Name, self()) of
@@ -93,6 +102,25 @@ run(Call, Fun, Args) ->
             {error, {encode, Why}};
         {error, _ContextClosedOrAnswered} -> ok
     end.
+
+%% `pyctx.call('erlang.whereis', name)': the pid (or port) registered as
+%% `name' (a str or a pyctx.Symbol) as a pyctx.HostTerm, or None. A name
+%% that is no existing atom cannot be registered: None, and no atom is made.
+whereis_name(Name) when is_atom(Name) ->
+    case erlang:whereis(Name) of
+        undefined -> none;
+        PidOrPort -> PidOrPort
+    end;
+whereis_name(Name) when is_binary(Name) ->
+    try binary_to_existing_atom(Name, utf8) of
+        Atom -> whereis_name(Atom)
+    catch
+        error:badarg -> none
+    end;
+whereis_name({symbol, Name}) when is_binary(Name) ->
+    none;
+whereis_name(Other) ->
+    error({badarg, {name_expected, Other}}).
 
 invoke({Module, Function}, Args) -> apply(Module, Function, Args);
 invoke(Fun, Args) -> apply(Fun, Args).

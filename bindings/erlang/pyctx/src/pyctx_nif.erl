@@ -14,6 +14,10 @@
          to_cbor/1, from_cbor/1, cbor_diagnose/1,
          store_put/2, store_get/1, store_cas/3, store_delete/2, store_keys/1,
          log_forward/3, keep_child_exit_status/0]).
+%% Channels (c_src/nif_channel.c).
+-export([channel_new/2, channel_id/1, channel_bytes/1, channel_try_send/2, channel_send_wait/3,
+         channel_try_recv/1, channel_recv_wait/2, channel_close/1, channel_stats/1,
+         channel_active/2]).
 
 -on_load(load/0).
 
@@ -67,3 +71,13 @@ store_delete(_Key, _Expected) -> ?NOT_LOADED.
 store_keys(_Prefix) -> ?NOT_LOADED.
 log_forward(_Pid, _MinLevel, _Capacity) -> ?NOT_LOADED.
 keep_child_exit_status() -> ?NOT_LOADED.
+channel_new(_Capacity, _BytesMode) -> ?NOT_LOADED.
+channel_id(_Channel) -> ?NOT_LOADED.
+channel_bytes(_Channel) -> ?NOT_LOADED.
+channel_try_send(_Channel, _Value) -> ?NOT_LOADED.
+channel_send_wait(_Channel, _Encoded, _SliceMs) -> ?NOT_LOADED.
+channel_try_recv(_Channel) -> ?NOT_LOADED.
+channel_recv_wait(_Channel, _SliceMs) -> ?NOT_LOADED.
+channel_close(_Channel) -> ?NOT_LOADED.
+channel_stats(_Channel) -> ?NOT_LOADED.
+channel_active(_Channel, _N) -> ?NOT_LOADED.

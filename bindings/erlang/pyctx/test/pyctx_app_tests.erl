@@ -67,7 +67,8 @@ host_functions(Mode) ->
                {"unknown names are LookupError", fun() -> host_unknown(Ctx, Name(<<"none">>)) end},
                {"host terms pass through", fun() -> host_terms(Ctx, Name(<<"self">>)) end},
                {"calling back into the same context", fun() -> host_reentrant(Ctx, Name(<<"re">>)) end},
-               {"unencodable results", fun() -> host_unencodable(Ctx, Name(<<"bad">>)) end}]
+               {"unencodable results", fun() -> host_unencodable(Ctx, Name(<<"bad">>)) end},
+               {"erlang.whereis", fun() -> host_whereis(Ctx, Name(<<"pyctx_whereis">>)) end}]
       end}}.
 
 host_fun(Ctx, Name) ->
@@ -120,6 +121,29 @@ host_unencodable(Ctx, Name) ->
     {ok, {<<"HostError">>, Message}} = pyctx:call(Ctx, '__main__', host_error, [Name]),
     ?assertNotEqual(nomatch, binary:match(Message, <<"improper">>)),
     ?assertEqual([], pyctx_messages()).
+
+%% The builtin `erlang.whereis': Python finds a registered process, gets its
+%% pid as a HostTerm and sends to it; unknown names give None.
+host_whereis(Ctx, Name) ->
+    Atom = binary_to_atom(Name),
+    true = register(Atom, self()),
+    try
+        ?assertEqual({ok, {self(), true}},
+                     pyctx:eval(Ctx, <<"(lambda p: (p, isinstance(p, pyctx.HostTerm)))"
+                                       "(pyctx.call('erlang.whereis', n))">>, #{n => Name})),
+        {ok, true} = pyctx:eval(Ctx, <<"pyctx.send(pyctx.call('erlang.whereis', pyctx.Symbol(n)),"
+                                       " ('found', n))">>, #{n => Name}),
+        receive {<<"found">>, N} -> ?assertEqual(Name, N) after 5000 -> error(no_message) end
+    after
+        unregister(Atom)
+    end,
+    %% no longer registered; an atom that does not exist; a Symbol of one
+    ?assertEqual({ok, [true, true, true]},
+                 pyctx:eval(Ctx, <<"[pyctx.call('erlang.whereis', x) is None for x in"
+                                   " (n, 'no_such_atom_whereis_42', pyctx.Symbol('no_such_atom_whereis_43'))]">>,
+                            #{n => Name})),
+    ?assertMatch({ok, {<<"HostError">>, _}},
+                 pyctx:call(Ctx, '__main__', host_error, [<<"erlang.whereis">>, 42])).
 
 registration() ->
     ?assertError(function_clause, pyctx:register_function(<<"x">>, not_a_fun)),

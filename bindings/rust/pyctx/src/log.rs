@@ -17,6 +17,10 @@
 //! assert_eq!(rx.try_recv().unwrap(), "careful 1");
 //! pyctx::log::clear_handler().unwrap();
 //! ```
+//!
+//! With the `log` feature, [`forward_to_log`] sends the records to the
+//! [`log`](::log) facade instead, i.e. to whatever logger the program
+//! installed (env_logger, tracing's log bridge, ...).
 
 use std::ffi::{CStr, c_char, c_void};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -102,6 +106,58 @@ pub fn stats() -> Stats {
     // SAFETY: an out-parameter owned here.
     unsafe { ffi::pyctx_log_stats(&mut s) };
     Stats { delivered: s.delivered, dropped: s.dropped }
+}
+
+/// Routes Python records at or above `min_level` to the [`log`](::log)
+/// facade (replacing any earlier handler, [`set_handler`]'s included): the
+/// same log thread, bounded queue of `capacity` records and drop counting
+/// ([`stats`]) as [`set_handler`]. Each record reaches [`::log::logger()`]
+/// unless its level is above [`::log::max_level()`] (as the `log` macros
+/// filter):
+///
+/// - level: CRITICAL and ERROR (40 and up) `Error`, WARNING (30-39) `Warn`,
+///   INFO (20-29) `Info`, DEBUG (10-19) `Debug`, lower `Trace`
+///   ([`facade_level`]);
+/// - target: the Python logger's name as it is (`"root"`, `"app.db"`), so
+///   filters such as `RUST_LOG=app.db=debug` apply to it;
+/// - message: `record.getMessage()`, then ` [context NAME]` when the record
+///   came from a context's thread, then a newline and the formatted
+///   exception when there is one. (log 0.4's key-value API is still
+///   unstable, `kv_unstable`, so neither travels as a key-value.)
+///
+/// ```
+/// # let rt = pyctx::Runtime::get_or_init(&Default::default()).unwrap();
+/// pyctx::log::forward_to_log(pyctx::log::INFO, 1000).unwrap();
+/// ```
+#[cfg(feature = "log")]
+pub fn forward_to_log(min_level: i32, capacity: usize) -> Result<()> {
+    set_handler(min_level, capacity, |r| {
+        let level = facade_level(r.level);
+        if level > ::log::max_level() {
+            return;
+        }
+        let context = if r.context.is_empty() { String::new() } else { format!(" [context {}]", r.context) };
+        let exception = if r.exception.is_empty() { String::new() } else { format!("\n{}", r.exception) };
+        ::log::logger().log(
+            &::log::Record::builder()
+                .level(level)
+                .target(&r.logger)
+                .args(format_args!("{}{context}{exception}", r.message))
+                .build(),
+        );
+    })
+}
+
+/// The `log` level of a Python level number (see [`forward_to_log`]).
+#[cfg(feature = "log")]
+pub fn facade_level(level: i32) -> ::log::Level {
+    match level {
+        l if l >= ERROR => ::log::Level::Error,
+        l if l >= WARNING => ::log::Level::Warn,
+        l if l >= INFO => ::log::Level::Info,
+        l if l >= DEBUG => ::log::Level::Debug,
+        _ => ::log::Level::Trace,
+    }
 }
 
 fn text(p: *const c_char) -> String {

@@ -967,7 +967,10 @@ PYCTX_API pyctx_error_t *pyctx_log_flush(uint32_t timeout_ms);
  * thread-safe. Every mode: in a process context the channel stays in the
  * host process and each Python operation crosses the context's rings (a
  * blocked recv or send waits on a wake-up token the host's channel answers,
- * then retries, so a wait that gives up loses no value).
+ * then retries, so a wait that gives up loses no value). There a value must
+ * fit in one message to the child (just under 2 MiB of CBOR): a larger one
+ * stays at the head of the queue and Python's recv raises pyctx.HostError
+ * saying so.
  */
 typedef struct pyctx_channel pyctx_channel_t;
 

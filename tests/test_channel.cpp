@@ -203,6 +203,35 @@ TEST_P(Channels, ByteChannelCarriesRawBytes) {
     EXPECT_TRUE(RaisesPython(o.error.get(), "TypeError")) << o.describe();
 }
 
+// 5 MiB is more than a process context carries in one message (its rings
+// are 4 MiB): there the value must stay queued with a clear error, never be
+// taken off the queue and lost. Other modes carry it.
+TEST_P(Channels, AValueTooLargeToCarryStaysQueuedWithAClearError) {
+    Channel ch = make_channel(4, 1);
+    const std::string big(5u << 20, 'x');
+    ASSERT_TRUE(IsOk(pyctx_channel_send(ch.get(), reinterpret_cast<const uint8_t *>(big.data()),
+                                        big.size(), PYCTX_NO_TIMEOUT)));
+    const uint8_t small[] = {'o', 'k'};
+    ASSERT_TRUE(IsOk(pyctx_channel_send(ch.get(), small, sizeof small, PYCTX_NO_TIMEOUT)));
+    const std::string recv_len = "len(pyctx.Channel(" + std::to_string(pyctx_channel_id(ch.get())) +
+                                 ").recv())";
+    if (GetParam() != PYCTX_MODE_PROCESS) {
+        EXPECT_EQ(eval_int(ctx.get(), recv_len.c_str()), static_cast<int64_t>(big.size()));
+        EXPECT_EQ(eval_int(ctx.get(), recv_len.c_str()), 2);
+        return;
+    }
+    for (int attempt = 0; attempt < 2; ++attempt) {  // and again: still there
+        Outcome o = eval(ctx.get(), recv_len.c_str());
+        ASSERT_FALSE(o.ok());
+        EXPECT_NE(o.describe().find("exceeds what a process context carries"), std::string::npos)
+            << o.describe();
+        EXPECT_NE(o.describe().find("stays queued"), std::string::npos) << o.describe();
+        pyctx_channel_stats_t s = stats(ch.get());
+        EXPECT_EQ(s.to_python, 0u);
+        EXPECT_EQ(s.queued_to_python, 2u);
+    }
+}
+
 TEST_P(Channels, BlockedReceiveCanBeCancelled) {
     Channel ch = make_channel(1);
     uint64_t id = submit("recv_until_closed", cbor_array(pyctx_channel_id(ch.get())));

@@ -165,7 +165,7 @@ bool channel_op(std::string_view args, ChannelOp *op) {
     return channel_head(in, &count, op, &id);
 }
 
-bool run_channel(std::string_view args, ByteBuffer &a, std::string *error) {
+bool run_channel(std::string_view args, ByteBuffer &a, std::string *error, size_t max_value) {
     Args in(args, error);
     uint64_t count = 0, id = 0;
     ChannelOp op{};
@@ -179,7 +179,15 @@ bool run_channel(std::string_view args, ByteBuffer &a, std::string *error) {
         case ChannelOp::try_recv: {
             if (!ch) return write_result(a, ChannelResult::closed, 0);
             std::string value;
-            const ChannelResult r = result_of(ch->python_try_recv(&value));
+            size_t oversized = 0;
+            const ChannelResult r = result_of(ch->python_try_recv(&value, max_value, &oversized));
+            if (oversized) {
+                *error = "the next value in channel " + std::to_string(id) + " (" +
+                         std::to_string(oversized) +
+                         " bytes) exceeds what a process context carries in one message (" +
+                         std::to_string(max_value) + " bytes); it stays queued";
+                return false;
+            }
             if (r != ChannelResult::ok) return write_result(a, r, 0);
             return write_result(a, r, 1) && a.append(value.data(), value.size());
         }

@@ -73,9 +73,13 @@ Error Channel::host_recv(std::string *out, int64_t deadline_ns) {
     return {};
 }
 
-Channel::Result Channel::python_try_recv(std::string *out) {
+Channel::Result Channel::python_try_recv(std::string *out, size_t max_len, size_t *oversized) {
     std::unique_lock lock(mu_);
     if (to_python_.empty()) return closed_ ? Result::closed : Result::would_block;
+    if (to_python_.front().size() > max_len) {
+        if (oversized) *oversized = to_python_.front().size();
+        return Result::would_block;
+    }
     *out = std::move(to_python_.front());
     to_python_.pop_front();
     ++to_python_count_;

@@ -45,8 +45,11 @@ public:
     Error host_send(std::string value, int64_t deadline_ns);
     Error host_recv(std::string *out, int64_t deadline_ns);
 
-    // Python side, never blocking.
-    Result python_try_recv(std::string *out);
+    // Python side, never blocking. With `max_len`, a value longer than that
+    // is left at the head of the queue: the result is would_block and
+    // `*oversized` its length (a process context cannot carry it).
+    Result python_try_recv(std::string *out, size_t max_len = SIZE_MAX,
+                           size_t *oversized = nullptr);
     Result python_try_send(std::string &value);  // moved from on ok
     // Registers `token` (which carries one reference for the channel) to be
     // woken when the direction is ready (a value to receive, room to send)

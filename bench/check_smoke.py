@@ -59,6 +59,7 @@ def main():
         for metric in ("p50_ns", "p99_ns", "per_s", "limit_ns"):
             expect("eval", "eval x*y+1 with locals", mode, metric)
         expect("pipelined", "call identity, 1000 in flight", mode, "per_s")
+        expect("pipelined", "call identity, 1000 in flight, submit_many", mode, "per_s")
         if mode == "worker":
             for metric in ("p50_ns", "p99_ns", "per_s"):
                 expect("embed", "call identity, new thread state per call", mode, metric)
@@ -70,8 +71,9 @@ def main():
             expect("pool", "pipelined identity, %s, %s" % (who, tag), mode, "per_s")
         for who in ("pool least queued", "pool round robin"):
             expect("pool", "pipelined identity, %s, %s" % (who, tag), mode, "vs_hand")
-        for who in ("hand-managed", "pool least queued"):
+        for who in ("hand-managed in turn", "pool least queued"):
             expect("pool", "sync identity, %s, %d contexts" % (who, n), mode, "p50_ns")
+        expect("pool", "sync identity, hand-managed one context", mode, "p50_ns")
         expect("pool", "sync identity, pool least queued, %d contexts" % n, mode, "vs_hand")
         asyncio_figures = [k for k in have if k[0] == "asyncio" and k[2] == mode]
         asyncio_unavailable = [u for u in doc["unavailable"]

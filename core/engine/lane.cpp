@@ -131,7 +131,10 @@ bool Lane::wait_until(Request *r, int64_t deadline_ns, bool expire) {
             }
         }
         futex_wait(r->done, Request::kParkedWaiter, remaining);
-        if (r->is_done()) return true;
+        if (r->is_done()) {
+            caller_spin.after_park();
+            return true;
+        }
     }
 }
 

@@ -134,6 +134,47 @@ TEST(AdaptiveSpin, BudgetGrowsOnSuccessUpToTheMaximum) {
     EXPECT_EQ(budget_of(late), 256u + 256 / 8 + 1);
 }
 
+// Waits (busy) until `ns` have passed: the rule under test is about time.
+void pass_time(int64_t ns) {
+    const int64_t until = core::now_ns() + ns;
+    while (core::now_ns() < until) core::cpu_relax();
+}
+
+TEST(AdaptiveSpin, AWakeSoonAfterGivingUpGrowsTheBudgetToCoverIt) {
+    AdaptiveSpin spin(AdaptiveSpin::kMin);
+    EXPECT_FALSE(spin.spin([] { return false; }));
+    EXPECT_EQ(spin.budget(), AdaptiveSpin::kMin) << "at the minimum already";
+    // Woken at once: at least the budget that failed, with the margin.
+    spin.after_park();
+    EXPECT_GE(spin.budget(), AdaptiveSpin::kMin + AdaptiveSpin::kMin / 4);
+    // Woken 20 us after giving up: the budget grows to cover 20 us of turns,
+    // which is more than the kMin turns it spun (pause is < 300 ns).
+    AdaptiveSpin later(AdaptiveSpin::kMin);
+    EXPECT_FALSE(later.spin([] { return false; }));
+    pass_time(20'000);
+    later.after_park();
+    EXPECT_GT(later.budget(), 2 * AdaptiveSpin::kMin);
+    EXPECT_LE(later.budget(), AdaptiveSpin::kMax);
+    // Reported once per failed spin: a second report changes nothing.
+    const uint32_t after = later.budget();
+    later.after_park();
+    EXPECT_EQ(later.budget(), after);
+}
+
+TEST(AdaptiveSpin, AWakeLongAfterGivingUpLeavesTheBudgetShrunk) {
+    AdaptiveSpin spin(1024);
+    EXPECT_FALSE(spin.spin([] { return false; }));
+    EXPECT_EQ(spin.budget(), 512u);
+    pass_time(AdaptiveSpin::kCatchNs + 50'000);
+    spin.after_park();
+    EXPECT_EQ(spin.budget(), 512u) << "an idle wait is not worth spinning for";
+    // Nor does a report after a spin that succeeded.
+    EXPECT_TRUE(spin.spin([] { return true; }));
+    const uint32_t b = spin.budget();
+    spin.after_park();
+    EXPECT_EQ(spin.budget(), b);
+}
+
 TEST(SpinLock, ExcludesOtherThreads) {
     core::SpinLock lock;
     EXPECT_TRUE(lock.try_lock());

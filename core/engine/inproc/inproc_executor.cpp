@@ -185,6 +185,7 @@ void InprocExecutor::park_until_work(const std::atomic<uint32_t> *until, const R
         parked_.store(1, std::memory_order_seq_cst);
         if (!ready()) futex_wait(parked_, 1);
         parked_.store(0, std::memory_order_relaxed);
+        if (ready()) idle_spin_.after_park();
     }
     saved_thread_state_ = nullptr;
     PyEval_RestoreThread(ts);

@@ -14,6 +14,9 @@
          to_cbor/1, from_cbor/1, cbor_diagnose/1,
          store_put/2, store_get/1, store_cas/3, store_delete/2, store_keys/1,
          log_forward/3, keep_child_exit_status/0]).
+%% Pools (c_src/nif_pool.c).
+-export([pool_start/2, pool_close/2, pool_resize/3, pool_info/1, pool_members/1, pool_load/1,
+         pool_member/2, pool_env_new/1, pool_call/7, pool_request/10]).
 
 -on_load(load/0).
 
@@ -67,3 +70,13 @@ store_delete(_Key, _Expected) -> ?NOT_LOADED.
 store_keys(_Prefix) -> ?NOT_LOADED.
 log_forward(_Pid, _MinLevel, _Capacity) -> ?NOT_LOADED.
 keep_child_exit_status() -> ?NOT_LOADED.
+pool_start(_MemberOpts, _PoolOpts) -> ?NOT_LOADED.
+pool_close(_Pool, _TimeoutMs) -> ?NOT_LOADED.
+pool_resize(_Pool, _Size, _TimeoutMs) -> ?NOT_LOADED.
+pool_info(_Pool) -> ?NOT_LOADED.
+pool_members(_Pool) -> ?NOT_LOADED.
+pool_load(_Pool) -> ?NOT_LOADED.
+pool_member(_Pool, _Index) -> ?NOT_LOADED.
+pool_env_new(_Pool) -> ?NOT_LOADED.
+pool_call(_Pool, _Module, _Function, _Args, _Kwargs, _TimeoutMs, _Owner) -> ?NOT_LOADED.
+pool_request(_Kind, _Pool, _A1, _A2, _Args, _Kwargs, _Key, _Form, _TimeoutMs, _Owner) -> ?NOT_LOADED.

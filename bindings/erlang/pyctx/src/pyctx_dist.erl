@@ -1,0 +1,420 @@
+%% @private
+%% Pools across Erlang nodes.
+%%
+%% A pool started with `distributed => true' on several connected nodes is
+%% one pool: pyctx:call(Pool, M, F, A) runs on a member of this node while
+%% the local pool has capacity (fewer requests queued than `size *
+%% member_capacity'), otherwise on the least loaded node that has the pool.
+%% One process per node, registered `pyctx_dist', does three things:
+%%
+%%  - It is this node's member of the pg group {pyctx_pool, Name} (scope
+%%    pyctx_pg) of every distributed pool running here, and serves the
+%%    requests other nodes send it: it submits them to the local pool (the
+%%    NIF answers it) and sends each reply back. Values travel as Erlang
+%%    terms; host functions Python calls there run in that node's registry.
+%%  - Every `dist_report_ms' (default 100) it sends each other member of
+%%    those groups the local pool's load: queued requests and capacity, one
+%%    small message per pool and node. Reports land in the ETS table
+%%    pyctx_dist_load, which callers read to route without asking anyone;
+%%    callers also count their own requests in flight there, so routing
+%%    sees new load before the next report. A node that joins a group
+%%    (pg:monitor_scope) is added to the table at once, with no load: it
+%%    adds capacity without a restart.
+%%  - It relays replies from other nodes to the calling processes, and
+%%    monitors every remote member. A caller records each remote request in
+%%    the ETS table pyctx_dist_calls (pending); whoever first claims the
+%%    record (pending -> sending, an atomic ets:select_replace) answers: the
+%%    relay with the reply, the relay with {error, {nodedown, Node}} when
+%%    the member's node goes down (its 'DOWN' comes after every message that
+%%    member sent before), or the caller itself when it gives up (timeout,
+%%    cancel: the record is deleted while still pending, and the member is
+%%    told to cancel). So every request is answered exactly once and a
+%%    request whose node went down ran at most once.
+-module(pyctx_dist).
+-behaviour(gen_server).
+
+-export([start_link/0, join/1, leave/1, route/4, call/6, async/5, await/2, cancel/1,
+         remote_load/1]).
+-export([init/1, handle_call/3, handle_cast/2, handle_info/2, terminate/2]).
+
+-define(SCOPE, pyctx_pg).
+-define(GROUP(Name), {pyctx_pool, Name}).
+%% {{Name, Server}, Queued, Capacity, InFlight}: the pool Name on the node
+%% of Server (a remote pyctx_dist); InFlight counts this node's requests.
+-define(LOAD, pyctx_dist_load).
+%% {Ref, Caller, Server, Name, pending | sending}: this node's requests on
+%% other nodes.
+-define(CALLS, pyctx_dist_calls).
+%% What a member that joined is assumed to take until its first report.
+-define(JOIN_CAPACITY, 2).
+-define(REPORT_MS, 100).
+
+start_link() ->
+    gen_server:start_link({local, ?MODULE}, ?MODULE, [], []).
+
+%% A distributed pool of this node starts or stops taking part.
+join(Name) -> gen_server:call(?MODULE, {join, Name}).
+leave(Name) -> gen_server:call(?MODULE, {leave, Name}).
+
+%%% ---------------------------------------------------------------------
+%%% Routing (in the calling process)
+%%% ---------------------------------------------------------------------
+
+%% Where a request for the pool Name goes: `Entry' is the local pool's
+%% entry (pyctx_pool:lookup/1) or undefined when this node has none.
+-spec route(atom(), map() | undefined, term(), atom()) ->
+          {local, term()} | {remote, pid()} | {error, term()}.
+route(Name, Entry, Key, Form) ->
+    Remotes = remotes(Name),
+    if
+        Entry =:= undefined, Remotes =:= [] ->
+            {error, not_running};
+        Form =/= value ->
+            %% a handle or a view into another node's memory is no use here
+            case Entry of
+                #{pool := Pool} -> {local, Pool};
+                undefined -> {error, {unsupported, <<"object and buffer results need the pool "
+                                                     "on this node">>}}
+            end;
+        Key =/= undefined ->
+            by_key(Key, Entry, Remotes);
+        Entry =:= undefined ->
+            {remote, least_loaded(Remotes)};
+        true ->
+            #{pool := Pool, capacity := Cap} = Entry,
+            case Remotes =:= [] orelse has_capacity(Pool, Cap) of
+                true ->
+                    {local, Pool};
+                false ->
+                    case [R || {_, Q, C, I} = R <- Remotes, Q + I < C] of
+                        [] -> {local, Pool};   % everyone is loaded: no hop
+                        Free -> {remote, least_loaded(Free)}
+                    end
+            end
+    end.
+
+remotes(Name) ->
+    try ets:select(?LOAD, [{{{Name, '$1'}, '$2', '$3', '$4'}, [], [{{'$1', '$2', '$3', '$4'}}]}])
+    catch error:badarg -> []   % the application is not running
+    end.
+
+has_capacity(Pool, Cap) ->
+    case pyctx_nif:pool_load(Pool) of
+        {Size, Queued} -> Queued < Size * Cap;
+        _ -> false
+    end.
+
+%% Lowest (reported queue + own requests in flight) / capacity; among
+%% equals, a choice that differs between callers, so that callers reading
+%% the same table at the same instant do not all pick the same node.
+least_loaded(Remotes) ->
+    Me = self(),
+    {_, _, Pid} = lists:min([{(Q + I) / max(C, 1), erlang:phash2({Me, P}), P}
+                             || {P, Q, C, I} <- Remotes]),
+    Pid.
+
+%% The same key goes to the same node while the nodes holding the pool do
+%% not change (rendezvous hashing on node names, the same on every node),
+%% then to the same member there (the C pool's consistent hashing).
+by_key(Key, Entry, Remotes) ->
+    Local = case Entry of
+                #{pool := Pool} -> [{erlang:phash2({Key, node()}), {local, Pool}}];
+                undefined -> []
+            end,
+    Candidates = Local ++ [{erlang:phash2({Key, node(P)}), {remote, P}} || {P, _, _, _} <- Remotes],
+    {_, Route} = lists:max(Candidates),
+    Route.
+
+%%% ---------------------------------------------------------------------
+%%% Remote requests (in the calling process)
+%%% ---------------------------------------------------------------------
+
+%% A synchronous request on Server's node. On timeout the request is
+%% abandoned: cancelled there, and no reply ever reaches the mailbox.
+call(Server, Name, Req, Key, Deadline, Timeout) ->
+    case async(Server, Name, Req, Key, Deadline) of
+        {ok, Ref} ->
+            receive
+                {pyctx, Ref, Reply} -> Reply
+            after Timeout ->
+                case give_up(Ref) of
+                    abandoned -> ok;
+                    %% claimed by the relay: the reply is on its way
+                    claimed -> receive {pyctx, Ref, _} -> ok after 5000 -> ok end
+                end,
+                {error, timeout}
+            end;
+        Error ->
+            Error
+    end.
+
+%% Submits on Server's node; the reply comes as {pyctx, Ref, Reply}.
+async(Server, Name, Req, Key, Deadline) ->
+    case whereis(?MODULE) of
+        undefined ->
+            {error, not_running};
+        Relay ->
+            Ref = make_ref(),
+            true = ets:insert(?CALLS, {Ref, self(), Server, Name, pending}),
+            try ets:update_counter(?LOAD, {Name, Server}, {4, 1}) of
+                _ ->
+                    Server ! {pyctx_dist_req, Relay, Ref, Name, Req, Key, Deadline},
+                    {ok, Ref}
+            catch
+                error:badarg ->
+                    %% The member left, or its node went down, since routing.
+                    %% If the relay's sweep found the record first it
+                    %% answers; otherwise nothing was sent: answer here.
+                    case delete_pending(Ref) of
+                        true -> {error, {nodedown, node(Server)}};
+                        false -> {ok, Ref}
+                    end
+            end
+    end.
+
+%% pyctx:await/2 of a remote request whose reply is not in the mailbox.
+await(Ref, Timeout) ->
+    case ets:lookup(?CALLS, Ref) of
+        [] ->
+            %% answered: in the mailbox now, unless already received
+            receive {pyctx, Ref, Reply} -> Reply after 0 -> {error, no_reply} end;
+        _ ->
+            receive {pyctx, Ref, Reply} -> Reply after Timeout -> {error, timeout} end
+    end.
+
+%% pyctx:cancel/1 of a remote request: from the caller, no reply is or
+%% will be in its mailbox afterwards; from another process, only the
+%% cancel is sent (the caller then gets {error, cancelled}, or the result).
+cancel(Ref) ->
+    Self = self(),
+    case ets:lookup(?CALLS, Ref) of
+        [{Ref, Self, _, _, pending}] ->
+            case give_up(Ref) of
+                abandoned -> ok;
+                claimed -> wait_delivered(Ref), flush(Ref)
+            end;
+        [{Ref, _Other, Server, _, pending}] ->
+            erlang:send(Server, {pyctx_dist_cancel, Ref}, [noconnect]),
+            ok;
+        [{Ref, _, _, _, sending}] ->
+            wait_delivered(Ref), flush(Ref);
+        [] ->
+            flush(Ref)
+    end.
+
+%% The caller abandons a pending request: `abandoned' (its record deleted,
+%% the member told to cancel) or `claimed' (the relay is answering).
+give_up(Ref) ->
+    case ets:lookup(?CALLS, Ref) of
+        [{Ref, _, Server, Name, pending}] ->
+            case delete_pending(Ref) of
+                true ->
+                    erlang:send(Server, {pyctx_dist_cancel, Ref}, [noconnect]),
+                    in_flight_done(Name, Server),
+                    abandoned;
+                false ->
+                    claimed
+            end;
+        _ ->
+            claimed
+    end.
+
+delete_pending(Ref) ->
+    ets:select_delete(?CALLS, [{{Ref, '_', '_', '_', pending}, [], [true]}]) =:= 1.
+
+wait_delivered(Ref) ->
+    case ets:member(?CALLS, Ref) of
+        true -> erlang:yield(), wait_delivered(Ref);
+        false -> ok
+    end.
+
+flush(Ref) ->
+    receive {pyctx, Ref, _} -> ok after 0 -> ok end.
+
+in_flight_done(Name, Server) ->
+    try ets:update_counter(?LOAD, {Name, Server}, {4, -1, 0, 0})
+    catch error:badarg -> ok
+    end.
+
+%% What this node knows of the pool Name elsewhere.
+remote_load(Name) ->
+    [#{node => node(P), server => P, queued => Q, capacity => C, in_flight => I}
+     || {P, Q, C, I} <- remotes(Name)].
+
+%%% ---------------------------------------------------------------------
+%%% The server
+%%% ---------------------------------------------------------------------
+
+init([]) ->
+    _ = ets:new(?LOAD, [ordered_set, public, named_table, {read_concurrency, true},
+                        {write_concurrency, true}]),
+    _ = ets:new(?CALLS, [set, public, named_table, {write_concurrency, true}]),
+    %% joins and leaves of every group of the scope, from now on
+    {ScopeRef, Groups} = pg:monitor_scope(?SCOPE),
+    State = #{scope_ref => ScopeRef,
+              joined => #{},          % Name => true: distributed pools here
+              monitors => #{},        % remote member => monitor reference
+              served => #{},          % NIF request => {Relay, Ref}
+              by_ref => #{},          % Ref => NIF request
+              report_ms => application:get_env(pyctx, dist_report_ms, ?REPORT_MS)},
+    State1 = maps:fold(fun(Group, Pids, S) -> joined(Group, Pids, S) end, State, Groups),
+    erlang:send_after(maps:get(report_ms, State1), self(), report),
+    {ok, State1}.
+
+handle_call({join, Name}, _From, #{joined := Joined} = S) ->
+    ok = pg:join(?SCOPE, ?GROUP(Name), self()),
+    %% tell the others now rather than at the next tick
+    report(Name),
+    {reply, ok, S#{joined := Joined#{Name => true}}};
+handle_call({leave, Name}, _From, #{joined := Joined} = S) ->
+    _ = pg:leave(?SCOPE, ?GROUP(Name), self()),
+    {reply, ok, S#{joined := maps:remove(Name, Joined)}};
+handle_call(_Request, _From, S) ->
+    {reply, {error, unknown_request}, S}.
+
+handle_cast(_Msg, S) ->
+    {noreply, S}.
+
+%% -- serving other nodes' requests --
+handle_info({pyctx_dist_req, Relay, Ref, Name, Req, Key, Deadline}, S) ->
+    Submitted = case pyctx_pool:lookup(Name) of
+                    #{pool := Pool} ->
+                        try pyctx:pool_submit(Pool, Req, Key, value, Deadline)
+                        catch error:Reason ->
+                                {error, {invalid_argument,
+                                         iolist_to_binary(io_lib:format("~p on ~s",
+                                                                        [Reason, node()]))}}
+                        end;
+                    undefined ->
+                        {error, not_running}
+                end,
+    case Submitted of
+        NifRef when is_reference(NifRef) ->
+            #{served := Served, by_ref := ByRef} = S,
+            {noreply, S#{served := Served#{NifRef => {Relay, Ref}},
+                         by_ref := ByRef#{Ref => NifRef}}};
+        Error ->
+            erlang:send(Relay, {pyctx_dist_reply, Ref, Error}, [noconnect]),
+            {noreply, S}
+    end;
+handle_info({pyctx, NifRef, Reply}, #{served := Served, by_ref := ByRef} = S) ->
+    case maps:take(NifRef, Served) of
+        {{Relay, Ref}, Served1} ->
+            erlang:send(Relay, {pyctx_dist_reply, Ref, Reply}, [noconnect]),
+            {noreply, S#{served := Served1, by_ref := maps:remove(Ref, ByRef)}};
+        error ->
+            {noreply, S}
+    end;
+handle_info({pyctx_dist_cancel, Ref}, #{served := Served, by_ref := ByRef} = S) ->
+    case maps:take(Ref, ByRef) of
+        {NifRef, ByRef1} ->
+            case pyctx_nif:abandon(NifRef) of
+                abandoned ->
+                    %% no reply will come; the caller gave up already
+                    {noreply, S#{served := maps:remove(NifRef, Served), by_ref := ByRef1}};
+                _SendingOrSent ->
+                    %% the reply comes and is forwarded; the relay drops it
+                    {noreply, S#{by_ref := ByRef1}}
+            end;
+        error ->
+            {noreply, S}
+    end;
+
+%% -- relaying replies to this node's callers --
+handle_info({pyctx_dist_reply, Ref, Reply}, S) ->
+    deliver(Ref, Reply),
+    {noreply, S};
+
+%% -- load --
+handle_info(report, #{joined := Joined, report_ms := Ms} = S) ->
+    _ = [report(Name) || Name <- maps:keys(Joined)],
+    erlang:send_after(Ms, self(), report),
+    {noreply, S};
+handle_info({pyctx_dist_load, Name, Pid, Queued, Capacity}, S) ->
+    case ets:update_element(?LOAD, {Name, Pid}, [{2, Queued}, {3, Capacity}]) of
+        true ->
+            {noreply, S};
+        false ->
+            %% a report that overtook the member's pg join, or came after
+            %% its leave: count it only while pg lists the member
+            case lists:member(Pid, pg:get_members(?SCOPE, ?GROUP(Name))) of
+                true ->
+                    ets:insert_new(?LOAD, {{Name, Pid}, Queued, Capacity, 0}),
+                    {noreply, monitor_member(Pid, S)};
+                false ->
+                    {noreply, S}
+            end
+    end;
+handle_info({Ref, join, Group, Pids}, #{scope_ref := Ref} = S) ->
+    {noreply, joined(Group, Pids, S)};
+handle_info({Ref, leave, {pyctx_pool, Name}, Pids}, #{scope_ref := Ref} = S) ->
+    _ = [ets:delete(?LOAD, {Name, P}) || P <- Pids, node(P) =/= node()],
+    {noreply, S};
+handle_info({Ref, leave, _Group, _Pids}, #{scope_ref := Ref} = S) ->
+    {noreply, S};
+
+%% -- a remote member is gone (its node went down, or it exited) --
+handle_info({'DOWN', _MRef, process, Pid, _Reason}, #{monitors := Mons} = S) ->
+    Node = node(Pid),
+    %% first out of routing, then answer what is in flight there (a caller
+    %% that routed before this point finds no load entry when it counts its
+    %% request, and answers it itself unless the sweep below found it)
+    ets:match_delete(?LOAD, {{'_', Pid}, '_', '_', '_'}),
+    Refs = ets:select(?CALLS, [{{'$1', '_', Pid, '_', pending}, [], ['$1']}]),
+    _ = [deliver(R, {error, {nodedown, Node}}) || R <- Refs],
+    {noreply, S#{monitors := maps:remove(Pid, Mons)}};
+handle_info(_Info, S) ->
+    {noreply, S}.
+
+terminate(_Reason, _S) ->
+    ok.
+
+%% Members that joined a pool group: remote ones enter the load table at
+%% once (new capacity), and hear this node's load for that pool.
+joined({pyctx_pool, Name}, Pids, S) ->
+    Remote = [P || P <- Pids, node(P) =/= node()],
+    _ = [ets:insert_new(?LOAD, {{Name, P}, 0, ?JOIN_CAPACITY, 0}) || P <- Remote],
+    case Remote =/= [] andalso maps:is_key(Name, maps:get(joined, S)) of
+        true -> report(Name);
+        false -> ok
+    end,
+    lists:foldl(fun monitor_member/2, S, Remote);
+joined(_Group, _Pids, S) ->
+    S.
+
+monitor_member(Pid, #{monitors := Mons} = S) ->
+    case maps:is_key(Pid, Mons) of
+        true -> S;
+        false -> S#{monitors := Mons#{Pid => erlang:monitor(process, Pid)}}
+    end.
+
+%% Sends the local pool's load to every other member of its group.
+report(Name) ->
+    case pyctx_pool:lookup(Name) of
+        #{pool := Pool, capacity := Cap} ->
+            case pyctx_nif:pool_load(Pool) of
+                {Size, Queued} ->
+                    Msg = {pyctx_dist_load, Name, self(), Queued, Size * Cap},
+                    _ = [erlang:send(P, Msg, [noconnect])
+                         || P <- pg:get_members(?SCOPE, ?GROUP(Name)), node(P) =/= node()],
+                    ok;
+                _ ->
+                    ok
+            end;
+        undefined ->
+            ok
+    end.
+
+%% Answers the caller of Ref once: claims its record (pending -> sending),
+%% sends, deletes. A record the caller deleted (gave up) is not answered.
+deliver(Ref, Reply) ->
+    Claim = [{{Ref, '$1', '$2', '$3', pending}, [], [{{{const, Ref}, '$1', '$2', '$3', sending}}]}],
+    case ets:select_replace(?CALLS, Claim) of
+        1 ->
+            [{Ref, Caller, Server, Name, sending}] = ets:lookup(?CALLS, Ref),
+            Caller ! {pyctx, Ref, Reply},
+            ets:delete(?CALLS, Ref),
+            in_flight_done(Name, Server);
+        0 ->
+            ok
+    end.

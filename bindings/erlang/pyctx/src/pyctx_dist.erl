@@ -12,8 +12,8 @@
 %%    requests other nodes send it: it submits them to the local pool (the
 %%    NIF answers it) and sends each reply back. Values travel as Erlang
 %%    terms; host functions Python calls there run in that node's registry.
-%%  - Every `dist_report_ms' (default 100) it sends each other member of
-%%    those groups the local pool's load: queued requests and capacity, one
+%%  - Every `dist_report_ms' (default 100) it sends every other node's
+%%    pyctx_dist (the pg group pyctx_nodes) each local pool's load: queued requests and capacity, one
 %%    small message per pool and node. Reports land in the ETS table
 %%    pyctx_dist_load, which callers read to route without asking anyone;
 %%    callers also count their own requests in flight there, so routing
@@ -39,6 +39,9 @@
 
 -define(SCOPE, pyctx_pg).
 -define(GROUP(Name), {pyctx_pool, Name}).
+%% Every node's pyctx_dist, pool or not: where load reports go (a node
+%% without a member of a pool still routes calls to it).
+-define(NODES, pyctx_nodes).
 %% {{Name, Server}, Queued, Capacity, InFlight}: the pool Name on the node
 %% of Server (a remote pyctx_dist); InFlight counts this node's requests.
 -define(LOAD, pyctx_dist_load).
@@ -105,11 +108,14 @@ has_capacity(Pool, Cap) ->
     end.
 
 %% Lowest (reported queue + own requests in flight) / capacity; among
-%% equals, a choice that differs between callers, so that callers reading
-%% the same table at the same instant do not all pick the same node.
+%% equals, a choice that differs from call to call, so that callers reading
+%% the same table at the same instant do not all pick the same node, and a
+%% lone caller's calls rotate. (Hashed with the node's name: phash2 of a
+%% remote pid leaves its node out, and every node's pyctx_dist tends to
+%% have the same local pid number.)
 least_loaded(Remotes) ->
-    Me = self(),
-    {_, _, Pid} = lists:min([{(Q + I) / max(C, 1), erlang:phash2({Me, P}), P}
+    Tie = erlang:unique_integer(),
+    {_, _, Pid} = lists:min([{(Q + I) / max(C, 1), erlang:phash2({Tie, node(P)}), P}
                              || {P, Q, C, I} <- Remotes]),
     Pid.
 
@@ -251,6 +257,7 @@ init([]) ->
     _ = ets:new(?CALLS, [set, public, named_table, {write_concurrency, true}]),
     %% joins and leaves of every group of the scope, from now on
     {ScopeRef, Groups} = pg:monitor_scope(?SCOPE),
+    ok = pg:join(?SCOPE, ?NODES, self()),
     State = #{scope_ref => ScopeRef,
               joined => #{},          % Name => true: distributed pools here
               monitors => #{},        % remote member => monitor reference
@@ -370,15 +377,18 @@ terminate(_Reason, _S) ->
     ok.
 
 %% Members that joined a pool group: remote ones enter the load table at
-%% once (new capacity), and hear this node's load for that pool.
+%% once (new capacity). A node that joined the nodes' group hears this
+%% node's load for every pool now rather than at the next tick.
 joined({pyctx_pool, Name}, Pids, S) ->
     Remote = [P || P <- Pids, node(P) =/= node()],
     _ = [ets:insert_new(?LOAD, {{Name, P}, 0, ?JOIN_CAPACITY, 0}) || P <- Remote],
-    case Remote =/= [] andalso maps:is_key(Name, maps:get(joined, S)) of
-        true -> report(Name);
-        false -> ok
-    end,
     lists:foldl(fun monitor_member/2, S, Remote);
+joined(?NODES, Pids, #{joined := Joined} = S) ->
+    case [P || P <- Pids, node(P) =/= node()] of
+        [] -> ok;
+        _ -> _ = [report(Name) || Name <- maps:keys(Joined)]
+    end,
+    S;
 joined(_Group, _Pids, S) ->
     S.
 
@@ -396,7 +406,7 @@ report(Name) ->
                 {Size, Queued} ->
                     Msg = {pyctx_dist_load, Name, self(), Queued, Size * Cap},
                     _ = [erlang:send(P, Msg, [noconnect])
-                         || P <- pg:get_members(?SCOPE, ?GROUP(Name)), node(P) =/= node()],
+                         || P <- pg:get_members(?SCOPE, ?NODES), node(P) =/= node()],
                     ok;
                 _ ->
                     ok

@@ -85,13 +85,18 @@ route(Name, Entry, Key, Form) ->
             {remote, least_loaded(Remotes)};
         true ->
             #{pool := Pool, capacity := Cap} = Entry,
-            case Remotes =:= [] orelse has_capacity(Pool, Cap) of
-                true ->
+            case local_load(Pool, Cap) of
+                Load when Load < 1.0; Remotes =:= [] ->
                     {local, Pool};
-                false ->
-                    case [R || {_, Q, C, I} = R <- Remotes, Q + I < C] of
-                        [] -> {local, Pool};   % everyone is loaded: no hop
-                        Free -> {remote, least_loaded(Free)}
+                Load ->
+                    %% no capacity here: the least loaded node, by the
+                    %% same measure (queued over capacity), this one
+                    %% included (first among equals: no hop)
+                    Pid = least_loaded(Remotes),
+                    [{Pid, Q, C, I}] = [R || {P, _, _, _} = R <- Remotes, P =:= Pid],
+                    case (Q + I) / max(C, 1) < Load of
+                        true -> {remote, Pid};
+                        false -> {local, Pool}
                     end
             end
     end.
@@ -101,11 +106,15 @@ remotes(Name) ->
     catch error:badarg -> []   % the application is not running
     end.
 
-has_capacity(Pool, Cap) ->
+%% Queued requests over capacity: under 1.0, the local pool has capacity.
+local_load(Pool, Cap) ->
     case pyctx_nif:pool_load(Pool) of
-        {Size, Queued} -> Queued < Size * Cap;
-        _ -> false
+        {Size, Queued} when Size > 0 -> Queued / (Size * Cap);
+        _ -> infinity_load()
     end.
+
+%% A closed or empty local pool loses every comparison.
+infinity_load() -> 1.0e300.
 
 %% Lowest (reported queue + own requests in flight) / capacity; among
 %% equals, a choice that differs from call to call, so that callers reading

@@ -17,7 +17,8 @@
 %%    small message per pool and node. Reports land in the ETS table
 %%    pyctx_dist_load, which callers read to route without asking anyone;
 %%    callers also count their own requests in flight there, so routing
-%%    sees new load before the next report. A node that joins a group
+%%    sees new load before the next report (a node's load is the larger of
+%%    the two, over its capacity). A node that joins a group
 %%    (pg:monitor_scope) is added to the table at once, with no load: it
 %%    adds capacity without a restart.
 %%  - It relays replies from other nodes to the calling processes, and
@@ -93,8 +94,8 @@ route(Name, Entry, Key, Form) ->
                     %% same measure (queued over capacity), this one
                     %% included (first among equals: no hop)
                     Pid = least_loaded(Remotes),
-                    [{Pid, Q, C, I}] = [R || {P, _, _, _} = R <- Remotes, P =:= Pid],
-                    case (Q + I) / max(C, 1) < Load of
+                    [R] = [R || {P, _, _, _} = R <- Remotes, P =:= Pid],
+                    case remote_load_of(R) < Load of
                         true -> {remote, Pid};
                         false -> {local, Pool}
                     end
@@ -116,7 +117,14 @@ local_load(Pool, Cap) ->
 %% A closed or empty local pool loses every comparison.
 infinity_load() -> 1.0e300.
 
-%% Lowest (reported queue + own requests in flight) / capacity; among
+%% A remote node's load: its reported queue, or this node's requests in
+%% flight there when more (the report is up to dist_report_ms old, and
+%% counts this node's own queued requests too: adding the two would count
+%% them twice), over its capacity.
+remote_load_of({_Pid, Q, C, I}) ->
+    max(Q, I) / max(C, 1).
+
+%% Lowest load (remote_load_of/1); among
 %% equals, a choice that differs from call to call, so that callers reading
 %% the same table at the same instant do not all pick the same node, and a
 %% lone caller's calls rotate. (Hashed with the node's name: phash2 of a
@@ -124,8 +132,8 @@ infinity_load() -> 1.0e300.
 %% have the same local pid number.)
 least_loaded(Remotes) ->
     Tie = erlang:unique_integer(),
-    {_, _, Pid} = lists:min([{(Q + I) / max(C, 1), erlang:phash2({Tie, node(P)}), P}
-                             || {P, Q, C, I} <- Remotes]),
+    {_, _, Pid} = lists:min([{remote_load_of(R), erlang:phash2({Tie, node(P)}), P}
+                             || {P, _, _, _} = R <- Remotes]),
     Pid.
 
 %% The same key goes to the same node while the nodes holding the pool do

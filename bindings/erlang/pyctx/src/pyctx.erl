@@ -600,6 +600,7 @@ with_pool(Name, Fun) ->
 %% another node.
 pool_sync(Name, Req, Opts, Allowed) ->
     check_options(Opts, Allowed),
+    check_request(Req),
     Timeout = check_timeout(maps:get(timeout, Opts, ?DEFAULT_TIMEOUT)),
     Form = result_form(Opts),
     Key = maps:get(key, Opts, undefined),
@@ -617,6 +618,7 @@ pool_sync(Name, Req, Opts, Allowed) ->
 
 pool_async(Name, Req, Opts, Allowed) ->
     check_options(Opts, Allowed),
+    check_request(Req),
     Deadline = library_timeout(maps:get(timeout, Opts, infinity)),
     Form = result_form(Opts),
     Key = maps:get(key, Opts, undefined),
@@ -625,6 +627,19 @@ pool_async(Name, Req, Opts, Allowed) ->
         {remote, Server} -> pyctx_dist:async(Server, Name, Req, Key, Deadline);
         {error, _} = Error -> Error
     end.
+
+%% The shapes the NIF would refuse with badarg, checked here too so that a
+%% request routed to another node fails the same way, in the caller.
+check_request({call, M, F, A, Kw}) ->
+    is_name(M) andalso is_name(F) andalso is_list(A) andalso is_keywords(Kw)
+        orelse error(badarg);
+check_request({eval, Expr, Bindings}) ->
+    is_name(Expr) andalso is_keywords(Bindings) orelse error(badarg);
+check_request({exec, Code}) ->
+    is_name(Code) orelse error(badarg).
+
+is_name(T) -> is_atom(T) orelse is_binary(T) orelse is_list(T).
+is_keywords(T) -> is_map(T) orelse is_list(T).
 
 route(Name, Key, Form) ->
     case pyctx_pool:lookup(Name) of

@@ -115,6 +115,9 @@ remote_call(Tab) ->
     ?assertEqual({ok, {Self, [1, 2.5, <<"x">>], #{<<"a">> => {1, 2}}}},
                  pyctx:eval(?POOL, <<"(p, [1, 2.5, 'x'], {'a': (1, 2)})">>, #{p => Self})),
     ?assertEqual(ok, pyctx:exec(?POOL, <<"x = 1">>)),
+    %% bad arguments fail here, as for a local pool, not on the other node
+    ?assertError(badarg, pyctx:call(?POOL, operator, add, not_a_list)),
+    ?assertError(badarg, pyctx:eval(?POOL, <<"1">>, not_bindings)),
     ?assertMatch({error, {python, <<"ZeroDivisionError">>, _, _}}, pyctx:eval(?POOL, <<"1/0">>)),
     %% async, await and a sync timeout (no late reply) on a remote member
     {ok, Ref} = pyctx:call_async(?POOL, operator, add, [2, 3]),

@@ -27,7 +27,9 @@ pool_test_() ->
       {"a crashed process member is replaced", fun process_crash/0},
       {"stop answers queued requests closed, once", fun stop/0},
       {"async, cancel and timeouts on a pool", fun async/0},
-      {"envs and objects belong to their member", fun envs_objects/0}]}.
+      {"envs and objects belong to their member", fun envs_objects/0},
+      {"a killed pool process: restarted, the old pool closed once collected",
+       fun lifetime/0}]}.
 
 thread(Pool) ->
     {ok, Id} = pyctx:call(Pool, threading, get_ident, []),
@@ -253,3 +255,28 @@ envs_objects() ->
     %% their member is gone with the pool
     ?assertEqual({error, closed}, pyctx:eval(Env, <<"counter">>)),
     ?assertEqual({error, closed}, pyctx:method_call(Obj, most_common, [1])).
+
+%% The pool's process owns it: killed, the pool is started again by its
+%% supervisor, and the old C pool closes once its term is collected (its
+%% requests in flight answered, once). A closed pool answers closed.
+lifetime() ->
+    {ok, Pid} = pyctx:start_pool(life, #{size => 1}),
+    [Old] = pyctx:pool_contexts(life),
+    #{thread_id := OldThread} = pyctx:context_info(Old),
+    Ref = erlang:monitor(process, Pid),
+    exit(Pid, kill),
+    receive {'DOWN', Ref, process, Pid, killed} -> ok after 5000 -> error(not_killed) end,
+    %% restarted under pyctx_pool_sup with the same options
+    wait_until(fun() ->
+                       case pyctx_pool:server(life) of
+                           undefined -> false;
+                           New -> New =/= Pid
+                       end
+               end, 5000),
+    {ok, NewThread} = {ok, thread(life)},
+    ?assertNotEqual(OldThread, NewThread),
+    %% the old pool's term was dropped from persistent_term: once collected
+    %% the destructor closed its member (asynchronous by design)
+    erlang:garbage_collect(),
+    wait_until(fun() -> maps:get(closed, pyctx:context_info(Old)) end, 5000),
+    ok = pyctx:stop_pool(life).

@@ -68,31 +68,19 @@ leave(Name) -> gen_server:call(?MODULE, {leave, Name}).
 %% entry (pyctx_pool:lookup/1) or undefined when this node has none.
 -spec route(atom(), map() | undefined, term(), atom()) ->
           {local, term()} | {remote, pid()} | {error, term()}.
-route(Name, Entry, Key, Form) ->
-    Remotes = remotes(Name),
-    if
-        Entry =:= undefined, Remotes =:= [] ->
-            {error, not_running};
-        Form =/= value ->
-            %% a handle or a view into another node's memory is no use here
-            case Entry of
-                #{pool := Pool} -> {local, Pool};
-                undefined -> {error, {unsupported, <<"object and buffer results need the pool "
-                                                     "on this node">>}}
-            end;
-        Key =/= undefined ->
-            by_key(Key, Entry, Remotes);
-        Entry =:= undefined ->
-            {remote, least_loaded(Remotes)};
-        true ->
-            #{pool := Pool, capacity := Cap} = Entry,
-            case local_load(Pool, Cap) of
-                Load when Load < 1.0; Remotes =:= [] ->
+route(Name, #{pool := Pool, capacity := Cap}, undefined, value) ->
+    %% the common case, and the cheap check first: capacity here
+    case local_load(Pool, Cap) of
+        Load when Load < 1.0 ->
+            {local, Pool};
+        Load ->
+            case remotes(Name) of
+                [] ->
                     {local, Pool};
-                Load ->
-                    %% no capacity here: the least loaded node, by the
-                    %% same measure (queued over capacity), this one
-                    %% included (first among equals: no hop)
+                Remotes ->
+                    %% no capacity here: the least loaded node by the same
+                    %% measure (queued over capacity), this one included
+                    %% (first among equals: no hop)
                     Pid = least_loaded(Remotes),
                     [R] = [R || {P, _, _, _} = R <- Remotes, P =:= Pid],
                     case remote_load_of(R) < Load of
@@ -100,6 +88,20 @@ route(Name, Entry, Key, Form) ->
                         false -> {local, Pool}
                     end
             end
+    end;
+route(Name, Entry, Key, Form) ->
+    case {Entry, remotes(Name)} of
+        {undefined, []} ->
+            {error, not_running};
+        {#{pool := Pool}, _} when Form =/= value ->
+            %% a handle or a view into another node's memory is no use here
+            {local, Pool};
+        {undefined, _} when Form =/= value ->
+            {error, {unsupported, <<"object and buffer results need the pool on this node">>}};
+        {_, Remotes} when Key =/= undefined ->
+            by_key(Key, Entry, Remotes);
+        {undefined, Remotes} ->
+            {remote, least_loaded(Remotes)}
     end.
 
 remotes(Name) ->

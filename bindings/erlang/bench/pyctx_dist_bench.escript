@@ -45,16 +45,31 @@ main(Args) ->
     One = [{Label, measure(F, A, N, Procs, Rounds)} || {Label, F, A, N} <- Work],
     {ok, Peer, Node} = peer:start(#{name => pyctx_bench_peer, host => "127.0.0.1",
                                     longnames => true,
-                                    args => ["-pa", Ebin, "-connect_all", "false",
-                                             "+sbwt", "very_long", "+swt", "very_low"]}),
+                                    %% default scheduler busy-wait: a peer
+                                    %% spinning on a shared machine only
+                                    %% takes cores from this node
+                                    args => ["-pa", Ebin, "-connect_all", "false"]}),
     start_app(Node),
     {ok, _} = erpc:call(Node, pyctx, start_pool, [bench, PoolOpts]),
-    wait_for_peer(200),
+    wait_for_peer(bench, 200),
     Two = [{Label, measure(F, A, N, Procs, Rounds)} || {Label, F, A, N} <- Work],
+    %% one process, sequential: a call on this node, and one that must go
+    %% to the peer (a pool only the peer has)
+    {ok, _} = erpc:call(Node, pyctx, start_pool, [bench_remote, PoolOpts]),
+    wait_for_peer(bench_remote, 200),
+    Seq = max(2000, Calls div 4),
+    LocalUs = latency(bench, Seq, Rounds),
+    RemoteUs = latency(bench_remote, Seq, Rounds),
+    %% for scale: a bare distribution round trip to the peer
+    ErpcUs = median([element(1, timer:tc(fun() -> erpc_loop(Node, Seq) end)) / Seq
+                     || _ <- lists:seq(1, Rounds)]),
     io:format("~n| workload | 1 node | 2 nodes | share on the peer |~n|---|---|---|---|~n"),
     [io:format("| ~s | ~s calls/s | ~s calls/s | ~.1f% |~n",
                [L, rate(R1), rate(R2), 100 * Peer2])
      || {{L, {R1, _}}, {L, {R2, Peer2}}} <- lists:zip(One, Two)],
+    io:format("~none process, sync identity(1): ~.1f us on this node, ~.1f us on the peer; "
+              "erpc:call to the peer ~.1f us (medians of ~b rounds of ~b)~n",
+              [LocalUs, RemoteUs, ErpcUs, Rounds, Seq]),
     io:format("load after: ~s", [os:cmd("uptime")]),
     peer:stop(Peer),
     halt(0).
@@ -64,12 +79,26 @@ start_app(Node) ->
     ok = erpc:call(Node, application, set_env, [pyctx, pool_size, 0]),
     {ok, _} = erpc:call(Node, application, ensure_all_started, [pyctx]).
 
-wait_for_peer(0) -> error(peer_not_seen);
-wait_for_peer(N) ->
-    case maps:get(nodes, pyctx:pool_info(bench)) of
+%% pg tells this node of the peer's pool asynchronously
+wait_for_peer(_Pool, 0) -> error(peer_not_seen);
+wait_for_peer(Pool, N) ->
+    case pyctx_dist:remote_load(Pool) of
         [_] -> ok;
-        _ -> receive after 10 -> wait_for_peer(N - 1) end
+        _ -> receive after 10 -> wait_for_peer(Pool, N - 1) end
     end.
+
+erpc_loop(_Node, 0) -> ok;
+erpc_loop(Node, N) ->
+    _ = erpc:call(Node, erlang, node, []),
+    erpc_loop(Node, N - 1).
+
+median(Xs) -> lists:nth((length(Xs) + 1) div 2, lists:sort(Xs)).
+
+latency(Pool, N, Rounds) ->
+    loop(Pool, identity, [1], N div 10),
+    Ts = lists:sort([element(1, timer:tc(fun() -> loop(Pool, identity, [1], N) end)) / N
+                     || _ <- lists:seq(1, Rounds)]),
+    lists:nth((Rounds + 1) div 2, Ts).
 
 parse([], Acc) -> Acc;
 parse(["--calls", N | T], Acc) -> parse(T, Acc#{calls => list_to_integer(N)});
@@ -86,7 +115,7 @@ measure(F, A, Calls, Procs, Rounds) ->
     PerProc = max(1, Calls div Procs),
     Run = fun() ->
                   Parent = self(),
-                  Pids = [spawn_link(fun() -> loop(F, A, PerProc), Parent ! {done, self()} end)
+                  Pids = [spawn_link(fun() -> loop(bench, F, A, PerProc), Parent ! {done, self()} end)
                           || _ <- lists:seq(1, Procs)],
                   [receive {done, P} -> ok end || P <- Pids]
           end,
@@ -100,10 +129,10 @@ measure(F, A, Calls, Procs, Rounds) ->
                end || _ <- lists:seq(1, Rounds)],
     lists:nth((Rounds + 1) div 2, lists:sort(Results)).
 
-loop(_F, _A, 0) -> ok;
-loop(F, A, N) ->
-    {ok, _} = pyctx:call(bench, pyctx_bench_funcs, F, A, #{timeout => 30000}),
-    loop(F, A, N - 1).
+loop(_Pool, _F, _A, 0) -> ok;
+loop(Pool, F, A, N) ->
+    {ok, _} = pyctx:call(Pool, pyctx_bench_funcs, F, A, #{timeout => 30000}),
+    loop(Pool, F, A, N - 1).
 
 rate(PerSec) when PerSec >= 1000 -> io_lib:format("~.1fK", [PerSec / 1000]);
 rate(PerSec) -> io_lib:format("~.0f", [PerSec]).

@@ -279,4 +279,18 @@ lifetime() ->
     %% the destructor closed its member (asynchronous by design)
     erlang:garbage_collect(),
     wait_until(fun() -> maps:get(closed, pyctx:context_info(Old)) end, 5000),
-    ok = pyctx:stop_pool(life).
+    ok = pyctx:stop_pool(life),
+    %% the resource itself, closed explicitly: every submission answers
+    %% closed at once (a caller that read the pool just before stop_pool)
+    Member = {worker, undefined, undefined, 0, 0, [], 0, {0, 0, undefined, stderr}},
+    {ok, Pool} = pyctx_nif:pool_start(Member, {1, <<"raw">>, least_queued, 0, replace, 0}),
+    ok = pyctx_nif:pool_close(Pool, 1000),
+    ok = pyctx_nif:pool_close(Pool, 1000),
+    Owner = pyctx_nif:owner_new(),
+    ?assertEqual({error, closed},
+                 pyctx_nif:pool_call(Pool, math, sqrt, [1], [], 0, Owner)),
+    ?assertEqual({error, closed},
+                 pyctx_nif:pool_request(eval, Pool, <<"1">>, undefined, [], [], undefined,
+                                        value, 0, Owner)),
+    ?assertMatch(#{closed := true, size := 0}, pyctx_nif:pool_info(Pool)),
+    ?assertError(badarg, pyctx_nif:pool_call(not_a_pool, math, sqrt, [1], [], 0, Owner)).

@@ -37,10 +37,13 @@ dist_test_() ->
 
 setup() ->
     ensure_epmd(),
-    case node() of
-        nonode@nohost -> {ok, _} = net_kernel:start(['pyctx_t@127.0.0.1', longnames]);
-        _ -> ok
-    end,
+    Started = case node() of
+                  nonode@nohost ->
+                      {ok, _} = net_kernel:start(['pyctx_t@127.0.0.1', longnames]),
+                      true;
+                  _ ->
+                      false   % already distributed (rebar3 eunit --name ...)
+              end,
     application:load(pyctx),
     ok = application:set_env(pyctx, pool_size, 1),
     {ok, _} = application:ensure_all_started(pyctx),
@@ -51,13 +54,18 @@ setup() ->
     %% a table of peers that tests add to and kill from
     Tab = ets:new(pyctx_dist_peers, [public]),
     ets:insert(Tab, [{Node, Peer, OsPid} || {Node, Peer, OsPid} <- Peers]),
+    ets:insert(Tab, {'$started_distribution', Started}),
     Tab.
 
 cleanup(Tab) ->
-    _ = [catch peer:stop(Peer) || {_, Peer, _} <- ets:tab2list(Tab)],
+    [{_, Started}] = ets:take(Tab, '$started_distribution'),
+    _ = [catch peer:stop(Peer) || {_, Peer, _} <- peers(Tab)],
     ets:delete(Tab),
     ok = application:stop(pyctx),
-    net_kernel:stop().
+    case Started of
+        true -> net_kernel:stop();
+        false -> ok
+    end.
 
 %% epmd maps node names to ports; a VM started without -name has not
 %% started one, and net_kernel:start/1 needs it.
@@ -97,6 +105,10 @@ is_app_path(P) ->
 wait_members(N) ->
     wait_until(fun() -> length(pyctx_dist:remote_load(?POOL)) =:= N end, 10000).
 
+%% {Node, Peer, OsPid} of the peers running now
+peers(Tab) ->
+    [P || {_, _, _} = P <- ets:tab2list(Tab)].
+
 os_pid(Tab, Node) ->
     [{Node, _, OsPid}] = ets:lookup(Tab, Node),
     list_to_integer(OsPid).
@@ -107,7 +119,7 @@ remote_call(Tab) ->
     %% this node has no member of dpool: every call goes to a peer
     ?assertEqual(undefined, pyctx_pool:lookup(?POOL)),
     {ok, {7, OsPid}} = pyctx:call(?POOL, '__main__', work, [7]),
-    PeerPids = [os_pid(Tab, N) || {N, _, _} <- ets:tab2list(Tab)],
+    PeerPids = [os_pid(Tab, N) || {N, _, _} <- peers(Tab)],
     ?assert(lists:member(OsPid, PeerPids)),
     ?assertNotEqual(list_to_integer(os:getpid()), OsPid),
     %% terms of this node survive the trip, a pid included
@@ -142,7 +154,7 @@ remote_call(Tab) ->
 %% exactly one answer: a value from the node that ran it, or {error,
 %% {nodedown, Node}} for those in flight on the killed node.
 spread_and_kill(Tab) ->
-    [{Victim, _, VictimOsPid} | _] = ets:tab2list(Tab),
+    [{Victim, _, VictimOsPid} | _] = peers(Tab),
     State0 = #{next => 1, pending => #{}, answers => #{}, killed => false,
                victim => Victim, victim_os_pid => VictimOsPid},
     Deadline = erlang:monotonic_time(millisecond) + 45000,
@@ -238,6 +250,6 @@ local_first(Tab) ->
     %% 50 sequential calls ran here, and only part of the burst
     ?assert(LocalDone >= 50),
     ?assert(LocalDone < 90),
-    PeerCount = length(ets:tab2list(Tab)),
+    PeerCount = length(peers(Tab)),
     ?assert(PeerCount >= 2),
     ok = pyctx:stop_pool(?POOL).

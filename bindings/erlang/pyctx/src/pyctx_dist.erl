@@ -199,7 +199,7 @@ async(Server, Name, Req, Key, Deadline) ->
 
 %% pyctx:await/2 of a remote request whose reply is not in the mailbox.
 await(Ref, Timeout) ->
-    case ets:lookup(?CALLS, Ref) of
+    case lookup_call(Ref) of
         [] ->
             %% answered: in the mailbox now, unless already received
             receive {pyctx, Ref, Reply} -> Reply after 0 -> {error, no_reply} end;
@@ -212,7 +212,7 @@ await(Ref, Timeout) ->
 %% cancel is sent (the caller then gets {error, cancelled}, or the result).
 cancel(Ref) ->
     Self = self(),
-    case ets:lookup(?CALLS, Ref) of
+    case lookup_call(Ref) of
         [{Ref, Self, _, _, pending}] ->
             case give_up(Ref) of
                 abandoned -> ok;
@@ -225,6 +225,13 @@ cancel(Ref) ->
             wait_delivered(Ref), flush(Ref);
         [] ->
             flush(Ref)
+    end.
+
+%% A remote request's record; none once answered (or when the application
+%% is not running: nothing can be pending then).
+lookup_call(Ref) ->
+    try ets:lookup(?CALLS, Ref)
+    catch error:badarg -> []
     end.
 
 %% The caller abandons a pending request: `abandoned' (its record deleted,

@@ -181,6 +181,7 @@ async(Server, Name, Req, Key, Deadline) ->
         Relay ->
             Ref = make_ref(),
             true = ets:insert(?CALLS, {Ref, self(), Server, Name, pending}),
+            watch_caller(Relay),
             try ets:update_counter(?LOAD, {Name, Server}, {4, 1}) of
                 _ ->
                     Server ! {pyctx_dist_req, Relay, Ref, Name, Req, Key, Deadline},
@@ -195,6 +196,14 @@ async(Server, Name, Req, Key, Deadline) ->
                         false -> {ok, Ref}
                     end
             end
+    end.
+
+%% The relay monitors each process with remote requests once (as the NIF's
+%% owner handle does for local ones), to cancel them if it dies.
+watch_caller(Relay) ->
+    case get('$pyctx_dist_watched') of
+        Relay -> ok;
+        _ -> Relay ! {pyctx_dist_watch, self()}, put('$pyctx_dist_watched', Relay)
     end.
 
 %% pyctx:await/2 of a remote request whose reply is not in the mailbox.
@@ -287,6 +296,7 @@ init([]) ->
     State = #{scope_ref => ScopeRef,
               joined => #{},          % Name => true: distributed pools here
               monitors => #{},        % remote member => monitor reference
+              callers => #{},         % local caller => monitor reference
               served => #{},          % NIF request => {Relay, Ref}
               by_ref => #{},          % Ref => NIF request
               report_ms => application:get_env(pyctx, dist_report_ms, ?REPORT_MS)},
@@ -385,6 +395,24 @@ handle_info({Ref, leave, {pyctx_pool, Name}, Pids}, #{scope_ref := Ref} = S) ->
     {noreply, S};
 handle_info({Ref, leave, _Group, _Pids}, #{scope_ref := Ref} = S) ->
     {noreply, S};
+
+%% -- this node's callers: one that dies has its remote requests cancelled --
+handle_info({pyctx_dist_watch, Pid}, #{callers := Callers} = S) ->
+    case maps:is_key(Pid, Callers) of
+        true -> {noreply, S};
+        false -> {noreply, S#{callers := Callers#{Pid => erlang:monitor(process, Pid)}}}
+    end;
+handle_info({'DOWN', MRef, process, Pid, _Reason}, #{callers := Callers} = S)
+  when map_get(Pid, Callers) =:= MRef ->
+    Pending = ets:select(?CALLS, [{{'$1', Pid, '$2', '$3', pending}, [], [{{'$1', '$2', '$3'}}]}]),
+    _ = [case delete_pending(Ref) of
+             true ->
+                 erlang:send(Server, {pyctx_dist_cancel, Ref}, [noconnect]),
+                 in_flight_done(Name, Server);
+             false ->
+                 ok
+         end || {Ref, Server, Name} <- Pending],
+    {noreply, S#{callers := maps:remove(Pid, Callers)}};
 
 %% -- a remote member is gone (its node went down, or it exited) --
 handle_info({'DOWN', _MRef, process, Pid, _Reason}, #{monitors := Mons} = S) ->

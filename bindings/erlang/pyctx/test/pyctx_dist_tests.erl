@@ -25,6 +25,8 @@ dist_test_() ->
      fun(Peers) ->
              {inorder,
               [{"a remote call: values travel as terms", fun() -> remote_call(Peers) end},
+               {timeout, 20, {"a caller that dies has its remote requests cancelled",
+                              fun() -> dead_caller(Peers) end}},
                {timeout, 60,
                 {"10,000 calls spread, a node killed mid-stream: one answer each",
                  fun() -> spread_and_kill(Peers) end}},
@@ -147,6 +149,31 @@ remote_call(Tab) ->
     ?assertEqual(3, length(Loads)),
     [?assertMatch(#{capacity := 4}, L) || L <- Loads],
     ?assertEqual([], [M || M <- pyctx_test_util:mailbox(), element(1, M) =:= pyctx]).
+
+%% A process with a request running on another node dies: the request is
+%% cancelled there (interrupted: the spin ends), as for a local one.
+dead_caller(Tab) ->
+    Key = <<"dead-caller">>,
+    {ok, {0, OsPid}} = pyctx:call(?POOL, '__main__', work, [0], #{key => Key}),
+    [Node] = [N || {N, _, P} <- peers(Tab), list_to_integer(P) =:= OsPid],
+    ok = pyctx:exec(?POOL, pyctx_test_util:spin_code(), #{key => Key}),
+    Cancelled = fun() -> maps:get(cancelled, erpc:call(Node, pyctx, pool_info, [?POOL])) end,
+    Before = Cancelled(),
+    Parent = self(),
+    Caller = spawn(fun() ->
+                           {ok, _} = pyctx:call_async(?POOL, '__main__', spin, [], #{key => Key}),
+                           Parent ! submitted,
+                           receive never -> ok end
+                   end),
+    receive submitted -> ok after 5000 -> error(not_submitted) end,
+    %% running there (busy), then the caller dies
+    wait_until(fun() -> lists:any(fun(#{busy := B}) -> B end,
+                                  erpc:call(Node, pyctx, pool_members, [?POOL]))
+               end, 5000),
+    exit(Caller, kill),
+    %% the cancel travels to that node: asynchronous by design
+    wait_until(fun() -> Cancelled() =:= Before + 1 end, 5000),
+    ?assertEqual({ok, {1, OsPid}}, pyctx:call(?POOL, '__main__', work, [1], #{key => Key})).
 
 %% 10,000 asynchronous calls, at most ?WINDOW in flight, spread over the
 %% three nodes; once ?KILL_AFTER have been answered one node is killed

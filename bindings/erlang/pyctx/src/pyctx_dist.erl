@@ -30,7 +30,9 @@
 %%    member sent before), or the caller itself when it gives up (timeout,
 %%    cancel: the record is deleted while still pending, and the member is
 %%    told to cancel). So every request is answered exactly once and a
-%%    request whose node went down ran at most once.
+%%    request whose node went down ran at most once. The relay also
+%%    monitors each calling process once and cancels its pending requests
+%%    when it dies.
 -module(pyctx_dist).
 -behaviour(gen_server).
 

@@ -512,9 +512,9 @@ stop_pool(Name) ->
 %% not_running}' here, or go to other nodes), queued ones complete
 %% `{error, closed}', running ones are interrupted, all within
 %% `TimeoutMs'.
--spec stop_pool(pool(), non_neg_integer()) -> ok | {error, reason() | not_found}.
+-spec stop_pool(pool(), timeout_ms()) -> ok | {error, reason() | not_found}.
 stop_pool(Name, TimeoutMs) when is_atom(Name) ->
-    pyctx_pool:stop(Name, check_stop_timeout(TimeoutMs)).
+    pyctx_pool:stop(Name, close_timeout(TimeoutMs)).
 
 %% @equiv resize_pool(Name, Size, infinity)
 -spec resize_pool(pool(), pos_integer()) -> ok | {error, reason() | not_found}.
@@ -528,11 +528,20 @@ resize_pool(Name, Size) ->
 %% they have closed.
 -spec resize_pool(pool(), pos_integer(), timeout_ms()) -> ok | {error, reason() | not_found}.
 resize_pool(Name, Size, TimeoutMs) when is_atom(Name), is_integer(Size) ->
-    Ms = case TimeoutMs of infinity -> ?MAX_LIBRARY_TIMEOUT; T -> check_stop_timeout(T) end,
-    pyctx_pool:resize(Name, Size, Ms).
+    pyctx_pool:resize(Name, Size, resize_timeout(TimeoutMs)).
 
-check_stop_timeout(T) when is_integer(T), T >= 0, T =< ?MAX_LIBRARY_TIMEOUT -> T;
-check_stop_timeout(T) -> error({bad_option, {timeout, T}}).
+%% The library's waits: pyctx_pool_close takes 0 as "no wait" (and has no
+%% unlimited value: the largest is about 49 days), pyctx_pool_resize takes
+%% 0 (PYCTX_NO_TIMEOUT) as "as long as it takes", so a resize of 0 waits
+%% the shortest time, 1 ms.
+close_timeout(infinity) -> ?MAX_LIBRARY_TIMEOUT;
+close_timeout(T) when is_integer(T), T >= 0, T =< ?MAX_LIBRARY_TIMEOUT -> T;
+close_timeout(T) -> error({bad_option, {timeout, T}}).
+
+resize_timeout(infinity) -> 0;
+resize_timeout(0) -> 1;
+resize_timeout(T) when is_integer(T), T > 0, T =< ?MAX_LIBRARY_TIMEOUT -> T;
+resize_timeout(T) -> error({bad_option, {timeout, T}}).
 
 %% @doc The pool's counters (the library's, over every member it ever
 %% had): `name, size, closed, leaving, created, replaced, replace_failed,

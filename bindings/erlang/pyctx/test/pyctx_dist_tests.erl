@@ -157,18 +157,18 @@ dead_caller(Tab) ->
     {ok, {0, OsPid}} = pyctx:call(?POOL, '__main__', work, [0], #{key => Key}),
     [Node] = [N || {N, _, P} <- peers(Tab), list_to_integer(P) =:= OsPid],
     ok = pyctx:exec(?POOL, pyctx_test_util:spin_code(), #{key => Key}),
-    Cancelled = fun() -> maps:get(cancelled, erpc:call(Node, pyctx, pool_info, [?POOL])) end,
+    Cancelled = fun() -> maps:get(cancelled, erpc:call(Node, pyctx, pool_info, [?POOL], 5000)) end,
     Before = Cancelled(),
     Parent = self(),
     Caller = spawn(fun() ->
                            {ok, _} = pyctx:call_async(?POOL, '__main__', spin, [], #{key => Key}),
                            Parent ! submitted,
-                           receive never -> ok end
+                           receive never -> ok after 60000 -> ok end
                    end),
     receive submitted -> ok after 5000 -> error(not_submitted) end,
     %% running there (busy), then the caller dies
     wait_until(fun() -> lists:any(fun(#{busy := B}) -> B end,
-                                  erpc:call(Node, pyctx, pool_members, [?POOL]))
+                                  erpc:call(Node, pyctx, pool_members, [?POOL], 5000))
                end, 5000),
     exit(Caller, kill),
     %% the cancel travels to that node: asynchronous by design

@@ -36,8 +36,9 @@
 -module(pyctx_dist).
 -behaviour(gen_server).
 
--export([start_link/0, join/1, leave/1, route/4, call/6, async/5, await/2, cancel/1,
-         remote_load/1]).
+-export([start_link/0, start_tables/0, join/1, leave/1, route/4, call/6, async/5, await/2,
+         cancel/1, remote_load/1]).
+-export([tables_init/1]).
 -export([init/1, handle_call/3, handle_cast/2, handle_info/2, terminate/2]).
 
 -define(SCOPE, pyctx_pg).
@@ -186,7 +187,9 @@ async(Server, Name, Req, Key, Deadline) ->
             watch_caller(Relay),
             try ets:update_counter(?LOAD, {Name, Server}, {4, 1}) of
                 _ ->
-                    Server ! {pyctx_dist_req, Relay, Ref, Name, Req, Key, Deadline},
+                    %% replies come to this node's pyctx_dist by name, so
+                    %% that they find it also after a restart
+                    Server ! {pyctx_dist_req, {?MODULE, node()}, Ref, Name, Req, Key, Deadline},
                     {ok, Ref}
             catch
                 error:badarg ->
@@ -288,21 +291,57 @@ remote_load(Name) ->
 %%% The server
 %%% ---------------------------------------------------------------------
 
-init([]) ->
+%% The two tables live in a process of their own, started before
+%% pyctx_dist: when pyctx_dist restarts, the records of this node's
+%% requests on other nodes survive, the replies (sent to it by name) find
+%% them, and the new pyctx_dist monitors their members again.
+%%
+%% The same process watches the pg scope and forwards joins and leaves to
+%% pyctx_dist: a process that both monitors a scope and is a member of one
+%% of its groups makes pg crash when it exits (OTP issue #7625, fixed in
+%% OTP 26.2), and pyctx_dist is a member.
+start_tables() ->
+    proc_lib:start_link(?MODULE, tables_init, [self()]).
+
+tables_init(Parent) ->
     _ = ets:new(?LOAD, [ordered_set, public, named_table, {read_concurrency, true},
                         {write_concurrency, true}]),
     _ = ets:new(?CALLS, [set, public, named_table, {write_concurrency, true}]),
-    %% joins and leaves of every group of the scope, from now on
-    {ScopeRef, Groups} = pg:monitor_scope(?SCOPE),
+    register(pyctx_dist_tables, self()),
+    {ScopeRef, _Groups} = pg:monitor_scope(?SCOPE),
+    proc_lib:init_ack(Parent, {ok, self()}),
+    tables_loop(ScopeRef).
+
+tables_loop(ScopeRef) ->
+    receive
+        {ScopeRef, Event, Group, Pids} ->
+            %% lost while pyctx_dist restarts: its init reads pg itself
+            case whereis(?MODULE) of
+                undefined -> ok;
+                Dist -> Dist ! {pyctx_dist_pg, Event, Group, Pids}
+            end;
+        _ ->
+            ok
+    end,
+    tables_loop(ScopeRef).
+
+init([]) ->
+    %% members this node has requests on or routes to, from before a
+    %% restart: watched again (one already gone answers 'DOWN' at once)
+    Known = lists:usort(ets:select(?LOAD, [{{{'_', '$1'}, '_', '_', '_'}, [], ['$1']}]) ++
+                        ets:select(?CALLS, [{{'_', '_', '$1', '_', '_'}, [], ['$1']}])),
+    %% the scope's groups now; joins and leaves from now on come from the
+    %% tables' process (see start_tables/0), whose monitor is older
+    Groups = [{G, pg:get_members(?SCOPE, G)} || G <- pg:which_groups(?SCOPE)],
     ok = pg:join(?SCOPE, ?NODES, self()),
-    State = #{scope_ref => ScopeRef,
-              joined => #{},          % Name => true: distributed pools here
+    State = #{joined => #{},          % Name => true: distributed pools here
               monitors => #{},        % remote member => monitor reference
               callers => #{},         % local caller => monitor reference
               served => #{},          % NIF request => {Relay, Ref}
               by_ref => #{},          % Ref => NIF request
               report_ms => application:get_env(pyctx, dist_report_ms, ?REPORT_MS)},
-    State1 = maps:fold(fun(Group, Pids, S) -> joined(Group, Pids, S) end, State, Groups),
+    State0 = lists:foldl(fun monitor_member/2, State, Known),
+    State1 = lists:foldl(fun({Group, Pids}, S) -> joined(Group, Pids, S) end, State0, Groups),
     erlang:send_after(maps:get(report_ms, State1), self(), report),
     {ok, State1}.
 
@@ -390,12 +429,12 @@ handle_info({pyctx_dist_load, Name, Pid, Queued, Capacity}, S) ->
                     {noreply, S}
             end
     end;
-handle_info({Ref, join, Group, Pids}, #{scope_ref := Ref} = S) ->
+handle_info({pyctx_dist_pg, join, Group, Pids}, S) ->
     {noreply, joined(Group, Pids, S)};
-handle_info({Ref, leave, {pyctx_pool, Name}, Pids}, #{scope_ref := Ref} = S) ->
+handle_info({pyctx_dist_pg, leave, {pyctx_pool, Name}, Pids}, S) ->
     _ = [ets:delete(?LOAD, {Name, P}) || P <- Pids, node(P) =/= node()],
     {noreply, S};
-handle_info({Ref, leave, _Group, _Pids}, #{scope_ref := Ref} = S) ->
+handle_info({pyctx_dist_pg, leave, _Group, _Pids}, S) ->
     {noreply, S};
 
 %% -- this node's callers: one that dies has its remote requests cancelled --

@@ -25,6 +25,8 @@ dist_test_() ->
      fun(Peers) ->
              {inorder,
               [{"a remote call: values travel as terms", fun() -> remote_call(Peers) end},
+               {timeout, 20, {"pyctx_dist restarting keeps requests in flight elsewhere",
+                              fun relay_restart/0}},
                {timeout, 20, {"a caller that dies has its remote requests cancelled",
                               fun() -> dead_caller(Peers) end}},
                {timeout, 60,
@@ -148,6 +150,21 @@ remote_call(Tab) ->
     Loads = pyctx_dist:remote_load(?POOL),
     ?assertEqual(3, length(Loads)),
     [?assertMatch(#{capacity := 4}, L) || L <- Loads],
+    ?assertEqual([], [M || M <- pyctx_test_util:mailbox(), element(1, M) =:= pyctx]).
+
+%% This node's pyctx_dist is killed while a request of this process runs on
+%% a peer: its record survives (the tables have their own process), the
+%% reply comes to the restarted pyctx_dist by name and is delivered, once.
+relay_restart() ->
+    {ok, Ref} = pyctx:call_async(?POOL, time, sleep, [0.3]),
+    Old = whereis(pyctx_dist),
+    exit(Old, kill),
+    wait_until(fun() -> is_pid(whereis(pyctx_dist)) andalso whereis(pyctx_dist) =/= Old end,
+               5000),
+    ?assertEqual({ok, none}, pyctx:await(Ref, 5000)),
+    %% routing works again once pg and the reports are back
+    wait_members(3),
+    ?assertMatch({ok, {2, _}}, pyctx:call(?POOL, '__main__', work, [2])),
     ?assertEqual([], [M || M <- pyctx_test_util:mailbox(), element(1, M) =:= pyctx]).
 
 %% A process with a request running on another node dies: the request is

@@ -38,6 +38,7 @@ enum {
 };
 
 struct req_res;
+struct pool_res;
 
 /* One per process that makes requests (kept in its process dictionary):
  * monitors the process once, and lists its pending requests so that they
@@ -52,7 +53,10 @@ typedef struct owner_res {
 
 /* One asynchronous request; its term is the request reference. */
 typedef struct req_res {
-    ctx_res *ctx;       /* kept for the resource's life (cancel needs it) */
+    ctx_res *ctx;       /* kept for the resource's life (cancel needs it);
+                           NULL for a pool request */
+    struct pool_res *pool; /* a pool request's pool, kept for the resource's
+                              life (cancel by id goes through the pool) */
     env_res *env;       /* kept until completion; NULL for the default namespace */
     owner_res *owner;   /* kept for the resource's life */
     struct req_res *prev, *next; /* in owner->pending until completion */
@@ -88,6 +92,12 @@ typedef struct view_res {
     pyctx_buffer_t *buf;
 } view_res;
 
+/* A pool handle (pyctx_pool_t). The destructor frees it (closing an open
+ * pool without waiting) once no term or request refers to it. */
+typedef struct pool_res {
+    pyctx_pool_t *pool;
+} pool_res;
+
 /* A pending Python -> Erlang host call; answered exactly once. */
 typedef struct host_call_res {
     _Atomic(pyctx_host_call_t *) call;
@@ -102,6 +112,7 @@ extern ErlNifResourceType *OBJ_TYPE;
 extern ErlNifResourceType *LEND_TYPE;
 extern ErlNifResourceType *VIEW_TYPE;
 extern ErlNifResourceType *STREAM_TYPE;
+extern ErlNifResourceType *POOL_TYPE;
 
 /* Resource type set-up, one per source file; 0 on failure. */
 int context_resources_open(ErlNifEnv *env);
@@ -109,6 +120,7 @@ int request_resources_open(ErlNifEnv *env);
 int host_resources_open(ErlNifEnv *env);
 int object_resources_open(ErlNifEnv *env);
 int stream_resources_open(ErlNifEnv *env);
+int pool_resources_open(ErlNifEnv *env);
 
 /* The reason term of an error (without the {error, _} wrapper):
  *   timeout | cancelled | closed | not_running | queue_full

@@ -125,17 +125,18 @@ static pyctx_error_t *apply_process_options(ErlNifEnv *env, ERL_NIF_TERM term,
     return err;
 }
 
-ERL_NIF_TERM nif_context_start(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]) {
-    (void)argc;
+int context_options_from_terms(ErlNifEnv *env, const ERL_NIF_TERM argv[],
+                               pyctx_context_options_t **out_options, ERL_NIF_TERM *out_error) {
     ErlNifUInt64 capacity;
-    ErlNifPid owner;
-    int has_owner = !enif_is_identical(argv[4], ATOM_undefined);
-    if (!enif_get_uint64(env, argv[3], &capacity) ||
-        (has_owner && !enif_get_local_pid(env, argv[4], &owner)))
-        return enif_make_badarg(env);
-
+    if (!enif_get_uint64(env, argv[3], &capacity)) {
+        *out_error = enif_make_badarg(env);
+        return 0;
+    }
     pyctx_context_options_t *options = pyctx_context_options_new();
-    if (options == NULL) return error_message_tuple(env, ATOM_no_memory, "out of memory");
+    if (options == NULL) {
+        *out_error = error_message_tuple(env, ATOM_no_memory, "out of memory");
+        return 0;
+    }
     int badarg = 0;
     pyctx_error_t *err =
         set_text_option(env, argv[0], options, pyctx_context_options_set_mode_name, &badarg);
@@ -148,11 +149,28 @@ ERL_NIF_TERM nif_context_start(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv
     if (err == NULL && !badarg)
         err = apply_context_limits(env, argv[5], argv[6], argv[7], options, &badarg);
     if (err == NULL && !badarg) err = apply_process_options(env, argv[8], options, &badarg);
-    pyctx_context_t *ctx = NULL;
-    if (err == NULL && !badarg) err = pyctx_context_create(options, &ctx);
+    if (err == NULL && !badarg) {
+        *out_options = options;
+        return 1;
+    }
     pyctx_context_options_free(options);
-    if (badarg == 2) return error_message_tuple(env, ATOM_no_memory, "out of memory");
-    if (badarg) return enif_make_badarg(env);
+    if (badarg == 2) *out_error = error_message_tuple(env, ATOM_no_memory, "out of memory");
+    else if (badarg) *out_error = enif_make_badarg(env);
+    else *out_error = error_tuple_consume(env, err);
+    return 0;
+}
+
+ERL_NIF_TERM nif_context_start(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]) {
+    (void)argc;
+    ErlNifPid owner;
+    int has_owner = !enif_is_identical(argv[4], ATOM_undefined);
+    if (has_owner && !enif_get_local_pid(env, argv[4], &owner)) return enif_make_badarg(env);
+    pyctx_context_options_t *options = NULL;
+    ERL_NIF_TERM error;
+    if (!context_options_from_terms(env, argv, &options, &error)) return error;
+    pyctx_context_t *ctx = NULL;
+    pyctx_error_t *err = pyctx_context_create(options, &ctx);
+    pyctx_context_options_free(options);
     if (err != NULL) return error_tuple_consume(env, err);
 
     ctx_res *res = enif_alloc_resource(CTX_TYPE, sizeof(ctx_res));
@@ -171,6 +189,15 @@ ERL_NIF_TERM nif_context_start(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv
     ERL_NIF_TERM term = enif_make_resource(env, res);
     enif_release_resource(res);
     return enif_make_tuple2(env, ATOM_ok, term);
+}
+
+ERL_NIF_TERM make_context_term(ErlNifEnv *env, pyctx_context_t *ctx) {
+    ctx_res *res = enif_alloc_resource(CTX_TYPE, sizeof(ctx_res));
+    memset(res, 0, sizeof *res);
+    res->ctx = ctx;
+    ERL_NIF_TERM term = enif_make_resource(env, res);
+    enif_release_resource(res);
+    return term;
 }
 
 ERL_NIF_TERM nif_context_stop(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]) {

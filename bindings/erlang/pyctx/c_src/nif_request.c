@@ -18,7 +18,13 @@ static void req_destructor(ErlNifEnv *env, void *obj) {
      * callback, when that drops the last reference) */
     pyctx_request_free(req->preq);
     if (req->ctx != NULL) enif_release_resource(req->ctx);
+    if (req->pool != NULL) enif_release_resource(req->pool);
     if (req->owner != NULL) enif_release_resource(req->owner);
+}
+
+pyctx_error_t *request_lib_cancel(const req_res *req) {
+    return req->pool != NULL ? pyctx_pool_cancel(req->pool->pool, req->id)
+                             : pyctx_cancel(req->ctx->ctx, req->id);
 }
 
 static void owner_destructor(ErlNifEnv *env, void *obj) {
@@ -50,7 +56,7 @@ static void owner_down(ErlNifEnv *env, void *obj, ErlNifPid *pid, ErlNifMonitor 
     enif_mutex_unlock(owner->lock);
     /* outside the lock: a cancelled request's completion unlinks itself */
     for (size_t i = 0; i < k; i++) {
-        pyctx_error_free(pyctx_cancel(abandoned[i]->ctx->ctx, abandoned[i]->id));
+        pyctx_error_free(request_lib_cancel(abandoned[i]));
         enif_release_resource(abandoned[i]);
     }
     if (abandoned != NULL) enif_free(abandoned);
@@ -84,13 +90,13 @@ ERL_NIF_TERM nif_owner_new(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]) 
 }
 
 /* The calling process's owner handle; 0 when `term` is not it. */
-static int get_owner(ErlNifEnv *env, ERL_NIF_TERM term, owner_res **out) {
+int get_owner(ErlNifEnv *env, ERL_NIF_TERM term, owner_res **out) {
     ErlNifPid self;
     return enif_get_resource(env, term, OWNER_TYPE, (void **)out) &&
            enif_self(env, &self) != NULL && enif_compare_pids(&self, &(*out)->pid) == 0;
 }
 
-static void owner_link(owner_res *owner, req_res *req) {
+void owner_link(owner_res *owner, req_res *req) {
     enif_mutex_lock(owner->lock);
     req->prev = NULL;
     req->next = owner->pending;
@@ -125,7 +131,7 @@ static ERL_NIF_TERM reply_term(ErlNifEnv *env, int kind, pyctx_result_t *result)
 }
 
 /* Runs on a library thread, exactly once per accepted request. */
-static void on_complete(void *user_data, uint64_t request_id, pyctx_result_t *result) {
+void on_complete(void *user_data, uint64_t request_id, pyctx_result_t *result) {
     (void)request_id;
     req_res *req = user_data;
     int expected = REQ_PENDING;
@@ -151,10 +157,11 @@ static void on_complete(void *user_data, uint64_t request_id, pyctx_result_t *re
 
 /* A request owned by the calling process, holding one reference for the
  * caller and one for the library. */
-static req_res *request_new(ctx_res *ctx, env_res *penv, owner_res *owner, int kind) {
+req_res *request_new(ctx_res *ctx, env_res *penv, owner_res *owner, int kind) {
     req_res *req = enif_alloc_resource(REQ_TYPE, sizeof(req_res));
     req->ctx = ctx;
-    enif_keep_resource(ctx);
+    if (ctx != NULL) enif_keep_resource(ctx);
+    req->pool = NULL;
     req->env = penv;
     if (penv != NULL) enif_keep_resource(penv);
     req->owner = owner;
@@ -171,7 +178,7 @@ static req_res *request_new(ctx_res *ctx, env_res *penv, owner_res *owner, int k
 /* The NIF's return value once the library has answered the submission.
  * (The request was linked into its owner's list before submitting, so that
  * its completion always finds it there.) */
-static ERL_NIF_TERM request_submitted(ErlNifEnv *env, req_res *req, pyctx_error_t *err) {
+ERL_NIF_TERM request_submitted(ErlNifEnv *env, req_res *req, pyctx_error_t *err) {
     if (err != NULL) {
         /* not accepted: no completion will come, drop the library's share */
         owner_unlink(req->owner, req);
@@ -273,7 +280,7 @@ static ERL_NIF_TERM request_reply(ErlNifEnv *env, req_res *req, pyctx_request_t 
 }
 
 /* Runs on a library thread, once per accepted request object. */
-static void on_request_done(void *user_data, pyctx_request_t *preq) {
+void on_request_done(void *user_data, pyctx_request_t *preq) {
     req_res *req = user_data;
     int expected = REQ_PENDING;
     if (atomic_compare_exchange_strong(&req->state, &expected, REQ_SENDING)) {
@@ -635,14 +642,14 @@ ERL_NIF_TERM nif_abandon(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]) {
     if (!enif_get_resource(env, argv[0], REQ_TYPE, (void **)&req)) return enif_make_badarg(env);
     ErlNifPid self;
     if (enif_self(env, &self) == NULL || enif_compare_pids(&self, &req->owner->pid) != 0) {
-        pyctx_error_free(pyctx_cancel(req->ctx->ctx, req->id));
+        pyctx_error_free(request_lib_cancel(req));
         return ATOM_not_owner;
     }
     int expected = REQ_PENDING;
     if (atomic_compare_exchange_strong(&req->state, &expected, REQ_ABANDONED)) {
         /* Nobody will read the result: stop the work too. NOT_FOUND just
          * means it finished meanwhile; its reply is suppressed either way. */
-        pyctx_error_free(pyctx_cancel(req->ctx->ctx, req->id));
+        pyctx_error_free(request_lib_cancel(req));
         return ATOM_abandoned;
     }
     return state_atom(expected);
@@ -652,7 +659,7 @@ ERL_NIF_TERM nif_cancel(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]) {
     (void)argc;
     req_res *req;
     if (!enif_get_resource(env, argv[0], REQ_TYPE, (void **)&req)) return enif_make_badarg(env);
-    pyctx_error_t *err = pyctx_cancel(req->ctx->ctx, req->id);
+    pyctx_error_t *err = request_lib_cancel(req);
     return err == NULL ? ATOM_ok : error_tuple_consume(env, err);
 }
 

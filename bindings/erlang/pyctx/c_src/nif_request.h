@@ -52,6 +52,24 @@ ERL_NIF_TERM nif_cancel(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]);
 /* request_state(Ref) -> pending | sending | sent | abandoned */
 ERL_NIF_TERM nif_request_state(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]);
 
+/* Shared with the pool NIFs (nif_pool.c), which submit to a pool but
+ * answer exactly as context requests do. */
+/* The calling process's owner handle in `term`; 0 when it is not. */
+int get_owner(ErlNifEnv *env, ERL_NIF_TERM term, owner_res **out);
+void owner_link(owner_res *owner, req_res *req);
+/* A request owned by `owner` with one reference for the caller and one for
+ * the library; `ctx` may be NULL (a pool request sets req->pool). */
+req_res *request_new(ctx_res *ctx, env_res *penv, owner_res *owner, int kind);
+/* The NIF's return value once the library answered the submission `err`
+ * (NULL: accepted) of a request linked to its owner. */
+ERL_NIF_TERM request_submitted(ErlNifEnv *env, req_res *req, pyctx_error_t *err);
+/* Completion callbacks: of the one-call functions (user data: the req_res)
+ * and of request objects. */
+void on_complete(void *user_data, uint64_t request_id, pyctx_result_t *result);
+void on_request_done(void *user_data, pyctx_request_t *preq);
+/* The library's cancel of the request, on its context or its pool. */
+pyctx_error_t *request_lib_cancel(const req_res *req);
+
 /* to_cbor(Term) -> {ok, Binary} | {error, {encode, Msg}} (diagnostics) */
 ERL_NIF_TERM nif_to_cbor(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]);
 /* from_cbor(Binary) -> {ok, Term} | {error, {decode, Msg}} (diagnostics) */

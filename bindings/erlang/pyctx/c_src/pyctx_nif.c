@@ -15,6 +15,7 @@
 #include "nif_context.h"
 #include "nif_host.h"
 #include "nif_object.h"
+#include "nif_pool.h"
 #include "nif_process.h"
 #include "nif_request.h"
 #include "nif_stream.h"
@@ -122,7 +123,7 @@ static int load(ErlNifEnv *env, void **priv_data, ERL_NIF_TERM load_info) {
     make_libpython_global();
     if (!context_resources_open(env) || !request_resources_open(env) ||
         !host_resources_open(env) || !object_resources_open(env) ||
-        !stream_resources_open(env))
+        !stream_resources_open(env) || !pool_resources_open(env))
         return 2;
     if (!channel_resources_open(env)) return 3;
     return 0;
@@ -188,6 +189,18 @@ static ErlNifFunc nif_funcs[] = {
     {"channel_close", 1, nif_channel_close, 0},
     {"channel_stats", 1, nif_channel_stats, 0},
     {"channel_active", 2, nif_channel_active, 0},
+    /* Pools (nif_pool.c): creating, closing and resizing wait for member
+     * threads, so they run on dirty I/O schedulers. */
+    {"pool_start", 2, nif_pool_start, ERL_NIF_DIRTY_JOB_IO_BOUND},
+    {"pool_close", 2, nif_pool_close, ERL_NIF_DIRTY_JOB_IO_BOUND},
+    {"pool_resize", 3, nif_pool_resize, ERL_NIF_DIRTY_JOB_IO_BOUND},
+    {"pool_info", 1, nif_pool_info, 0},
+    {"pool_members", 1, nif_pool_members, 0},
+    {"pool_load", 1, nif_pool_load, 0},
+    {"pool_member", 2, nif_pool_member, 0},
+    {"pool_env_new", 1, nif_pool_env_new, ERL_NIF_DIRTY_JOB_IO_BOUND},
+    {"pool_call", 7, nif_pool_call, 0},
+    {"pool_request", 10, nif_pool_request, 0},
 };
 
 ERL_NIF_INIT(pyctx_nif, nif_funcs, load, NULL, upgrade, NULL)

@@ -40,6 +40,12 @@
          store_keys/0, store_keys/1,
          forward_logging/1, forward_logging/2, stop_forwarding_logging/0,
          default_context/0, ensure_runtime/0, runtime_state/0, versions/0]).
+%% Pools: N contexts behind one submit path (the C library's pyctx_pool_t),
+%% optionally spread over connected nodes (pyctx_dist).
+-export([start_pool/2, stop_pool/1, stop_pool/2, resize_pool/2, resize_pool/3,
+         pool_info/1, pool_members/1, pool_contexts/1, pool_new_env/1, pools/0]).
+%% @private for pyctx_pool and pyctx_dist
+-export([sandbox_args/1, keep_child_exit_status/1, pool_submit/5]).
 
 %% Channels: bounded two-way queues with Python code in a context.
 -export([channel_new/1, channel_new/2, channel_id/1,
@@ -51,7 +57,7 @@
 -export_type([context/0, env/0, target/0, request/0, value/0, reason/0, object/0,
               object_opts/0, result_form/0, stream/0, stream_opts/0, stream_event/0,
               buffer/0, lend_opts/0,
-              context_opts/0, call_opts/0, eval_opts/0, name/0]).
+              context_opts/0, call_opts/0, eval_opts/0, name/0, pool/0, pool_opts/0]).
 
 %% A context handle (a NIF resource): freed, and its context closed, when no
 %% reference to it remains.
@@ -84,6 +90,23 @@
                 %% stream_next/1,2 called by a process that does not own the stream
                 | not_owner.
 -type timeout_ms() :: non_neg_integer() | infinity.
+%% A pool is named by an atom (`default' is the application's pool behind
+%% call/3); pass the name wherever a context is accepted by call, eval and
+%% exec (and their async forms).
+-type pool() :: atom().
+-type pool_opts() :: #{size => 1..256,
+                       routing => least_queued | round_robin | by_key,
+                       queue_bound => non_neg_integer(),
+                       replace => replace | leave,
+                       key_memory => non_neg_integer(),
+                       distributed => boolean(),
+                       member_capacity => pos_integer(),
+                       pool_name => name(),
+                       %% and every context option but owner: mode, name,
+                       %% preload, queue_capacity, sandbox, memory_limit,
+                       %% max_restarts, restart_window, process_helper,
+                       %% process_output
+                       atom() => term()}.
 -type context_opts() :: #{mode => worker | owngil | process,
                           name => name(),
                           preload => iodata(),
@@ -232,32 +255,47 @@ context_info(Ctx) ->
 new_env(Ctx) ->
     pyctx_nif:env_new(Ctx).
 
-%% @doc A context of the application's default pool (round robin).
+%% @doc A context handle of a member of the application's default pool,
+%% the members in turn. Dropping it does not close the member.
 -spec default_context() -> {ok, context()} | {error, not_running}.
 default_context() ->
-    pyctx_pool:pick().
+    case pyctx_pool:lookup(default) of
+        #{pool := Pool, counter := Counter} ->
+            {Size, _Queued} = pyctx_nif:pool_load(Pool),
+            N = atomics:add_get(Counter, 1, 1),
+            case Size of
+                0 -> {error, not_running};
+                _ -> pyctx_nif:pool_member(Pool, N rem Size)
+            end;
+        undefined ->
+            {error, not_running}
+    end.
 
 %%% ---------------------------------------------------------------------
 %%% Synchronous requests
 %%% ---------------------------------------------------------------------
 
-%% @doc `Module.Function(*Args)' on a context of the default pool.
+%% @doc `Module.Function(*Args)' on a member of the default pool (the
+%% pool's routing: least queued, an awake member first).
 -spec call(name(), name(), [value()]) -> {ok, value()} | {error, reason()}.
 call(Module, Function, Args) ->
-    case pyctx_pool:pick() of
-        {ok, Ctx} -> call(Ctx, Module, Function, Args);
-        Error -> Error
-    end.
+    call(default, Module, Function, Args).
 
-%% @doc `Module.Function(*Args)' with the default timeout (5000 ms).
-%% `Function' may be a dotted path such as `<<"Path.home">>'.
--spec call(context(), name(), name(), [value()]) -> {ok, value()} | {error, reason()}.
+%% @doc `Module.Function(*Args)' with the default timeout (5000 ms), on a
+%% context or a pool (by name). `Function' may be a dotted path such as
+%% `<<"Path.home">>'.
+-spec call(context() | pool(), name(), name(), [value()]) -> {ok, value()} | {error, reason()}.
+call(Pool, Module, Function, Args) when is_atom(Pool) ->
+    pool_sync(Pool, {call, Module, Function, Args, []}, #{}, []);
 call(Ctx, Module, Function, Args) ->
     wait(pyctx_nif:call(Ctx, Module, Function, Args, [], ?NO_DEADLINE, owner()), ?DEFAULT_TIMEOUT).
 
 %% @doc `Module.Function(*Args, **Kwargs)'. Options: `kwargs', `timeout'.
 -spec call(context(), name(), name(), [value()], call_opts()) ->
           {ok, value()} | {error, reason()}.
+call(Pool, Module, Function, Args, Opts) when is_atom(Pool), is_map(Opts) ->
+    pool_sync(Pool, {call, Module, Function, Args, maps:get(kwargs, Opts, [])}, Opts,
+              [kwargs, timeout, result, key]);
 call(Ctx, Module, Function, Args, Opts) when is_map(Opts) ->
     check_options(Opts, [kwargs, timeout, result]),
     Timeout = check_timeout(maps:get(timeout, Opts, ?DEFAULT_TIMEOUT)),
@@ -278,6 +316,8 @@ eval(Target, Expression, Bindings) ->
 %% @doc eval/3 with options: `timeout', `result'.
 -spec eval(target(), iodata(), #{atom() | binary() => value()}, eval_opts()) ->
           {ok, value()} | {error, reason()}.
+eval(Pool, Expression, Bindings, Opts) when is_atom(Pool), is_map(Opts) ->
+    pool_sync(Pool, {eval, Expression, Bindings}, Opts, [timeout, result, key]);
 eval(Target, Expression, Bindings, Opts) when is_map(Opts) ->
     check_options(Opts, [timeout, result]),
     Timeout = check_timeout(maps:get(timeout, Opts, ?DEFAULT_TIMEOUT)),
@@ -291,6 +331,8 @@ exec(Target, Code) ->
 
 %% @doc exec/2 with options: `timeout'.
 -spec exec(target(), iodata(), eval_opts()) -> ok | {error, reason()}.
+exec(Pool, Code, Opts) when is_atom(Pool), is_map(Opts) ->
+    pool_sync(Pool, {exec, Code}, Opts, [timeout, key]);
 exec(Target, Code, Opts) when is_map(Opts) ->
     check_options(Opts, [timeout]),
     Timeout = check_timeout(maps:get(timeout, Opts, ?DEFAULT_TIMEOUT)),
@@ -303,6 +345,8 @@ exec(Target, Code, Opts) when is_map(Opts) ->
 %% @doc Submits a call and returns at once. The reply arrives as
 %% `{pyctx, Ref, {ok, Value} | {error, Reason}}'; see await/1,2.
 -spec call_async(context(), name(), name(), [value()]) -> {ok, request()} | {error, reason()}.
+call_async(Pool, Module, Function, Args) when is_atom(Pool) ->
+    pool_async(Pool, {call, Module, Function, Args, []}, #{}, []);
 call_async(Ctx, Module, Function, Args) ->
     submitted(pyctx_nif:call(Ctx, Module, Function, Args, [], 0, owner())).
 
@@ -310,6 +354,9 @@ call_async(Ctx, Module, Function, Args) ->
 %% request itself; none by default).
 -spec call_async(context(), name(), name(), [value()], call_opts()) ->
           {ok, request()} | {error, reason()}.
+call_async(Pool, Module, Function, Args, Opts) when is_atom(Pool), is_map(Opts) ->
+    pool_async(Pool, {call, Module, Function, Args, maps:get(kwargs, Opts, [])}, Opts,
+               [kwargs, timeout, result, key]);
 call_async(Ctx, Module, Function, Args, Opts) when is_map(Opts) ->
     check_options(Opts, [kwargs, timeout, result]),
     submitted(submit_call(Ctx, Module, Function, Args, Opts,
@@ -324,6 +371,8 @@ eval_async(Target, Expression, Bindings) ->
     eval_async(Target, Expression, Bindings, #{}).
 
 -spec eval_async(target(), iodata(), map(), eval_opts()) -> {ok, request()} | {error, reason()}.
+eval_async(Pool, Expression, Bindings, Opts) when is_atom(Pool), is_map(Opts) ->
+    pool_async(Pool, {eval, Expression, Bindings}, Opts, [timeout, result, key]);
 eval_async(Target, Expression, Bindings, Opts) when is_map(Opts) ->
     check_options(Opts, [timeout, result]),
     submitted(submit_eval(Target, Expression, Bindings, Opts,
@@ -335,6 +384,8 @@ exec_async(Target, Code) ->
     exec_async(Target, Code, #{}).
 
 -spec exec_async(target(), iodata(), eval_opts()) -> {ok, request()} | {error, reason()}.
+exec_async(Pool, Code, Opts) when is_atom(Pool), is_map(Opts) ->
+    pool_async(Pool, {exec, Code}, Opts, [timeout, key]);
 exec_async(Target, Code, Opts) when is_map(Opts) ->
     check_options(Opts, [timeout]),
     submitted(pyctx_nif:exec(Target, Code, library_timeout(maps:get(timeout, Opts, infinity)),
@@ -354,7 +405,9 @@ await(Ref, Timeout) ->
     receive
         {pyctx, Ref, Reply} -> Reply
     after 0 ->
-        case pyctx_nif:request_state(Ref) of
+        case request_state(Ref) of
+            remote ->
+                pyctx_dist:await(Ref, Timeout);
             abandoned ->
                 {error, cancelled};
             sent ->
@@ -372,7 +425,8 @@ await(Ref, Timeout) ->
 %% `{error, cancelled}' (or the result, if the request already finished).
 -spec cancel(request()) -> ok.
 cancel(Ref) ->
-    case pyctx_nif:abandon(Ref) of
+    case abandon(Ref) of
+        remote -> pyctx_dist:cancel(Ref);
         sending -> wait_sent(Ref), flush_reply(Ref);
         sent -> flush_reply(Ref);
         _AbandonedOrNotOwner -> ok
@@ -383,13 +437,271 @@ cancel(Ref) ->
 %% state still reads `sending'. Wait out that short window instead of
 %% waiting for a message that may be gone.
 wait_sent(Ref) ->
-    case pyctx_nif:request_state(Ref) of
+    case request_state(Ref) of
         sending -> erlang:yield(), wait_sent(Ref);
         _ -> ok
     end.
 
 flush_reply(Ref) ->
     receive {pyctx, Ref, _} -> ok after 0 -> ok end.
+
+%% A request made on another node (pyctx_dist) is a plain reference, not a
+%% NIF request resource.
+request_state(Ref) ->
+    try pyctx_nif:request_state(Ref)
+    catch error:badarg when is_reference(Ref) -> remote
+    end.
+
+abandon(Ref) ->
+    try pyctx_nif:abandon(Ref)
+    catch error:badarg when is_reference(Ref) -> remote
+    end.
+
+%%% ---------------------------------------------------------------------
+%%% Pools
+%%% ---------------------------------------------------------------------
+%%
+%% A pool is N contexts of one mode made from the same options, behind one
+%% submit path: the C library's pool (pyctx_pool_t), so routing (least
+%% queued preferring an awake member, round robin, or by key), resizing,
+%% replacing members that close or crash and the stats are the library's.
+%% A pool is named by an atom and used wherever a context is accepted by
+%% call, eval and exec; replies are the same messages. With `distributed'
+%% the pool also takes part in the pool of that name over connected nodes
+%% (pyctx_dist): a call runs on a member here while one has capacity,
+%% otherwise on the least loaded node that has the pool.
+
+%% @doc Starts the pool `Name' under the application's supervisor. Options:
+%% `size' (members, 1..256, default 1), `routing' (`least_queued', default,
+%% `round_robin' or `by_key'), `queue_bound' (requests queued over all
+%% members at most, 0 default: unbounded; beyond it `{error, queue_full}'
+%% at once), `replace' (`replace', default: a member that closes or crashes
+%% is replaced by a new one; `leave': the pool shrinks), `key_memory' (keys
+%% remembered for moved-key reports, default 65536), `distributed' (default
+%% false: join the pool of this name on other nodes), `member_capacity'
+%% (distribution: queued requests per member this node still counts as
+%% capacity, default 2), `pool_name' (the library's name for the pool,
+%% default the atom's text), and every context option but `owner' (mode,
+%% name, preload, queue_capacity, sandbox, memory_limit, max_restarts,
+%% restart_window, process_helper, process_output) for each member.
+-spec start_pool(pool(), pool_opts()) -> {ok, pid()} | {error, reason() | already_started}.
+start_pool(Name, Opts) when is_atom(Name), is_map(Opts) ->
+    check_options(Opts, [size, routing, queue_bound, replace, key_memory, distributed,
+                         member_capacity, pool_name,
+                         mode, name, preload, queue_capacity, sandbox, memory_limit,
+                         max_restarts, restart_window, process_helper, process_output]),
+    check_pool_options(Opts),
+    _ = sandbox_args(maps:get(sandbox, Opts, undefined)),
+    try supervisor:start_child(pyctx_pool_sup, [Name, Opts]) of
+        {ok, Pid} -> {ok, Pid};
+        {error, {already_started, _}} -> {error, already_started};
+        {error, {pool, Reason}} -> {error, Reason};
+        {error, Reason} -> {error, Reason}
+    catch exit:{noproc, _} -> {error, not_running}
+    end.
+
+check_pool_options(Opts) ->
+    Check = fun(Key, Pred) ->
+                    case maps:find(Key, Opts) of
+                        {ok, V} -> Pred(V) orelse error({bad_option, {Key, V}});
+                        error -> true
+                    end
+            end,
+    Uint = fun(V) -> is_integer(V) andalso V >= 0 end,
+    Check(size, fun(V) -> is_integer(V) andalso V >= 1 end),
+    Check(routing, fun(V) -> lists:member(V, [least_queued, round_robin, by_key]) end),
+    Check(replace, fun(V) -> V =:= replace orelse V =:= leave end),
+    Check(queue_bound, Uint),
+    Check(key_memory, Uint),
+    Check(queue_capacity, Uint),
+    Check(memory_limit, Uint),
+    Check(distributed, fun is_boolean/1),
+    Check(member_capacity, fun(V) -> is_integer(V) andalso V >= 1 end),
+    Check(max_restarts, fun(V) -> Uint(V) andalso V =< ?MAX_LIBRARY_TIMEOUT end),
+    Check(restart_window, fun(V) -> Uint(V) andalso V =< ?MAX_LIBRARY_TIMEOUT end),
+    Check(process_output, fun(V) -> V =:= stderr orelse V =:= log end),
+    ok.
+
+%% @equiv stop_pool(Name, 5000)
+-spec stop_pool(pool()) -> ok | {error, reason() | not_found}.
+stop_pool(Name) ->
+    stop_pool(Name, ?STOP_TIMEOUT).
+
+%% @doc Closes the pool: it takes no new requests (they get `{error,
+%% not_running}' here, or go to other nodes), queued ones complete
+%% `{error, closed}', running ones are interrupted, all within
+%% `TimeoutMs'.
+-spec stop_pool(pool(), timeout_ms()) -> ok | {error, reason() | not_found}.
+stop_pool(Name, TimeoutMs) when is_atom(Name) ->
+    pyctx_pool:stop(Name, close_timeout(TimeoutMs)).
+
+%% @equiv resize_pool(Name, Size, infinity)
+-spec resize_pool(pool(), pos_integer()) -> ok | {error, reason() | not_found}.
+resize_pool(Name, Size) ->
+    resize_pool(Name, Size, infinity).
+
+%% @doc Grows the pool (new members with the same options; the pool is
+%% unchanged if one cannot be made) or shrinks it: the leaving members
+%% take no new requests at once, finish their queues for up to `TimeoutMs'
+%% and close (what is left then completes `{error, closed}'). Returns once
+%% they have closed.
+-spec resize_pool(pool(), pos_integer(), timeout_ms()) -> ok | {error, reason() | not_found}.
+resize_pool(Name, Size, TimeoutMs) when is_atom(Name), is_integer(Size) ->
+    pyctx_pool:resize(Name, Size, resize_timeout(TimeoutMs)).
+
+%% The library's waits: pyctx_pool_close takes 0 as "no wait" (and has no
+%% unlimited value: the largest is about 49 days), pyctx_pool_resize takes
+%% 0 (PYCTX_NO_TIMEOUT) as "as long as it takes", so a resize of 0 waits
+%% the shortest time, 1 ms.
+close_timeout(infinity) -> ?MAX_LIBRARY_TIMEOUT;
+close_timeout(T) when is_integer(T), T >= 0, T =< ?MAX_LIBRARY_TIMEOUT -> T;
+close_timeout(T) -> error({bad_option, {timeout, T}}).
+
+resize_timeout(infinity) -> 0;
+resize_timeout(0) -> 1;
+resize_timeout(T) when is_integer(T), T > 0, T =< ?MAX_LIBRARY_TIMEOUT -> T;
+resize_timeout(T) -> error({bad_option, {timeout, T}}).
+
+%% @doc The pool's counters (the library's, over every member it ever
+%% had): `name, size, closed, leaving, created, replaced, replace_failed,
+%% refused_full, completed, failed, cancelled, timed_out, closed_requests,
+%% queue_depth, keys_known', plus `distributed', `member_capacity' and
+%% `nodes': what this node knows of the pool on other nodes, a list of
+%% `#{node, server, queued, capacity, in_flight}' (`in_flight': this
+%% node's requests there now).
+-spec pool_info(pool()) -> map() | {error, not_found}.
+pool_info(Name) ->
+    case pyctx_pool:lookup(Name) of
+        #{pool := Pool, distributed := Dist, capacity := Cap} ->
+            case pyctx_nif:pool_info(Pool) of
+                #{} = Info ->
+                    Info#{distributed => Dist, member_capacity => Cap,
+                          nodes => pyctx_dist:remote_load(Name)};
+                Error ->
+                    Error
+            end;
+        undefined ->
+            {error, not_found}
+    end.
+
+%% @doc One map per member, in slot order: `member_id' (never reused),
+%% `slot' (a replacement keeps it), `parked' and `busy' (hints), the
+%% member's request counters, `queue_depth' and `thread_id'.
+-spec pool_members(pool()) -> [map()] | {error, not_found}.
+pool_members(Name) ->
+    with_pool(Name, fun pyctx_nif:pool_members/1).
+
+%% @doc A context handle of each member (its context_info/1, a set-up exec
+%% on every member, closing one: the pool replaces it per its policy).
+%% Dropping a handle does not close the member.
+-spec pool_contexts(pool()) -> [context()] | {error, not_found}.
+pool_contexts(Name) ->
+    with_pool(Name, fun(Pool) ->
+                            {Size, _} = pyctx_nif:pool_load(Pool),
+                            lists:filtermap(fun(I) ->
+                                                    case pyctx_nif:pool_member(Pool, I) of
+                                                        {ok, Ctx} -> {true, Ctx};
+                                                        _ -> false
+                                                    end
+                                            end, lists:seq(0, Size - 1))
+                    end).
+
+%% @doc An env on the least loaded member. It belongs to that member: eval
+%% and exec with it (and object handles they return) go there; once the
+%% member has left the pool they fail `{error, closed}'.
+-spec pool_new_env(pool()) -> {ok, env()} | {error, reason() | not_found}.
+pool_new_env(Name) ->
+    with_pool(Name, fun pyctx_nif:pool_env_new/1).
+
+%% @doc The pools running on this node.
+-spec pools() -> [pool()].
+pools() ->
+    pyctx_pool:names().
+
+with_pool(Name, Fun) ->
+    case pyctx_pool:lookup(Name) of
+        #{pool := Pool} -> Fun(Pool);
+        undefined -> {error, not_found}
+    end.
+
+%% A synchronous pool request: routed here or, for a distributed pool, to
+%% another node.
+pool_sync(Name, Req, Opts, Allowed) ->
+    check_options(Opts, Allowed),
+    check_request(Req),
+    Timeout = check_timeout(maps:get(timeout, Opts, ?DEFAULT_TIMEOUT)),
+    Form = result_form(Opts),
+    Key = maps:get(key, Opts, undefined),
+    case route(Name, Key, Form) of
+        {local, Pool} ->
+            wait(pool_submit(Pool, Req, Key, Form, ?NO_DEADLINE), Timeout);
+        {remote, Server} ->
+            %% the remote request carries the caller's timeout as its
+            %% deadline, so abandoned work stops there too
+            Deadline = case Timeout of infinity -> 0; T -> library_timeout(T) end,
+            pyctx_dist:call(Server, Name, Req, Key, Deadline, Timeout);
+        {error, _} = Error ->
+            Error
+    end.
+
+pool_async(Name, Req, Opts, Allowed) ->
+    check_options(Opts, Allowed),
+    check_request(Req),
+    Deadline = library_timeout(maps:get(timeout, Opts, infinity)),
+    Form = result_form(Opts),
+    Key = maps:get(key, Opts, undefined),
+    case route(Name, Key, Form) of
+        {local, Pool} -> submitted(pool_submit(Pool, Req, Key, Form, Deadline));
+        {remote, Server} -> pyctx_dist:async(Server, Name, Req, Key, Deadline);
+        {error, _} = Error -> Error
+    end.
+
+%% The shapes the NIF would refuse with badarg, checked here too so that a
+%% request routed to another node fails the same way, in the caller.
+check_request({call, M, F, A, Kw}) ->
+    is_name(M) andalso is_name(F) andalso is_list(A) andalso is_keywords(Kw)
+        orelse error(badarg);
+check_request({eval, Expr, Bindings}) ->
+    is_name(Expr) andalso is_keywords(Bindings) orelse error(badarg);
+check_request({exec, Code}) ->
+    is_name(Code) orelse error(badarg).
+
+is_name(T) -> is_atom(T) orelse is_binary(T) orelse is_list(T).
+is_keywords(T) -> is_map(T) orelse is_list(T).
+
+route(Name, Key, Form) ->
+    case pyctx_pool:lookup(Name) of
+        #{distributed := false, pool := Pool} -> {local, Pool};
+        Entry -> pyctx_dist:route(Name, Entry, Key, Form)
+    end.
+
+%% Submits to a pool of this node; the NIF's request reference or
+%% {error, Reason}. Also what pyctx_dist runs for requests from other nodes.
+pool_submit(Pool, Req, Key, Form, Deadline) ->
+    KeyBin = case Key of
+                 undefined -> undefined;
+                 B when is_binary(B) -> B;
+                 %% any term routes by key: its external format (stable
+                 %% within one OTP release line, so across the nodes)
+                 T -> term_to_binary(T)
+             end,
+    case Req of
+        {call, M, F, A, Kw} when KeyBin =:= undefined, Form =:= value ->
+            case pyctx_nif:pool_call(Pool, M, F, A, Kw, Deadline, owner()) of
+                %% a lent buffer in the arguments needs a request object
+                buffer -> pyctx_nif:pool_request(call, Pool, M, F, A, Kw, undefined, value,
+                                                 Deadline, owner());
+                Submitted -> Submitted
+            end;
+        {call, M, F, A, Kw} ->
+            pyctx_nif:pool_request(call, Pool, M, F, A, Kw, KeyBin, Form, Deadline, owner());
+        {eval, Expr, Bindings} ->
+            pyctx_nif:pool_request(eval, Pool, Expr, undefined, [], Bindings, KeyBin, Form,
+                                   Deadline, owner());
+        {exec, Code} ->
+            pyctx_nif:pool_request(exec, Pool, Code, undefined, [], [], KeyBin, value,
+                                   Deadline, owner())
+    end.
 
 %%% ---------------------------------------------------------------------
 %%% Object handles

@@ -18,6 +18,9 @@
 -export([channel_new/2, channel_id/1, channel_bytes/1, channel_try_send/2, channel_send_wait/3,
          channel_try_recv/1, channel_recv_wait/2, channel_close/1, channel_stats/1,
          channel_active/2]).
+%% Pools (c_src/nif_pool.c).
+-export([pool_start/2, pool_close/2, pool_resize/3, pool_info/1, pool_members/1, pool_load/1,
+         pool_member/2, pool_env_new/1, pool_call/7, pool_request/10]).
 
 -on_load(load/0).
 
@@ -81,3 +84,13 @@ channel_recv_wait(_Channel, _SliceMs) -> ?NOT_LOADED.
 channel_close(_Channel) -> ?NOT_LOADED.
 channel_stats(_Channel) -> ?NOT_LOADED.
 channel_active(_Channel, _N) -> ?NOT_LOADED.
+pool_start(_MemberOpts, _PoolOpts) -> ?NOT_LOADED.
+pool_close(_Pool, _TimeoutMs) -> ?NOT_LOADED.
+pool_resize(_Pool, _Size, _TimeoutMs) -> ?NOT_LOADED.
+pool_info(_Pool) -> ?NOT_LOADED.
+pool_members(_Pool) -> ?NOT_LOADED.
+pool_load(_Pool) -> ?NOT_LOADED.
+pool_member(_Pool, _Index) -> ?NOT_LOADED.
+pool_env_new(_Pool) -> ?NOT_LOADED.
+pool_call(_Pool, _Module, _Function, _Args, _Kwargs, _TimeoutMs, _Owner) -> ?NOT_LOADED.
+pool_request(_Kind, _Pool, _A1, _A2, _Args, _Kwargs, _Key, _Form, _TimeoutMs, _Owner) -> ?NOT_LOADED.

@@ -180,7 +180,9 @@ unencodable(Ctx) ->
     ?assertMatch({error, {encode, _}}, pyctx:eval(Ctx, <<"object()">>)),
     %% bad arguments to the API itself raise badarg
     ?assertError(badarg, pyctx:call(Ctx, operator, add, not_a_list)),
-    ?assertError(badarg, pyctx:call(not_a_context, operator, add, [])),
+    ?assertError(badarg, pyctx:call("not_a_context", operator, add, [])),
+    %% an atom names a pool: one that runs nowhere is not running
+    ?assertEqual({error, not_running}, pyctx:call(not_a_pool, operator, add, [])),
     ?assertError(badarg, pyctx:call(Ctx, <<"oper", 0, "ator">>, add, [])).
 
 kwargs(Ctx) ->

@@ -85,7 +85,11 @@ int pyctxgo_batch_wait(pyctxgo_batch *batch, uint32_t timeout_ms) {
 }
 
 void pyctxgo_batch_cancel(pyctxgo_batch *batch) {
-    for (size_t i = 0; i < batch->accepted; ++i) {
+    /* Last first: calls to one context run in order, so every later call is
+     * still queued while an earlier one runs. Cancelling the running one
+     * first would free the context thread to start the next before its own
+     * cancel lands (a queued call of a cancelled batch then ran). */
+    for (size_t i = batch->accepted; i-- > 0;) {
         /* NOT_FOUND only means it is done already. */
         if (!pyctx_request_is_done(batch->requests[i]))
             pyctx_error_free(pyctx_request_cancel(batch->requests[i]));

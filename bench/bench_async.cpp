@@ -36,26 +36,16 @@ using bench::identity_args;
 // Benchmark 3.
 void bench_pipelined(pyctx_context_t *ctx, const char *mode, uint64_t total, uint64_t window) {
     const Cbor &args = identity_args();
-    Completions &c = new_completions();
-    uint64_t submitted = 0;
-    int64_t t0 = bench::now_ns();
-    while (submitted < total) {
-        // Refill the window, then sleep until at least one more completes.
-        const uint64_t done = c.done.load(std::memory_order_acquire);
-        while (submitted < total && submitted - done < window) {
+    const double rate = bench::pipelined_per_s(
+        [&](Completions &c) {
             bench::die_on(pyctx_call_async(ctx, "pyctx_bench_funcs", "identity", args.data(),
                                            args.size(), nullptr, 0, PYCTX_NO_TIMEOUT,
                                            on_complete, &c, nullptr),
                           "pyctx_call_async");
-            ++submitted;
-        }
-        if (submitted < total) c.wait_for(done + 1);
-    }
-    c.wait_for(total);
-    double secs = static_cast<double>(bench::now_ns() - t0) / 1e9;
-    if (c.failed.load() != 0) bench::die("pipelined call failed: " + c.first_error);
+        },
+        total, window);
     bench::emit("pipelined", "call identity, " + std::to_string(window) + " in flight", mode,
-                "per_s", static_cast<double>(total) / secs, "1/s");
+                "per_s", rate, "1/s");
 }
 
 // Benchmark 3, batched: the same window of identity calls as request

@@ -18,43 +18,32 @@
 namespace {
 
 using bench::Completions;
-using bench::new_completions;
 using bench::on_complete;
 
-double pipelined_per_s(const std::vector<pyctx_context_t *> &ctxs, uint64_t total) {
+// Pipelined identity calls over `ctxs` in turn, 1,000 in flight.
+void pipelined(const std::vector<pyctx_context_t *> &ctxs, uint64_t total) {
     const bench::Cbor &args = bench::identity_args();
-    Completions &c = new_completions();
-    uint64_t submitted = 0;
-    const int64_t t0 = bench::now_ns();
-    while (submitted < total) {
-        const uint64_t done = c.done.load(std::memory_order_acquire);
-        while (submitted < total && submitted - done < 1000) {
-            bench::die_on(pyctx_call_async(ctxs[submitted % ctxs.size()], "pyctx_bench_funcs",
+    size_t turn = 0;
+    bench::pipelined_per_s(
+        [&](Completions &c) {
+            bench::die_on(pyctx_call_async(ctxs[turn++ % ctxs.size()], "pyctx_bench_funcs",
                                            "identity", args.data(), args.size(), nullptr, 0,
                                            PYCTX_NO_TIMEOUT, on_complete, &c, nullptr),
                           "pyctx_call_async");
-            ++submitted;
-        }
-        if (submitted < total) c.wait_for(done + 1);
-    }
-    c.wait_for(total);
-    if (c.failed.load() != 0) bench::die("a pipelined call failed: " + c.first_error);
-    return static_cast<double>(total) / (static_cast<double>(bench::now_ns() - t0) / 1e9);
+        },
+        total, 1000);
 }
 
 double sync_p50_ns(pyctx_context_t *ctx, long calls) {
     const bench::Cbor &args = bench::identity_args();
-    std::vector<double> lat;
-    for (long i = 0; i < calls; ++i) {
-        const int64_t t0 = bench::now_ns();
-        pyctx_bytes_t out{};
-        bench::die_on(pyctx_call(ctx, "pyctx_bench_funcs", "identity", args.data(), args.size(),
-                                 nullptr, 0, PYCTX_NO_TIMEOUT, &out),
-                      "pyctx_call");
-        pyctx_bytes_free(&out);
-        lat.push_back(static_cast<double>(bench::now_ns() - t0));
-    }
-    return bench::percentile(lat, 50);
+    return bench::measure_loop(calls, [&] {
+               pyctx_bytes_t out{};
+               bench::die_on(pyctx_call(ctx, "pyctx_bench_funcs", "identity", args.data(),
+                                        args.size(), nullptr, 0, PYCTX_NO_TIMEOUT, &out),
+                             "pyctx_call");
+               pyctx_bytes_free(&out);
+           })
+        .p50_ns;
 }
 
 void run_mode(pyctx_mode mode, long rounds, long requests, long sync_calls) {
@@ -62,8 +51,8 @@ void run_mode(pyctx_mode mode, long rounds, long requests, long sync_calls) {
     for (int i = 0; i < 4; ++i) c.push_back(bench::make_bench_context(mode));
     std::vector<double> p50s;
     for (long r = 0; r < rounds; ++r) {
-        pipelined_per_s({c[0], c[1]}, static_cast<uint64_t>(requests));
-        pipelined_per_s({c[2], c[3]}, static_cast<uint64_t>(requests));
+        pipelined({c[0], c[1]}, static_cast<uint64_t>(requests));
+        pipelined({c[2], c[3]}, static_cast<uint64_t>(requests));
         p50s.push_back(sync_p50_ns(c[0], sync_calls));
         p50s.push_back(sync_p50_ns(c[3], sync_calls));
     }

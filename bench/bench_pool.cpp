@@ -30,27 +30,10 @@ using bench::new_completions;
 using bench::on_complete;
 
 using bench::identity_args;
+using bench::pipelined_per_s;
 
 // `submit(c)` sends one identity call completing into `c`.
 using Submit = std::function<void(Completions &)>;
-
-double pipelined_per_s(const Submit &submit, uint64_t total, uint64_t window) {
-    Completions &c = new_completions();
-    uint64_t submitted = 0;
-    int64_t t0 = bench::now_ns();
-    while (submitted < total) {
-        const uint64_t done = c.done.load(std::memory_order_acquire);
-        while (submitted < total && submitted - done < window) {
-            submit(c);
-            ++submitted;
-        }
-        if (submitted < total) c.wait_for(done + 1);
-    }
-    c.wait_for(total);
-    double secs = static_cast<double>(bench::now_ns() - t0) / 1e9;
-    if (c.failed.load() != 0) bench::die("a pipelined call failed: " + c.first_error);
-    return static_cast<double>(total) / secs;
-}
 
 double median(std::vector<double> v) { return bench::percentile(v, 50); }
 

@@ -6,6 +6,7 @@
 #include "bench_common.hpp"
 
 #include <atomic>
+#include <cstdint>
 #include <deque>
 #include <mutex>
 #include <string>
@@ -70,6 +71,28 @@ inline const Cbor &identity_args() {
         return pyctx_cbor_write_array(w, 1) || pyctx_cbor_write_float(w, 2.0);
     });
     return args;
+}
+
+// Submits `total` requests with `submit(c)`, keeping `window` in flight,
+// and returns completions per second. `submit` sends one request that
+// completes into `c` (with on_complete).
+template <class Submit>
+double pipelined_per_s(Submit &&submit, uint64_t total, uint64_t window) {
+    Completions &c = new_completions();
+    uint64_t submitted = 0;
+    const int64_t t0 = now_ns();
+    while (submitted < total) {
+        const uint64_t done = c.done.load(std::memory_order_acquire);
+        while (submitted < total && submitted - done < window) {
+            submit(c);
+            ++submitted;
+        }
+        if (submitted < total) c.wait_for(done + 1);
+    }
+    c.wait_for(total);
+    const double secs = static_cast<double>(now_ns() - t0) / 1e9;
+    if (c.failed.load() != 0) die("a pipelined request failed: " + c.first_error);
+    return static_cast<double>(total) / secs;
 }
 
 }  // namespace bench

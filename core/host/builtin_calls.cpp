@@ -165,7 +165,7 @@ bool channel_op(std::string_view args, ChannelOp *op) {
     return channel_head(in, &count, op, &id);
 }
 
-bool run_channel(std::string_view args, ByteBuffer &a, std::string *error, size_t max_value) {
+bool run_channel(std::string_view args, ByteBuffer &a, std::string *error, size_t max_answer) {
     Args in(args, error);
     uint64_t count = 0, id = 0;
     ChannelOp op{};
@@ -178,6 +178,9 @@ bool run_channel(std::string_view args, ByteBuffer &a, std::string *error, size_
                    cbor::write_bool(a, ch->bytes_mode());
         case ChannelOp::try_recv: {
             if (!ch) return write_result(a, ChannelResult::closed, 0);
+            // The value follows write_result's array head and result: two bytes.
+            constexpr size_t kResultHead = 2;
+            const size_t max_value = max_answer < kResultHead ? 0 : max_answer - kResultHead;
             std::string value;
             size_t oversized = 0;
             const ChannelResult r = result_of(ch->python_try_recv(&value, max_value, &oversized));

@@ -59,11 +59,12 @@ enum class ChannelResult : uint8_t { ok = 0, would_block = 1, closed = 2 };
 //   closed   [6, id]        -> bool
 // A channel the host freed meanwhile counts as closed. The two wait
 // operations (3, 4) need a wake-up token: see channel_wait().
-// `max_value` bounds what try_recv takes: a longer value stays queued and
-// the call fails with an *error that says so (a process context's message
-// size), so the value is never taken off the queue only to be lost.
+// `max_answer` bounds the answer (a process context's message room): a
+// value try_recv could not fit in it stays queued and the call fails with an
+// *error that says so, so a value is never taken off the queue only to be
+// lost.
 bool run_channel(std::string_view args, ByteBuffer &answer, std::string *error,
-                 size_t max_value = SIZE_MAX);
+                 size_t max_answer = SIZE_MAX);
 // The op of a channel call (false when unreadable).
 bool channel_op(std::string_view args, ChannelOp *op);
 // wait_readable / wait_writable [op, id]: registers `token` (one reference

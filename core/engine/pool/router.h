@@ -18,17 +18,17 @@ struct MemberLoad {
     bool closing = false;  // never routed to
 };
 
-// Least queued first (queued, plus one while busy); among equally loaded
-// members an awake one before a parked one; remaining ties go to the first
-// member from `start` on (callers rotate `start` to spread ties). So an idle
-// spinning member beats an idle parked one, but a parked idle member beats
-// a spinning member with work ahead of it. -1 when every member is closing.
 // How least queued ranks a member: lower is better; UINT64_MAX never wins.
 inline uint64_t load_score(const MemberLoad &m) {
     if (m.closing) return UINT64_MAX;
     return ((m.queued + (m.busy ? 1 : 0)) << 1) | (m.parked ? 1 : 0);
 }
 
+// Least queued first (queued, plus one while busy); among equally loaded
+// members an awake one before a parked one; remaining ties go to the first
+// member from `start` on (callers rotate `start` to spread ties). So an idle
+// spinning member beats an idle parked one, but a parked idle member beats
+// a spinning member with work ahead of it. -1 when every member is closing.
 template <class LoadOf>
 long pick_least_queued(size_t n, size_t start, LoadOf &&load_of) {
     long best = -1;

@@ -170,6 +170,9 @@ private:
     void start_host_call(uint64_t call_id, std::string_view name, std::string_view args);
     // Answers a host call on the io thread itself (a builtin that never blocks).
     void answer_inline(uint64_t call_id, bool ok, const ByteBuffer &value, const std::string &message);
+    // The largest value answer_inline carries: a message to the child less
+    // the answer's kind, call id, flag and length (see answer_inline).
+    size_t inline_answer_room() { return seg_.to_child().max_payload() - (1 + 8 + 1 + 4); }
     // Wakes the child's own Python threads that wait for answers, when any
     // do (segment.h, plain_waiters). Send lock held, after the answers.
     void nudge_answer_waiters();

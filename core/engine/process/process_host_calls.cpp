@@ -109,11 +109,7 @@ void ProcessExecutor::start_host_call(uint64_t call_id, std::string_view name,
         }
         ByteBuffer answer;
         std::string error;
-        // Room for the answer's framing (kind, call id, flag, length, the
-        // [result, value] array head) in one message to the child.
-        constexpr size_t kAnswerFraming = 64;
-        const size_t max_value = seg_.to_child().max_payload() - kAnswerFraming;
-        const bool ok = builtin::run_channel(args, answer, &error, max_value);
+        const bool ok = builtin::run_channel(args, answer, &error, inline_answer_room());
         answer_inline(call_id, ok, answer, error.empty() ? "out of memory" : error);
         return;
     }

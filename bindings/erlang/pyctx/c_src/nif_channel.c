@@ -213,9 +213,7 @@ static ERL_NIF_TERM try_send_dirty(ErlNifEnv *env, int argc, const ERL_NIF_TERM 
 ERL_NIF_TERM nif_channel_try_send(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]) {
     int over = 0;
     ERL_NIF_TERM ret = try_send_impl(env, argv, ENCODE_NORMAL_BUDGET, &over);
-    return over ? enif_schedule_nif(env, "channel_try_send", ERL_NIF_DIRTY_JOB_CPU_BOUND,
-                                    try_send_dirty, argc, argv)
-                : ret;
+    return over ? go_dirty(env, "channel_try_send", try_send_dirty, argc, argv) : ret;
 }
 
 static int get_slice(ErlNifEnv *env, ERL_NIF_TERM term, uint32_t *out) {
@@ -292,8 +290,7 @@ ERL_NIF_TERM nif_channel_try_recv(ErlNifEnv *env, int argc, const ERL_NIF_TERM a
         ERL_NIF_TERM bin;
         memcpy(enif_make_new_binary(env, value.len, &bin), value.data, value.len);
         pyctx_bytes_free(&value);
-        return enif_schedule_nif(env, "channel_try_recv", ERL_NIF_DIRTY_JOB_CPU_BOUND,
-                                 decode_dirty, 1, &bin);
+        return go_dirty(env, "channel_try_recv", decode_dirty, 1, &bin);
     }
     return value_reply(env, res, &value);
 }

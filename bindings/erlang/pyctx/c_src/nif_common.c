@@ -61,6 +61,11 @@ ERL_NIF_TERM error_tuple_consume(ErlNifEnv *env, pyctx_error_t *error) {
     return enif_make_tuple2(env, ATOM_error, reason);
 }
 
+ERL_NIF_TERM go_dirty(ErlNifEnv *env, const char *name, nif_fn fn, int argc,
+                      const ERL_NIF_TERM argv[]) {
+    return enif_schedule_nif(env, name, ERL_NIF_DIRTY_JOB_CPU_BOUND, fn, argc, argv);
+}
+
 ERL_NIF_TERM error_message_tuple(ErlNifEnv *env, ERL_NIF_TERM tag, const char *message) {
     return enif_make_tuple2(env, ATOM_error,
                             enif_make_tuple2(env, tag, make_binary_str(env, message)));

@@ -144,6 +144,13 @@ typedef struct cstr_arg {
 int cstr_from_term(ErlNifEnv *env, ERL_NIF_TERM term, cstr_arg *out);
 void cstr_release(cstr_arg *s);
 
+/* A NIF function, as enif_schedule_nif takes it. */
+typedef ERL_NIF_TERM (*nif_fn)(ErlNifEnv *, int, const ERL_NIF_TERM[]);
+/* The arguments were too big to encode on a normal scheduler within its
+ * time slice: run `fn` (the whole NIF again) on a dirty CPU scheduler. */
+ERL_NIF_TERM go_dirty(ErlNifEnv *env, const char *name, nif_fn fn, int argc,
+                      const ERL_NIF_TERM argv[]);
+
 /* The CBOR writer of the calling scheduler thread, reset and ready. A NIF
  * call runs to its end on one thread, so one writer per thread suffices. */
 pyctx_cbor_writer_t *thread_writer(void);

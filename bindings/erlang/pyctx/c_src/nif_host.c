@@ -154,7 +154,5 @@ static ERL_NIF_TERM reply_dirty(ErlNifEnv *env, int argc, const ERL_NIF_TERM arg
 ERL_NIF_TERM nif_host_reply(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]) {
     int over = 0;
     ERL_NIF_TERM ret = reply_impl(env, argv, ENCODE_NORMAL_BUDGET, &over);
-    return over ? enif_schedule_nif(env, "host_reply", ERL_NIF_DIRTY_JOB_CPU_BOUND, reply_dirty,
-                                    argc, argv)
-                : ret;
+    return over ? go_dirty(env, "host_reply", reply_dirty, argc, argv) : ret;
 }

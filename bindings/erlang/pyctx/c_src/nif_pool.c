@@ -315,46 +315,29 @@ static ERL_NIF_TERM pool_call_impl(ErlNifEnv *env, const ERL_NIF_TERM argv[], lo
     pool_res *pool;
     owner_res *owner;
     unsigned timeout_ms;
-    if (!get_pool(env, argv[0], &pool) || !enif_is_list(env, argv[3]) ||
-        !enif_get_uint(env, argv[5], &timeout_ms) || !get_owner(env, argv[6], &owner))
+    encoded_call c;
+    if (!get_pool(env, argv[0], &pool) || !enif_get_uint(env, argv[5], &timeout_ms) ||
+        !get_owner(env, argv[6], &owner) || !encode_call(env, argv, budget, &c))
         return enif_make_badarg(env);
-    cstr_arg module, function;
-    if (!cstr_from_term(env, argv[1], &module)) return enif_make_badarg(env);
-    if (!cstr_from_term(env, argv[2], &function)) {
-        cstr_release(&module);
-        return enif_make_badarg(env);
-    }
     ERL_NIF_TERM ret;
-    pyctx_cbor_writer_t *w = thread_writer();
-    term_encoder e;
-    encoder_init(&e, env, w, budget);
-    encode_status st = w == NULL ? ENCODE_ERROR : encode_term(&e, argv[3]);
-    size_t args_len = 0, total_len = 0;
-    if (st == ENCODE_OK) pyctx_cbor_writer_data(w, &args_len);
-    int has_kwargs = !is_empty_keywords(env, argv[4]);
-    if (st == ENCODE_OK && has_kwargs) st = encode_keyword_map(&e, argv[4]);
-    if (st == ENCODE_NEEDS_REQUEST) {
+    if (c.status == ENCODE_NEEDS_REQUEST) {
         /* a lent buffer in the arguments: tell the Erlang side to submit a
          * request object (pool_request/10), which can carry it */
         ret = ATOM_buffer;
-    } else if (st == ENCODE_OVER_BUDGET) {
+    } else if (c.status == ENCODE_OVER_BUDGET) {
         *over_budget = 1;
         ret = ATOM_undefined;
-    } else if (st != ENCODE_OK) {
-        ret = w == NULL ? error_message_tuple(env, ATOM_no_memory, "out of memory")
-                        : error_message_tuple(env, ATOM_encode, e.error);
+    } else if (c.status != ENCODE_OK) {
+        ret = c.error;
     } else {
-        const uint8_t *data = pyctx_cbor_writer_data(w, &total_len);
         req_res *req = pool_request_new(pool, owner, REQ_KIND_VALUE);
         owner_link(owner, req);
-        pyctx_error_t *err = pyctx_pool_call_async(
-            pool->pool, module.ptr, function.ptr, data, args_len,
-            has_kwargs ? data + args_len : NULL, total_len - args_len, timeout_ms, on_complete,
-            req, &req->id);
+        pyctx_error_t *err =
+            pyctx_pool_call_async(pool->pool, c.module.ptr, c.function.ptr, c.args, c.args_len,
+                                  c.kwargs, c.kwargs_len, timeout_ms, on_complete, req, &req->id);
         ret = request_submitted(env, req, err);
     }
-    cstr_release(&module);
-    cstr_release(&function);
+    encoded_call_release(&c);
     return ret;
 }
 
@@ -368,9 +351,7 @@ ERL_NIF_TERM nif_pool_call(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]) 
     int over = 0;
     ERL_NIF_TERM ret = pool_call_impl(env, argv, ENCODE_NORMAL_BUDGET, &over);
     /* arguments too big to encode within a time slice: again, dirty */
-    return over ? enif_schedule_nif(env, "pool_call", ERL_NIF_DIRTY_JOB_CPU_BOUND,
-                                    pool_call_dirty, argc, argv)
-                : ret;
+    return over ? go_dirty(env, "pool_call", pool_call_dirty, argc, argv) : ret;
 }
 
 /* The member context that made an object result: the member id the
@@ -546,7 +527,5 @@ static ERL_NIF_TERM pool_request_dirty(ErlNifEnv *env, int argc, const ERL_NIF_T
 ERL_NIF_TERM nif_pool_request(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]) {
     int over = 0;
     ERL_NIF_TERM ret = pool_request_impl(env, argv, ENCODE_NORMAL_BUDGET, &over);
-    return over ? enif_schedule_nif(env, "pool_request", ERL_NIF_DIRTY_JOB_CPU_BOUND,
-                                    pool_request_dirty, argc, argv)
-                : ret;
+    return over ? go_dirty(env, "pool_request", pool_request_dirty, argc, argv) : ret;
 }

@@ -199,15 +199,6 @@ static ERL_NIF_TERM encode_error(ErlNifEnv *env, const term_encoder *e) {
     return error_message_tuple(env, ATOM_encode, e->error);
 }
 
-typedef ERL_NIF_TERM (*nif_fn)(ErlNifEnv *, int, const ERL_NIF_TERM[]);
-
-/* The arguments were too big to encode on a normal scheduler within its
- * time slice: run the whole NIF again on a dirty CPU scheduler. */
-static ERL_NIF_TERM go_dirty(ErlNifEnv *env, const char *name, nif_fn fn, int argc,
-                             const ERL_NIF_TERM argv[]) {
-    return enif_schedule_nif(env, name, ERL_NIF_DIRTY_JOB_CPU_BOUND, fn, argc, argv);
-}
-
 /* ---- requests made with a request object ------------------------------ */
 
 static ERL_NIF_TERM object_term(ErlNifEnv *env, ctx_res *ctx, pyctx_object_t *obj) {
@@ -482,54 +473,72 @@ ERL_NIF_TERM nif_request(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]) {
     return over ? go_dirty(env, "request", request_dirty, argc, argv) : ret;
 }
 
-static ERL_NIF_TERM call_impl(ErlNifEnv *env, const ERL_NIF_TERM argv[], long budget,
-                              int *over_budget) {
-    ctx_res *ctx;
-    owner_res *owner;
-    unsigned timeout_ms;
-    if (!enif_get_resource(env, argv[0], CTX_TYPE, (void **)&ctx) || !enif_is_list(env, argv[3]) ||
-        !enif_get_uint(env, argv[5], &timeout_ms) || !get_owner(env, argv[6], &owner))
-        return enif_make_badarg(env);
-    cstr_arg module, function;
-    if (!cstr_from_term(env, argv[1], &module)) return enif_make_badarg(env);
-    if (!cstr_from_term(env, argv[2], &function)) {
-        cstr_release(&module);
-        return enif_make_badarg(env);
+int encode_call(ErlNifEnv *env, const ERL_NIF_TERM argv[], long budget, encoded_call *out) {
+    if (!enif_is_list(env, argv[3]) || !cstr_from_term(env, argv[1], &out->module)) return 0;
+    if (!cstr_from_term(env, argv[2], &out->function)) {
+        cstr_release(&out->module);
+        return 0;
     }
-    ERL_NIF_TERM ret;
     pyctx_cbor_writer_t *w = thread_writer();
     term_encoder e;
     encoder_init(&e, env, w, budget);
     encode_status st = w == NULL ? ENCODE_ERROR : encode_term(&e, argv[3]);
     size_t args_len = 0, total_len = 0;
     if (st == ENCODE_OK) pyctx_cbor_writer_data(w, &args_len);
-    int has_kwargs = !is_empty_keywords(env, argv[4]);
+    const int has_kwargs = !is_empty_keywords(env, argv[4]);
     if (st == ENCODE_OK && has_kwargs) st = encode_keyword_map(&e, argv[4]);
-    if (st == ENCODE_NEEDS_REQUEST) {
+    out->status = st;
+    out->error = 0;
+    if (st == ENCODE_ERROR)
+        out->error = w == NULL ? error_message_tuple(env, ATOM_no_memory, "out of memory")
+                               : encode_error(env, &e);
+    if (st == ENCODE_OK) {
+        const uint8_t *data = pyctx_cbor_writer_data(w, &total_len);
+        out->args = data;
+        out->args_len = args_len;
+        out->kwargs = has_kwargs ? data + args_len : NULL;
+        out->kwargs_len = total_len - args_len;
+    }
+    return 1;
+}
+
+void encoded_call_release(encoded_call *c) {
+    cstr_release(&c->module);
+    cstr_release(&c->function);
+}
+
+static ERL_NIF_TERM call_impl(ErlNifEnv *env, const ERL_NIF_TERM argv[], long budget,
+                              int *over_budget) {
+    ctx_res *ctx;
+    owner_res *owner;
+    unsigned timeout_ms;
+    encoded_call c;
+    if (!enif_get_resource(env, argv[0], CTX_TYPE, (void **)&ctx) ||
+        !enif_get_uint(env, argv[5], &timeout_ms) || !get_owner(env, argv[6], &owner) ||
+        !encode_call(env, argv, budget, &c))
+        return enif_make_badarg(env);
+    ERL_NIF_TERM ret;
+    if (c.status == ENCODE_NEEDS_REQUEST) {
         /* a lent buffer in the arguments: it needs a request object */
         ERL_NIF_TERM rargv[9] = {ATOM_call, argv[0], argv[1], argv[2], argv[3],
                                  argv[4], ATOM_value, argv[5], argv[6]};
         ret = request_impl(env, rargv, budget, over_budget);
         if (*over_budget) ret = go_dirty(env, "request", request_dirty, 9, rargv);
         *over_budget = 0;
-    } else if (st == ENCODE_OVER_BUDGET) {
+    } else if (c.status == ENCODE_OVER_BUDGET) {
         *over_budget = 1;
         ret = ATOM_undefined;
-    } else if (st != ENCODE_OK) {
-        ret = w == NULL ? error_message_tuple(env, ATOM_no_memory, "out of memory")
-                        : encode_error(env, &e);
+    } else if (c.status != ENCODE_OK) {
+        ret = c.error;
     } else {
-        const uint8_t *data = pyctx_cbor_writer_data(w, &total_len);
         req_res *req = request_new(ctx, NULL, owner, REQ_KIND_VALUE);
         owner_link(owner, req);
-        pyctx_error_t *err = pyctx_call_async(
-            ctx->ctx, module.ptr, function.ptr, data, args_len,
-            has_kwargs ? data + args_len : NULL, total_len - args_len, timeout_ms, on_complete,
-            req, &req->id);
+        pyctx_error_t *err =
+            pyctx_call_async(ctx->ctx, c.module.ptr, c.function.ptr, c.args, c.args_len, c.kwargs,
+                             c.kwargs_len, timeout_ms, on_complete, req, &req->id);
         ret = request_submitted(env, req, err);
     }
-    cstr_release(&module);
-    cstr_release(&function);
+    encoded_call_release(&c);
     return ret;
 }
 

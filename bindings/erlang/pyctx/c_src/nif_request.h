@@ -13,6 +13,7 @@
 #include <erl_nif.h>
 
 #include "nif_common.h"
+#include "term_encode.h"
 
 /* owner_new() -> Owner: the calling process's owner handle (see
  * owner_res); the Erlang side keeps one per process. */
@@ -69,6 +70,21 @@ void on_complete(void *user_data, uint64_t request_id, pyctx_result_t *result);
 void on_request_done(void *user_data, pyctx_request_t *preq);
 /* The library's cancel of the request, on its context or its pool. */
 pyctx_error_t *request_lib_cancel(const req_res *req);
+
+/* Module, Function, Args and Kwargs of a one-call submission (argv[1..4] of
+ * call/7 and pool_call/7), Args and Kwargs encoded into the thread's writer
+ * within `budget`. */
+typedef struct encoded_call {
+    cstr_arg module, function;
+    encode_status status;  /* ENCODE_OK: the fields below are set */
+    ERL_NIF_TERM error;    /* the {error, _} to return for ENCODE_ERROR */
+    const uint8_t *args, *kwargs;  /* kwargs NULL when there are none */
+    size_t args_len, kwargs_len;
+} encoded_call;
+/* 0 when a name is no text or Args no list (badarg; nothing to release);
+ * otherwise release with encoded_call_release. */
+int encode_call(ErlNifEnv *env, const ERL_NIF_TERM argv[], long budget, encoded_call *out);
+void encoded_call_release(encoded_call *c);
 
 /* to_cbor(Term) -> {ok, Binary} | {error, {encode, Msg}} (diagnostics) */
 ERL_NIF_TERM nif_to_cbor(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]);

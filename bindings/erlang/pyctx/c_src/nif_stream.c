@@ -239,9 +239,7 @@ static ERL_NIF_TERM open_dirty(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv
 ERL_NIF_TERM nif_stream_open(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]) {
     int over = 0;
     ERL_NIF_TERM ret = open_impl(env, argv, ENCODE_NORMAL_BUDGET, &over);
-    return over ? enif_schedule_nif(env, "stream_open", ERL_NIF_DIRTY_JOB_CPU_BOUND, open_dirty,
-                                    argc, argv)
-                : ret;
+    return over ? go_dirty(env, "stream_open", open_dirty, argc, argv) : ret;
 }
 
 static pyctx_error_t *grant(ErlNifEnv *env, stream_res *res, unsigned n) {

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -196,3 +197,96 @@ TEST_P(AsyncioTest, AwaitedHostCallsAreAnsweredLaterFromAnotherThread) {
 }
 
 PYCTX_INSTANTIATE_FOR_BOTH_MODES(AsyncioTest);
+
+// A coroutine that waits on a synchronous host call, then awaits an async
+// one. The synchronous wait runs inside the loop's turn and parks the
+// context thread (a process child: its main thread); when the task then
+// yields, the loop blocks in its selector again, and the later answer must
+// wake it there. It used to wake only a thread parked the other way, so the
+// coroutine hung (seen as test_channel's await case hanging in process
+// contexts, where every channel operation is a host call).
+namespace {
+constexpr const char *kSyncThenAwait =
+    "import pyctx\n"
+    "async def sync_then_await(x):\n"
+    "    y = pyctx.call('slow_sync', x)\n"
+    "    return await pyctx.async_call('async_later', y)\n";
+
+// Answers every call that arrives, `delay` after it arrived: long past any
+// spin, so the waiting side parks (a sync wait) or its loop goes back to
+// the selector (an await) before the answer comes.
+struct LateAnswerer {
+    explicit LateAnswerer(std::chrono::milliseconds delay) : delay_(delay) {}
+    ~LateAnswerer() {
+        {
+            std::lock_guard<std::mutex> lock(mu_);
+            stop_ = true;
+        }
+        cv_.notify_all();
+        thread_.join();
+    }
+    static void fn(void *self, pyctx_host_call_t *call) {
+        auto *a = static_cast<LateAnswerer *>(self);
+        std::lock_guard<std::mutex> lock(a->mu_);
+        a->calls_.push_back({Clock::now() + a->delay_, call});
+        a->cv_.notify_all();
+    }
+    void run() {
+        std::unique_lock<std::mutex> lock(mu_);
+        while (!stop_ || !calls_.empty()) {
+            if (calls_.empty()) {
+                cv_.wait(lock);
+                continue;
+            }
+            auto [when, call] = calls_.front();
+            if (Clock::now() < when) {
+                cv_.wait_until(lock, when);
+                continue;
+            }
+            calls_.pop_front();
+            lock.unlock();
+            auto args = int_args(call);
+            EXPECT_EQ(answer_int(call, args && args->size() == 1 ? (*args)[0] + 1 : -1), PYCTX_OK);
+            lock.lock();
+        }
+    }
+
+    const std::chrono::milliseconds delay_;
+    std::mutex mu_;
+    std::condition_variable cv_;
+    std::deque<std::pair<Clock::time_point, pyctx_host_call_t *>> calls_;
+    bool stop_ = false;
+    std::thread thread_{[this] { run(); }};
+};
+}  // namespace
+
+class AsyncAfterSyncWait : public ModeTest {};
+
+TEST_P(AsyncAfterSyncWait, AnAwaitAfterAParkedSyncHostCallIsWoken) {
+    LateAnswerer answerer(std::chrono::milliseconds(30));
+    ASSERT_TRUE(IsOk(pyctx_host_register("slow_sync", LateAnswerer::fn, &answerer, nullptr)));
+    ASSERT_TRUE(IsOk(pyctx_host_register("async_later", LateAnswerer::fn, &answerer, nullptr)));
+    ContextSpec spec;
+    spec.mode = mode();
+    spec.preload = kSyncThenAwait;
+    Context ctx;
+    ASSERT_TRUE(IsOk(create_context(ctx, spec)));
+    // One at a time, so the loop has no other task to wake it.
+    for (int64_t round = 0; round < 3; ++round) {
+        Collector collector;
+        Cbor args = cbor_array(round * 10);
+        uint64_t id = 0;
+        ASSERT_TRUE(IsOk(pyctx_call_async(ctx.get(), "__main__", "sync_then_await", args.data(),
+                                          args.size(), nullptr, 0, PYCTX_NO_TIMEOUT,
+                                          collector.fn(), collector.user_data(), &id)));
+        ASSERT_TRUE(collector.wait_for(1, std::chrono::seconds(10))) << "round " << round << " hung";
+        auto c = collector.find(id);
+        ASSERT_TRUE(c && c->status == PYCTX_OK) << (c ? c->message : "none");
+        EXPECT_EQ(as_int(c->value.data(), c->value.size()), round * 10 + 2);
+    }
+    ctx.reset();
+    EXPECT_TRUE(IsOk(pyctx_host_unregister("slow_sync")));
+    EXPECT_TRUE(IsOk(pyctx_host_unregister("async_later")));
+}
+
+PYCTX_INSTANTIATE_FOR_ALL_MODES(AsyncAfterSyncWait);

@@ -138,6 +138,24 @@ void InprocExecutor::abandon() { thread_.detach(); }
 // the serving loop
 
 void InprocExecutor::serve(const std::atomic<uint32_t> *until, const Request *abort) {
+    ++serve_depth_;
+    serve_loop(until, abort);
+    --serve_depth_;
+    if (selector_depth_ == serve_depth_) rearm_selector();
+}
+
+void InprocExecutor::rearm_selector() {
+    // As before the selector first blocked: announce it, then look; either
+    // wake() sees 2 and writes the eventfd, or we see its work and do.
+    parked_.store(2, std::memory_order_seq_cst);
+    if (lane_.queue().has_work() || lane_.is_closing()) {
+        uint64_t one = 1;
+        ssize_t n = ::write(event_fd_, &one, sizeof one);
+        (void)n;  // EAGAIN: the counter is non-zero already
+    }
+}
+
+void InprocExecutor::serve_loop(const std::atomic<uint32_t> *until, const Request *abort) {
     auto done = [&] {
         return (until && until->load(std::memory_order_acquire) == Request::kDone) ||
                (abort && abort->is_claimed());
@@ -162,7 +180,10 @@ void InprocExecutor::serve(const std::atomic<uint32_t> *until, const Request *ab
                 parked_.store(0, std::memory_order_relaxed);
                 loop.drive(false);
             } else {
+                const int outer = selector_depth_;
+                selector_depth_ = serve_depth_;
                 loop.drive(true);
+                selector_depth_ = outer;
                 parked_.store(0, std::memory_order_relaxed);
             }
             continue;

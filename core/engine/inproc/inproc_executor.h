@@ -88,6 +88,11 @@ private:
     // kDone (nullptr: never), `abort` is claimed (nullptr: never) or the
     // context closes.
     void serve(const std::atomic<uint32_t> *until, const Request *abort);
+    void serve_loop(const std::atomic<uint32_t> *until, const Request *abort);
+    // After a nested serve (a wait inside a task the loop is running):
+    // the selector the loop blocks in again when the task yields must be
+    // the way wake() reaches this thread, as it was before the wait.
+    void rearm_selector();
     void park_until_work(const std::atomic<uint32_t> *until, const Request *abort);
     void process(Request *r);
     void run_control(Request *r);
@@ -105,6 +110,12 @@ private:
     // 0 awake, 1 parked on the futex, 2 blocked in the event loop's selector.
     std::atomic<uint32_t> parked_{0};
     int event_fd_ = -1;
+    // Context thread only: how deep serve() is nested, and the depth whose
+    // loop.drive(true) is blocked in the selector (-1: none). A nested
+    // serve parks on the futex and leaves parked_ at 0; the selector it
+    // returns to would then never be woken.
+    int serve_depth_ = 0;
+    int selector_depth_ = -1;
     AdaptiveSpin idle_spin_{2048};
     std::vector<Request *> deliveries_;  // context thread only
     Request *running_top_ = nullptr;     // context thread only

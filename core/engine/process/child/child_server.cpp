@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <map>
@@ -86,6 +87,25 @@ PyObject *ChildServer::on_sigint() {
 // serving
 
 void ChildServer::serve(const std::atomic<uint32_t> *until, const Request *abort) {
+    ++serve_depth_;
+    serve_loop(until, abort);
+    --serve_depth_;
+    if (selector_depth_ == serve_depth_) rearm_selector();
+}
+
+void ChildServer::rearm_selector() {
+    // As before the selector first blocked: announce it, then look; either
+    // the host sees kInSelector and writes the eventfd, or we see its
+    // message (or a request the nested serve left queued) and do.
+    hdr_.child_bell.store(SegmentHeader::kInSelector, std::memory_order_seq_cst);
+    if (has_input() || !local_.empty()) {
+        uint64_t one = 1;
+        ssize_t n = ::write(wake_fd_, &one, sizeof one);
+        (void)n;  // EAGAIN: the counter is non-zero already
+    }
+}
+
+void ChildServer::serve_loop(const std::atomic<uint32_t> *until, const Request *abort) {
     auto done = [&] {
         return (until && until->load(std::memory_order_acquire) == Request::kDone) ||
                (abort && abort->is_claimed());
@@ -107,7 +127,10 @@ void ChildServer::serve(const std::atomic<uint32_t> *until, const Request *abort
             hdr_.child_bell.store(SegmentHeader::kInSelector, std::memory_order_seq_cst);
             bool work = has_input();
             if (work) hdr_.child_bell.store(SegmentHeader::kAwake, std::memory_order_seq_cst);
+            const int outer = selector_depth_;
+            if (!work) selector_depth_ = serve_depth_;
             loop.drive(!work);
+            selector_depth_ = outer;
             hdr_.child_bell.store(SegmentHeader::kAwake, std::memory_order_seq_cst);
             continue;
         }

@@ -114,6 +114,11 @@ public:
 
 private:
     void serve(const std::atomic<uint32_t> *until, const Request *abort);
+    void serve_loop(const std::atomic<uint32_t> *until, const Request *abort);
+    // After a nested serve (a host call waited on inside a task the loop
+    // runs): the bell says "in the selector" again, as before the wait,
+    // so the host's next message writes the eventfd the loop blocks on.
+    void rearm_selector();
     bool read_ring();
     // Messages for the main thread: kept by a waiter off the main thread, or
     // in the ring.
@@ -154,6 +159,12 @@ private:
     std::atomic<bool> log_in_ring_{false};  // a record was written since the last slot completion
     ByteBuffer inbox_;
     AdaptiveSpin spin_{1024};
+    // Main thread only: how deep serve() is nested, and the depth whose
+    // loop.drive(true) is blocked in the selector (-1: none). A nested
+    // serve parks on the bell and leaves it kAwake; the selector it returns
+    // to would then never be woken.
+    int serve_depth_ = 0;
+    int selector_depth_ = -1;
 
     std::deque<Request *> local_;    // received, not started
     std::vector<Request *> running_;  // nested by host calls

@@ -112,7 +112,10 @@ Error Pool::pick_locked(const RouteHint &hint, const Member **out, RouteInfo *in
         if (slot >= 0) pick = slot_index_[slot];
         if (pick >= 0) info->key_moved = keys_.route(h, members_[pick].id);
     } else if (options_.routing == RoutePolicy::round_robin) {
-        pick = pick_round_robin(n, rr_.fetch_add(1, std::memory_order_relaxed), [&](size_t i) {
+        // The request id is the ticket: ids are the pool's own sequence
+        // (next_request_id), so this turns exactly as a counter of its own
+        // would, without a second shared atomic per submission.
+        pick = pick_round_robin(n, hint.spread, [&](size_t i) {
             bool c = members_[i].ctx->is_closing();
             saw_closing = saw_closing || c;
             return c;

@@ -60,7 +60,9 @@ struct RouteHint {
     size_t key_len = 0;
     bool has_key = false;
     const Context *pinned = nullptr;  // an env's member: goes there, no routing
-    uint64_t spread = 0;  // least queued: ties go to the first member from spread % n
+    // The request's pool id: round robin's ticket; least queued sends ties
+    // to the first member from spread % n.
+    uint64_t spread = 0;
 };
 
 struct PoolMemberStats : ContextStats {
@@ -166,7 +168,7 @@ private:
 
     std::mutex admin_mu_;  // one membership change at a time
     std::atomic<uint64_t> next_member_id_{1};
-    std::atomic<uint64_t> rr_{0};
+    std::atomic<uint64_t> rr_{0};  // spreads the ties of env creation
     KeyTable keys_;
 
     std::atomic<uint64_t> n_created_{0}, n_replaced_{0}, n_replace_failed_{0}, n_refused_full_{0};

@@ -20,7 +20,7 @@
     X(call) X(eval) X(object_call) X(method_call) X(getattr) X(release) \
     X(value) X(object) X(buffer) X(live_objects) X(id) X(alive) X(context) \
     X(pyctx_stream) X(item) X(done) X(ended) X(idle) X(owed) X(child_pid) X(restarts) X(lent_views) X(lent_total) X(held_views) \
-    X(stderr) X(log)
+    X(stderr) X(log) X(member) X(key_moved)
 
 #define PYCTX_ERL_DECLARE_ATOM(a) extern ERL_NIF_TERM ATOM_##a;
 PYCTX_ERL_ATOM_LIST(PYCTX_ERL_DECLARE_ATOM)

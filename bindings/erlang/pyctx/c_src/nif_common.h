@@ -66,6 +66,8 @@ typedef struct req_res {
     pyctx_request_t *preq;
     uint64_t id;
     int kind;
+    int route_info; /* a pool request whose ok reply also names its route:
+                       {ok, Value, #{member, key_moved}} */
     atomic_int state;
 } req_res;
 

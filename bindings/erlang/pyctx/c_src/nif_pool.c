@@ -468,7 +468,8 @@ static ERL_NIF_TERM pool_request_impl(ErlNifEnv *env, const ERL_NIF_TERM argv[],
         !enif_is_list(env, argv[4]) || (has_key && !enif_inspect_binary(env, argv[6], &key)) ||
         !get_form(argv[7], &form) || !enif_get_uint(env, argv[8], &timeout_ms) ||
         !get_owner(env, argv[9], &owner) ||
-        (kind == PYCTX_REQUEST_EXEC && form != PYCTX_RESULT_VALUE))
+        (kind == PYCTX_REQUEST_EXEC && form != PYCTX_RESULT_VALUE) ||
+        !(enif_is_identical(argv[10], ATOM_true) || enif_is_identical(argv[10], ATOM_false)))
         return enif_make_badarg(env);
     cstr_arg a1 = {0}, a2 = {0};
     if (!cstr_from_term(env, argv[2], &a1) ||
@@ -512,6 +513,7 @@ static ERL_NIF_TERM pool_request_impl(ErlNifEnv *env, const ERL_NIF_TERM argv[],
                                               : REQ_KIND_VALUE;
     req_res *req = pool_request_new(pool, owner, rkind);
     req->preq = preq;
+    req->route_info = enif_is_identical(argv[10], ATOM_true);
     err = pyctx_request_set_callback(preq, on_pool_request_done, req, NULL);
     owner_link(owner, req);
     if (err == NULL) err = pyctx_request_submit_id(preq, &req->id);

@@ -43,10 +43,11 @@ ERL_NIF_TERM nif_pool_env_new(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[
  * one-call path (pyctx_pool_call_async), routed without key. */
 ERL_NIF_TERM nif_pool_call(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]);
 /* pool_request(Kind, Pool, A1, A2, Args, Kwargs, Key, Form, TimeoutMs,
- * Owner): a request object sent to the pool. Kind call (A1 module, A2
- * function), eval (A1 the expression, Kwargs the locals) or exec (A1 the
- * code); Key undefined or a binary (routing by key); Form value | object |
- * buffer (an object belongs to the member that made it). */
+ * Owner, RouteInfo): a request object sent to the pool. Kind call (A1
+ * module, A2 function), eval (A1 the expression, Kwargs the locals) or exec
+ * (A1 the code); Key undefined or a binary (routing by key); Form value |
+ * object | buffer (an object belongs to the member that made it);
+ * RouteInfo true: an ok reply is {ok, V, #{member, key_moved}}. */
 ERL_NIF_TERM nif_pool_request(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[]);
 
 #endif

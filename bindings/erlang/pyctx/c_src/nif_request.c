@@ -170,6 +170,7 @@ req_res *request_new(ctx_res *ctx, env_res *penv, owner_res *owner, int kind) {
     req->preq = NULL;
     req->id = 0;
     req->kind = kind;
+    req->route_info = 0;
     atomic_init(&req->state, REQ_PENDING);
     enif_keep_resource(req);
     return req;
@@ -271,13 +272,35 @@ static ERL_NIF_TERM request_reply(ErlNifEnv *env, req_res *req, pyctx_request_t 
 }
 
 /* Runs on a library thread, once per accepted request object. */
+/* {ok, Value} -> {ok, Value, Route} and ok (exec) -> {ok, Route}, where
+ * Route = #{member => Id, key_moved => Bool}: where a pool request ran and
+ * whether its key's member changed since the key was last seen
+ * (pyctx_request_key_moved). Errors are left as they are. */
+static ERL_NIF_TERM with_route_info(ErlNifEnv *env, ERL_NIF_TERM reply,
+                                    const pyctx_request_t *preq) {
+    int arity;
+    const ERL_NIF_TERM *items;
+    const int exec_ok = enif_is_identical(reply, ATOM_ok);
+    if (!exec_ok && (!enif_get_tuple(env, reply, &arity, &items) || arity != 2 ||
+                     !enif_is_identical(items[0], ATOM_ok)))
+        return reply;
+    ERL_NIF_TERM keys[] = {ATOM_member, ATOM_key_moved};
+    ERL_NIF_TERM values[] = {enif_make_uint64(env, pyctx_request_pool_member(preq)),
+                             pyctx_request_key_moved(preq) ? ATOM_true : ATOM_false};
+    ERL_NIF_TERM route;
+    enif_make_map_from_arrays(env, keys, values, 2, &route);
+    return exec_ok ? enif_make_tuple2(env, ATOM_ok, route)
+                   : enif_make_tuple3(env, ATOM_ok, items[1], route);
+}
+
 void on_request_done(void *user_data, pyctx_request_t *preq) {
     req_res *req = user_data;
     int expected = REQ_PENDING;
     if (atomic_compare_exchange_strong(&req->state, &expected, REQ_SENDING)) {
         ErlNifEnv *env = thread_message_env();
-        ERL_NIF_TERM msg = enif_make_tuple3(env, ATOM_pyctx, enif_make_resource(env, req),
-                                            request_reply(env, req, preq));
+        ERL_NIF_TERM reply = request_reply(env, req, preq);
+        if (req->route_info) reply = with_route_info(env, reply, preq);
+        ERL_NIF_TERM msg = enif_make_tuple3(env, ATOM_pyctx, enif_make_resource(env, req), reply);
         enif_send(NULL, &req->owner->pid, env, msg);
         atomic_store(&req->state, REQ_SENT);
         enif_clear_env(env);

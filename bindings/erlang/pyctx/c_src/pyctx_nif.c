@@ -200,7 +200,7 @@ static ErlNifFunc nif_funcs[] = {
     {"pool_member", 2, nif_pool_member, 0},
     {"pool_env_new", 1, nif_pool_env_new, ERL_NIF_DIRTY_JOB_IO_BOUND},
     {"pool_call", 7, nif_pool_call, 0},
-    {"pool_request", 10, nif_pool_request, 0},
+    {"pool_request", 11, nif_pool_request, 0},
 };
 
 ERL_NIF_INIT(pyctx_nif, nif_funcs, load, NULL, upgrade, NULL)

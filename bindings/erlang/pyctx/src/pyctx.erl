@@ -45,7 +45,7 @@
 -export([start_pool/2, stop_pool/1, stop_pool/2, resize_pool/2, resize_pool/3,
          pool_info/1, pool_members/1, pool_contexts/1, pool_new_env/1, pools/0]).
 %% @private for pyctx_pool and pyctx_dist
--export([sandbox_args/1, keep_child_exit_status/1, pool_submit/5]).
+-export([sandbox_args/1, keep_child_exit_status/1, pool_submit/6]).
 
 %% Channels: bounded two-way queues with Python code in a context.
 -export([channel_new/1, channel_new/2, channel_id/1,
@@ -57,7 +57,7 @@
 -export_type([context/0, env/0, target/0, request/0, value/0, reason/0, object/0,
               object_opts/0, result_form/0, stream/0, stream_opts/0, stream_event/0,
               buffer/0, lend_opts/0,
-              context_opts/0, call_opts/0, eval_opts/0, name/0, pool/0, pool_opts/0]).
+              context_opts/0, call_opts/0, eval_opts/0, name/0, pool/0, pool_opts/0, route/0]).
 
 %% A context handle (a NIF resource): freed, and its context closed, when no
 %% reference to it remains.
@@ -124,9 +124,19 @@
                           allow_paths => [{iodata(), read_only | read_write}]}.
 -type call_opts() :: #{kwargs => #{atom() | binary() => value()} | [{atom() | binary(), value()}],
                        timeout => timeout_ms(),
-                       result => result_form()}.
--type eval_opts() :: #{timeout => timeout_ms(), result => result_form()}.
--type object_opts() :: call_opts().
+                       result => result_form(),
+                       %% pools only: route by key; a reply that also says
+                       %% where it ran, {ok, Value, route()}
+                       key => term(),
+                       route_info => boolean()}.
+%% Where a pool request with `route_info' ran: the member's id, and whether
+%% its key (if any) had last been routed to another member.
+-type route() :: #{member := non_neg_integer(), key_moved := boolean()}.
+-type eval_opts() :: #{timeout => timeout_ms(), result => result_form(),
+                       key => term(), route_info => boolean()}.
+-type object_opts() :: #{kwargs => #{atom() | binary() => value()} | [{atom() | binary(), value()}],
+                         timeout => timeout_ms(),
+                         result => result_form()}.
 %% A stream of the items of a generator, async generator or iterator,
 %% owned by the process that opened it (a NIF resource, is_reference/1).
 -opaque stream() :: reference().
@@ -290,12 +300,14 @@ call(Pool, Module, Function, Args) when is_atom(Pool) ->
 call(Ctx, Module, Function, Args) ->
     wait(pyctx_nif:call(Ctx, Module, Function, Args, [], ?NO_DEADLINE, owner()), ?DEFAULT_TIMEOUT).
 
-%% @doc `Module.Function(*Args, **Kwargs)'. Options: `kwargs', `timeout'.
--spec call(context(), name(), name(), [value()], call_opts()) ->
-          {ok, value()} | {error, reason()}.
+%% @doc `Module.Function(*Args, **Kwargs)'. Options: `kwargs', `timeout',
+%% `result'; on a pool also `key' (routes by key) and `route_info' (an ok
+%% reply is `{ok, Value, #{member => Id, key_moved => Bool}}').
+-spec call(context() | pool(), name(), name(), [value()], call_opts()) ->
+          {ok, value()} | {ok, value(), route()} | {error, reason()}.
 call(Pool, Module, Function, Args, Opts) when is_atom(Pool), is_map(Opts) ->
     pool_sync(Pool, {call, Module, Function, Args, maps:get(kwargs, Opts, [])}, Opts,
-              [kwargs, timeout, result, key]);
+              [kwargs, timeout, result, key, route_info]);
 call(Ctx, Module, Function, Args, Opts) when is_map(Opts) ->
     check_options(Opts, [kwargs, timeout, result]),
     Timeout = check_timeout(maps:get(timeout, Opts, ?DEFAULT_TIMEOUT)),
@@ -313,11 +325,12 @@ eval(Target, Expression) ->
 eval(Target, Expression, Bindings) ->
     eval(Target, Expression, Bindings, #{}).
 
-%% @doc eval/3 with options: `timeout', `result'.
+%% @doc eval/3 with options: `timeout', `result'; on a pool also `key' and
+%% `route_info' (as for call/5).
 -spec eval(target(), iodata(), #{atom() | binary() => value()}, eval_opts()) ->
-          {ok, value()} | {error, reason()}.
+          {ok, value()} | {ok, value(), route()} | {error, reason()}.
 eval(Pool, Expression, Bindings, Opts) when is_atom(Pool), is_map(Opts) ->
-    pool_sync(Pool, {eval, Expression, Bindings}, Opts, [timeout, result, key]);
+    pool_sync(Pool, {eval, Expression, Bindings}, Opts, [timeout, result, key, route_info]);
 eval(Target, Expression, Bindings, Opts) when is_map(Opts) ->
     check_options(Opts, [timeout, result]),
     Timeout = check_timeout(maps:get(timeout, Opts, ?DEFAULT_TIMEOUT)),
@@ -329,10 +342,11 @@ eval(Target, Expression, Bindings, Opts) when is_map(Opts) ->
 exec(Target, Code) ->
     exec(Target, Code, #{}).
 
-%% @doc exec/2 with options: `timeout'.
--spec exec(target(), iodata(), eval_opts()) -> ok | {error, reason()}.
+%% @doc exec/2 with options: `timeout'; on a pool also `key' and
+%% `route_info' (the reply is then `{ok, route()}').
+-spec exec(target(), iodata(), eval_opts()) -> ok | {ok, route()} | {error, reason()}.
 exec(Pool, Code, Opts) when is_atom(Pool), is_map(Opts) ->
-    pool_sync(Pool, {exec, Code}, Opts, [timeout, key]);
+    pool_sync(Pool, {exec, Code}, Opts, [timeout, key, route_info]);
 exec(Target, Code, Opts) when is_map(Opts) ->
     check_options(Opts, [timeout]),
     Timeout = check_timeout(maps:get(timeout, Opts, ?DEFAULT_TIMEOUT)),
@@ -356,7 +370,7 @@ call_async(Ctx, Module, Function, Args) ->
           {ok, request()} | {error, reason()}.
 call_async(Pool, Module, Function, Args, Opts) when is_atom(Pool), is_map(Opts) ->
     pool_async(Pool, {call, Module, Function, Args, maps:get(kwargs, Opts, [])}, Opts,
-               [kwargs, timeout, result, key]);
+               [kwargs, timeout, result, key, route_info]);
 call_async(Ctx, Module, Function, Args, Opts) when is_map(Opts) ->
     check_options(Opts, [kwargs, timeout, result]),
     submitted(submit_call(Ctx, Module, Function, Args, Opts,
@@ -372,7 +386,7 @@ eval_async(Target, Expression, Bindings) ->
 
 -spec eval_async(target(), iodata(), map(), eval_opts()) -> {ok, request()} | {error, reason()}.
 eval_async(Pool, Expression, Bindings, Opts) when is_atom(Pool), is_map(Opts) ->
-    pool_async(Pool, {eval, Expression, Bindings}, Opts, [timeout, result, key]);
+    pool_async(Pool, {eval, Expression, Bindings}, Opts, [timeout, result, key, route_info]);
 eval_async(Target, Expression, Bindings, Opts) when is_map(Opts) ->
     check_options(Opts, [timeout, result]),
     submitted(submit_eval(Target, Expression, Bindings, Opts,
@@ -385,7 +399,7 @@ exec_async(Target, Code) ->
 
 -spec exec_async(target(), iodata(), eval_opts()) -> {ok, request()} | {error, reason()}.
 exec_async(Pool, Code, Opts) when is_atom(Pool), is_map(Opts) ->
-    pool_async(Pool, {exec, Code}, Opts, [timeout, key]);
+    pool_async(Pool, {exec, Code}, Opts, [timeout, key, route_info]);
 exec_async(Target, Code, Opts) when is_map(Opts) ->
     check_options(Opts, [timeout]),
     submitted(pyctx_nif:exec(Target, Code, library_timeout(maps:get(timeout, Opts, infinity)),
@@ -632,14 +646,15 @@ pool_sync(Name, Req, Opts, Allowed) ->
     Timeout = check_timeout(maps:get(timeout, Opts, ?DEFAULT_TIMEOUT)),
     Form = result_form(Opts),
     Key = maps:get(key, Opts, undefined),
+    RouteInfo = route_info_option(Opts),
     case route(Name, Key, Form) of
         {local, Pool} ->
-            wait(pool_submit(Pool, Req, Key, Form, ?NO_DEADLINE), Timeout);
+            wait(pool_submit(Pool, Req, Key, Form, ?NO_DEADLINE, RouteInfo), Timeout);
         {remote, Server} ->
             %% the remote request carries the caller's timeout as its
             %% deadline, so abandoned work stops there too
             Deadline = case Timeout of infinity -> 0; T -> library_timeout(T) end,
-            pyctx_dist:call(Server, Name, Req, Key, Deadline, Timeout);
+            pyctx_dist:call(Server, Name, Req, Key, Deadline, Timeout, RouteInfo);
         {error, _} = Error ->
             Error
     end.
@@ -650,9 +665,10 @@ pool_async(Name, Req, Opts, Allowed) ->
     Deadline = library_timeout(maps:get(timeout, Opts, infinity)),
     Form = result_form(Opts),
     Key = maps:get(key, Opts, undefined),
+    RouteInfo = route_info_option(Opts),
     case route(Name, Key, Form) of
-        {local, Pool} -> submitted(pool_submit(Pool, Req, Key, Form, Deadline));
-        {remote, Server} -> pyctx_dist:async(Server, Name, Req, Key, Deadline);
+        {local, Pool} -> submitted(pool_submit(Pool, Req, Key, Form, Deadline, RouteInfo));
+        {remote, Server} -> pyctx_dist:async(Server, Name, Req, Key, Deadline, RouteInfo);
         {error, _} = Error -> Error
     end.
 
@@ -675,9 +691,16 @@ route(Name, Key, Form) ->
         Entry -> pyctx_dist:route(Name, Entry, Key, Form)
     end.
 
+route_info_option(Opts) ->
+    case maps:get(route_info, Opts, false) of
+        B when is_boolean(B) -> B;
+        Other -> error({bad_option, {route_info, Other}})
+    end.
+
 %% Submits to a pool of this node; the NIF's request reference or
 %% {error, Reason}. Also what pyctx_dist runs for requests from other nodes.
-pool_submit(Pool, Req, Key, Form, Deadline) ->
+%% RouteInfo: an ok reply is {ok, Value, #{member, key_moved}}.
+pool_submit(Pool, Req, Key, Form, Deadline, RouteInfo) ->
     KeyBin = case Key of
                  undefined -> undefined;
                  B when is_binary(B) -> B;
@@ -686,21 +709,22 @@ pool_submit(Pool, Req, Key, Form, Deadline) ->
                  T -> term_to_binary(T)
              end,
     case Req of
-        {call, M, F, A, Kw} when KeyBin =:= undefined, Form =:= value ->
+        {call, M, F, A, Kw} when KeyBin =:= undefined, Form =:= value, not RouteInfo ->
             case pyctx_nif:pool_call(Pool, M, F, A, Kw, Deadline, owner()) of
                 %% a lent buffer in the arguments needs a request object
                 buffer -> pyctx_nif:pool_request(call, Pool, M, F, A, Kw, undefined, value,
-                                                 Deadline, owner());
+                                                 Deadline, owner(), false);
                 Submitted -> Submitted
             end;
         {call, M, F, A, Kw} ->
-            pyctx_nif:pool_request(call, Pool, M, F, A, Kw, KeyBin, Form, Deadline, owner());
+            pyctx_nif:pool_request(call, Pool, M, F, A, Kw, KeyBin, Form, Deadline, owner(),
+                                   RouteInfo);
         {eval, Expr, Bindings} ->
             pyctx_nif:pool_request(eval, Pool, Expr, undefined, [], Bindings, KeyBin, Form,
-                                   Deadline, owner());
+                                   Deadline, owner(), RouteInfo);
         {exec, Code} ->
             pyctx_nif:pool_request(exec, Pool, Code, undefined, [], [], KeyBin, value,
-                                   Deadline, owner())
+                                   Deadline, owner(), RouteInfo)
     end.
 
 %%% ---------------------------------------------------------------------

@@ -36,7 +36,7 @@
 -module(pyctx_dist).
 -behaviour(gen_server).
 
--export([start_link/0, start_tables/0, join/1, leave/1, route/4, call/6, async/5, await/2,
+-export([start_link/0, start_tables/0, join/1, leave/1, route/4, call/7, async/6, await/2,
          cancel/1, remote_load/1]).
 -export([tables_init/1]).
 -export([init/1, handle_call/3, handle_cast/2, handle_info/2, terminate/2]).
@@ -159,8 +159,8 @@ by_key(Key, Entry, Remotes) ->
 
 %% A synchronous request on Server's node. On timeout the request is
 %% abandoned: cancelled there, and no reply ever reaches the mailbox.
-call(Server, Name, Req, Key, Deadline, Timeout) ->
-    case async(Server, Name, Req, Key, Deadline) of
+call(Server, Name, Req, Key, Deadline, Timeout, RouteInfo) ->
+    case async(Server, Name, Req, Key, Deadline, RouteInfo) of
         {ok, Ref} ->
             receive
                 {pyctx, Ref, Reply} -> Reply
@@ -177,7 +177,7 @@ call(Server, Name, Req, Key, Deadline, Timeout) ->
     end.
 
 %% Submits on Server's node; the reply comes as {pyctx, Ref, Reply}.
-async(Server, Name, Req, Key, Deadline) ->
+async(Server, Name, Req, Key, Deadline, RouteInfo) ->
     case whereis(?MODULE) of
         undefined ->
             {error, not_running};
@@ -189,7 +189,8 @@ async(Server, Name, Req, Key, Deadline) ->
                 _ ->
                     %% replies come to this node's pyctx_dist by name, so
                     %% that they find it also after a restart
-                    Server ! {pyctx_dist_req, {?MODULE, node()}, Ref, Name, Req, Key, Deadline},
+                    Server ! {pyctx_dist_req, {?MODULE, node()}, Ref, Name, Req, Key, Deadline,
+                              #{route_info => RouteInfo}},
                     {ok, Ref}
             catch
                 error:badarg ->
@@ -361,9 +362,13 @@ handle_cast(_Msg, S) ->
 
 %% -- serving other nodes' requests --
 handle_info({pyctx_dist_req, Relay, Ref, Name, Req, Key, Deadline}, S) ->
+    %% from a node of the release before route_info
+    handle_info({pyctx_dist_req, Relay, Ref, Name, Req, Key, Deadline, #{}}, S);
+handle_info({pyctx_dist_req, Relay, Ref, Name, Req, Key, Deadline, Opts}, S) ->
+    RouteInfo = maps:get(route_info, Opts, false) =:= true,
     Submitted = case pyctx_pool:lookup(Name) of
                     #{pool := Pool} ->
-                        try pyctx:pool_submit(Pool, Req, Key, value, Deadline)
+                        try pyctx:pool_submit(Pool, Req, Key, value, Deadline, RouteInfo)
                         catch error:Reason ->
                                 {error, {invalid_argument,
                                          iolist_to_binary(io_lib:format("~p on ~s",

@@ -20,7 +20,7 @@
          channel_active/2]).
 %% Pools (c_src/nif_pool.c).
 -export([pool_start/2, pool_close/2, pool_resize/3, pool_info/1, pool_members/1, pool_load/1,
-         pool_member/2, pool_env_new/1, pool_call/7, pool_request/10]).
+         pool_member/2, pool_env_new/1, pool_call/7, pool_request/11]).
 
 -on_load(load/0).
 
@@ -93,4 +93,5 @@ pool_load(_Pool) -> ?NOT_LOADED.
 pool_member(_Pool, _Index) -> ?NOT_LOADED.
 pool_env_new(_Pool) -> ?NOT_LOADED.
 pool_call(_Pool, _Module, _Function, _Args, _Kwargs, _TimeoutMs, _Owner) -> ?NOT_LOADED.
-pool_request(_Kind, _Pool, _A1, _A2, _Args, _Kwargs, _Key, _Form, _TimeoutMs, _Owner) -> ?NOT_LOADED.
+pool_request(_Kind, _Pool, _A1, _A2, _Args, _Kwargs, _Key, _Form, _TimeoutMs, _Owner,
+             _RouteInfo) -> ?NOT_LOADED.

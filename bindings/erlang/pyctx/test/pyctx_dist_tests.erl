@@ -146,6 +146,12 @@ remote_call(Tab) ->
     Keyed = [pyctx:call(?POOL, '__main__', work, [1], #{key => <<"user:1">>})
              || _ <- lists:seq(1, 10)],
     ?assertEqual(1, length(lists:usort(Keyed))),
+    %% route_info is answered by the node that ran the request
+    ?assertMatch({ok, {1, _}, #{member := _, key_moved := false}},
+                 pyctx:call(?POOL, '__main__', work, [1],
+                            #{key => <<"user:1">>, route_info => true})),
+    {ok, Routed} = pyctx:call_async(?POOL, operator, add, [2, 3], #{route_info => true}),
+    ?assertMatch({ok, 5, #{member := _, key_moved := false}}, pyctx:await(Routed, 5000)),
     %% every node reports its load here
     Loads = pyctx_dist:remote_load(?POOL),
     ?assertEqual(3, length(Loads)),

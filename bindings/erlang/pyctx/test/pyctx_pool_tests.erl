@@ -21,6 +21,7 @@ pool_test_() ->
      [{"bad options and failed starts", fun bad_input/0},
       {"least queued: a busy member is passed over", fun least_queued/0},
       {"by key: the same key, the same member", fun by_key/0},
+      {"route_info: the member that ran it, and keys moved by a resize", fun route_info/0},
       {"the queue bound answers queue_full at once", fun queue_bound/0},
       {"resize: grow, and shrink after the queue", fun resize/0},
       {"a closed member is replaced, or left", fun replacement/0},
@@ -111,6 +112,48 @@ by_key() ->
     ?assertEqual({ok, <<"here">>},
                  pyctx:eval(keyed, <<"__import__('builtins').k_state">>, #{}, #{key => <<"s">>})),
     ok = pyctx:stop_pool(keyed).
+
+route_info() ->
+    {ok, _} = pyctx:start_pool(routed, #{size => 2, routing => by_key}),
+    Keys = [<<"k", (integer_to_binary(I))/binary>> || I <- lists:seq(1, 40)],
+    Route = fun(K) ->
+                    {ok, 42, R} = pyctx:eval(routed, <<"40 + 2">>, #{},
+                                             #{key => K, route_info => true}),
+                    R
+            end,
+    MemberIds = [maps:get(member_id, M) || M <- pyctx:pool_members(routed)],
+    First = [{K, Route(K)} || K <- Keys],
+    %% a key seen for the first time has not moved; the same key, the same
+    %% member, one of the pool's
+    [?assertMatch(#{key_moved := false}, R) || {_, R} <- First],
+    [?assertEqual(R, Route(K)) || {K, R} <- First],
+    [?assert(lists:member(maps:get(member, R), MemberIds)) || {_, R} <- First],
+    ok = pyctx:resize_pool(routed, 3),
+    After = [{K, Route(K)} || K <- Keys],
+    %% reported moved: exactly the keys whose member changed, and only once
+    Changed = [K || {{K, R0}, {K, R1}} <- lists:zip(First, After),
+                    maps:get(member, R0) =/= maps:get(member, R1)],
+    ?assertEqual(Changed, [K || {K, #{key_moved := true}} <- After]),
+    ?assertNotEqual([], Changed),
+    [?assertMatch(#{key_moved := false}, Route(K)) || K <- Changed],
+    %% async and exec forms; errors as without the option
+    {ok, Ref} = pyctx:call_async(routed, math, sqrt, [4], #{key => <<"k1">>, route_info => true}),
+    ?assertMatch({ok, 2.0, #{member := _, key_moved := false}}, pyctx:await(Ref, 10000)),
+    ?assertMatch({ok, #{member := _, key_moved := false}},
+                 pyctx:exec(routed, <<"x = 1">>, #{key => <<"k1">>, route_info => true})),
+    ?assertMatch({error, {python, <<"ZeroDivisionError">>, _, _}},
+                 pyctx:eval(routed, <<"1/0">>, #{}, #{key => <<"k1">>, route_info => true})),
+    ?assertError({bad_option, {route_info, yes}},
+                 pyctx:call(routed, math, sqrt, [1], #{route_info => yes})),
+    ok = pyctx:stop_pool(routed),
+    %% without a key: the member least queued routing chose
+    {ok, _} = pyctx:start_pool(unkeyed, #{size => 2}),
+    Ids = [maps:get(member_id, M) || M <- pyctx:pool_members(unkeyed)],
+    {ok, 3.0, #{member := M, key_moved := false}} =
+        pyctx:call(unkeyed, math, sqrt, [9], #{route_info => true}),
+    ?assert(lists:member(M, Ids)),
+    ?assertEqual({ok, 3.0}, pyctx:call(unkeyed, math, sqrt, [9], #{})),
+    ok = pyctx:stop_pool(unkeyed).
 
 queue_bound() ->
     {ok, _} = pyctx:start_pool(bounded, #{size => 1, queue_bound => 2}),
@@ -291,6 +334,6 @@ lifetime() ->
                  pyctx_nif:pool_call(Pool, math, sqrt, [1], [], 0, Owner)),
     ?assertEqual({error, closed},
                  pyctx_nif:pool_request(eval, Pool, <<"1">>, undefined, [], [], undefined,
-                                        value, 0, Owner)),
+                                        value, 0, Owner, false)),
     ?assertMatch(#{closed := true, size := 0}, pyctx_nif:pool_info(Pool)),
     ?assertError(badarg, pyctx_nif:pool_call(not_a_pool, math, sqrt, [1], [], 0, Owner)).

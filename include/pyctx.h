@@ -1263,7 +1263,8 @@ PYCTX_API pyctx_error_t *pyctx_cbor_diagnose(const uint8_t *data, size_t len,
  *    members one whose thread is awake (spinning, or just woken) before one
  *    that has parked, since waking a parked thread costs a futex or
  *    selector wake-up (~12 us on a VM against ~0.2 us); remaining ties
- *    rotate. A parked idle member still beats an awake member with work
+ *    go to the member chosen last (most likely still awake; equally loaded
+ *    members are not taken in turn). A parked idle member still beats an awake member with work
  *    ahead of it. Members of executors that cannot tell report "awake".
  *    Reading a member's load costs a cache miss (its thread writes those
  *    words on every request), so the pool remembers each member's load as

@@ -249,7 +249,8 @@ TEST(Pool, IdleMembersReportParkedAndRoutingStillReachesThem) {
         return member_stats(pool.get(), 0).parked == 1 && member_stats(pool.get(), 1).parked == 1;
     }));
     EXPECT_EQ(member_stats(pool.get(), 0).busy, 0u);
-    // Both parked and idle: ties rotate, so both get work.
+    // Both parked and idle: the calls are served (ties go to the member
+    // chosen last, which spins after each call and is then preferred).
     Cbor args = cbor_array(1, 1);
     for (int i = 0; i < 20; ++i) {
         Bytes out;

@@ -60,9 +60,12 @@ struct RouteHint {
     size_t key_len = 0;
     bool has_key = false;
     const Context *pinned = nullptr;  // an env's member: goes there, no routing
-    // The request's pool id: round robin's ticket; least queued sends ties
-    // to the first member from spread % n.
+    // The request's pool id: round robin's ticket, and least queued's
+    // cadence of full reads.
     uint64_t spread = 0;
+    // Least queued: ties in turn from spread % n (an env's member, so envs
+    // made one after another spread), not to the member chosen last.
+    bool rotate_ties = false;
 };
 
 struct PoolMemberStats : ContextStats {
@@ -169,6 +172,7 @@ private:
     std::mutex admin_mu_;  // one membership change at a time
     std::atomic<uint64_t> next_member_id_{1};
     std::atomic<uint64_t> rr_{0};  // spreads the ties of env creation
+    std::atomic<size_t> last_pick_{0};  // least queued: the member chosen last (ties go there)
     KeyTable keys_;
 
     std::atomic<uint64_t> n_created_{0}, n_replaced_{0}, n_replace_failed_{0}, n_refused_full_{0};

@@ -26,7 +26,8 @@ inline uint64_t load_score(const MemberLoad &m) {
 
 // Least queued first (queued, plus one while busy); among equally loaded
 // members an awake one before a parked one; remaining ties go to the first
-// member from `start` on (callers rotate `start` to spread ties). So an idle
+// member from `start` on (the pool passes the member it chose last: the
+// one most likely still spinning after its previous request). So an idle
 // spinning member beats an idle parked one, but a parked idle member beats
 // a spinning member with work ahead of it. -1 when every member is closing.
 template <class LoadOf>

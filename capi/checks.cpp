@@ -5,9 +5,11 @@
 
 namespace pyctx::capi {
 
-pyctx_error_t *check_text(const char *value, const char *what, bool allow_empty) {
+pyctx_error_t *check_text(const char *value, const char *what, bool allow_empty,
+                          size_t *out_len) {
     if (!value) return invalid(std::string(what) + " is NULL");
     size_t len = std::strlen(value);
+    if (out_len) *out_len = len;
     if (!allow_empty && len == 0) return invalid(std::string(what) + " is empty");
     size_t bad = 0;
     if (!core::cbor::utf8_valid(reinterpret_cast<const uint8_t *>(value), len, &bad)) {

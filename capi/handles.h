@@ -84,8 +84,10 @@ inline pyctx_error_t *not_running() {
     return make_error(PYCTX_ERR_NOT_RUNNING, "the pyctx runtime is not running");
 }
 
-// Checks a required NUL-terminated UTF-8 string argument.
-pyctx_error_t *check_text(const char *value, const char *what, bool allow_empty = false);
+// Checks a required NUL-terminated UTF-8 string argument; *out_len (may be
+// null) receives its length, so a caller that copies it need not count again.
+pyctx_error_t *check_text(const char *value, const char *what, bool allow_empty = false,
+                          size_t *out_len = nullptr);
 // Checks an enum argument, read as an int before anything else touches it
 // (loading an out-of-range enum is undefined behaviour): a value outside
 // `allowed` is refused naming `what`, the value and `expected`.

@@ -16,17 +16,19 @@ pyctx_error_t *fill_request(core::Request *r, core::RequestKind kind, const char
                             size_t args_len, const uint8_t *kwargs, size_t kwargs_len,
                             uint64_t env_id, uint32_t timeout_ms) {
     r->kind = kind;
+    size_t target_len = 0, text_len = 0;
     if (kind == core::RequestKind::call) {
-        if (auto *e = capi::check_text(target, "module")) return e;
-        if (auto *e = capi::check_text(text, "function")) return e;
+        if (auto *e = capi::check_text(target, "module", false, &target_len)) return e;
+        if (auto *e = capi::check_text(text, "function", false, &text_len)) return e;
         if (auto *e = capi::check_cbor(args, args_len, 4, "args")) return e;
         if (auto *e = capi::check_cbor(kwargs, kwargs_len, 5, "kwargs")) return e;
-        r->target.assign(target);
+        r->target.assign(target, target_len);
     } else {
-        if (auto *e = capi::check_text(text, text_what, kind == core::RequestKind::exec)) return e;
+        if (auto *e = capi::check_text(text, text_what, kind == core::RequestKind::exec, &text_len))
+            return e;
         if (auto *e = capi::check_cbor(args, args_len, 5, "locals")) return e;
     }
-    r->text.assign(text);
+    r->text.assign(text, text_len);
     if (args_len && !r->args.append(args, args_len)) throw std::bad_alloc();
     if (kwargs_len && !r->kwargs.append(kwargs, kwargs_len)) throw std::bad_alloc();
     r->env_id = env_id;

@@ -235,12 +235,59 @@ void copy_chunks(const uint8_t *data, size_t len, size_t pos, uint8_t *dst) {
 
 namespace {
 
+// The length of the well-formed integer, simple value or float at `pos`
+// (pos < len), read off its initial byte; 0 for any other item and for
+// anything read_head would reject, which then takes the full path and its
+// messages. Most arguments are such scalars, and a Head (with a float's
+// value converted) costs several times this.
+inline size_t scalar_length(const uint8_t *data, size_t len, size_t pos) {
+    const uint8_t initial = data[pos];
+    const uint8_t major = initial >> 5, ai = initial & 0x1f;
+    if (major != 0 && major != 1 && major != 7) return 0;
+    if (ai < 24) return 1;
+    if (ai > 27) return 0;  // reserved, break, indefinite
+    const size_t n = size_t{1} << (ai - 24);
+    if (len - pos - 1 < n) return 0;
+    if (major == 7 && ai == 24 && data[pos + 1] < 32) return 0;  // two-byte simple below 32
+    return 1 + n;
+}
+
 bool skip_rec(const uint8_t *data, size_t len, size_t *pos, int depth, bool check_utf8,
               Error *err) {
     // Tags loop here instead of recursing: a long chain of tags must not be
     // able to exhaust the stack.
     for (;;) {
         const size_t start = *pos;
+        if (start < len) {
+            if (const size_t n = scalar_length(data, len, start)) {
+                *pos = start + n;
+                return true;
+            }
+            // A short definite array or map (argument lists, keyword maps):
+            // its head read here, its scalar items skipped without a call.
+            // Only what read_head accepts: the depth and the item count
+            // against the bytes left are checked first, as there.
+            const uint8_t major = data[start] >> 5, ai = data[start] & 0x1f;
+            const size_t room = len - start - 1;
+            if ((major == 4 || major == 5) && ai < 24 && depth < kMaxDepth &&
+                (major == 4 ? ai <= room : ai <= room / 2)) {
+                const size_t items = major == 5 ? size_t{ai} * 2 : ai;
+                size_t p = start + 1;
+                for (size_t i = 0; i < items; ++i) {
+                    if (p < len) {
+                        if (const size_t n = scalar_length(data, len, p)) {
+                            p += n;
+                            continue;
+                        }
+                    }
+                    *pos = p;
+                    if (!skip_rec(data, len, pos, depth + 1, check_utf8, err)) return false;
+                    p = *pos;
+                }
+                *pos = p;
+                return true;
+            }
+        }
         Head h;
         if (!read_head(data, len, pos, &h, err)) return false;
         switch (h.type) {

@@ -406,5 +406,45 @@ TEST(CborReader, TypeNamesAndDescriptions) {
     EXPECT_EQ(cbor::describe(Type::uint, false), "an unsigned integer");
 }
 
+// The checker skips integers, simple values and floats, and short definite
+// arrays and maps of them, on a fast path: it must accept and reject
+// exactly what the full path does, with the same message at the same byte.
+TEST(CborReader, ScalarsInShortArraysAndMapsAreCheckedLikeAnyOther) {
+    // Every scalar form, well-formed, in one array and as map values.
+    const std::vector<uint8_t> scalars = from_hex(
+        "00" "17" "18ff" "19ffff" "1affffffff" "1bffffffffffffffff" "20" "3bffffffffffffffff"
+        "f4" "f5" "f6" "f7" "f0" "f820" "f93c00" "fa3fc00000" "fb3ff8000000000000");
+    size_t count = 0;
+    for (size_t pos = 0; pos < scalars.size(); ++count) {
+        Error err;
+        ASSERT_TRUE(cbor::skip_item(scalars.data(), scalars.size(), &pos, &err)) << err.message;
+    }
+    ASSERT_LT(count, 24u);
+    std::vector<uint8_t> array{static_cast<uint8_t>(0x80 | count)};
+    array.insert(array.end(), scalars.begin(), scalars.end());
+    EXPECT_TRUE(accepted(array)) << to_hex(array);
+    std::vector<uint8_t> map{0xa1, 0x00, 0x81};
+    map.insert(map.end(), scalars.begin(), scalars.begin() + 1);
+    EXPECT_TRUE(accepted(map));
+    // Each malformed scalar: rejected inside [1, x] and {1: x} as on its
+    // own, two bytes further on.
+    for (const char *bad : {"f810", "f81f", "1c", "3d", "fc", "ff", "1f", "3f", "19ff", "fb0000",
+                            "1b00000000000000"}) {
+        const std::vector<uint8_t> alone = from_hex(bad);
+        std::string expected = rejection(alone).message;
+        const std::string at0 = "at byte 0:";
+        ASSERT_NE(expected.find(at0), std::string::npos) << expected;
+        expected.replace(expected.find(at0), at0.size(), "at byte 2:");
+        for (uint8_t container : {uint8_t{0x82}, uint8_t{0xa1}}) {
+            std::vector<uint8_t> in{container, 0x01};
+            in.insert(in.end(), alone.begin(), alone.end());
+            EXPECT_EQ(rejection(in).message, expected) << to_hex(in);
+        }
+    }
+    // A count beyond the bytes left is still refused from the head.
+    EXPECT_EQ(rejection(from_hex("830102")).message,
+              "invalid CBOR at byte 0: truncated array (declares 3 items, only 2 bytes left)");
+}
+
 }  // namespace
 }  // namespace pyctx::unit

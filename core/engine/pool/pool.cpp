@@ -67,17 +67,24 @@ Error Pool::closed_error() const {
 // ---------------------------------------------------------------------------
 // routing
 
-Error Pool::pick_locked(const RouteHint &hint, const Member **out, RouteInfo *info) {
-    if (closed_.load(std::memory_order_acquire)) return closed_error();
+bool Pool::pick_locked(const RouteHint &hint, const Member **out, RouteInfo *info, Error *why) {
+    // Only a refusal builds an Error: the path every request takes returns
+    // a bool (an Error is three strings to make and destroy).
+    auto refuse = [why](Error e) {
+        *why = std::move(e);
+        return false;
+    };
+    if (closed_.load(std::memory_order_acquire)) return refuse(closed_error());
     if (options_.queue_bound) {
         uint64_t queued = 0;
         for (auto *list : {&members_, &leaving_})
             for (const Member &m : *list) queued += m.ctx->lane().queue().depth();
         if (queued >= options_.queue_bound) {
             n_refused_full_.fetch_add(1, std::memory_order_relaxed);
-            return Error(Status::queue_full, "pool '" + options_.name + "' queue is full (" +
-                                                 std::to_string(options_.queue_bound) +
-                                                 " queued)");
+            return refuse(Error(Status::queue_full, "pool '" + options_.name +
+                                                        "' queue is full (" +
+                                                        std::to_string(options_.queue_bound) +
+                                                        " queued)"));
         }
     }
     if (hint.pinned) {
@@ -86,16 +93,16 @@ Error Pool::pick_locked(const RouteHint &hint, const Member **out, RouteInfo *in
                 if (m.ctx.get() == hint.pinned) {
                     *out = &m;
                     info->member_id = m.id;
-                    return {};
+                    return true;
                 }
             }
         }
-        return Error(Status::closed, "the env's context '" + hint.pinned->name() +
-                                         "' is not (or no longer) a member of pool '" + options_.name +
-                                         "'");
+        return refuse(Error(Status::closed, "the env's context '" + hint.pinned->name() +
+                                                "' is not (or no longer) a member of pool '" +
+                                                options_.name + "'"));
     }
     const size_t n = members_.size();
-    if (n == 0) return Error(Status::closed, "pool '" + options_.name + "' has no members left");
+    if (n == 0) return refuse(Error(Status::closed, "pool '" + options_.name + "' has no members left"));
     long pick = -1;
     bool saw_closing = false;
     if (hint.has_key) {
@@ -160,10 +167,10 @@ Error Pool::pick_locked(const RouteHint &hint, const Member **out, RouteInfo *in
     }
     if (saw_closing) nudge_keeper();
     if (pick < 0)
-        return Error(Status::closed, "every member of pool '" + options_.name + "' is closing");
+        return refuse(Error(Status::closed, "every member of pool '" + options_.name + "' is closing"));
     *out = &members_[pick];
     info->member_id = members_[pick].id;
-    return {};
+    return true;
 }
 
 Outcome Pool::run_sync(RequestRef r, const RouteHint &hint, RouteInfo *info) {
@@ -192,7 +199,8 @@ Error Pool::pick_for_env(std::shared_ptr<Context> *out) {
     RouteHint hint;
     hint.spread = rr_.fetch_add(1, std::memory_order_relaxed);
     hint.rotate_ties = true;
-    if (Error e = pick_locked(hint, &m, &info); !e.ok()) return e;
+    Error e;
+    if (!pick_locked(hint, &m, &info, &e)) return e;
     *out = m->ctx;
     return {};
 }

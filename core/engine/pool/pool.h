@@ -136,9 +136,9 @@ private:
 
     explicit Pool(PoolOptions options);
     Error make_member(uint32_t slot, Member *out);
-    // Chooses a member for `hint` (reader lock held). On success `*out`
-    // points into members_ or leaving_.
-    Error pick_locked(const RouteHint &hint, const Member **out, RouteInfo *info);
+    // Chooses a member for `hint` (reader lock held): true with `*out`
+    // pointing into members_ or leaving_, or false with `*why` the refusal.
+    bool pick_locked(const RouteHint &hint, const Member **out, RouteInfo *info, Error *why);
     void rebuild_locked();  // ring and slot index from members_ (writer lock)
     void retire_locked(const Member &m);  // adds its final counters
     bool on_member_thread() const;
@@ -185,11 +185,12 @@ private:
 template <class Push>
 Error Pool::route(const RouteHint &hint, Push &&push) {
     std::shared_lock lock(mu_);
+    Error e;  // the one result, returned by name
     for (int attempt = 0;; ++attempt) {
         const Member *m = nullptr;
         RouteInfo info;
-        if (Error e = pick_locked(hint, &m, &info); !e.ok()) return e;
-        Error e = push(*m->ctx, info);
+        if (!pick_locked(hint, &m, &info, &e)) return e;
+        e = push(*m->ctx, info);
         // A member that closed between the pick and the push: try another.
         if (e.ok() || e.status != Status::closed || hint.pinned || attempt >= 3 ||
             !m->ctx->is_closing() || is_closed())

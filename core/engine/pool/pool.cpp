@@ -254,7 +254,7 @@ PoolStats Pool::stats() const {
     s.size = members_.size();
     s.leaving = leaving_.size();
     s.created = n_created_.load(std::memory_order_relaxed);
-    s.replaced = n_replaced_.load(std::memory_order_relaxed);
+    s.replaced = n_replaced_.load(std::memory_order_acquire);
     s.replace_failed = n_replace_failed_.load(std::memory_order_relaxed);
     s.refused_full = n_refused_full_.load(std::memory_order_relaxed);
     s.keys_known = keys_.size();

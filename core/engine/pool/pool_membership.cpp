@@ -222,13 +222,9 @@ void Pool::check_members() {
         (void)ignored;
         bool replace = options_.replace == ReplacePolicy::replace && Runtime::get().running();
         Member fresh;
-        if (replace) {
-            if (make_member(m.slot, &fresh).ok()) {
-                n_replaced_.fetch_add(1, std::memory_order_relaxed);
-            } else {
-                n_replace_failed_.fetch_add(1, std::memory_order_relaxed);
-                replace = false;
-            }
+        if (replace && !make_member(m.slot, &fresh).ok()) {
+            n_replace_failed_.fetch_add(1, std::memory_order_relaxed);
+            replace = false;
         }
         std::unique_lock lock(mu_);
         retire_locked(m);
@@ -241,6 +237,9 @@ void Pool::check_members() {
             } else {
                 members_.push_back(std::move(fresh));
                 rebuild_locked();
+                // Counted once it is a member (it was counted when made, so
+                // a caller could see "replaced" with the pool still short).
+                n_replaced_.fetch_add(1, std::memory_order_release);
             }
         }
     }

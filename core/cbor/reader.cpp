@@ -253,6 +253,22 @@ inline size_t scalar_length(const uint8_t *data, size_t len, size_t pos) {
 }
 
 bool skip_rec(const uint8_t *data, size_t len, size_t *pos, int depth, bool check_utf8,
+              Error *err);
+
+// One item of a container: a scalar without a call, anything else through
+// skip_rec.
+inline bool skip_member(const uint8_t *data, size_t len, size_t *pos, int depth, bool check_utf8,
+                        Error *err) {
+    if (*pos < len) {
+        if (const size_t n = scalar_length(data, len, *pos)) {
+            *pos += n;
+            return true;
+        }
+    }
+    return skip_rec(data, len, pos, depth, check_utf8, err);
+}
+
+bool skip_rec(const uint8_t *data, size_t len, size_t *pos, int depth, bool check_utf8,
               Error *err) {
     // Tags loop here instead of recursing: a long chain of tags must not be
     // able to exhaust the stack.
@@ -272,19 +288,9 @@ bool skip_rec(const uint8_t *data, size_t len, size_t *pos, int depth, bool chec
             if ((major == 4 || major == 5) && ai < 24 && depth < kMaxDepth &&
                 (major == 4 ? ai <= room : ai <= room / 2)) {
                 const size_t items = major == 5 ? size_t{ai} * 2 : ai;
-                size_t p = start + 1;
-                for (size_t i = 0; i < items; ++i) {
-                    if (p < len) {
-                        if (const size_t n = scalar_length(data, len, p)) {
-                            p += n;
-                            continue;
-                        }
-                    }
-                    *pos = p;
-                    if (!skip_rec(data, len, pos, depth + 1, check_utf8, err)) return false;
-                    p = *pos;
-                }
-                *pos = p;
+                *pos = start + 1;
+                for (size_t i = 0; i < items; ++i)
+                    if (!skip_member(data, len, pos, depth + 1, check_utf8, err)) return false;
                 return true;
             }
         }
@@ -326,12 +332,13 @@ bool skip_rec(const uint8_t *data, size_t len, size_t *pos, int depth, bool chec
                         // A break between a key and its value lands in the
                         // value's skip_rec and is rejected there.
                         for (int k = 0; k < per; ++k)
-                            if (!skip_rec(data, len, pos, depth + 1, check_utf8, err)) return false;
+                            if (!skip_member(data, len, pos, depth + 1, check_utf8, err))
+                                return false;
                     }
                 }
                 for (uint64_t i = 0; i < h.arg; ++i)
                     for (int k = 0; k < per; ++k)
-                        if (!skip_rec(data, len, pos, depth + 1, check_utf8, err)) return false;
+                        if (!skip_member(data, len, pos, depth + 1, check_utf8, err)) return false;
                 return true;
             }
             default:
